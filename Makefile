@@ -1,0 +1,49 @@
+# anthology-resolve: `make resolve` runs the pipeline on a full snapshot, `make test` the tests.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+ANTHOLOGY ?= data/anthology
+ANTHOLOGY_TARBALL ?= ../shared/anthology/anthology-2025-11-23.tar.xz
+OUT ?= out
+CACHE ?= .cache
+STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+
+.PHONY: install data stats resolve eval bench graphs test lint clean
+
+install: $(STAMP)
+
+# Re-installs only when pyproject.toml changed (the stamp carries its checksum).
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[test]"
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+data: install
+	$(BIN)/anthology-resolve prepare --anthology $(ANTHOLOGY) --tarball $(ANTHOLOGY_TARBALL)
+
+stats: data
+	$(BIN)/anthology-resolve stats --anthology $(ANTHOLOGY) --cache $(CACHE)
+
+resolve: data
+	$(BIN)/anthology-resolve resolve --anthology $(ANTHOLOGY) --cache $(CACHE) --out $(OUT)
+
+eval: data
+	$(BIN)/anthology-resolve evaluate --anthology $(ANTHOLOGY) --cache $(CACHE) --out $(OUT)/eval
+
+graphs: data
+	$(BIN)/anthology-resolve graphs --anthology $(ANTHOLOGY) --cache $(CACHE) --out graphs
+
+bench: data
+	$(BIN)/anthology-resolve bench --anthology $(ANTHOLOGY) --out $(OUT)/bench
+
+test: data
+	$(BIN)/mypy
+	$(BIN)/ruff check pipeline tests
+	ANTHOLOGY=$(ANTHOLOGY) $(BIN)/pytest -q --doctest-modules pipeline tests
+
+clean:
+	rm -rf $(VENV) $(CACHE) $(OUT) .pytest_cache .mypy_cache .ruff_cache
+	find graphs -type f ! -name README.md -delete

@@ -1,0 +1,140 @@
+"""`anthology-resolve`: the command line. Each subcommand is one stage of the pipeline."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from rich.logging import RichHandler
+from rich.table import Table
+
+from .errors import AnthologyResolveError, InputError
+from .progress import console
+
+log = logging.getLogger("pipeline")
+
+DEFAULT_ANTHOLOGY = Path("data/anthology")
+DEFAULT_CACHE = Path(".cache")
+
+
+def _add_snapshot_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--anthology", type=Path, default=DEFAULT_ANTHOLOGY, metavar="DIR",
+        help="Anthology data: a directory holding xml/ and yaml/ (or json/), or a repository "
+             "checkout holding data/ (default: %(default)s)")
+    parser.add_argument(
+        "--cache", type=Path, default=DEFAULT_CACHE, metavar="DIR",
+        help="where parsed tables are cached as parquet, keyed by each file's content hash "
+             "(default: %(default)s)")
+    parser.add_argument("--no-cache", action="store_true",
+                        help="parse every volume file and write no cache")
+    parser.add_argument("--workers", type=int, default=0, metavar="N",
+                        help="processes for parsing (default: one per core, at most 4)")
+
+
+def _read(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from .snapshot import read_snapshot
+
+    return read_snapshot(args.anthology, cache_dir=None if args.no_cache else args.cache,
+                         workers=args.workers, show_progress=not args.quiet)
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    from .stats import snapshot_stats
+
+    snapshot = _read(args)
+    table = Table(title=f"Anthology snapshot {snapshot.data_dir}")
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    for label, count in snapshot_stats(snapshot):
+        table.add_row(label, f"{count:,}")
+    console.print(table)
+    warnings = snapshot.problems.warnings
+    if warnings:
+        console.print(f"{len(warnings)} warning(s):")
+        shown = warnings if args.all_warnings else warnings[:20]
+        for problem in shown:
+            console.print(f"  {problem}", markup=False, highlight=False)
+        if len(shown) < len(warnings):
+            console.print(f"  ... {len(warnings) - len(shown)} more (--all-warnings lists all)")
+    return 0
+
+
+def cmd_prepare(args: argparse.Namespace) -> int:
+    from .prepare import prepare_snapshot
+
+    data_dir = prepare_snapshot(args.anthology, args.tarball,
+                                None if args.no_clone else args.repository)
+    log.info("Anthology data ready at %s", data_dir)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="anthology-resolve",
+        description="Graph-based resolution of author identities in the ACL Anthology.",
+    )
+    parser.add_argument("-q", "--quiet", action="store_true",
+                        help="no progress bars, only warnings and errors in the log")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    prepare = sub.add_parser(
+        "prepare", help="make a snapshot available (unpack the tarball or clone)",
+        description="Ensure --anthology holds Anthology data: keep it if present, else unpack "
+                    "--tarball, else shallow-clone --repository.")
+    prepare.add_argument("--anthology", type=Path, default=DEFAULT_ANTHOLOGY, metavar="DIR",
+                         help="where the snapshot lives or is unpacked (default: %(default)s)")
+    prepare.add_argument("--tarball", type=Path, metavar="FILE",
+                         help="snapshot tarball (.tar.xz of the repository's data/)")
+    prepare.add_argument("--repository", default="https://github.com/acl-org/acl-anthology.git",
+                         metavar="URL", help="git repository to clone when there is no tarball")
+    prepare.add_argument("--no-clone", action="store_true", help="never clone")
+    prepare.set_defaults(func=cmd_prepare)
+
+    stats = sub.add_parser(
+        "stats", help="count volumes, papers, mentions, registry persons, ambiguous names",
+        description="Read a snapshot and print its counts, then the warnings found while "
+                    "reading (e.g. ambiguous names used without an id).")
+    _add_snapshot_options(stats)
+    stats.add_argument("--all-warnings", action="store_true", help="list every warning")
+    stats.set_defaults(func=cmd_stats)
+
+    _add_later_commands(sub)
+    return parser
+
+
+def _add_later_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Subcommands defined in their own modules, registered here."""
+    for register in _registrars():
+        register(sub, _add_snapshot_options)
+
+
+def _registrars() -> list[Callable[..., None]]:
+    return []
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.WARNING if args.quiet else logging.INFO, format="%(message)s",
+        handlers=[RichHandler(console=console, show_time=False, show_path=False)],
+    )
+    try:
+        code: int = args.func(args)
+    except InputError as exc:
+        console.print(f"[red]error:[/red] {len(exc.problems)} problem(s) in the input:")
+        for problem in exc.problems:
+            console.print(f"  {problem}", markup=False, highlight=False)
+        return 2
+    except AnthologyResolveError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        return 2
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

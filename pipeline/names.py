@@ -1,0 +1,73 @@
+"""Personal names: the Anthology's name slug, and normalised keys for comparing name strings.
+
+The slug is the one the official `acl-anthology` library computes (`Name.slugify()`): the
+python-slugify slug of "first last" with the library's own replacement rules. We call
+python-slugify with the library's replacement table rather than build a `Name` object per
+mention, which is an order of magnitude slower; tests check both agree.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from functools import cache
+
+from acl_anthology.people.name import SLUGIFY_REPLACEMENTS
+from slugify import slugify
+
+_REPLACEMENTS = [list(pair) for pair in SLUGIFY_REPLACEMENTS]
+
+
+def full_name(first: str | None, last: str) -> str:
+    """The name as printed, "first last", or just the last name for a mononym.
+
+    >>> full_name("Yang", "Liu")
+    'Yang Liu'
+    >>> full_name("", "Mausam")
+    'Mausam'
+    """
+    return f"{first} {last}" if first else last
+
+
+@cache
+def name_slug(first: str | None, last: str) -> str:
+    """The Anthology's slug of a name, as used in unverified person ids and name matching.
+
+    >>> name_slug("Héctor", "Martínez Alonso")
+    'hector-martinez-alonso'
+    >>> name_slug(None, "Mausam")
+    'mausam'
+    """
+    return str(slugify(full_name(first, last), replacements=_REPLACEMENTS))
+
+
+def strip_accents(text: str) -> str:
+    """Remove combining marks after NFKD decomposition.
+
+    >>> strip_accents("Martínez")
+    'Martinez'
+    """
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def first_initials(first: str | None) -> str:
+    """Lower-case initials of the given names, hyphenated parts counted separately.
+
+    >>> first_initials("Jean-Pierre A.")
+    'jpa'
+    >>> first_initials("")
+    ''
+    """
+    if not first:
+        return ""
+    parts = strip_accents(first).replace("-", " ").replace(".", " ").split()
+    return "".join(p[0].lower() for p in parts if p and p[0].isalpha())
+
+
+def last_key(last: str) -> str:
+    """Accent-, case- and punctuation-insensitive key of a last name.
+
+    >>> last_key("Martínez Alonso")
+    'martinezalonso'
+    """
+    return "".join(c for c in strip_accents(last).lower() if c.isalnum())

@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pipeline.cli import build_parser, main
+
+
+def test_every_command_has_help(capsys: pytest.CaptureFixture[str]) -> None:
+    parser = build_parser()
+    commands = parser._subparsers._group_actions[0].choices  # type: ignore[union-attr]
+    assert {"prepare", "stats"} <= set(commands)
+    for name in commands:
+        with pytest.raises(SystemExit) as info:
+            main([name, "--help"])
+        assert info.value.code == 0
+        assert "usage: anthology-resolve" in capsys.readouterr().out
+
+
+def test_stats_on_mini(mini_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+                       ) -> None:
+    assert main(["-q", "stats", "--anthology", str(mini_dir), "--cache", str(tmp_path)]) == 0
+    out = capsys.readouterr()
+    text = out.out + out.err
+    assert "author mentions" in text and "ambiguous name Yang Liu used without an id" in text
+
+
+def test_bad_input_exits_non_zero_naming_file_and_line(
+        mini_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (mini_dir / "xml" / "2099.bad.xml").write_text("<collection id='2099.bad'>\n<oops>\n")
+    code = main(["-q", "stats", "--anthology", str(mini_dir), "--no-cache"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "2099.bad.xml:3: error: malformed XML" in err.replace("\n", "")
+
+
+def test_missing_snapshot_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]
+                                           ) -> None:
+    assert main(["-q", "stats", "--anthology", str(tmp_path / "nowhere")]) == 2
+    assert "no Anthology data" in capsys.readouterr().err

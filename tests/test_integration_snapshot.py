@@ -1,0 +1,48 @@
+"""The reader and registry on the full shared snapshot (Nov 2025, legacy registry)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pipeline.errors import ProblemLog
+from pipeline.registry import load_registry, write_registry
+from pipeline.snapshot import find_data_dir, read_snapshot
+from pipeline.stats import snapshot_stats
+
+pytestmark = pytest.mark.integration
+
+
+def test_counts_match_the_snapshot_readme(real_anthology: Path, real_cache: Path) -> None:
+    snapshot = read_snapshot(real_anthology, cache_dir=real_cache)
+    stats = dict(snapshot_stats(snapshot))
+    assert stats["papers"] == 108_962
+    assert stats["papers incl. front matter"] == 111_953
+    assert stats["author mentions"] == 388_948
+    assert stats["editor mentions"] == 10_208
+    assert stats["distinct author name strings (first, last)"] == 109_911
+    assert stats["persons in the registry (legacy)"] == 3_687
+    assert stats["canonical names with 2+ ids"] == 100
+    assert stats["registry persons that are catch-alls"] == 73
+    assert stats["mentions with an ORCID"] == 14_311
+    assert stats["distinct ORCIDs"] == 7_964
+    # The README: three older findings files predate some curation.
+    unresolved = snapshot.mentions[snapshot.mentions["person"].isna()]
+    assert set(unresolved["file"]) <= {"2023.findings.xml", "2024.findings.xml",
+                                       "2025.findings.xml"}
+    assert stats["... of which without an id"] == len(unresolved) > 0
+
+
+def test_real_name_variants_round_trip_byte_identical(real_anthology: Path, tmp_path: Path
+                                                      ) -> None:
+    data_dir = find_data_dir(real_anthology)
+    registry = load_registry(data_dir, ProblemLog())
+    out = write_registry(registry, tmp_path / "name_variants.yaml")
+    assert out.read_bytes() == (data_dir / "yaml" / "name_variants.yaml").read_bytes()
+
+
+def test_cached_read_equals_fresh_read(real_anthology: Path, real_cache: Path) -> None:
+    cached = read_snapshot(real_anthology, cache_dir=real_cache)
+    again = read_snapshot(real_anthology, cache_dir=real_cache)
+    assert cached.mentions.equals(again.mentions) and cached.papers.equals(again.papers)

@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+from acl_anthology.people.name import Name as OfficialName
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pipeline.names import first_initials, full_name, last_key, name_slug, strip_accents
+
+name_text = st.text(
+    alphabet=st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), min_size=1,
+    max_size=30,
+).filter(lambda s: s.strip() != "")
+
+
+@settings(max_examples=300, deadline=None)
+@given(first=st.one_of(st.none(), name_text), last=name_text)
+def test_slug_equals_the_official_library(first: str | None, last: str) -> None:
+    assert name_slug(first, last) == OfficialName(first, last).slugify()
+
+
+@given(first=name_text, last=name_text)
+def test_slug_is_lowercase_ascii_and_hyphenated(first: str, last: str) -> None:
+    slug = name_slug(first, last)
+    assert slug == slug.lower()
+    assert all(c.isascii() and (c.isalnum() or c == "-") for c in slug)
+    assert not slug.startswith("-") and not slug.endswith("-") and "--" not in slug
+
+
+@given(text=name_text)
+def test_strip_accents_is_idempotent(text: str) -> None:
+    once = strip_accents(text)
+    assert strip_accents(once) == once
+
+
+@given(first=name_text, last=name_text)
+def test_last_key_ignores_case_and_accents(first: str, last: str) -> None:
+    assert last_key(last.upper()) == last_key(last.lower()) or not last.isascii()
+    assert last_key(strip_accents(last)) == last_key(last)
+
+
+def test_examples() -> None:
+    assert name_slug("Héctor", "Martínez Alonso") == name_slug("Hector", "Martinez Alonso")
+    assert name_slug("Long", "Do") != name_slug("Do", "Long")
+    assert full_name("", "Mausam") == "Mausam"
+    assert first_initials("H. V.") == "hv"

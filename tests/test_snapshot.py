@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from pipeline import snapshot as snapshot_module
+from pipeline.snapshot import SnapshotNotFoundError, find_data_dir, read_snapshot, read_tables
+
+
+def test_reads_mini_snapshot(mini_dir: Path) -> None:
+    snapshot = read_snapshot(mini_dir)
+    assert len(snapshot.papers) == 6 and int(snapshot.papers["is_frontmatter"].sum()) == 1
+    assert len(snapshot.volumes) == 3
+    assert len(snapshot.mentions) == 14
+    assert snapshot.mentions["slug"].tolist()[2] == "yang-liu"
+    assert snapshot.papers.loc[snapshot.papers["paper"] == "W99-0307", "year"].isna().all()
+
+
+def test_repository_checkout_layout_is_accepted(tmp_path: Path, mini_dir: Path) -> None:
+    (tmp_path / "repo").mkdir()
+    mini_dir.rename(tmp_path / "repo" / "data")
+    assert find_data_dir(tmp_path / "repo") == tmp_path / "repo" / "data"
+    with pytest.raises(SnapshotNotFoundError, match="no Anthology data"):
+        find_data_dir(tmp_path)
+
+
+def _count_parses(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    parsed: list[str] = []
+    original = snapshot_module.parse_volume_file
+
+    def counting(path: Path):  # type: ignore[no-untyped-def]
+        parsed.append(path.name)
+        return original(path)
+
+    monkeypatch.setattr(snapshot_module, "parse_volume_file", counting)
+    return parsed
+
+
+def test_cache_reuses_unchanged_files(mini_dir: Path, tmp_path: Path,
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    cache = tmp_path / "cache"
+    parsed = _count_parses(monkeypatch)
+    first, _ = read_tables(mini_dir, cache, workers=1)
+    assert sorted(parsed) == ["2099.tiny.xml", "P99.xml", "W99.xml"]
+    parsed.clear()
+    second, _ = read_tables(mini_dir, cache, workers=1)
+    assert parsed == []
+    for name in first:
+        pd.testing.assert_frame_equal(first[name], second[name])
+
+
+def test_changed_file_invalidates_only_its_own_part(mini_dir: Path, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    cache = tmp_path / "cache"
+    read_tables(mini_dir, cache, workers=1)
+    p99 = mini_dir / "xml" / "P99.xml"
+    p99.write_text(p99.read_text().replace("Old-Style Identifiers", "Renamed Title"))
+    parsed = _count_parses(monkeypatch)
+    cached, _ = read_tables(mini_dir, cache, workers=1)
+    assert parsed == ["P99.xml"]
+    fresh, _ = read_tables(mini_dir, None, workers=1)
+    for name in fresh:
+        pd.testing.assert_frame_equal(cached[name], fresh[name])
+    assert "Renamed Title" in cached["papers"]["title"].tolist()
+
+
+def test_removed_file_drops_its_rows(mini_dir: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    read_tables(mini_dir, cache, workers=1)
+    (mini_dir / "xml" / "W99.xml").unlink()
+    tables, _ = read_tables(mini_dir, cache, workers=1)
+    assert "W99.xml" not in set(tables["mentions"]["file"])
+
+
+def test_parallel_parse_equals_serial(mini_dir: Path) -> None:
+    for i in range(10):  # enough files for the worker pool to be used
+        (mini_dir / "xml" / f"P{i:02d}.xml").write_text(
+            (mini_dir / "xml" / "P99.xml").read_text().replace('id="P99"', f'id="P{i:02d}"'))
+    serial, _ = read_tables(mini_dir, None, workers=1)
+    parallel, _ = read_tables(mini_dir, None, workers=2)
+    for name in serial:
+        pd.testing.assert_frame_equal(serial[name], parallel[name])
+
+
+def test_parse_warnings_survive_the_cache(mini_dir: Path, tmp_path: Path) -> None:
+    p99 = mini_dir / "xml" / "P99.xml"
+    p99.write_text(p99.read_text().replace("<author><first>Steve</first><last>Abney</last>",
+                                           "<author><first>Solo</first><last/>"))
+    _, first = read_tables(mini_dir, tmp_path / "cache", workers=1)
+    _, second = read_tables(mini_dir, tmp_path / "cache", workers=1)
+    assert first == second and [p.message for p in first] == [
+        "author 0 of P99-1012 has <first> but no <last>"]

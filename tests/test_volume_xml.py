@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from conftest import MINI
+
+from pipeline.volume_xml import locate_mentions, parse_volume_file
+
+
+def test_new_style_ids_frontmatter_and_editors() -> None:
+    tables = parse_volume_file(MINI / "xml" / "2099.tiny.xml")
+    assert tables.papers["paper"] == ["2099.tiny-long.0", "2099.tiny-long.1", "2099.tiny-long.2"]
+    assert tables.papers["is_frontmatter"] == [True, False, False]
+    editors = [(p, r, f, last) for p, r, f, last in zip(
+        tables.mentions["paper"], tables.mentions["role"], tables.mentions["first"],
+        tables.mentions["last"]) if r == "editor"]
+    assert editors == [("2099.tiny-long", "editor", "Ada", "Editor"),
+                       ("2099.tiny-long", "editor", "Bo", "Li")]
+    assert tables.volumes["venues"] == ["acl|tiny"]
+    assert tables.papers["authors"][0] == ["Ada Editor", "Bo Li"]
+
+
+def test_markup_is_reduced_to_text() -> None:
+    tables = parse_volume_file(MINI / "xml" / "2099.tiny.xml")
+    assert tables.papers["title"][1] == "BERT for Tiny Parsing with \\alpha-Smoothing"
+    assert tables.papers["abstract"][1] == "We parse tiny sentences with big models."
+    assert tables.volumes["title"] == [
+        "Proceedings of the Tiny Conference on NLP (Volume 1: Long Papers)"]
+
+
+def test_mention_fields_variant_and_mononym() -> None:
+    m = parse_volume_file(MINI / "xml" / "2099.tiny.xml").mentions
+    rows = list(zip(m["paper"], m["role"], m["position"], m["first"], m["last"], m["id"],
+                    m["orcid"], m["affiliation"], m["variant_first"], m["variant_last"],
+                    m["variant_script"]))
+    assert rows[2] == ("2099.tiny-long.1", "author", 0, "Yang", "Liu", "yang-liu-tiny",
+                       "0000-0002-1825-0097", "Tiny University", None, None, None)
+    assert rows[4][3:5] == ("Xiaoming", "Sun") and rows[4][8:] == ("小明", "孙", "hani")
+    assert rows[5][2:5] == (0, "", "Mausam")
+
+
+def test_old_style_ids_and_missing_year() -> None:
+    p99 = parse_volume_file(MINI / "xml" / "P99.xml")
+    assert p99.papers["paper"] == ["P99-1001", "P99-1012"]
+    assert p99.mentions["first"][:1] == ["Bo"]  # <last> before <first> is fine
+    w99 = parse_volume_file(MINI / "xml" / "W99.xml")
+    assert w99.papers["paper"] == ["W99-0307"]
+    assert w99.mentions["paper"] == ["W99-03", "W99-0307", "W99-0307"]
+    assert w99.papers["year"] == [None]
+
+
+def test_malformed_xml_names_file_and_line(tmp_path: Path) -> None:
+    bad = tmp_path / "2099.bad.xml"
+    bad.write_text("<collection id='2099.bad'>\n<volume id='1'>\n<paper>\n</volume>\n")
+    tables = parse_volume_file(bad)
+    [problem] = tables.problems.errors
+    assert problem.source == str(bad) and problem.line == 4
+    assert "malformed XML" in problem.message
+
+
+def test_empty_name_is_an_error_with_its_line(tmp_path: Path) -> None:
+    bad = tmp_path / "2099.empty.xml"
+    bad.write_text(
+        "<collection id='2099.empty'>\n<volume id='1'>\n<meta><year>2099</year></meta>\n"
+        "<paper id='1'>\n<title>T</title>\n<author><first/><last/></author>\n"
+        "</paper>\n</volume>\n</collection>\n")
+    [problem] = parse_volume_file(bad).problems.errors
+    assert (problem.line, problem.message) == (6, "author 0 of 2099.empty-1.1 has an empty name")
+
+
+def test_locate_mentions_finds_editor_and_author_lines() -> None:
+    lines = locate_mentions(MINI / "xml" / "2099.tiny.xml",
+                            {("2099.tiny-long", "editor", 1), ("2099.tiny-long.2", "author", 1)})
+    assert lines == {("2099.tiny-long", "editor", 1): 7, ("2099.tiny-long.2", "author", 1): 27}
