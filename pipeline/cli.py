@@ -72,6 +72,20 @@ def cmd_prepare(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from .bench import CASES, format_report, run_benchmarks
+    from .snapshot import find_data_dir
+
+    cases = args.cases or list(CASES)
+    unknown = sorted(set(cases) - set(CASES))
+    if unknown:
+        raise AnthologyResolveError(f"unknown bench case(s) {unknown}; known: {sorted(CASES)}")
+    report = run_benchmarks(find_data_dir(args.anthology), args.out, args.repeat, cases)
+    console.print(format_report(report), markup=False, highlight=False)
+    log.info("wrote %s", args.out / "bench.json")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="anthology-resolve",
@@ -101,6 +115,21 @@ def build_parser() -> argparse.ArgumentParser:
     _add_snapshot_options(stats)
     stats.add_argument("--all-warnings", action="store_true", help="list every warning")
     stats.set_defaults(func=cmd_stats)
+
+    bench = sub.add_parser(
+        "bench", help="measure speed and memory of each stage against a bare lxml parse",
+        description="Run each benchmark case in a fresh process --repeat times; report the "
+                    "median wall time, its ratio to a bare lxml parse of the same files "
+                    "measured in the same run, and peak memory. Writes OUT/bench.json.")
+    bench.add_argument("--anthology", type=Path, default=DEFAULT_ANTHOLOGY, metavar="DIR",
+                       help="Anthology data directory (default: %(default)s)")
+    bench.add_argument("--out", type=Path, default=Path("out/bench"), metavar="DIR",
+                       help="where bench.json is written (default: %(default)s)")
+    bench.add_argument("--repeat", type=int, default=3, metavar="N",
+                       help="runs per case; the median is reported (default: %(default)s)")
+    bench.add_argument("--cases", nargs="*", metavar="CASE",
+                       help="cases to run (default: all)")
+    bench.set_defaults(func=cmd_bench)
 
     _add_later_commands(sub)
     return parser

@@ -8,6 +8,7 @@ mention, which is an order of magnitude slower; tests check both agree.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from functools import cache
 
@@ -15,6 +16,7 @@ from acl_anthology.people.name import SLUGIFY_REPLACEMENTS
 from slugify import slugify
 
 _REPLACEMENTS = [list(pair) for pair in SLUGIFY_REPLACEMENTS]
+_NOT_SLUG_CHARS = re.compile(r"[^a-z0-9]+")
 
 
 def full_name(first: str | None, last: str) -> str:
@@ -37,7 +39,12 @@ def name_slug(first: str | None, last: str) -> str:
     >>> name_slug(None, "Mausam")
     'mausam'
     """
-    return str(slugify(full_name(first, last), replacements=_REPLACEMENTS))
+    text = full_name(first, last)
+    if text.isascii() and "&" not in text and "," not in text:
+        # What python-slugify does to such text (no transliteration, entities or digit
+        # grouping to handle), at a tenth of the cost; tests compare both on random names.
+        return _NOT_SLUG_CHARS.sub("-", text.lower()).strip("-")
+    return str(slugify(text, replacements=_REPLACEMENTS))
 
 
 def strip_accents(text: str) -> str:

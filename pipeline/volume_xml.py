@@ -1,15 +1,15 @@
-"""Parse one Anthology volume file (`data/xml/<collection>.xml`) into plain table columns.
+"""Parse one Anthology volume file (`data/xml/<collection>.xml`) into rows.
 
-`parse_volume_file` returns three column dictionaries (mentions, papers, volumes) ready for
-pyarrow. The bulk walk uses the standard library's C ElementTree: its elements are native
-objects, so visiting 400k `<author>` elements costs a fraction of what lxml's per-access
-proxies cost (measured in `make bench`). ElementTree keeps no line numbers, so when a problem
-must be reported, `element_line` re-reads that one file with lxml to name the line.
+`parse_volume_file` returns three lists of row tuples (mentions, papers, volumes); their
+fields are named by `MENTION_FIELDS`, `PAPER_FIELDS` and `VOLUME_FIELDS`. The bulk walk uses
+the standard library's C ElementTree: its elements are native objects, so visiting 400k
+`<author>` elements costs a fraction of what lxml's per-access proxies cost (measured:
+`make bench`). ElementTree keeps no line numbers, so when a problem must be reported,
+`locate_mentions` re-reads that one file with lxml to name the line.
 """
 
 from __future__ import annotations
 
-import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,17 +20,15 @@ from lxml import etree
 
 from .errors import ProblemLog
 
-_WHITESPACE = re.compile(r"\s+")
-
-MENTION_COLUMNS = (
-    "paper", "volume", "file", "role", "position", "first", "last", "id", "orcid",
-    "affiliation", "variant_first", "variant_last", "variant_script", "year", "venues",
+MENTION_FIELDS = (
+    "paper", "volume", "role", "position", "first", "last", "id", "orcid", "affiliation",
+    "variant_first", "variant_last", "variant_script", "year", "venues",
 )
-PAPER_COLUMNS = (
-    "paper", "volume", "file", "is_frontmatter", "title", "abstract", "year", "venues",
+PAPER_FIELDS = (
+    "paper", "volume", "is_frontmatter", "title", "abstract", "year", "venues",
     "volume_title", "authors",
 )
-VOLUME_COLUMNS = ("volume", "file", "type", "title", "year", "venues", "has_frontmatter")
+VOLUME_FIELDS = ("volume", "type", "title", "year", "venues", "has_frontmatter")
 
 
 def plain_text(element: ET.Element | None) -> str:
@@ -41,11 +39,18 @@ def plain_text(element: ET.Element | None) -> str:
     """
     if element is None:
         return ""
-    return _WHITESPACE.sub(" ", "".join(element.itertext())).strip()
+    if len(element) == 0:
+        return _clean(element.text)
+    return " ".join("".join(element.itertext()).split())
 
 
 def _clean(text: str | None) -> str:
-    return _WHITESPACE.sub(" ", text).strip() if text else ""
+    """Whitespace-normalised text; most names need no change, so check before splitting."""
+    if not text:
+        return ""
+    if "  " in text or "\n" in text or "\t" in text or text[0] == " " or text[-1] == " ":
+        return " ".join(text.split())
+    return text
 
 
 @dataclass
@@ -53,13 +58,9 @@ class VolumeFileTables:
     """Columns parsed from one volume file, plus the problems found in it."""
 
     source: str
-    mentions: dict[str, list[Any]] = field(
-        default_factory=lambda: {c: [] for c in MENTION_COLUMNS}
-    )
-    papers: dict[str, list[Any]] = field(default_factory=lambda: {c: [] for c in PAPER_COLUMNS})
-    volumes: dict[str, list[Any]] = field(
-        default_factory=lambda: {c: [] for c in VOLUME_COLUMNS}
-    )
+    mentions: list[tuple[Any, ...]] = field(default_factory=list)
+    papers: list[tuple[Any, ...]] = field(default_factory=list)
+    volumes: list[tuple[Any, ...]] = field(default_factory=list)
     problems: ProblemLog = field(default_factory=ProblemLog)
     # (severity, paper, role, position, message, value); lines are looked up after the walk
     mention_issues: list[tuple[str, str, str, int, str, str]] = field(default_factory=list)
@@ -86,10 +87,6 @@ def parse_volume_file(path: Path) -> VolumeFileTables:
         for severity, paper, role, pos, message, value in tables.mention_issues:
             report = tables.problems.error if severity == "error" else tables.problems.warning
             report(path, lines.get((paper, role, pos)), message, value)
-    name = path.name
-    tables.mentions["file"] = [name] * len(tables.mentions["paper"])
-    tables.papers["file"] = [name] * len(tables.papers["paper"])
-    tables.volumes["file"] = [name] * len(tables.volumes["volume"])
     return tables
 
 
@@ -115,13 +112,8 @@ def _parse_volume(tables: VolumeFileTables, volume: ET.Element, collection_id: s
     year = _parse_year(tables, year_text, volume_id)
     venues = "|".join(sorted(venue_list))
     has_frontmatter = volume.find("frontmatter") is not None
-    v = tables.volumes
-    v["volume"].append(volume_id)
-    v["type"].append(volume.get("type") or "")
-    v["title"].append(title)
-    v["year"].append(year)
-    v["venues"].append(venues)
-    v["has_frontmatter"].append(has_frontmatter)
+    tables.volumes.append(
+        (volume_id, volume.get("type") or "", title, year, venues, has_frontmatter))
     editor_names = [
         _add_mention(tables, e, volume_id, volume_id, "editor", i, year, venues)
         for i, e in enumerate(editors)
@@ -191,21 +183,10 @@ def _add_mention(
         else:
             tables.mention_issues.append(("error", paper_id, role, position,
                                           f"{where} has an empty name", ""))
-    m = tables.mentions
-    m["paper"].append(paper_id)
-    m["volume"].append(volume_id)
-    m["role"].append(role)
-    m["position"].append(position)
-    m["first"].append(first)
-    m["last"].append(last)
-    m["id"].append(person.get("id"))
-    m["orcid"].append(person.get("orcid"))
-    m["affiliation"].append(affiliation or None)
-    m["variant_first"].append(vfirst)
-    m["variant_last"].append(vlast)
-    m["variant_script"].append(vscript)
-    m["year"].append(year)
-    m["venues"].append(venues)
+    tables.mentions.append((
+        paper_id, volume_id, role, position, first, last, person.get("id"),
+        person.get("orcid"), affiliation or None, vfirst, vlast, vscript, year, venues,
+    ))
     return f"{first} {last}" if first else last
 
 
@@ -231,16 +212,8 @@ def _add_paper(
     volume_title: str,
     authors: list[str],
 ) -> None:
-    p = tables.papers
-    p["paper"].append(paper_id)
-    p["volume"].append(volume_id)
-    p["is_frontmatter"].append(is_frontmatter)
-    p["title"].append(title)
-    p["abstract"].append(abstract)
-    p["year"].append(year)
-    p["venues"].append(venues)
-    p["volume_title"].append(volume_title)
-    p["authors"].append(authors)
+    tables.papers.append((paper_id, volume_id, is_frontmatter, title, abstract, year, venues,
+                          volume_title, authors))
 
 
 MentionKey = tuple[str, str, int]

@@ -18,6 +18,16 @@ def test_slug_equals_the_official_library(first: str | None, last: str) -> None:
     assert name_slug(first, last) == OfficialName(first, last).slugify()
 
 
+ascii_name = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), min_size=1,
+                     max_size=25).filter(lambda s: s.strip() != "")
+
+
+@settings(max_examples=1000, deadline=None)
+@given(first=st.one_of(st.none(), ascii_name), last=ascii_name)
+def test_ascii_fast_path_equals_the_official_library(first: str | None, last: str) -> None:
+    assert name_slug(first, last) == OfficialName(first, last).slugify()
+
+
 @given(first=name_text, last=name_text)
 def test_slug_is_lowercase_ascii_and_hyphenated(first: str, last: str) -> None:
     slug = name_slug(first, last)

@@ -4,35 +4,46 @@ from pathlib import Path
 
 from conftest import MINI
 
-from pipeline.volume_xml import locate_mentions, parse_volume_file
+from pipeline.volume_xml import (
+    MENTION_FIELDS,
+    PAPER_FIELDS,
+    VOLUME_FIELDS,
+    VolumeFileTables,
+    locate_mentions,
+    parse_volume_file,
+)
+
+
+def column(tables: VolumeFileTables, kind: str, name: str) -> list[object]:
+    fields = {"mentions": MENTION_FIELDS, "papers": PAPER_FIELDS, "volumes": VOLUME_FIELDS}
+    index = fields[kind].index(name)
+    return [row[index] for row in getattr(tables, kind)]
 
 
 def test_new_style_ids_frontmatter_and_editors() -> None:
     tables = parse_volume_file(MINI / "xml" / "2099.tiny.xml")
-    assert tables.papers["paper"] == ["2099.tiny-long.0", "2099.tiny-long.1", "2099.tiny-long.2"]
-    assert tables.papers["is_frontmatter"] == [True, False, False]
-    editors = [(p, r, f, last) for p, r, f, last in zip(
-        tables.mentions["paper"], tables.mentions["role"], tables.mentions["first"],
-        tables.mentions["last"]) if r == "editor"]
+    assert column(tables, "papers", "paper") == [
+        "2099.tiny-long.0", "2099.tiny-long.1", "2099.tiny-long.2"]
+    assert column(tables, "papers", "is_frontmatter") == [True, False, False]
+    editors = [(row[0], row[2], row[4], row[5]) for row in tables.mentions
+               if row[2] == "editor"]
     assert editors == [("2099.tiny-long", "editor", "Ada", "Editor"),
                        ("2099.tiny-long", "editor", "Bo", "Li")]
-    assert tables.volumes["venues"] == ["acl|tiny"]
-    assert tables.papers["authors"][0] == ["Ada Editor", "Bo Li"]
+    assert column(tables, "volumes", "venues") == ["acl|tiny"]
+    assert column(tables, "papers", "authors")[0] == ["Ada Editor", "Bo Li"]
 
 
 def test_markup_is_reduced_to_text() -> None:
     tables = parse_volume_file(MINI / "xml" / "2099.tiny.xml")
-    assert tables.papers["title"][1] == "BERT for Tiny Parsing with \\alpha-Smoothing"
-    assert tables.papers["abstract"][1] == "We parse tiny sentences with big models."
-    assert tables.volumes["title"] == [
+    assert column(tables, "papers", "title")[1] == "BERT for Tiny Parsing with \\alpha-Smoothing"
+    assert column(tables, "papers", "abstract")[1] == "We parse tiny sentences with big models."
+    assert column(tables, "volumes", "title") == [
         "Proceedings of the Tiny Conference on NLP (Volume 1: Long Papers)"]
 
 
 def test_mention_fields_variant_and_mononym() -> None:
-    m = parse_volume_file(MINI / "xml" / "2099.tiny.xml").mentions
-    rows = list(zip(m["paper"], m["role"], m["position"], m["first"], m["last"], m["id"],
-                    m["orcid"], m["affiliation"], m["variant_first"], m["variant_last"],
-                    m["variant_script"]))
+    rows = [(row[0], *row[2:12])  # all but volume, year, venues
+            for row in parse_volume_file(MINI / "xml" / "2099.tiny.xml").mentions]
     assert rows[2] == ("2099.tiny-long.1", "author", 0, "Yang", "Liu", "yang-liu-tiny",
                        "0000-0002-1825-0097", "Tiny University", None, None, None)
     assert rows[4][3:5] == ("Xiaoming", "Sun") and rows[4][8:] == ("小明", "孙", "hani")
@@ -41,12 +52,12 @@ def test_mention_fields_variant_and_mononym() -> None:
 
 def test_old_style_ids_and_missing_year() -> None:
     p99 = parse_volume_file(MINI / "xml" / "P99.xml")
-    assert p99.papers["paper"] == ["P99-1001", "P99-1012"]
-    assert p99.mentions["first"][:1] == ["Bo"]  # <last> before <first> is fine
+    assert column(p99, "papers", "paper") == ["P99-1001", "P99-1012"]
+    assert column(p99, "mentions", "first")[:1] == ["Bo"]  # <last> before <first> is fine
     w99 = parse_volume_file(MINI / "xml" / "W99.xml")
-    assert w99.papers["paper"] == ["W99-0307"]
-    assert w99.mentions["paper"] == ["W99-03", "W99-0307", "W99-0307"]
-    assert w99.papers["year"] == [None]
+    assert column(w99, "papers", "paper") == ["W99-0307"]
+    assert column(w99, "mentions", "paper") == ["W99-03", "W99-0307", "W99-0307"]
+    assert column(w99, "papers", "year") == [None]
 
 
 def test_malformed_xml_names_file_and_line(tmp_path: Path) -> None:
