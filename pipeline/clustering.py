@@ -1,0 +1,158 @@
+"""From mentions to person clusters, name by name: pair features, the pair model, Leiden.
+
+This is the shared core of `resolve` and `evaluate`:
+1. `BlockFeatures.compute`: for every name (slug) to work on, the pair features of all its
+   mention pairs (upper triangle), from the evidence context;
+2. `training_data`: gold pairs of curated blocks, for the pair model;
+3. `cluster_blocks`: pair log-odds from a model, constraints from ids/ORCIDs/papers, then
+   `split.split_block` per name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .evidence import FEATURE_NAMES, EvidenceContext, pair_matrix
+from .pair_model import PairModel
+from .progress import progress_bar
+from .split import Constraints, split_block
+
+
+@dataclass
+class BlockFeatures:
+    """Upper-triangle pair features of each block, keyed by slug."""
+
+    rows: dict[str, np.ndarray]  # mention row positions of each block
+    features: dict[str, np.ndarray]  # (n*(n-1)/2) x n_features, float32
+
+    @classmethod
+    def compute(cls, context: EvidenceContext, block_rows: dict[str, np.ndarray],
+                commonness: pd.Series, show_progress: bool = False) -> BlockFeatures:
+        features: dict[str, np.ndarray] = {
+            slug: np.zeros((0, len(FEATURE_NAMES)), dtype=np.float32)
+            for slug, rows in block_rows.items() if len(rows) < 2
+        }
+        multi = {slug: rows for slug, rows in block_rows.items() if len(rows) > 1}
+        all_rows = np.concatenate(list(multi.values())) if multi else np.zeros(0, np.int64)
+        vectors = context.mention_vectors(all_rows)
+        with progress_bar("Pair evidence", total=len(block_rows),
+                          enabled=show_progress) as advance:
+            advance(len(features))
+            for batch, (start, stop) in _batches(multi):
+                similarities = context.similarities(vectors, start, stop)
+                for slug, (a, b) in batch:
+                    ii, jj = np.triu_indices(b - a, 1)
+                    features[slug] = pair_matrix(
+                        similarities, ii + a - start, jj + a - start,
+                        float(commonness.get(slug, 0.0))).astype(np.float32)
+                advance(len(batch))
+        return cls(dict(block_rows), {slug: features[slug] for slug in block_rows})
+
+
+# Small names are batched: one sparse product per batch of about this many mentions.
+# Larger batches waste work on cross-name pairs (measured: 100 beats 50 and 250).
+BATCH_ROWS = 100
+
+
+def _batches(blocks: dict[str, np.ndarray]
+             ) -> Iterator[tuple[list[tuple[str, tuple[int, int]]], tuple[int, int]]]:
+    """Consecutive blocks grouped until a batch holds about BATCH_ROWS mentions."""
+    batch: list[tuple[str, tuple[int, int]]] = []
+    position = batch_start = 0
+    for slug, rows in blocks.items():
+        if batch and position + len(rows) - batch_start > BATCH_ROWS:
+            yield batch, (batch_start, position)
+            batch, batch_start = [], position
+        batch.append((slug, (position, position + len(rows))))
+        position += len(rows)
+    if batch:
+        yield batch, (batch_start, position)
+
+
+def training_data(blocks: BlockFeatures, gold: pd.Series, slugs: list[str]
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Features, same-person labels and block numbers of the gold pairs in `slugs`."""
+    xs, ys, bs = [], [], []
+    labels = gold.to_numpy(dtype=object)
+    for number, slug in enumerate(slugs):
+        rows = blocks.rows[slug]
+        n = len(rows)
+        if n < 2:
+            continue
+        ii, jj = np.triu_indices(n, 1)
+        block_labels = labels[rows]
+        known = np.array([isinstance(x, str) for x in block_labels])
+        keep = known[ii] & known[jj]
+        if not keep.any():
+            continue
+        xs.append(blocks.features[slug][keep].astype(np.float64))
+        ys.append(block_labels[ii[keep]] == block_labels[jj[keep]])
+        bs.append(np.full(int(keep.sum()), number))
+    if not xs:
+        width = len(next(iter(blocks.features.values()), np.zeros((0, 0))).T)
+        return np.zeros((0, width)), np.zeros(0, dtype=bool), np.zeros(0, dtype=np.int64)
+    return np.vstack(xs), np.concatenate(ys).astype(bool), np.concatenate(bs)
+
+
+def block_constraints(mentions: pd.DataFrame, rows: np.ndarray,
+                      catch_all: frozenset[str]) -> Constraints:
+    """Constraints of one block from the (possibly blinded) mention table."""
+    frame = mentions.iloc[rows]
+    ids = frame["id"].to_numpy(dtype=object)
+    ids = np.array([x if isinstance(x, str) and x not in catch_all else None for x in ids],
+                   dtype=object)
+    orcids = np.array([x if isinstance(x, str) else None
+                       for x in frame["orcid"].to_numpy(dtype=object)], dtype=object)
+    return Constraints(frame["paper"].to_numpy(dtype=object), ids, orcids)
+
+
+def logit_matrix(model: PairModel, features: np.ndarray, n: int) -> np.ndarray:
+    logits = np.zeros((n, n))
+    if n > 1:
+        ii, jj = np.triu_indices(n, 1)
+        values = model.logits(features.astype(np.float64))
+        logits[ii, jj] = values
+        logits[jj, ii] = values
+    return logits
+
+
+def cluster_blocks(
+    mentions: pd.DataFrame,
+    blocks: BlockFeatures,
+    slugs: list[str],
+    model_for: Callable[[str], PairModel],
+    catch_all: frozenset[str],
+    resolution: float,
+    seed: int,
+    show_progress: bool = False,
+) -> pd.DataFrame:
+    """Cluster label ("slug#k") and confidence for every mention of the given names."""
+    index: list[int] = []
+    clusters: list[str] = []
+    confidence: list[float] = []
+    with progress_bar("Splitting names", total=len(slugs), enabled=show_progress) as advance:
+        for slug in slugs:
+            rows = blocks.rows[slug]
+            logits = logit_matrix(model_for(slug), blocks.features[slug], len(rows))
+            result = split_block(logits, block_constraints(mentions, rows, catch_all),
+                                 resolution=resolution, seed=seed)
+            index.extend(rows.tolist())
+            clusters.extend(f"{slug}#{k}" for k in result.membership.tolist())
+            confidence.extend(result.confidence.tolist())
+            advance(1)
+    return pd.DataFrame({"cluster": clusters, "confidence": confidence},
+                        index=mentions.index[np.array(index, dtype=np.int64)])
+
+
+def block_rows_of(mentions: pd.DataFrame, slugs: list[str]) -> dict[str, np.ndarray]:
+    """Mention row positions of each given slug (in table order)."""
+    wanted = set(slugs)
+    positions = pd.Series(np.arange(len(mentions)), index=mentions.index)
+    mask = mentions["slug"].isin(wanted).to_numpy()
+    grouped = positions[mask].groupby(mentions["slug"].to_numpy()[mask])
+    found = {str(slug): group.to_numpy() for slug, group in grouped}
+    return {slug: found.get(slug, np.zeros(0, dtype=np.int64)) for slug in slugs}
