@@ -86,6 +86,72 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_resolve(args: argparse.Namespace) -> int:
+    import time
+
+    from .outputs import write_outputs
+    from .resolve import ResolveSettings, resolve
+
+    started = time.perf_counter()
+    snapshot = _read(args)
+    settings = ResolveSettings(resolution=args.resolution, seed=args.seed,
+                               min_ambiguity=args.min_ambiguity, names=tuple(args.name))
+    resolution = resolve(snapshot, settings, show_progress=not args.quiet)
+    written = write_outputs(resolution, snapshot, args.out)
+    table = resolution.clusters
+    split = table.groupby("name").size()
+    console.print(
+        f"resolved {len(resolution.resolved_names):,} names "
+        f"({len(resolution.assignments):,} mentions): {int((split > 1).sum()):,} split into "
+        f"{int(split[split > 1].sum()):,} persons; {int((table['status'] == 'new').sum()):,} "
+        f"new ids proposed; {time.perf_counter() - started:.1f} s "
+        f"(stages: {resolution.timings})", highlight=False)
+    for path in written:
+        log.info("wrote %s", path)
+    return 0
+
+
+def cmd_graphs(args: argparse.Namespace) -> int:
+    import networkx as nx
+    import pandas as pd
+
+    from .clustering import logit_matrix
+    from .graph import mention_graph, to_networkx
+    from .resolve import ResolveSettings, resolve
+
+    snapshot = _read(args)
+    settings = ResolveSettings(resolution=args.resolution, seed=args.seed,
+                               min_ambiguity=args.min_ambiguity, names=tuple(args.name))
+    resolution = resolve(snapshot, settings, show_progress=not args.quiet)
+    assert resolution.features is not None and resolution.pair_model is not None
+    ranked = resolution.ambiguity.reindex(resolution.resolved_names).sort_values(
+        ascending=False, kind="stable")
+    slugs = list(args.name) or list(ranked.index[: args.top])
+    args.out.mkdir(parents=True, exist_ok=True)
+    assignments = resolution.assignments.set_index(["paper", "role", "position"])
+    for slug in slugs:
+        rows = resolution.features.rows[slug]
+        members = snapshot.mentions.iloc[rows]
+        logits = logit_matrix(resolution.pair_model, resolution.features.features[slug],
+                              len(rows))
+        keys = pd.MultiIndex.from_arrays(
+            [members["paper"], members["role"], members["position"]])
+        clusters = assignments["person"].reindex(keys).tolist()
+        graph = mention_graph(slug, members, logits, clusters)
+        path = args.out / f"{slug}.gexf"
+        nx.write_gexf(graph, path)
+        log.info("wrote %s (%d mentions, %d edges)", path, graph.number_of_nodes(),
+                 graph.number_of_edges())
+    assert resolution.graph is not None
+    for slug in slugs[:1]:
+        ego = to_networkx(resolution.graph.name_neighbourhood(slug, hops=1))
+        path = args.out / f"{slug}.neighbourhood.gexf"
+        nx.write_gexf(ego, path)
+        log.info("wrote %s (its neighbourhood in the heterogeneous graph, %d vertices)", path,
+                 ego.number_of_nodes())
+    return 0
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     import json
 
@@ -178,6 +244,36 @@ def build_parser() -> argparse.ArgumentParser:
                        help="cases to run (default: all)")
     bench.set_defaults(func=cmd_bench)
 
+    resolve = sub.add_parser(
+        "resolve", help="split ambiguous names into persons; write assignments and proposals",
+        description="Score every name for ambiguity, split the chosen names into person "
+                    "clusters (Leiden, seeded), match clusters to registry persons or propose "
+                    "ids, and write OUT/assignments.csv and OUT/proposals.json.")
+    _add_snapshot_options(resolve)
+    _add_split_options(resolve, default_min_ambiguity=0.5)
+    resolve.add_argument("--out", type=Path, default=Path("out"), metavar="DIR",
+                         help="output directory (default: %(default)s)")
+    resolve.add_argument("--name", action="append", default=[], metavar="SLUG",
+                         help="resolve only this name (repeatable), e.g. --name yang-liu")
+    resolve.set_defaults(func=cmd_resolve)
+
+    graphs = sub.add_parser(
+        "graphs", help="write Gephi (.gexf) graphs of the most ambiguous names",
+        description="Resolve, then write for each of the --top most ambiguous resolved names "
+                    "(or each --name) its mention graph: nodes are mentions with their "
+                    "assigned person, edges pairs the model thinks are one person (p >= 0.5). "
+                    "The first name also gets its neighbourhood in the heterogeneous graph "
+                    "(its papers, coauthor names and registry persons).")
+    _add_snapshot_options(graphs)
+    _add_split_options(graphs, default_min_ambiguity=0.5)
+    graphs.add_argument("--out", type=Path, default=Path("graphs"), metavar="DIR",
+                        help="where .gexf files are written (default: %(default)s)")
+    graphs.add_argument("--top", type=int, default=10, metavar="N",
+                        help="how many of the most ambiguous names (default: %(default)s)")
+    graphs.add_argument("--name", action="append", default=[], metavar="SLUG",
+                        help="export this name (repeatable) instead of the top ones")
+    graphs.set_defaults(func=cmd_graphs)
+
     evaluate = sub.add_parser(
         "evaluate", help="blind evaluation against the snapshot's own curation",
         description="Strip ids and ORCIDs from every mention of each curated name, resolve "
@@ -194,7 +290,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_split_options(parser: argparse.ArgumentParser) -> None:
+def _add_split_options(parser: argparse.ArgumentParser,
+                       default_min_ambiguity: float = 0.0) -> None:
     from .split import DEFAULT_RESOLUTION, DEFAULT_SEED
 
     parser.add_argument("--resolution", type=float, default=DEFAULT_RESOLUTION,
@@ -202,9 +299,10 @@ def _add_split_options(parser: argparse.ArgumentParser) -> None:
                              "join when their mean log-odds exceed it (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED,
                         help="seed of Leiden and of the learnt models (default: %(default)s)")
-    parser.add_argument("--min-ambiguity", type=float, default=0.0, metavar="SCORE",
-                        help="only names whose ambiguity score reaches this are split; the "
-                             "rest stay one person (default: %(default)s, split all)")
+    parser.add_argument("--min-ambiguity", type=float, default=default_min_ambiguity,
+                        metavar="SCORE",
+                        help="only names whose ambiguity score (0-1) reaches this are split; "
+                             "the rest stay one person (default: %(default)s)")
 
 
 def _add_later_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -134,18 +134,22 @@ def cluster_blocks(
     index: list[int] = []
     clusters: list[str] = []
     confidence: list[float] = []
+    conflicts: list[str] = []
     with progress_bar("Splitting names", total=len(slugs), enabled=show_progress) as advance:
         for slug in slugs:
             rows = blocks.rows[slug]
             logits = logit_matrix(model_for(slug), blocks.features[slug], len(rows))
             result = split_block(logits, block_constraints(mentions, rows, catch_all),
                                  resolution=resolution, seed=seed)
+            conflicts.extend(f"{slug}: {c}" for c in result.conflicts)
             index.extend(rows.tolist())
             clusters.extend(f"{slug}#{k}" for k in result.membership.tolist())
             confidence.extend(result.confidence.tolist())
             advance(1)
-    return pd.DataFrame({"cluster": clusters, "confidence": confidence},
-                        index=mentions.index[np.array(index, dtype=np.int64)])
+    table = pd.DataFrame({"cluster": clusters, "confidence": confidence},
+                         index=mentions.index[np.array(index, dtype=np.int64)])
+    table.attrs["conflicts"] = conflicts
+    return table
 
 
 def block_rows_of(mentions: pd.DataFrame, slugs: list[str]) -> dict[str, np.ndarray]:

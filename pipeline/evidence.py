@@ -60,6 +60,7 @@ class EvidenceContext:
     paper_text: sp.csr_matrix  # paper x term TF-IDF, rows L2-normalised
     affiliation_vectors: sp.csr_matrix  # affiliation x char-ngram TF-IDF, L2-normalised
     slug_codes: dict[str, int]
+    terms: np.ndarray  # the text model's vocabulary (column names of paper_text)
 
     @classmethod
     def build(cls, mentions: pd.DataFrame, papers: pd.DataFrame,
@@ -101,6 +102,8 @@ class EvidenceContext:
             rows = np.unique(mention_paper[focus])
             rows = rows[rows >= 0]
         transformed = _fit_text(vectorizer, text[rows])
+        terms = (vectorizer.get_feature_names_out() if hasattr(vectorizer, "vocabulary_")
+                 else np.array(["?"]))
         paper_text = sp.csr_matrix(
             (transformed.data, transformed.indices, transformed.indptr),
             shape=(len(rows), transformed.shape[1]))
@@ -126,7 +129,7 @@ class EvidenceContext:
         mention_venues = [venue_sets[v] for v in mentions["venues"]]
         return cls(mention_paper, mention_slug, mention_year, mention_affiliation,
                    mention_venues, incidence, slug_idf, coauthors, paper_text,
-                   affiliation_vectors, slug_codes)
+                   affiliation_vectors, slug_codes, np.asarray(terms, dtype=object))
 
     def mention_vectors(self, rows: np.ndarray) -> MentionVectors:
         """Sparse evidence vectors of the mentions at `rows`, computed in one batch.

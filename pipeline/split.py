@@ -4,6 +4,8 @@ Input: an n x n matrix of pair log-odds that two mentions are the same person (f
 `pair_model`), and the constraints:
 - mentions that share an explicit id or an ORCID are one person (they are merged first);
 - mentions on one paper, or with different ids, or with different ORCIDs, are different people.
+Where the curation contradicts itself, an id wins over a clash and an ORCID gives way; each
+such case is reported in `SplitResult.conflicts`.
 
 The constant Potts model scores a partition by the sum over same-cluster pairs of
 (log-odds - resolution), so two groups join when the evidence between them, on average,
@@ -19,8 +21,6 @@ from dataclasses import dataclass
 import igraph as ig
 import leidenalg
 import numpy as np
-
-from .gold import UnionFind
 
 CANNOT_LINK = -1.0e6
 DEFAULT_RESOLUTION = 0.0
@@ -48,21 +48,39 @@ class Constraints:
 class SplitResult:
     membership: np.ndarray  # cluster number per mention, 0..k-1, by first mention
     confidence: np.ndarray  # in [0, 1], how well each mention fits its cluster
+    conflicts: tuple[str, ...] = ()  # contradictions in the curation, and how they were read
 
 
-def _must_link_groups(c: Constraints) -> np.ndarray:
+def _must_link_groups(c: Constraints, cannot: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """Group mentions that must be one person; returns groups and conflicts found.
+
+    Ids are merged first and always win (curation says so explicitly); an ORCID then joins
+    groups only where that breaks no cannot-link, since an ORCID on a paper is sometimes
+    attached to the wrong author.
+    """
     n = len(c.paper)
-    uf = UnionFind()
-    for i in range(n):
-        uf.find(("m", i))
-        for kind, values in (("id", c.person_id), ("orcid", c.orcid)):
+    group = np.arange(n)
+    conflicts: list[str] = []
+    for kind, values in (("id", c.person_id), ("ORCID", c.orcid)):
+        first_seen: dict[str, int] = {}
+        for i in range(n):
             value = values[i]
-            if isinstance(value, str) and value:
-                uf.union(("m", i), (kind, value))
-    roots: dict[object, int] = {}
-    groups: np.ndarray = np.array([roots.setdefault(uf.find(("m", i)), len(roots))
-                                   for i in range(n)], dtype=np.int64)
-    return groups
+            if not (isinstance(value, str) and value):
+                continue
+            j = first_seen.setdefault(value, i)
+            if group[i] == group[j]:
+                continue
+            a, b = group == group[i], group == group[j]
+            if kind == "ORCID" and cannot[np.ix_(a, b)].any():
+                conflicts.append(f"ORCID {value} on mentions {j} and {i} that cannot be one "
+                                 "person; not linked")
+                continue
+            if cannot[np.ix_(a, b)].any():
+                conflicts.append(f"id {value} on mentions {j} and {i} that would otherwise "
+                                 "be different people (e.g. twice on one paper); linked")
+            group[a] = group[j]
+    _, renumbered = np.unique(group, return_inverse=True)
+    return renumbered.astype(np.int64), conflicts
 
 
 def _cannot_link(c: Constraints) -> np.ndarray:
@@ -78,10 +96,6 @@ def _cannot_link(c: Constraints) -> np.ndarray:
     return cannot
 
 
-class ConstraintConflictError(ValueError):
-    """Must-link and cannot-link constraints contradict each other (bad input)."""
-
-
 def split_block(
     logits: np.ndarray,
     constraints: Constraints,
@@ -92,17 +106,13 @@ def split_block(
     n = logits.shape[0]
     if n == 0:
         return SplitResult(np.zeros(0, dtype=np.int64), np.zeros(0))
-    group = _must_link_groups(constraints)
     cannot = _cannot_link(constraints)
-    if (cannot & (group[:, None] == group[None, :])).any():
-        i, j = map(int, np.argwhere(cannot & (group[:, None] == group[None, :]))[0])
-        raise ConstraintConflictError(
-            f"mentions {i} and {j} must be one person (shared id or ORCID) and cannot be "
-            "(same paper, or different ids/ORCIDs)")
+    group, conflicts = _must_link_groups(constraints, cannot)
+    cannot &= group[:, None] != group[None, :]  # an explicit id outranks a clash
     k = int(group.max()) + 1
     if k == 1:
         membership = np.zeros(n, dtype=np.int64)
-        return SplitResult(membership, _confidence(logits, membership))
+        return SplitResult(membership, _confidence(logits, membership), tuple(conflicts))
     # Aggregate mentions into must-link groups: summed log-odds, cannot-link if any pair is.
     indicator = np.zeros((k, n))
     indicator[group, np.arange(n)] = 1.0
@@ -118,7 +128,7 @@ def split_block(
         resolution_parameter=resolution, seed=seed, n_iterations=-1)
     group_cluster = _repair(np.array(partition.membership), group_cannot)
     membership = _renumber(group_cluster[group])
-    return SplitResult(membership, _confidence(logits, membership))
+    return SplitResult(membership, _confidence(logits, membership), tuple(conflicts))
 
 
 def _repair(membership: np.ndarray, cannot: np.ndarray) -> np.ndarray:

@@ -1,0 +1,67 @@
+"""Proposed person ids, following the Anthology's conventions.
+
+The slug of the name; when that is taken, a distinguishing suffix from the affiliation
+("Tsinghua University" -> "tsinghua"), else the last four ORCID characters, else a number.
+Valid ids match [a-z0-9][-a-z0-9]+ (the current format requires a leading letter); a proposed
+id never collides with an id in `taken`.
+"""
+
+from __future__ import annotations
+
+import re
+
+from slugify import slugify
+
+# Words that do not distinguish one institution from another.
+GENERIC_WORDS = frozenset("""
+university universitat universite universidad universita universiteit college institute
+institut instituto school department dept faculty of the and for de di da der des la le
+du del national state research laboratory laboratories lab labs center centre
+technology technical sciences science academy inc ltd corporation company group
+""".split())
+VALID_ID = re.compile(r"[a-z0-9][-a-z0-9]+")
+
+
+def affiliation_suffix(affiliation: str | None) -> str | None:
+    """The most distinctive word of an affiliation, slugified.
+
+    >>> affiliation_suffix("Tsinghua University")
+    'tsinghua'
+    >>> affiliation_suffix("University of Edinburgh, School of Informatics")
+    'edinburgh'
+    >>> affiliation_suffix("University of the Department") is None
+    True
+    """
+    if not affiliation:
+        return None
+    first_part = re.split(r"[,;/(]", affiliation)[0]
+    words = [w for w in slugify(first_part).split("-") if w and w not in GENERIC_WORDS]
+    if not words and first_part != affiliation:
+        words = [w for w in slugify(affiliation).split("-") if w and w not in GENERIC_WORDS]
+    return words[0] if words else None
+
+
+def propose_id(slug: str, taken: set[str], affiliation: str | None = None,
+               orcid: str | None = None) -> str:
+    """A new id for a person named `slug`, not in `taken` (the caller adds it there).
+
+    >>> propose_id("yang-liu", {"yang-liu"}, "Tsinghua University")
+    'yang-liu-tsinghua'
+    >>> propose_id("yang-liu", {"yang-liu"}, None, "0000-0002-1825-0097")
+    'yang-liu-0097'
+    >>> propose_id("yang-liu", {"yang-liu", "yang-liu-2"})
+    'yang-liu-3'
+    """
+    candidates = [slug]
+    suffix = affiliation_suffix(affiliation)
+    if suffix:
+        candidates.append(f"{slug}-{suffix}")
+    if orcid:
+        candidates.append(f"{slug}-{orcid[-4:].lower()}")
+    for candidate in candidates:
+        if candidate not in taken and VALID_ID.fullmatch(candidate):
+            return candidate
+    number = 2
+    while f"{slug}-{number}" in taken:
+        number += 1
+    return f"{slug}-{number}"
