@@ -21,8 +21,10 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $@
 
+# Unpacks (or clones) the snapshot only when ANTHOLOGY holds no xml/ yet.
 data: install
-	$(BIN)/anthology-resolve prepare --anthology $(ANTHOLOGY) --tarball $(ANTHOLOGY_TARBALL)
+	@test -d $(ANTHOLOGY)/xml -o -d $(ANTHOLOGY)/data/xml || \
+	  $(BIN)/anthology-resolve prepare --anthology $(ANTHOLOGY) --tarball $(ANTHOLOGY_TARBALL)
 
 stats: data
 	$(BIN)/anthology-resolve stats --anthology $(ANTHOLOGY) --cache $(CACHE)

@@ -21,18 +21,16 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
-from scipy.sparse.csgraph import connected_components
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from .authorship import Authorship
 from .names import name_slug
 from .registry import Registry
 
 SCORE_FEATURES = ("commonness", "log_mentions", "components_per_mention", "log_components",
                   "years", "log_venues", "catch_all", "registry_persons", "unverified")
-MAX_AUTHORS_FOR_LINKS = 25
 
 
 def name_commonness(mentions: pd.DataFrame) -> pd.Series:
@@ -46,27 +44,8 @@ def name_commonness(mentions: pd.DataFrame) -> pd.Series:
     return pd.Series(values, index=names["slug"].to_numpy(), name="commonness")
 
 
-def coauthor_components(mentions: pd.DataFrame) -> pd.Series:
-    """Per slug: connected components of its mentions linked by a shared coauthor name."""
-    n = len(mentions)
-    frame = pd.DataFrame({"row": np.arange(n), "paper": mentions["paper"].to_numpy(),
-                          "slug": mentions["slug"].to_numpy()})
-    sizes = frame.groupby("paper")["row"].transform("size")
-    small = frame[sizes <= MAX_AUTHORS_FOR_LINKS]
-    pairs = small.merge(small[["paper", "slug"]].rename(columns={"slug": "coauthor"}),
-                        on="paper")
-    pairs = pairs[pairs["slug"] != pairs["coauthor"]].sort_values(["slug", "coauthor", "row"])
-    same_group = ((pairs["slug"].to_numpy()[1:] == pairs["slug"].to_numpy()[:-1])
-                  & (pairs["coauthor"].to_numpy()[1:] == pairs["coauthor"].to_numpy()[:-1]))
-    rows = pairs["row"].to_numpy()
-    a, b = rows[:-1][same_group], rows[1:][same_group]
-    graph = sp.coo_matrix((np.ones(len(a)), (a, b)), shape=(n, n))
-    _, labels = connected_components(graph, directed=False)
-    per_name = pd.DataFrame({"slug": frame["slug"], "component": labels})
-    return per_name.groupby("slug")["component"].nunique().rename("components")
-
-
-def name_features(mentions: pd.DataFrame, registry: Registry | None) -> pd.DataFrame:
+def name_features(mentions: pd.DataFrame, registry: Registry | None,
+                  authorship: Authorship) -> pd.DataFrame:
     """One row per slug with the features in SCORE_FEATURES (plus raw counts)."""
     grouped = mentions.groupby("slug")
     years = grouped["year"]
@@ -76,7 +55,7 @@ def name_features(mentions: pd.DataFrame, registry: Registry | None) -> pd.DataF
         "venues": grouped["venues"].nunique(),
     })
     features["commonness"] = name_commonness(mentions).reindex(features.index)
-    features["components"] = coauthor_components(mentions).reindex(features.index)
+    features["components"] = authorship.coauthor_components().reindex(features.index)
     features["components_per_mention"] = features["components"] / features["mentions"]
     features["log_components"] = np.log(features["components"])
     features["log_mentions"] = np.log(features["mentions"])

@@ -1,20 +1,24 @@
 """Benchmarks (`make bench`): speed and memory of each stage against a reference in the same run.
 
 Every measurement runs in a fresh subprocess (so peak memory is its own), is repeated, and the
-median wall time is reported. Peak memory is the process's maximum RSS plus the largest
-worker's (an upper bound of what was resident at once).
+median wall time is reported. Peak memory is the highest sampled (every 50 ms) sum of the
+proportional set size (PSS, from /proc) of the process and all its descendants: pages shared
+between the parent and its parse workers count once. (Adding the children's maximum RSS
+instead double-counts: a short helper forked by a library reports the parent's whole RSS.)
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -63,6 +67,29 @@ def _read_snapshot_warm(data_dir: Path, cache: Path) -> None:
     read_snapshot(data_dir, cache_dir=cache)
 
 
+def _resolve_end_to_end(data_dir: Path, cache: Path) -> None:
+    """What `make resolve` does after start-up: read (cache warm), resolve, write outputs."""
+    from .outputs import write_outputs
+    from .resolve import ResolveSettings, resolve
+    from .snapshot import read_snapshot
+
+    snapshot = read_snapshot(data_dir, cache_dir=cache)
+    resolution = resolve(snapshot, ResolveSettings())
+    write_outputs(resolution, snapshot, cache / "resolve-out")
+
+
+def _resolve_cold(data_dir: Path, cache: Path) -> None:
+    shutil.rmtree(cache, ignore_errors=True)
+    _resolve_end_to_end(data_dir, cache)
+
+
+def _evaluate(data_dir: Path, cache: Path) -> None:
+    from .evaluate import EvalSettings, evaluate
+    from .snapshot import read_snapshot
+
+    evaluate(read_snapshot(data_dir, cache_dir=cache), EvalSettings())
+
+
 CASES: dict[str, Case] = {
     "bare_lxml_parse": _bare_lxml_parse,
     "parse_tables": _parse_tables,
@@ -70,39 +97,98 @@ CASES: dict[str, Case] = {
     "tables_cold_cache": _cold_cache,
     "tables_warm_cache": _warm_cache,
     "read_snapshot_warm": _read_snapshot_warm,
+    "resolve_cold_cache": _resolve_cold,
+    "resolve_warm_cache": _resolve_end_to_end,
+    "evaluate": _evaluate,
 }
 
 
-def _run_one(name: str, data_dir: Path, cache: Path) -> dict[str, float]:
-    """Child process: run one case once, report wall time and peak RSS.
+def _pss_kb(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as handle:
+            for line in handle:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def _descendants(pid: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as handle:
+                    parent = int(handle.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            children.setdefault(parent, []).append(int(entry))
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        todo.extend(children.get(current, []))
+    return found
+
+
+class _PeakSampler(threading.Thread):
+    """Samples the PSS of this process tree until stopped; `peak_mb` is the maximum."""
+
+    def __init__(self, interval: float = 0.05) -> None:
+        super().__init__(daemon=True)
+        self.interval = interval
+        self.peak_kb = 0
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        while not self._stop_event.is_set():
+            total = sum(_pss_kb(pid) for pid in _descendants(os.getpid()))
+            self.peak_kb = max(self.peak_kb, total)
+            self._stop_event.wait(self.interval)
+
+    def stop(self) -> float:
+        self._stop_event.set()
+        self.join()
+        return self.peak_kb / 1024
+
+
+def _run_one(name: str, data_dir: Path, cache: Path, memory: bool) -> dict[str, float]:
+    """Child process: run one case once; report wall time, or (memory=True) peak memory.
 
     The package is imported before the clock starts: library import time is not parsing.
+    Memory is sampled in a separate run, so sampling never slows a timed run.
     """
-    from . import snapshot  # noqa: F401
+    from . import evaluate, outputs, resolve, snapshot  # noqa: F401
 
+    sampler = _PeakSampler() if memory else None
+    if sampler is not None:
+        sampler.start()
     start = time.perf_counter()
     CASES[name](data_dir, cache)
     seconds = time.perf_counter() - start
+    peak = sampler.stop() if sampler is not None else 0.0
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    return {"seconds": seconds, "peak_mb": own + children, "own_peak_mb": own}
+    return {"seconds": seconds, "peak_mb": max(peak, own)}
+
+
+def _child(name: str, data_dir: Path, cache: Path, memory: bool) -> dict[str, float]:
+    command = [sys.executable, "-m", "pipeline.bench", "--one", name, "--data", str(data_dir),
+               "--cache", str(cache)] + (["--memory"] if memory else [])
+    done = subprocess.run(command, check=True, capture_output=True, text=True)
+    result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
 
 
 def measure(name: str, data_dir: Path, cache: Path, repeat: int) -> dict[str, Any]:
-    runs = []
-    for _ in range(repeat):
-        done = subprocess.run(
-            [sys.executable, "-m", "pipeline.bench", "--one", name, "--data", str(data_dir),
-             "--cache", str(cache)],
-            check=True, capture_output=True, text=True,
-        )
-        runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    runs = [_child(name, data_dir, cache, memory=False) for _ in range(repeat)]
+    memory = _child(name, data_dir, cache, memory=True)
     return {
         "case": name,
         "repeat": repeat,
         "median_seconds": statistics.median(r["seconds"] for r in runs),
         "min_seconds": min(r["seconds"] for r in runs),
-        "peak_mb": max(r["peak_mb"] for r in runs),
+        "peak_mb": memory["peak_mb"],
     }
 
 
@@ -126,8 +212,6 @@ def run_benchmarks(data_dir: Path, out_dir: Path, repeat: int, cases: list[str])
 
 
 def _cores() -> int:
-    import os
-
     return os.cpu_count() or 1
 
 
@@ -147,8 +231,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--one", required=True, choices=sorted(CASES))
     parser.add_argument("--data", type=Path, required=True)
     parser.add_argument("--cache", type=Path, required=True)
+    parser.add_argument("--memory", action="store_true", help="sample peak memory")
     args = parser.parse_args(argv)
-    print(json.dumps(_run_one(args.one, args.data, args.cache)))
+    print(json.dumps(_run_one(args.one, args.data, args.cache, args.memory)))
     return 0
 
 

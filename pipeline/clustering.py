@@ -98,16 +98,25 @@ def training_data(blocks: BlockFeatures, gold: pd.Series, slugs: list[str]
     return np.vstack(xs), np.concatenate(ys).astype(bool), np.concatenate(bs)
 
 
-def block_constraints(mentions: pd.DataFrame, rows: np.ndarray,
-                      catch_all: frozenset[str]) -> Constraints:
-    """Constraints of one block from the (possibly blinded) mention table."""
-    frame = mentions.iloc[rows]
-    ids = frame["id"].to_numpy(dtype=object)
-    ids = np.array([x if isinstance(x, str) and x not in catch_all else None for x in ids],
-                   dtype=object)
-    orcids = np.array([x if isinstance(x, str) else None
-                       for x in frame["orcid"].to_numpy(dtype=object)], dtype=object)
-    return Constraints(frame["paper"].to_numpy(dtype=object), ids, orcids)
+@dataclass(frozen=True)
+class ConstraintColumns:
+    """The mention columns constraints are made of, as plain arrays (cheap to slice)."""
+
+    paper: np.ndarray
+    person_id: np.ndarray  # explicit id, None where absent or a catch-all
+    orcid: np.ndarray
+
+    @classmethod
+    def of(cls, mentions: pd.DataFrame, catch_all: frozenset[str]) -> ConstraintColumns:
+        ids = [x if isinstance(x, str) and x not in catch_all else None
+               for x in mentions["id"].to_numpy(dtype=object)]
+        orcids = [x if isinstance(x, str) else None
+                  for x in mentions["orcid"].to_numpy(dtype=object)]
+        return cls(mentions["paper"].to_numpy(dtype=object), np.array(ids, dtype=object),
+                   np.array(orcids, dtype=object))
+
+    def block(self, rows: np.ndarray) -> Constraints:
+        return Constraints(self.paper[rows], self.person_id[rows], self.orcid[rows])
 
 
 def logit_matrix(model: PairModel, features: np.ndarray, n: int) -> np.ndarray:
@@ -135,12 +144,13 @@ def cluster_blocks(
     clusters: list[str] = []
     confidence: list[float] = []
     conflicts: list[str] = []
+    columns = ConstraintColumns.of(mentions, catch_all)
     with progress_bar("Splitting names", total=len(slugs), enabled=show_progress) as advance:
         for slug in slugs:
             rows = blocks.rows[slug]
             logits = logit_matrix(model_for(slug), blocks.features[slug], len(rows))
-            result = split_block(logits, block_constraints(mentions, rows, catch_all),
-                                 resolution=resolution, seed=seed)
+            result = split_block(logits, columns.block(rows), resolution=resolution,
+                                 seed=seed)
             conflicts.extend(f"{slug}: {c}" for c in result.conflicts)
             index.extend(rows.tolist())
             clusters.extend(f"{slug}#{k}" for k in result.membership.tolist())

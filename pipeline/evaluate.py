@@ -25,6 +25,7 @@ import pandas as pd
 
 from . import baselines
 from .ambiguity import AmbiguityModel, name_commonness, name_features
+from .authorship import Authorship
 from .clustering import BlockFeatures, block_rows_of, cluster_blocks, training_data
 from .evidence import EvidenceContext
 from .gold import GoldStandard, blind, gold_standard
@@ -69,13 +70,14 @@ def evaluate(snapshot: Snapshot, settings: EvalSettings, show_progress: bool = F
     commonness = name_commonness(blinded)
     block_rows = block_rows_of(blinded, gold.blocks)
     focus = np.concatenate(list(block_rows.values())) if block_rows else np.zeros(0, int)
-    context = EvidenceContext.build(blinded, snapshot.papers, focus=focus)
+    authorship = Authorship.build(blinded, snapshot.papers)
+    context = EvidenceContext.build(blinded, snapshot.papers, authorship, focus=focus)
     features = BlockFeatures.compute(context, block_rows, commonness, show_progress)
 
     fold = {slug: fold_of(slug, settings.folds) for slug in gold.blocks}
     pair_models: dict[int, PairModel] = {}
     ambiguity_models: dict[int, AmbiguityModel] = {}
-    names = name_features(blinded, None)
+    names = name_features(blinded, None, authorship)
     shared = pd.Series({slug: slug in gold.multi_identity for slug in gold.blocks})
     for k in range(settings.folds):
         train = [slug for slug in gold.blocks if fold[slug] != k]

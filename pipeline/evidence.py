@@ -25,13 +25,12 @@ import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize
 
+from .authorship import Authorship
+
 FEATURE_NAMES = (
     "shared_coauthors_idf", "shared_coauthor_count", "two_hop_cosine", "affiliation_cosine",
     "both_affiliations", "text_cosine", "venue_jaccard", "year_gap", "name_commonness",
 )
-# Papers with more authors than this add no coauthor-of-coauthor edges: a 300-author
-# collaboration says little about who works with whom.
-MAX_AUTHORS_FOR_TWO_HOP = 25
 
 
 @dataclass(frozen=True)
@@ -63,35 +62,22 @@ class EvidenceContext:
     terms: np.ndarray  # the text model's vocabulary (column names of paper_text)
 
     @classmethod
-    def build(cls, mentions: pd.DataFrame, papers: pd.DataFrame,
+    def build(cls, mentions: pd.DataFrame, papers: pd.DataFrame, authorship: Authorship,
               focus: np.ndarray | None = None) -> EvidenceContext:
-        """`mentions`: the mention rows to work on; `papers`: the paper table.
+        """`mentions`: the mention rows to work on; `papers`: the paper table;
+        `authorship`: their shared authorship matrices.
 
         `focus` (mention row positions): the mentions whose blocks will be split; the text
         model is fitted on their papers only, which keeps it small and fast.
         """
-        paper_codes = {pid: i for i, pid in enumerate(papers["paper"].tolist())}
-        # Volume editors sit on the volume id; their "paper" is the front matter if any.
-        mention_paper = np.array(
-            [paper_codes.get(p, paper_codes.get(f"{p}.0", -1)) for p in mentions["paper"]],
-            dtype=np.int64)
-        slug_cat = pd.Categorical(mentions["slug"])
-        slug_codes = {s: i for i, s in enumerate(slug_cat.categories)}
-        mention_slug = np.asarray(slug_cat.codes, dtype=np.int64)
-        n_papers, n_slugs = len(papers), len(slug_cat.categories)
-        known = mention_paper >= 0
-        incidence = sp.csr_matrix(
-            (np.ones(int(known.sum())), (mention_paper[known], mention_slug[known])),
-            shape=(n_papers, n_slugs))
-        incidence.data[:] = 1.0
-        authors_per_paper = np.asarray(incidence.sum(axis=1)).ravel()
+        mention_paper = authorship.mention_paper
+        mention_slug = authorship.mention_slug
+        incidence = authorship.incidence
+        n_papers = len(papers)
         docs_per_slug = np.asarray(incidence.sum(axis=0)).ravel()
         slug_idf = np.log((1 + n_papers) / (1 + docs_per_slug)) + 1.0
-        small = sp.diags((authors_per_paper <= MAX_AUTHORS_FOR_TWO_HOP).astype(float))
-        small_incidence = (small @ incidence).tocsr()
-        coauthors = (small_incidence.T @ small_incidence).tocsr()
-        coauthors.setdiag(0)
-        coauthors.eliminate_zeros()
+        coauthors = authorship.coauthorship
+        slug_codes = {s: i for i, s in enumerate(authorship.slugs)}
 
         text = (papers["title"].fillna("") + " " + papers["abstract"].fillna("")).to_numpy()
         vectorizer = TfidfVectorizer(stop_words="english", sublinear_tf=True, min_df=2,
@@ -112,6 +98,10 @@ class EvidenceContext:
         paper_text = normalize((scatter @ paper_text).tocsr())
 
         affiliations = mentions["affiliation"]
+        if focus is not None:  # only the mentions being compared need affiliation vectors
+            in_focus = np.zeros(len(mentions), dtype=bool)
+            in_focus[focus] = True
+            affiliations = affiliations.where(in_focus)
         aff_cat = pd.Categorical(affiliations.where(affiliations.notna(), None))
         mention_affiliation = np.asarray(aff_cat.codes, dtype=np.int64)
         aff_texts = [str(x).lower() for x in aff_cat.categories]

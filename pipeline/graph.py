@@ -33,10 +33,11 @@ import igraph as ig
 import networkx as nx
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
+from .authorship import Authorship
 from .registry import Registry
 
-MAX_AUTHORS_FOR_COAUTHORSHIP = 25
 VERTEX_TYPES = ("paper", "volume", "name", "person", "venue")
 
 
@@ -62,77 +63,60 @@ class HeterogeneousGraph:
 
 
 def build_graph(mentions: pd.DataFrame, papers: pd.DataFrame, volumes: pd.DataFrame,
-                registry: Registry | None) -> HeterogeneousGraph:
-    """Build the whole-snapshot graph from the reader's tables."""
-    keys: list[tuple[str, str]] = []
-    vertex: dict[tuple[str, str], int] = {}
-
-    def add(kind: str, key: str) -> int:
-        found = vertex.get((kind, key))
-        if found is None:
-            found = vertex[(kind, key)] = len(keys)
-            keys.append((kind, key))
-        return found
-
-    for pid in papers["paper"].tolist():
-        add("paper", pid)
-    for vid in volumes["volume"].tolist():
-        add("volume", vid)
-    for slug in sorted(mentions["slug"].unique()):
-        add("name", slug)
+                registry: Registry | None, authorship: Authorship | None = None
+                ) -> HeterogeneousGraph:
+    """Build the whole-snapshot graph from the reader's tables (vectorised)."""
+    if authorship is None:
+        authorship = Authorship.build(mentions, papers)
     venues = sorted({v for vs in volumes["venues"].tolist() if vs for v in vs.split("|")})
-    for venue in venues:
-        add("venue", venue)
+    links = ([(pid, slug) for pid, person in registry.persons.items()
+              for slug in sorted({n.slug for n in person.names})]
+             if registry is not None else [])
+    # A registry name nobody uses on a paper still gets its name vertex.
+    slugs = sorted(set(mentions["slug"].unique()) | {slug for _, slug in links})
+    persons = sorted(registry.persons) if registry is not None else []
+    layout = [("paper", papers["paper"].tolist()), ("volume", volumes["volume"].tolist()),
+              ("name", slugs), ("venue", venues), ("person", persons)]
+    offsets: dict[str, int] = {}
+    keys: list[tuple[str, str]] = []
+    for kind, values in layout:
+        offsets[kind] = len(keys)
+        keys.extend((kind, str(v)) for v in values)
+    index = {kind: pd.Index(values) for kind, values in layout}
 
-    sources: list[int] = []
-    targets: list[int] = []
-    types: list[str] = []
-    weights: list[float] = []
+    def ids(kind: str, values: pd.Series | list[str]) -> np.ndarray:
+        found = index[kind].get_indexer(pd.Index(values))
+        return np.where(found >= 0, found + offsets[kind], -1)
 
-    def edge(a: int, b: int, kind: str, weight: float = 1.0) -> None:
-        sources.append(a)
-        targets.append(b)
-        types.append(kind)
-        weights.append(weight)
-
-    for slug, paper, role in zip(mentions["slug"], mentions["paper"], mentions["role"]):
-        item = vertex.get(("paper", paper))
-        if item is None:
-            item = vertex.get(("volume", paper))
-        if item is not None:
-            edge(vertex[("name", slug)], item, "authorship" if role == "author"
-                 else "editorship")
-    for pid, vid in zip(papers["paper"], papers["volume"]):
-        edge(vertex[("paper", pid)], vertex[("volume", vid)], "part_of")
-    for vid, vs in zip(volumes["volume"], volumes["venues"]):
-        for venue in (vs.split("|") if vs else []):
-            edge(vertex[("volume", vid)], vertex[("venue", venue)], "published_in")
-    for (a, b), count in _coauthorship(mentions).items():
-        edge(vertex[("name", a)], vertex[("name", b)], "coauthorship", float(count))
-    if registry is not None:
-        for pid, person in registry.persons.items():
-            p = add("person", pid)
-            for slug in sorted({n.slug for n in person.names}):
-                edge(p, add("name", slug), "registered_as")
-
-    graph = ig.Graph(n=len(keys), edges=list(zip(sources, targets)), directed=False)
+    parts: list[tuple[np.ndarray, np.ndarray, str, np.ndarray | None]] = []
+    name_ids = ids("name", mentions["slug"])
+    items = ids("paper", mentions["paper"])
+    items = np.where(items >= 0, items, ids("volume", mentions["paper"]))
+    is_author = (mentions["role"] == "author").to_numpy()
+    for kind, mask in (("authorship", is_author), ("editorship", ~is_author)):
+        keep = mask & (items >= 0)
+        parts.append((name_ids[keep], items[keep], kind, None))
+    parts.append((ids("paper", papers["paper"]), ids("volume", papers["volume"]), "part_of",
+                  None))
+    published = [(vid, venue) for vid, vs in zip(volumes["volume"], volumes["venues"])
+                 for venue in (vs.split("|") if vs else [])]
+    parts.append((ids("volume", [v for v, _ in published]),
+                  ids("venue", [venue for _, venue in published]), "published_in", None))
+    coauthors = sp.triu(authorship.coauthorship, k=1).tocoo()
+    parts.append((ids("name", authorship.slugs[coauthors.row]),
+                  ids("name", authorship.slugs[coauthors.col]), "coauthorship",
+                  coauthors.data.astype(float)))
+    parts.append((ids("person", [p for p, _ in links]), ids("name", [s for _, s in links]),
+                  "registered_as", None))
+    sources = np.concatenate([p[0] for p in parts])
+    targets = np.concatenate([p[1] for p in parts])
+    graph = ig.Graph(n=len(keys), edges=np.column_stack([sources, targets]), directed=False)
     graph.vs["type"] = [k for k, _ in keys]
     graph.vs["key"] = [key for _, key in keys]
-    graph.es["type"] = types
-    graph.es["weight"] = weights
-    return HeterogeneousGraph(graph, vertex)
-
-
-def _coauthorship(mentions: pd.DataFrame) -> dict[tuple[str, str], int]:
-    """Shared-paper counts of name pairs (a < b), over papers with few authors."""
-    authors = mentions[mentions["role"] == "author"][["paper", "slug"]].drop_duplicates()
-    sizes = authors.groupby("paper")["slug"].transform("size")
-    small = authors[sizes <= MAX_AUTHORS_FOR_COAUTHORSHIP]
-    pairs = small.merge(small, on="paper")
-    pairs = pairs[pairs["slug_x"] < pairs["slug_y"]]
-    counted = pairs.groupby(["slug_x", "slug_y"]).size()
-    return {(str(a), str(b)): int(c) for a, b, c in zip(
-        counted.index.get_level_values(0), counted.index.get_level_values(1), counted)}
+    graph.es["type"] = [kind for src, _, kind, _ in parts for _ in range(len(src))]
+    graph.es["weight"] = np.concatenate([
+        w if w is not None else np.ones(len(src)) for src, _, _, w in parts])
+    return HeterogeneousGraph(graph, {key: i for i, key in enumerate(keys)})
 
 
 def to_networkx(graph: ig.Graph) -> nx.Graph:

@@ -44,12 +44,14 @@ def proposals(resolution: Resolution, snapshot: Snapshot) -> list[dict[str, Any]
     assignments = assignments.assign(name=assignments["cluster"].str.rsplit("#", n=1).str[0])
     assignments = assignments[assignments["name"].isin(split_names)]
     mentions = snapshot.mentions
+    assignments = assignments.merge(
+        mentions[["paper", "role", "position", "year", "venues", "affiliation"]],
+        on=["paper", "role", "position"], how="left", validate="one_to_one")
     relevant = mentions[mentions["paper"].isin(set(assignments["paper"]))]
     given = relevant["first"].where(relevant["first"] == "", relevant["first"] + " ")
     coauthor_names: dict[str, list[tuple[str, str]]] = {}
     for paper, slug, name in zip(relevant["paper"], relevant["slug"], given + relevant["last"]):
         coauthor_names.setdefault(paper, []).append((slug, name))
-    indexed = relevant.set_index(["paper", "role", "position"])
     papers = snapshot.papers.set_index("paper")
     context = resolution.context
     info_of = table.set_index("cluster")
@@ -58,8 +60,7 @@ def proposals(resolution: Resolution, snapshot: Snapshot) -> list[dict[str, Any]
         clusters: list[dict[str, Any]] = []
         for cluster, members in rows.groupby("cluster", sort=True):
             info = info_of.loc[cluster]
-            keys = list(zip(members["paper"], members["role"], members["position"]))
-            detail = indexed.loc[keys]
+            detail = members
             coauthors: Counter[str] = Counter()
             for paper in members["paper"]:
                 for other_slug, display in coauthor_names.get(paper, []):
@@ -102,12 +103,28 @@ def _topic_terms(context: Any, paper_ids: pd.Series, papers: pd.DataFrame) -> li
     return [str(context.terms[i]) for i in best if weights[i] > 0]
 
 
+def ambiguity_csv(resolution: Resolution) -> str:
+    """Every name with 2+ mentions ranked by ambiguity score (then slug), with its features."""
+    table = resolution.name_features.assign(score=resolution.ambiguity.round(4))
+    table = table[table["mentions"] >= 2]
+    table = table.rename_axis("name").reset_index()
+    table = table.sort_values(["score", "name"], ascending=[False, True], kind="stable")
+    columns = ["name", "score", "mentions", "commonness", "components", "years", "venues",
+               "registry_persons", "catch_all"]
+    buffer = io.StringIO()
+    table[columns].to_csv(buffer, index=False, float_format="%.4f", lineterminator="\n")
+    return buffer.getvalue()
+
+
 def write_outputs(resolution: Resolution, snapshot: Snapshot, out_dir: Path) -> list[Path]:
     """Write the outputs; returns the paths written."""
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     path = out_dir / "assignments.csv"
     atomic_write_text(path, assignments_csv(resolution))
+    written.append(path)
+    path = out_dir / "ambiguity.csv"
+    atomic_write_text(path, ambiguity_csv(resolution))
     written.append(path)
     path = out_dir / "proposals.json"
     atomic_write_text(path, json.dumps(proposals(resolution, snapshot), indent=2,

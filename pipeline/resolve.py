@@ -9,12 +9,13 @@
    `split.py`) under the hard constraints of its ids, ORCIDs and papers.
 5. Match each cluster to a registry person (its explicit ids, else its ORCIDs, else the one
    registry person of the name left unmatched) or propose a new id (`person_ids.py`).
-6. Write `assignments.csv` and `proposals.json` (`outputs.py`).
+6. Write `assignments.csv`, `proposals.json` and the ranking `ambiguity.csv` (`outputs.py`).
 """
 
 from __future__ import annotations
 
 import logging
+import resource
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from .ambiguity import AmbiguityModel, name_commonness, name_features
+from .authorship import Authorship
 from .clustering import BlockFeatures, block_rows_of, cluster_blocks, training_data
 from .evidence import EvidenceContext
 from .gold import gold_standard
@@ -51,6 +53,7 @@ class Resolution:
     assignments: pd.DataFrame
     clusters: pd.DataFrame  # one row per cluster: name, cluster, person, status
     ambiguity: pd.Series
+    name_features: pd.DataFrame
     resolved_names: list[str]
     models: dict[str, Any] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
@@ -78,14 +81,17 @@ def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool =
         nonlocal clock
         now = time.perf_counter()
         timings[stage] = round(now - clock, 2)
+        log.debug("%s: %.2f s, peak RSS %d MB", stage, now - clock,
+                  resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
         clock = now
 
     mentions = snapshot.mentions
     registry = snapshot.registry
-    graph = build_graph(mentions, snapshot.papers, snapshot.volumes, registry)
+    authorship = Authorship.build(mentions, snapshot.papers)
+    graph = build_graph(mentions, snapshot.papers, snapshot.volumes, registry, authorship)
     lap("graph")
 
-    names = name_features(mentions, registry)
+    names = name_features(mentions, registry, authorship)
     gold = gold_standard(mentions, registry)
     shared = pd.Series({slug: slug in gold.multi_identity for slug in gold.blocks})
     ambiguity_model = AmbiguityModel.fit(names.loc[gold.blocks], shared)
@@ -99,7 +105,7 @@ def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool =
     work = sorted(set(chosen) | set(gold.blocks))
     block_rows = block_rows_of(mentions, work)
     focus = np.concatenate(list(block_rows.values())) if block_rows else np.zeros(0, int)
-    context = EvidenceContext.build(mentions, snapshot.papers, focus=focus)
+    context = EvidenceContext.build(mentions, snapshot.papers, authorship, focus=focus)
     features = BlockFeatures.compute(context, block_rows, commonness, show_progress)
     lap("evidence")
 
@@ -116,7 +122,7 @@ def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool =
     lap("match persons")
     return Resolution(
         assignments=assignments, clusters=cluster_table, ambiguity=ambiguity,
-        resolved_names=chosen,
+        name_features=names, resolved_names=chosen,
         models={"pair_model": pair_model.describe(),
                 "ambiguity_model": {"training_blocks": ambiguity_model.training_blocks,
                                     "kind": "logistic regression"
@@ -149,15 +155,22 @@ def _assign_persons(mentions: pd.DataFrame, clusters: pd.DataFrame, snapshot: Sn
     frame["name"] = frame["cluster"].str.rsplit("#", n=1).str[0]
     rows: list[dict[str, Any]] = []
     person_of: dict[str, str] = {}
+    explicit = frame["id"].where(~frame["id"].isin(catch_all))
+    by_cluster = {
+        cluster: (Counter(ids.dropna()), Counter(by_orcid[o] for o in orcids.dropna()
+                                                 if o in by_orcid),
+                  affiliations.dropna().value_counts(), sorted(orcids.dropna()))
+        for cluster, ids, orcids, affiliations in (
+            (c, explicit.loc[g.index], g["orcid"], g["affiliation"])
+            for c, g in frame.groupby("cluster", sort=True))
+    }
     for slug, group in frame.groupby("name", sort=True):
         sizes = group["cluster"].value_counts()
         order = sorted(sizes.index, key=lambda c: (-int(sizes[c]), c))
         matched: dict[str, tuple[str, str]] = {}
         # First the clusters that carry evidence of who they are: explicit ids, ORCIDs.
         for cluster in order:
-            members = group[group["cluster"] == cluster]
-            ids = Counter(x for x in members["id"].dropna() if x not in catch_all)
-            known = Counter(by_orcid[o] for o in members["orcid"].dropna() if o in by_orcid)
+            ids, known, _, _ = by_cluster[cluster]
             evidence = ids or known
             if evidence:
                 matched[cluster] = (min(evidence, key=lambda k: (-evidence[k], k)), "existing")
@@ -170,10 +183,8 @@ def _assign_persons(mentions: pd.DataFrame, clusters: pd.DataFrame, snapshot: Sn
             if len(free) == 1:
                 matched[cluster] = (free.pop(), "existing")
                 continue
-            members = group[group["cluster"] == cluster]
-            affiliations = members["affiliation"].dropna()
-            top_affiliation = affiliations.value_counts().index[0] if len(affiliations) else None
-            orcids = sorted(members["orcid"].dropna())
+            _, _, affiliations, orcids = by_cluster[cluster]
+            top_affiliation = str(affiliations.index[0]) if len(affiliations) else None
             person = propose_id(str(slug), taken, top_affiliation,
                                 orcids[0] if orcids else None)
             taken.add(person)

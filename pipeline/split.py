@@ -121,8 +121,8 @@ def split_block(
     group_logits[group_cannot] = CANNOT_LINK
     sizes = indicator.sum(axis=1).astype(int).tolist()
     ii, jj = np.triu_indices(k, 1)
-    graph = ig.Graph(n=k, edges=np.column_stack([ii, jj]).tolist())
-    graph.es["weight"] = group_logits[ii, jj].tolist()
+    graph = ig.Graph(n=k, edges=np.column_stack([ii, jj]))
+    graph.es["weight"] = group_logits[ii, jj]
     partition = leidenalg.find_partition(
         graph, leidenalg.CPMVertexPartition, weights="weight", node_sizes=sizes,
         resolution_parameter=resolution, seed=seed, n_iterations=-1)
