@@ -5,14 +5,18 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from rich.logging import RichHandler
 from rich.table import Table
 
 from .errors import AnthologyResolveError, InputError
 from .progress import console
+
+if TYPE_CHECKING:
+    from .snapshot import Snapshot
 
 log = logging.getLogger("pipeline")
 
@@ -35,7 +39,7 @@ def _add_snapshot_options(parser: argparse.ArgumentParser) -> None:
                         help="processes for parsing (default: one per core, at most 4)")
 
 
-def _read(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _read(args: argparse.Namespace) -> Snapshot:
     from .snapshot import read_snapshot
 
     return read_snapshot(args.anthology, cache_dir=None if args.no_cache else args.cache,
@@ -169,7 +173,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_eval(report: dict) -> None:  # type: ignore[type-arg]
+def _print_eval(report: dict[str, Any]) -> None:
     gold = report["gold"]
     console.print(f"gold: {gold['mentions']:,} mentions in {gold['blocks']:,} blocks, "
                   f"{gold['multi_identity_blocks']} with 2+ identities "
@@ -286,7 +290,6 @@ def build_parser() -> argparse.ArgumentParser:
                           help="where evaluation.json is written (default: %(default)s)")
     evaluate.set_defaults(func=cmd_evaluate)
 
-    _add_later_commands(sub)
     return parser
 
 
@@ -303,16 +306,6 @@ def _add_split_options(parser: argparse.ArgumentParser,
                         metavar="SCORE",
                         help="only names whose ambiguity score (0-1) reaches this are split; "
                              "the rest stay one person (default: %(default)s)")
-
-
-def _add_later_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    """Subcommands defined in their own modules, registered here."""
-    for register in _registrars():
-        register(sub, _add_snapshot_options)
-
-
-def _registrars() -> list[Callable[..., None]]:
-    return []
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -194,8 +194,8 @@ class TableCache:
             sink = pa.BufferOutputStream()
             pq.write_table(table, sink, compression="zstd")
             atomic_write_bytes(self.directory / f"{name}.parquet", sink.getvalue().to_pybytes())
-        # The manifest goes last: a crash before it leaves the old manifest, which no longer
-        # matches the tables' content hashes only if files changed, so it is re-checked.
+        # The manifest goes last. After a crash in between, the old manifest marks the changed
+        # files stale again; rows of unchanged files are the same in old and new tables.
         atomic_write_bytes(self._manifest_path(),
                            json.dumps(manifest, sort_keys=True).encode("utf-8"))
 
@@ -223,10 +223,11 @@ def read_tables(
         return _to_pandas(arrow), problems
     digests = {p.name: file_digest(p) for p in xml_paths}
     cache = TableCache(cache_dir)
-    manifest = cache.load_manifest() if cache is not None else {"files": {}, "problems": {}}
+    manifest = cache.load_manifest()
     cached_files: dict[str, str] = manifest["files"]
     stale = [p for p in xml_paths if cached_files.get(p.name) != digests[p.name]]
-    if cache is not None and not stale and set(cached_files) == set(digests):
+    stale_names = {p.name for p in stale}
+    if not stale and set(cached_files) == set(digests):
         log.info("loaded parsed tables from cache %s", cache.directory)
         arrow = cache.load_tables()
         problems = [_problem_from_json(x) for items in manifest["problems"].values()
@@ -235,25 +236,21 @@ def read_tables(
 
     log.info("parsing %d of %d volume files", len(stale), len(xml_paths))
     fresh, fresh_problems = parse_xml_files(stale, workers=workers, show_progress=show_progress)
-    if cache is not None and len(stale) < len(xml_paths):
-        kept = {n: t.filter(pa.compute.is_in(
-            t["file"], value_set=pa.array(sorted(set(cached_files) & set(digests)
-                                                 - {p.name for p in stale}))))
+    reusable = sorted(set(cached_files) & set(digests) - stale_names)
+    if reusable:
+        kept = {n: t.filter(pa.compute.is_in(t["file"], value_set=pa.array(reusable)))
                 for n, t in cache.load_tables().items()}
         arrow = {n: _sort_by_file(pa.concat_tables([kept[n], fresh[n]]), xml_paths)
                  for n in TABLE_NAMES}
-        kept_problems = {f: items for f, items in manifest["problems"].items()
-                         if f in digests and f not in {p.name for p in stale}}
     else:
         arrow = fresh
-        kept_problems = {}
-    problems_by_file: dict[str, list[list[Any]]] = dict(kept_problems)
+    problems_by_file: dict[str, list[list[Any]]] = {
+        f: items for f, items in manifest["problems"].items() if f in reusable}
     for problem in fresh_problems:
         problems_by_file.setdefault(Path(problem.source).name, []).append(
             _problem_to_json(problem))
-    if cache is not None:
-        cache.store(arrow, {"files": digests, "problems": problems_by_file})
-        log.info("cached parsed tables in %s", cache.directory)
+    cache.store(arrow, {"files": digests, "problems": problems_by_file})
+    log.info("cached parsed tables in %s", cache.directory)
     problems = [_problem_from_json(x) for items in problems_by_file.values() for x in items]
     return _to_pandas(arrow), problems
 
