@@ -37,8 +37,9 @@ class BlockFeatures:
             for slug, rows in block_rows.items() if len(rows) < 2
         }
         multi = {slug: rows for slug, rows in block_rows.items() if len(rows) > 1}
-        all_rows = np.concatenate(list(multi.values())) if multi else np.zeros(0, np.int64)
-        vectors = context.mention_vectors(all_rows)
+        if not multi:
+            return cls(dict(block_rows), features)
+        vectors = context.mention_vectors(np.concatenate(list(multi.values())))
         with progress_bar("Pair evidence", total=len(block_rows),
                           enabled=show_progress) as advance:
             advance(len(features))

@@ -102,14 +102,20 @@ def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool =
              int((names["mentions"] >= 2).sum()))
 
     commonness = name_commonness(mentions)
-    work = sorted(set(chosen) | set(gold.blocks))
-    block_rows = block_rows_of(mentions, work)
-    focus = np.concatenate(list(block_rows.values())) if block_rows else np.zeros(0, int)
+    block_rows = block_rows_of(mentions, chosen)
+    gold_rows = block_rows_of(mentions, gold.blocks)
+    # The text and affiliation vocabularies are fitted on every mention of the chosen and the
+    # curated names; pair features themselves are pairwise, so the training pairs need
+    # features only among the curated mentions (a third of the work).
+    curated = gold.identity.notna().to_numpy()
+    training_rows = {slug: rows[curated[rows]] for slug, rows in gold_rows.items()}
+    focus = np.concatenate([*block_rows.values(), *gold_rows.values(), np.zeros(0, int)])
     context = EvidenceContext.build(mentions, snapshot.papers, authorship, focus=focus)
     features = BlockFeatures.compute(context, block_rows, commonness, show_progress)
+    training = BlockFeatures.compute(context, training_rows, commonness)
     lap("evidence")
 
-    x, y, b = training_data(features, gold.identity, gold.blocks)
+    x, y, b = training_data(training, gold.identity, gold.blocks)
     pair_model = PairModel.fit(x, y, b, seed=settings.seed)
     lap("pair model")
 

@@ -46,3 +46,25 @@ def test_cached_read_equals_fresh_read(real_anthology: Path, real_cache: Path) -
     cached = read_snapshot(real_anthology, cache_dir=real_cache)
     again = read_snapshot(real_anthology, cache_dir=real_cache)
     assert cached.mentions.equals(again.mentions) and cached.papers.equals(again.papers)
+
+
+def test_id_patcher_on_a_real_volume_file(real_anthology: Path, tmp_path: Path) -> None:
+    import re
+
+    from pipeline.volume_xml import MENTION_FIELDS, parse_volume_file
+    from pipeline.xml_patch import add_person_ids
+
+    source = find_data_dir(real_anthology) / "xml" / "2023.findings.xml"
+    original = source.read_text(encoding="utf-8")
+    rows = parse_volume_file(source).mentions
+    id_index = MENTION_FIELDS.index("id")
+    without_id = [(r[0], r[2], r[3]) for r in rows if r[id_index] is None]
+    wanted = {key: f"test-person-{i}" for i, key in enumerate(without_id[::50])}
+    result = add_person_ids(original, wanted)
+    assert result.added == len(wanted) > 100 and not result.missing and not result.conflicts
+    inserted = re.compile(r' id="test-person-[0-9]+"')
+    assert inserted.sub("", result.text) == original
+    patched = tmp_path / source.name
+    patched.write_text(result.text, encoding="utf-8")
+    after = {(r[0], r[2], r[3]): r[id_index] for r in parse_volume_file(patched).mentions}
+    assert all(after[key] == value for key, value in wanted.items())
