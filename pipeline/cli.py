@@ -16,6 +16,7 @@ from .errors import AnthologyResolveError, InputError
 from .progress import console
 
 if TYPE_CHECKING:
+    from .resolve import ResolveSettings
     from .snapshot import Snapshot
 
 log = logging.getLogger("pipeline")
@@ -90,16 +91,22 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _resolve_settings(args: argparse.Namespace) -> ResolveSettings:
+    from .resolve import ResolveSettings
+
+    return ResolveSettings(resolution=args.resolution, seed=args.seed,
+                           min_ambiguity=args.min_ambiguity, names=tuple(args.name))
+
+
 def cmd_resolve(args: argparse.Namespace) -> int:
     import time
 
     from .outputs import write_outputs
-    from .resolve import ResolveSettings, resolve
+    from .resolve import resolve
 
     started = time.perf_counter()
     snapshot = _read(args)
-    settings = ResolveSettings(resolution=args.resolution, seed=args.seed,
-                               min_ambiguity=args.min_ambiguity, names=tuple(args.name))
+    settings = _resolve_settings(args)
     resolution = resolve(snapshot, settings, show_progress=not args.quiet)
     written = write_outputs(resolution, snapshot, args.out)
     table = resolution.clusters
@@ -121,11 +128,10 @@ def cmd_graphs(args: argparse.Namespace) -> int:
 
     from .clustering import logit_matrix
     from .graph import mention_graph, to_networkx
-    from .resolve import ResolveSettings, resolve
+    from .resolve import resolve
 
     snapshot = _read(args)
-    settings = ResolveSettings(resolution=args.resolution, seed=args.seed,
-                               min_ambiguity=args.min_ambiguity, names=tuple(args.name))
+    settings = _resolve_settings(args)
     resolution = resolve(snapshot, settings, show_progress=not args.quiet)
     assert resolution.features is not None and resolution.pair_model is not None
     ranked = resolution.ambiguity.reindex(resolution.resolved_names).sort_values(
