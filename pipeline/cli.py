@@ -117,6 +117,11 @@ def cmd_resolve(args: argparse.Namespace) -> int:
         f"{int(split[split > 1].sum()):,} persons; {int((table['status'] == 'new').sum()):,} "
         f"new ids proposed; {time.perf_counter() - started:.1f} s "
         f"(stages: {resolution.timings})", highlight=False)
+    log.info("graph: %s", ", ".join(f"{v:,} {k}" for k, v in
+                                    resolution.models["graph"].items()))
+    if resolution.conflicts:
+        log.warning("%d contradictions in the curation were found and read as the log says",
+                    len(resolution.conflicts))
     for path in written:
         log.info("wrote %s", path)
     return 0

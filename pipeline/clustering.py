@@ -152,7 +152,9 @@ def cluster_blocks(
             logits = logit_matrix(model_for(slug), blocks.features[slug], len(rows))
             result = split_block(logits, columns.block(rows), resolution=resolution,
                                  seed=seed)
-            conflicts.extend(f"{slug}: {c}" for c in result.conflicts)
+            papers = columns.paper[rows]
+            conflicts.extend(f"{slug}: {c.describe(str(papers[c.first]), str(papers[c.second]))}"
+                             for c in result.conflicts)
             index.extend(rows.tolist())
             clusters.extend(f"{slug}#{k}" for k in result.membership.tolist())
             confidence.extend(result.confidence.tolist())

@@ -61,6 +61,7 @@ class Resolution:
     features: BlockFeatures | None = None
     pair_model: PairModel | None = None
     graph: HeterogeneousGraph | None = None
+    conflicts: list[str] = field(default_factory=list)  # contradictions in the curation
 
 
 def choose_names(features: pd.DataFrame, ambiguity: pd.Series, min_ambiguity: float
@@ -122,6 +123,9 @@ def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool =
     catch_all = frozenset(pid for pid, p in registry.persons.items() if p.is_catch_all)
     clusters = cluster_blocks(mentions, features, chosen, lambda _: pair_model, catch_all,
                               settings.resolution, settings.seed, show_progress)
+    conflicts = list(clusters.attrs.get("conflicts", []))
+    for conflict in conflicts:
+        log.warning("curation conflict: %s", conflict)
     lap("split")
 
     assignments, cluster_table = _assign_persons(mentions, clusters, snapshot)
@@ -135,7 +139,7 @@ def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool =
                                     if ambiguity_model.model is not None else "fallback rule"},
                 "graph": graph.counts()},
         timings=timings, context=context, features=features, pair_model=pair_model,
-        graph=graph)
+        graph=graph, conflicts=conflicts)
 
 
 def _registry_persons_by_slug(snapshot: Snapshot) -> dict[str, list[str]]:

@@ -45,13 +45,30 @@ class Constraints:
 
 
 @dataclass(frozen=True)
+class Conflict:
+    """Mentions `first` and `second` share an id or ORCID but must otherwise be apart."""
+
+    kind: str  # "id" or "ORCID"
+    value: str
+    first: int
+    second: int
+    linked: bool  # True: the id won and they are one person; False: the ORCID was dropped
+
+    def describe(self, first: str, second: str) -> str:
+        outcome = "linked (the id wins)" if self.linked else "not linked"
+        return (f"{self.kind} {self.value} on {first} and {second}, which cannot be one person "
+                f"(same paper, or different ids/ORCIDs); {outcome}")
+
+
+@dataclass(frozen=True)
 class SplitResult:
     membership: np.ndarray  # cluster number per mention, 0..k-1, by first mention
     confidence: np.ndarray  # in [0, 1], how well each mention fits its cluster
-    conflicts: tuple[str, ...] = ()  # contradictions in the curation, and how they were read
+    conflicts: tuple[Conflict, ...] = ()  # contradictions in the curation, how they were read
 
 
-def _must_link_groups(c: Constraints, cannot: np.ndarray) -> tuple[np.ndarray, list[str]]:
+def _must_link_groups(c: Constraints, cannot: np.ndarray
+                      ) -> tuple[np.ndarray, list[Conflict]]:
     """Group mentions that must be one person; returns groups and conflicts found.
 
     Ids are merged first and always win (curation says so explicitly); an ORCID then joins
@@ -60,7 +77,7 @@ def _must_link_groups(c: Constraints, cannot: np.ndarray) -> tuple[np.ndarray, l
     """
     n = len(c.paper)
     group = np.arange(n)
-    conflicts: list[str] = []
+    conflicts: list[Conflict] = []
     for kind, values in (("id", c.person_id), ("ORCID", c.orcid)):
         first_seen: dict[str, int] = {}
         for i in range(n):
@@ -71,13 +88,10 @@ def _must_link_groups(c: Constraints, cannot: np.ndarray) -> tuple[np.ndarray, l
             if group[i] == group[j]:
                 continue
             a, b = group == group[i], group == group[j]
-            if kind == "ORCID" and cannot[np.ix_(a, b)].any():
-                conflicts.append(f"ORCID {value} on mentions {j} and {i} that cannot be one "
-                                 "person; not linked")
-                continue
             if cannot[np.ix_(a, b)].any():
-                conflicts.append(f"id {value} on mentions {j} and {i} that would otherwise "
-                                 "be different people (e.g. twice on one paper); linked")
+                conflicts.append(Conflict(kind, value, j, i, linked=kind == "id"))
+                if kind == "ORCID":
+                    continue
             group[a] = group[j]
     _, renumbered = np.unique(group, return_inverse=True)
     return renumbered.astype(np.int64), conflicts

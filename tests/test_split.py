@@ -54,7 +54,9 @@ def test_conflicting_orcid_is_reported_not_applied() -> None:
                               np.array(["0000-0002-1825-0097"] * 2, dtype=object))
     result = split_block(blocks_logits([2]), constraints)
     assert result.membership.tolist() == [0, 1]
-    assert "not linked" in result.conflicts[0]
+    [conflict] = result.conflicts
+    assert (conflict.kind, conflict.linked) == ("ORCID", False)
+    assert conflict.describe("p1", "p2").endswith("not linked")
 
 
 def test_same_seed_same_output() -> None:
