@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from .atomic import atomic_write_text
+from .evidence import EvidenceContext
 from .resolve import Resolution
 from .snapshot import Snapshot
 
@@ -60,13 +61,12 @@ def proposals(resolution: Resolution, snapshot: Snapshot) -> list[dict[str, Any]
         clusters: list[dict[str, Any]] = []
         for cluster, members in rows.groupby("cluster", sort=True):
             info = info_of.loc[cluster]
-            detail = members
             coauthors: Counter[str] = Counter()
             for paper in members["paper"]:
                 for other_slug, display in coauthor_names.get(paper, []):
                     if other_slug != slug:
                         coauthors[display] += 1
-            years = detail["year"].dropna()
+            years = members["year"].dropna()
             clusters.append({
                 "cluster": cluster,
                 "person": info["person"],
@@ -75,10 +75,10 @@ def proposals(resolution: Resolution, snapshot: Snapshot) -> list[dict[str, Any]
                 "papers": sorted(set(members["paper"])),
                 "evidence": {
                     "coauthors": _top(coauthors),
-                    "venues": _top(Counter(v for vs in detail["venues"] for v in
+                    "venues": _top(Counter(v for vs in members["venues"] for v in
                                            str(vs).split("|") if v)),
                     "years": [int(years.min()), int(years.max())] if len(years) else [],
-                    "affiliations": _top(Counter(detail["affiliation"].dropna())),
+                    "affiliations": _top(Counter(members["affiliation"].dropna())),
                     "topic_terms": _topic_terms(context, members["paper"], papers),
                 },
             })
@@ -89,7 +89,9 @@ def proposals(resolution: Resolution, snapshot: Snapshot) -> list[dict[str, Any]
     return out
 
 
-def _topic_terms(context: Any, paper_ids: pd.Series, papers: pd.DataFrame) -> list[str]:
+def _topic_terms(context: EvidenceContext | None, paper_ids: pd.Series, papers: pd.DataFrame
+                 ) -> list[str]:
+    """The heaviest TF-IDF terms of the cluster's papers."""
     if context is None:
         return []
     positions = papers.index.get_indexer(pd.Index(sorted(set(paper_ids))))
