@@ -48,17 +48,13 @@ class MentionVectors:
 class EvidenceContext:
     """Snapshot-wide lookups that pair features need, indexed by mention row position."""
 
-    mention_paper: np.ndarray  # paper row of each mention
-    mention_slug: np.ndarray  # slug code of each mention
+    authorship: Authorship  # mention -> paper/name, paper x name incidence, coauthorship
     mention_year: np.ndarray  # year (or -1)
     mention_affiliation: np.ndarray  # affiliation code (-1 if none)
     mention_venues: list[frozenset[str]]
-    paper_slugs: sp.csr_matrix  # paper x slug incidence (authors)
     slug_idf: np.ndarray
-    coauthors: sp.csr_matrix  # slug x slug coauthorship counts (small papers only)
     paper_text: sp.csr_matrix  # paper x term TF-IDF, rows L2-normalised
     affiliation_vectors: sp.csr_matrix  # affiliation x char-ngram TF-IDF, L2-normalised
-    slug_codes: dict[str, int]
     terms: np.ndarray  # the text model's vocabulary (column names of paper_text)
 
     @classmethod
@@ -71,13 +67,9 @@ class EvidenceContext:
         model is fitted on their papers only, which keeps it small and fast.
         """
         mention_paper = authorship.mention_paper
-        mention_slug = authorship.mention_slug
-        incidence = authorship.incidence
         n_papers = len(papers)
-        docs_per_slug = np.asarray(incidence.sum(axis=0)).ravel()
+        docs_per_slug = np.asarray(authorship.incidence.sum(axis=0)).ravel()
         slug_idf = np.log((1 + n_papers) / (1 + docs_per_slug)) + 1.0
-        coauthors = authorship.coauthorship
-        slug_codes = {s: i for i, s in enumerate(authorship.slugs)}
 
         text = (papers["title"].fillna("") + " " + papers["abstract"].fillna("")).to_numpy()
         vectorizer = TfidfVectorizer(stop_words="english", sublinear_tf=True, min_df=2,
@@ -90,12 +82,9 @@ class EvidenceContext:
         transformed = _fit_text(vectorizer, text[rows])
         terms = (vectorizer.get_feature_names_out() if hasattr(vectorizer, "vocabulary_")
                  else np.array(["?"]))
-        paper_text = sp.csr_matrix(
-            (transformed.data, transformed.indices, transformed.indptr),
-            shape=(len(rows), transformed.shape[1]))
         scatter = sp.csr_matrix((np.ones(len(rows)), (rows, np.arange(len(rows)))),
                                 shape=(n_papers, len(rows)))
-        paper_text = normalize((scatter @ paper_text).tocsr())
+        paper_text = normalize((scatter @ transformed).tocsr())
 
         affiliations = mentions["affiliation"]
         if focus is not None:  # only the mentions being compared need affiliation vectors
@@ -117,9 +106,8 @@ class EvidenceContext:
         venue_sets = {v: frozenset(v.split("|")) if v else frozenset()
                       for v in mentions["venues"].unique()}
         mention_venues = [venue_sets[v] for v in mentions["venues"]]
-        return cls(mention_paper, mention_slug, mention_year, mention_affiliation,
-                   mention_venues, incidence, slug_idf, coauthors, paper_text,
-                   affiliation_vectors, slug_codes, np.asarray(terms, dtype=object))
+        return cls(authorship, mention_year, mention_affiliation, mention_venues, slug_idf,
+                   paper_text, affiliation_vectors, np.asarray(terms, dtype=object))
 
     def mention_vectors(self, rows: np.ndarray) -> MentionVectors:
         """Sparse evidence vectors of the mentions at `rows`, computed in one batch.
@@ -128,13 +116,15 @@ class EvidenceContext:
         not its own coauthor); this is what the per-block similarities are built from.
         """
         n = len(rows)
-        papers = self.mention_paper[rows]
+        authorship = self.authorship
+        papers = authorship.mention_paper[rows]
         valid = papers >= 0
-        own = sp.csr_matrix((np.ones(n), (np.arange(n), self.mention_slug[rows])),
-                            shape=(n, self.paper_slugs.shape[1]))
-        coauthor = _scale_rows(self.paper_slugs[np.where(valid, papers, 0)], valid)
+        own = sp.csr_matrix((np.ones(n), (np.arange(n), authorship.mention_slug[rows])),
+                            shape=(n, len(authorship.slugs)))
+        coauthor = _scale_rows(authorship.incidence[np.where(valid, papers, 0)], valid)
         coauthor = _drop_entries(coauthor, own)
-        two_hop = _drop_entries((coauthor @ self.coauthors + coauthor * 3.0).tocsr(), own)
+        two_hop = _drop_entries((coauthor @ authorship.coauthorship + coauthor * 3.0).tocsr(),
+                                own)
         two_hop.data = np.log1p(two_hop.data)
         two_hop = normalize(_scale_columns(two_hop, self.slug_idf)).tocsr()
         text = _scale_rows(self.paper_text[np.where(valid, papers, 0)], valid)
