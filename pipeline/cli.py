@@ -94,8 +94,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
 def _resolve_settings(args: argparse.Namespace) -> ResolveSettings:
     from .resolve import ResolveSettings
 
-    return ResolveSettings(resolution=args.resolution, seed=args.seed,
-                           min_ambiguity=args.min_ambiguity, names=tuple(args.name))
+    return ResolveSettings(
+        resolution=args.resolution, seed=args.seed, min_ambiguity=args.min_ambiguity,
+        names=tuple(args.name),
+        min_person_mentions=getattr(args, "min_person_mentions", 2),
+        min_person_confidence=getattr(args, "min_person_confidence", 0.5))
 
 
 def cmd_resolve(args: argparse.Namespace) -> int:
@@ -110,12 +113,15 @@ def cmd_resolve(args: argparse.Namespace) -> int:
     resolution = resolve(snapshot, settings, show_progress=not args.quiet)
     written = write_outputs(resolution, snapshot, args.out)
     table = resolution.clusters
-    split = table.groupby("name").size()
+    changed = table[table["status"] != "unchanged"]
+    status = changed["status"].value_counts()
+    left = int(changed.loc[changed["status"] == "unresolved", "mentions"].sum())
     console.print(
         f"resolved {len(resolution.resolved_names):,} names "
-        f"({len(resolution.assignments):,} mentions): {int((split > 1).sum()):,} split into "
-        f"{int(split[split > 1].sum()):,} persons; {int((table['status'] == 'new').sum()):,} "
-        f"new ids proposed; {time.perf_counter() - started:.1f} s "
+        f"({len(resolution.assignments):,} mentions): {changed['name'].nunique():,} split "
+        f"into {int(status.get('existing', 0)):,} registry persons, "
+        f"{int(status.get('new', 0)):,} new persons and {int(status.get('unresolved', 0)):,} "
+        f"clusters left to a catch-all ({left:,} mentions); {time.perf_counter() - started:.1f} s "
         f"(stages: {resolution.timings})", highlight=False)
     log.info("graph: %s", ", ".join(f"{v:,} {k}" for k, v in
                                     resolution.models["graph"].items()))
@@ -214,6 +220,71 @@ def _print_eval(report: dict[str, Any]) -> None:
     console.print(worst)
 
 
+def _add_apply_options(parser: argparse.ArgumentParser) -> None:
+    mode = parser.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--dry-run", action="store_true",
+                      help="print a unified diff of every file that would change; write nothing")
+    mode.add_argument("--in-place", action="store_true",
+                      help="change the files of --anthology (each written atomically)")
+    mode.add_argument("--out", type=Path, metavar="DIR",
+                      help="write a complete patched copy of the data directory to DIR "
+                           "(replaced as a whole; the input stays as it is)")
+
+
+def _apply(args: argparse.Namespace, changeset: Any, data_dir: Path) -> None:
+    from .changeset import ApplyMode, apply, unified_diff
+
+    mode: ApplyMode = "dry-run" if args.dry_run else "in-place" if args.in_place else "out"
+    changes = apply(changeset, data_dir, mode, args.out)
+    if mode == "dry-run":
+        sys.stdout.write(unified_diff(changes))
+        log.info("dry run: %d files would change; nothing written", len(changes.new))
+    else:
+        where = data_dir if mode == "in-place" else args.out
+        log.info("changed %d files in %s", len(changes.new), where)
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from .migrate import plan_migration
+
+    snapshot = _read(args)
+    migration = plan_migration(snapshot)
+    for note in migration.notes:
+        log.info("%s", note)
+    _apply(args, migration.changeset, snapshot.data_dir)
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from .atomic import atomic_write_text
+    from .export import plan_export, read_assignments
+    from .pr_summary import load_evidence, render_summary
+
+    source = args.resolution / "assignments.csv"
+    assignments = read_assignments(source)
+    snapshot = _read(args)
+    plan = plan_export(snapshot, assignments, source, args.format)
+    summary = render_summary(plan, load_evidence(args.resolution / "proposals.json"))
+    _apply(args, plan.changeset, snapshot.data_dir)
+    if args.dry_run:
+        sys.stdout.write("\n" + summary)
+    else:
+        path = args.summary or args.resolution / f"pr-summary-{plan.format}.md"
+        atomic_write_text(path, summary)
+        log.info("wrote the pull-request summary to %s", path)
+    return 0
+
+
+def _add_person_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--min-person-mentions", type=int, default=2, metavar="N",
+                        help="a cluster without an id or ORCID becomes a new person only "
+                             "with at least N mentions (default: %(default)s); smaller ones "
+                             "stay with the name's catch-all")
+    parser.add_argument("--min-person-confidence", type=float, default=0.5, metavar="P",
+                        help="... and a mean same-person probability of at least P "
+                             "(default: %(default)s)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="anthology-resolve",
@@ -270,7 +341,37 @@ def build_parser() -> argparse.ArgumentParser:
                          help="output directory (default: %(default)s)")
     resolve.add_argument("--name", action="append", default=[], metavar="SLUG",
                          help="resolve only this name (repeatable), e.g. --name yang-liu")
+    _add_person_options(resolve)
     resolve.set_defaults(func=cmd_resolve)
+
+    export = sub.add_parser(
+        "export", help="write registry entries and <author id> patches for a resolution",
+        description="Read RESOLUTION/assignments.csv (from `resolve`), add registry entries "
+                    "for new persons (and catch-alls where the rules need one), and add "
+                    "id=\"...\" to exactly the <author>/<editor> elements that need one, "
+                    "without changing any id already in the XML or any other byte. Writes a "
+                    "pull-request summary (RESOLUTION/pr-summary-FORMAT.md) unless --dry-run.")
+    _add_snapshot_options(export)
+    export.add_argument("--resolution", type=Path, default=Path("out"), metavar="DIR",
+                        help="directory of a `resolve` run (default: %(default)s)")
+    export.add_argument("--format", choices=["legacy", "current"], default=None,
+                        help="registry format to write (default: the snapshot's own; "
+                             "`current` on a legacy snapshot migrates it first)")
+    export.add_argument("--summary", type=Path, metavar="FILE",
+                        help="where the pull-request summary goes")
+    _add_apply_options(export)
+    export.set_defaults(func=cmd_export)
+
+    migrate = sub.add_parser(
+        "migrate", help="convert a legacy snapshot to the current people.json format",
+        description="Convert yaml/name_variants.yaml to json/people.json and set the XML ids "
+                    "the current rules need, as the Anthology's own migration did: registry "
+                    "persons with papers become verified, catch-alls become unverified, "
+                    "ORCIDs without an id become verified persons, invalid ids and ORCIDs are "
+                    "repaired or removed (each is logged).")
+    _add_snapshot_options(migrate)
+    _add_apply_options(migrate)
+    migrate.set_defaults(func=cmd_migrate)
 
     graphs = sub.add_parser(
         "graphs", help="write Gephi (.gexf) graphs of the most ambiguous names",

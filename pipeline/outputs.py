@@ -20,7 +20,7 @@ from .evidence import EvidenceContext
 from .resolve import Resolution
 from .snapshot import Snapshot
 
-ASSIGNMENT_COLUMNS = ["paper", "role", "position", "first", "last", "person", "cluster",
+ASSIGNMENT_COLUMNS = ["paper", "role", "position", "first", "last", "person", "status", "cluster",
                       "confidence"]
 TOP = 5
 

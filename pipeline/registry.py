@@ -138,6 +138,20 @@ class Registry:
             return {full_name(*k): v for k, v in self._ids_by_name.items() if len(v) > 1}
         return {slug: ids for slug, ids in self._verified_by_slug.items() if len(ids) > 1}
 
+    def copy(self) -> Registry:
+        """An independent copy to change (persons are immutable, so a shallow copy is)."""
+        return replace(self, persons=dict(self.persons))
+
+    def replace_person(self, person: Person) -> None:
+        """Replace the entry with the same id (e.g. with more names), keeping its place."""
+        old = self.persons[person.id]
+        for name in old.names:
+            self._ids_by_name[(name.first, name.last)].remove(person.id)
+            if person.id in self._verified_by_slug[name.slug]:
+                self._verified_by_slug[name.slug].remove(person.id)
+        self.persons[person.id] = person
+        self._index(person.id, person)
+
     def add_person(self, person: Person) -> None:
         if person.id in self.persons:
             raise RegistryError(f"person id {person.id!r} already exists in {self.path}")
@@ -187,18 +201,21 @@ def load_registry(data_dir: Path, problems: ProblemLog) -> Registry:
     return registry
 
 
-def write_registry(registry: Registry, path: Path | None = None) -> Path:
-    """Write the registry in its own format (atomically); returns the path written."""
-    target = path or registry.path
+def write_registry_bytes(registry: Registry) -> bytes:
+    """The registry file's content in its own format."""
     if registry.format == "legacy":
         from .registry_legacy import render_legacy
 
-        data = render_legacy(registry).encode("utf-8")
-    else:
-        from .registry_current import render_people
+        return render_legacy(registry).encode("utf-8")
+    from .registry_current import render_people
 
-        data = render_people(registry)
+    return render_people(registry)
+
+
+def write_registry(registry: Registry, path: Path | None = None) -> Path:
+    """Write the registry in its own format (atomically); returns the path written."""
     from .atomic import atomic_write_bytes
 
-    atomic_write_bytes(target, data)
+    target = path or registry.path
+    atomic_write_bytes(target, write_registry_bytes(registry))
     return target

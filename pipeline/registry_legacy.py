@@ -16,6 +16,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 from acl_anthology.utils.ids import is_verified_person_id
 
@@ -209,10 +210,42 @@ def render_entry(person: Person) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _sort_key(person: Person) -> str:
+    return f"{person.canonical.last.casefold()}\t{person.canonical.first.casefold()}"
+
+
+def _insertion_points(registry: Registry) -> dict[int, list[str]]:
+    """Where each new entry goes among the file's entries: after entries of the same
+    canonical name if there are any (curators keep one name's persons together), else where
+    it agrees best with alphabetical order by last name (the file is only mostly sorted)."""
+    existing = [pid for pid in registry.persons if pid in registry.source_entries]
+    keys = np.array([_sort_key(registry.persons[pid]) for pid in existing], dtype=str)
+    new = sorted((pid for pid in registry.persons if pid not in registry.source_entries),
+                 key=lambda pid: (_sort_key(registry.persons[pid]), pid))
+    points: dict[int, list[str]] = {}
+    for pid in new:
+        key = _sort_key(registry.persons[pid])
+        same = np.flatnonzero(keys == key)
+        if len(same):
+            index = int(same[-1]) + 1
+        else:
+            before = np.concatenate([[0], np.cumsum(keys <= key)])  # agreeing entries before i
+            after = np.concatenate([[0], np.cumsum(keys > key)])
+            agreement = before + (after[-1] - after)
+            index = int(len(agreement) - 1 - np.argmax(agreement[::-1]))
+        points.setdefault(index, []).append(pid)
+    return points
+
+
 def render_legacy(registry: Registry) -> str:
-    """The whole file: original text for unchanged entries, the file's style for the rest."""
+    """The whole file: original text for unchanged entries, the file's style for the rest.
+
+    New entries are placed by `_insertion_points`; entries keep their order otherwise.
+    """
     parts = [registry.source_head]
-    for pid, person in registry.persons.items():
+
+    def emit(pid: str) -> None:
+        person = registry.persons[pid]
         original = registry.source_entries.get(pid)
         if original is not None and registry.loaded.get(pid) == person:
             parts.append(original)
@@ -220,4 +253,13 @@ def render_legacy(registry: Registry) -> str:
             if parts[-1] and not parts[-1].endswith("\n"):
                 parts.append("\n")
             parts.append(render_entry(person))
+
+    points = _insertion_points(registry)
+    existing = [pid for pid in registry.persons if pid in registry.source_entries]
+    for index, pid in enumerate(existing):
+        for new_pid in points.get(index, []):
+            emit(new_pid)
+        emit(pid)
+    for new_pid in points.get(len(existing), []):
+        emit(new_pid)
     return "".join(parts)

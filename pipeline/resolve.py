@@ -8,7 +8,8 @@
 4. Learn the pair model from all curated names; split each chosen name (`clustering.py`,
    `split.py`) under the hard constraints of its ids, ORCIDs and papers.
 5. Match each cluster to a registry person (its explicit ids, else its ORCIDs, else the one
-   registry person of the name left unmatched) or propose a new id (`person_ids.py`).
+   registry person of the name left unmatched), propose a new id for a confident cluster
+   (`person_ids.py`), or leave it to the name's catch-all.
 6. Write `assignments.csv`, `proposals.json` and the ranking `ambiguity.csv` (`outputs.py`).
 """
 
@@ -32,6 +33,7 @@ from .gold import gold_standard
 from .graph import HeterogeneousGraph, build_graph
 from .pair_model import PairModel
 from .person_ids import propose_id
+from .registry import UNVERIFIED_SUFFIX
 from .snapshot import Snapshot
 from .split import DEFAULT_RESOLUTION, DEFAULT_SEED
 
@@ -44,6 +46,10 @@ class ResolveSettings:
     seed: int = DEFAULT_SEED
     min_ambiguity: float = 0.5
     names: tuple[str, ...] = ()  # resolve exactly these slugs instead of choosing
+    # A cluster without an id or ORCID becomes a new person only with this much evidence;
+    # otherwise its mentions stay with the name's catch-all.
+    min_person_mentions: int = 2
+    min_person_confidence: float = 0.5
 
 
 @dataclass
@@ -128,7 +134,7 @@ def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool =
         log.warning("curation conflict: %s", conflict)
     lap("split")
 
-    assignments, cluster_table = _assign_persons(mentions, clusters, snapshot)
+    assignments, cluster_table = _assign_persons(mentions, clusters, snapshot, settings)
     lap("match persons")
     return Resolution(
         assignments=assignments, clusters=cluster_table, ambiguity=ambiguity,
@@ -142,73 +148,131 @@ def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool =
         graph=graph, conflicts=conflicts)
 
 
-def _registry_persons_by_slug(snapshot: Snapshot) -> dict[str, list[str]]:
+def _registry_persons_by_slug(snapshot: Snapshot, catch_alls: bool = False
+                              ) -> dict[str, list[str]]:
+    """Registry persons (or, with `catch_alls`, only catch-alls) by the slugs of their names."""
     by_slug: dict[str, list[str]] = {}
     for pid, person in snapshot.registry.persons.items():
-        if person.is_catch_all:
+        if person.is_catch_all != catch_alls:
             continue
         for slug in sorted({n.slug for n in person.names}):
             by_slug.setdefault(slug, []).append(pid)
     return by_slug
 
 
-def _assign_persons(mentions: pd.DataFrame, clusters: pd.DataFrame, snapshot: Snapshot
-                    ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Match clusters to registry persons or propose ids; build the assignments table."""
+@dataclass(frozen=True)
+class _ClusterFacts:
+    size: int
+    confidence: float
+    first_seen: tuple[int, str]  # (year, paper) of its earliest mention
+    ids: Counter[str]  # explicit non-catch-all ids on its mentions
+    known: Counter[str]  # registry persons its ORCIDs belong to
+    earliest_affiliation: str | None
+    orcids: list[str]
+
+
+def _cluster_facts(frame: pd.DataFrame, catch_all: set[str],
+                   by_orcid: dict[str, str]) -> dict[str, _ClusterFacts]:
+    explicit = frame["id"].where(~frame["id"].isin(catch_all))
+    ordered = frame.assign(explicit=explicit, year_key=frame["year"].fillna(0).astype(int))
+    ordered = ordered.sort_values(["year_key", "paper", "role", "position"], kind="stable")
+    facts = {}
+    for cluster, group in ordered.groupby("cluster", sort=True):
+        affiliations = group["affiliation"].dropna()
+        orcids = group["orcid"].dropna()
+        facts[str(cluster)] = _ClusterFacts(
+            size=len(group), confidence=float(group["confidence"].mean()),
+            first_seen=(int(group["year_key"].iloc[0]), str(group["paper"].iloc[0])),
+            ids=Counter(group["explicit"].dropna()),
+            known=Counter(by_orcid[o] for o in orcids if o in by_orcid),
+            earliest_affiliation=str(affiliations.iloc[0]) if len(affiliations) else None,
+            orcids=sorted(orcids))
+    return facts
+
+
+def _assign_persons(mentions: pd.DataFrame, clusters: pd.DataFrame, snapshot: Snapshot,
+                    settings: ResolveSettings) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Match clusters to registry persons, propose ids, leave the uncertain to a catch-all.
+
+    Per name: clusters whose mentions carry ids or ORCIDs are those registry persons; the
+    largest remaining cluster takes the name's one remaining registry person. Other clusters
+    become new persons when they are confident enough (`settings.min_person_mentions` and
+    `min_person_confidence`); the rest stay unresolved, assigned to the name's catch-all:
+    its existing catch-all entry or a new one (legacy registry, whose catch-alls take the bare
+    slug as id) or `<slug>/unverified` (current formats). A name with no confident cluster
+    (or one cluster only) keeps how the Anthology resolves it today. New ids are proposed in
+    order of each cluster's first paper, with the affiliation of that paper, so a newer paper
+    does not rename a cluster that already has an id.
+    """
     registry = snapshot.registry
+    legacy = registry.format == "legacy"
     catch_all = {pid for pid, p in registry.persons.items() if p.is_catch_all}
     by_orcid = {p.orcid: pid for pid, p in registry.persons.items() if p.orcid}
     by_slug = _registry_persons_by_slug(snapshot)
+    catch_alls_by_slug = _registry_persons_by_slug(snapshot, catch_alls=True)
     taken = set(registry.persons)
     frame = mentions.loc[clusters.index].assign(cluster=clusters["cluster"],
                                                 confidence=clusters["confidence"])
     frame["name"] = frame["cluster"].str.rsplit("#", n=1).str[0]
+    facts = _cluster_facts(frame, catch_all, by_orcid)
     rows: list[dict[str, Any]] = []
-    person_of: dict[str, str] = {}
-    explicit = frame["id"].where(~frame["id"].isin(catch_all))
-    by_cluster = {
-        cluster: (Counter(ids.dropna()), Counter(by_orcid[o] for o in orcids.dropna()
-                                                 if o in by_orcid),
-                  affiliations.dropna().value_counts(), sorted(orcids.dropna()))
-        for cluster, ids, orcids, affiliations in (
-            (c, explicit.loc[g.index], g["orcid"], g["affiliation"])
-            for c, g in frame.groupby("cluster", sort=True))
-    }
-    for slug, group in frame.groupby("name", sort=True):
-        sizes = group["cluster"].value_counts()
-        order = sorted(sizes.index, key=lambda c: (-int(sizes[c]), c))
+    person_of: dict[str, str] = {}  # cluster -> person; unresolved clusters keep today's
+    for name, group in frame.groupby("name", sort=True):
+        slug = str(name)
+        by_size = sorted(group["cluster"].unique(), key=lambda c: (-facts[c].size, c))
+        by_age = sorted(by_size, key=lambda c: (facts[c].first_seen, c))
         matched: dict[str, tuple[str, str]] = {}
-        # First the clusters that carry evidence of who they are: explicit ids, ORCIDs.
-        for cluster in order:
-            ids, known, _, _ = by_cluster[cluster]
-            evidence = ids or known
+        for cluster in by_size:
+            evidence = facts[cluster].ids or facts[cluster].known
             if evidence:
                 matched[cluster] = (min(evidence, key=lambda k: (-evidence[k], k)), "existing")
-        # Then the largest remaining cluster takes the name's one remaining registry person.
         used = {person for person, _ in matched.values()}
-        free = [pid for pid in by_slug.get(str(slug), []) if pid not in used]
-        for cluster in order:
-            if cluster in matched:
-                continue
-            if len(free) == 1:
-                matched[cluster] = (free.pop(), "existing")
-                continue
-            _, _, affiliations, orcids = by_cluster[cluster]
-            top_affiliation = str(affiliations.index[0]) if len(affiliations) else None
-            person = propose_id(str(slug), taken, top_affiliation,
-                                orcids[0] if orcids else None)
-            taken.add(person)
-            # The slug itself is the id the Anthology already gives an unlisted name.
-            matched[cluster] = (person, "implicit" if person == slug else "new")
-        for cluster in order:
+        free = [pid for pid in by_slug.get(slug, []) if pid not in used]
+        if len(free) == 1:
+            remaining = [c for c in by_size if c not in matched]
+            if remaining:
+                matched[remaining[0]] = (free[0], "existing")
+        confident = [c for c in by_age if c not in matched
+                     and facts[c].size >= settings.min_person_mentions
+                     and facts[c].confidence >= settings.min_person_confidence]
+        unresolved = [c for c in by_age if c not in matched and c not in confident]
+        if not matched and len(confident) <= 1 and (not confident or not unresolved):
+            # No registry person and at most one confident group: nothing to change.
+            for cluster in by_size:
+                matched[cluster] = ("", "unchanged")
+        else:
+            catch = ""
+            if unresolved:
+                if not legacy:
+                    catch = f"{slug}{UNVERIFIED_SUFFIX}"
+                elif catch_alls_by_slug.get(slug):
+                    catch = catch_alls_by_slug[slug][0]
+                else:
+                    catch = propose_id(slug, taken)
+                    taken.add(catch)
+            for cluster in confident:
+                facts_ = facts[cluster]
+                person = propose_id(slug, taken, facts_.earliest_affiliation,
+                                    facts_.orcids[0] if facts_.orcids else None)
+                taken.add(person)
+                matched[cluster] = (person, "new")
+            for cluster in unresolved:
+                matched[cluster] = (catch, "unresolved")
+        for cluster in by_size:
             person, status = matched[cluster]
-            person_of[str(cluster)] = person
-            rows.append({"name": slug, "cluster": cluster, "person": person, "status": status,
-                         "mentions": int(sizes[cluster])})
+            if person:
+                person_of[cluster] = person
+            rows.append({"name": slug, "cluster": cluster, "person": person or None,
+                         "status": status, "mentions": facts[cluster].size,
+                         "confidence": round(facts[cluster].confidence, 4)})
+    # A name left as it is keeps each mention's person of today.
+    persons = frame["cluster"].map(person_of).fillna(frame["person"])
     assignments = pd.DataFrame({
         "paper": frame["paper"], "role": frame["role"], "position": frame["position"],
         "first": frame["first"], "last": frame["last"],
-        "person": frame["cluster"].map(person_of), "cluster": frame["cluster"],
+        "person": persons,
+        "status": frame["cluster"].map({r["cluster"]: r["status"] for r in rows}),
+        "cluster": frame["cluster"],
         "confidence": frame["confidence"].round(4),
     })
     assignments = assignments.sort_values(["paper", "role", "position"], kind="stable")

@@ -42,7 +42,7 @@ def test_outputs_are_deterministic(wei_zhangs: Path, tmp_path: Path) -> None:
     for name in ("assignments.csv", "proposals.json"):
         assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes()
     header = (tmp_path / "one" / "assignments.csv").read_text().splitlines()[0]
-    assert header == "paper,role,position,first,last,person,cluster,confidence"
+    assert header == "paper,role,position,first,last,person,status,cluster,confidence"
 
 
 def test_proposals_carry_evidence(wei_zhangs: Path, tmp_path: Path) -> None:

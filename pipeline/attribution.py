@@ -1,0 +1,105 @@
+"""Make the registry and the XML ids say who each mention is, with as few ids as possible.
+
+Exporters and the migration decide a desired person for every mention; this module finds the
+smallest set of `id` attributes to add so that the format's own resolution rules
+(`resolution.py`) give exactly that person, and the registry changes those ids need (current
+format: the name used with an id must be listed for that person). Ids already in the XML are
+never changed here. The result is checked by resolving every mention of the snapshot again:
+a mention the changes would move elsewhere than desired is an error, not a silent change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import pandas as pd
+
+from .errors import AnthologyResolveError, ProblemLog
+from .registry import UNVERIFIED_SUFFIX, Name, Registry
+
+MAX_ROUNDS = 4  # each round can only add ids; two suffice in practice
+
+
+class AttributionError(AnthologyResolveError):
+    """The wanted attribution cannot be written without changing an existing id."""
+
+
+@dataclass
+class Attribution:
+    ids: pd.Series  # the id attribute of every mention after the changes (None: no id)
+    added: pd.Series  # bool per mention: an id was added
+    resolved: pd.Series  # who each mention now is, under the registry's rules
+
+
+def resolve_with(registry: Registry, mentions: pd.DataFrame, ids: pd.Series) -> pd.Series:
+    return registry.resolve_mentions(mentions.assign(id=ids))
+
+
+def rule_errors(registry: Registry, mentions: pd.DataFrame, ids: pd.Series) -> set[str]:
+    """What the format's rules reject (e.g. an id used with a name it does not list)."""
+    problems = ProblemLog()
+    registry.resolve_mentions(mentions.assign(id=ids), problems)
+    return {f"{p.message} [{p.value}]" for p in problems.errors}
+
+
+def check_no_new_errors(before: set[str], after: set[str], what: str) -> None:
+    new = sorted(after - before)
+    if new:
+        raise AttributionError(f"{what} would make the data break the registry's rules in "
+                               f"{len(new)} place(s): " + "; ".join(new[:10]))
+
+
+def _same(a: pd.Series, b: pd.Series) -> pd.Series:
+    return (a == b) | (a.isna() & b.isna())
+
+
+def list_name(registry: Registry, pid: str, names: Iterable[Name]) -> None:
+    """Add names to a registry person (current formats need every name used with its id)."""
+    person = registry.persons[pid]
+    missing = tuple(n for n in dict.fromkeys(names) if n not in person.names)
+    if missing:
+        registry.replace_person(person.with_changes(names=person.names + missing))
+
+
+def express(mentions: pd.DataFrame, registry: Registry, desired: pd.Series,
+            ids: pd.Series, what: str, free: pd.Series | None = None) -> Attribution:
+    """Add ids (and, in the current formats, listed names) until `desired` holds everywhere.
+
+    Mentions marked in `free` may end up wherever the rules put them. `registry` is changed
+    in place; `ids` is not. `what` names the change in error messages.
+    """
+    bound = ~free if free is not None else pd.Series(True, index=mentions.index)
+    current = registry.format != "legacy"
+    ids = ids.copy()
+    added = pd.Series(False, index=mentions.index)
+    for _ in range(MAX_ROUNDS):
+        resolved = resolve_with(registry, mentions, ids)
+        wrong = ~_same(resolved, desired) & bound
+        if not wrong.any():
+            return Attribution(ids=ids, added=added, resolved=resolved)
+        fixable = wrong & ids.isna() & desired.isin(list(registry.persons))
+        if not fixable.any():
+            break
+        ids[fixable] = desired[fixable]
+        added |= fixable
+        if current:
+            names = mentions.loc[fixable, ["first", "last"]].assign(person=ids)
+            for pid, group in names.groupby("person", sort=True):
+                list_name(registry, str(pid), (Name(f, la) for f, la in
+                                               zip(group["first"], group["last"])))
+    resolved = resolve_with(registry, mentions, ids)
+    wrong = ~_same(resolved, desired) & bound
+    if not wrong.any():
+        return Attribution(ids=ids, added=added, resolved=resolved)
+    rows = mentions.loc[wrong].assign(want=desired[wrong], got=resolved[wrong])
+    details = "; ".join(
+        f"{r.role} {r.position} of {r.paper} ({r.first} {r.last}, id {r.id}): wanted "
+        f"{r.want}, would be {r.got}" for r in rows.head(10).itertuples())
+    raise AttributionError(
+        f"{what}: {int(wrong.sum())} mentions cannot be attributed as wanted without changing "
+        f"an existing id: {details}" + (" ..." if int(wrong.sum()) > 10 else ""))
+
+
+def unverified(slug: str) -> str:
+    return f"{slug}{UNVERIFIED_SUFFIX}"
