@@ -39,8 +39,36 @@ def resolve_with(registry: Registry, mentions: pd.DataFrame, ids: pd.Series) -> 
 def rule_errors(registry: Registry, mentions: pd.DataFrame, ids: pd.Series) -> set[str]:
     """What the format's rules reject (e.g. an id used with a name it does not list)."""
     problems = ProblemLog()
-    registry.resolve_mentions(mentions.assign(id=ids), problems)
-    return {f"{p.message} [{p.value}]" for p in problems.errors}
+    resolved = registry.resolve_mentions(mentions.assign(id=ids), problems)
+    errors = {f"{p.message} [{p.value}]" for p in problems.errors}
+    if registry.format != "legacy":
+        twice = repeated_persons(mentions, resolved, registry, ids, mentions["orcid"])
+        errors |= {f"{role} {position} of {paper}: {person} is already on this item"
+                   for paper, role, position, person in zip(
+                       mentions.loc[twice, "paper"], mentions.loc[twice, "role"],
+                       mentions.loc[twice, "position"], resolved[twice])}
+    return errors
+
+
+def repeated_persons(mentions: pd.DataFrame, resolved: pd.Series, registry: Registry,
+                      old_ids: pd.Series, orcids: pd.Series) -> pd.Series:
+    """Mentions that make one verified person appear twice on an item (the library rejects
+    that), except the one per item that keeps the person: the one with that explicit id,
+    else the one whose name the person lists, else the first."""
+    verified = resolved.isin(list(registry.persons))
+    frame = mentions.loc[verified, ["paper", "first", "last", "role", "position"]].assign(
+        person=resolved[verified])
+    twice = frame[frame.duplicated(["paper", "person"], keep=False)]
+    repeated = pd.Series(False, index=mentions.index)
+    for (_, pid), group in twice.groupby(["paper", "person"], sort=True):
+        person = registry.persons[str(pid)]
+        rank = [(old_ids[i] != pid, orcids[i] != person.orcid or person.orcid is None,
+                 Name(f, la) not in person.names, r != "author", pos)
+                for i, f, la, r, pos in zip(group.index, group["first"], group["last"],
+                                            group["role"], group["position"])]
+        keep = group.index[min(range(len(rank)), key=rank.__getitem__)]
+        repeated[group.index.drop(keep)] = True
+    return repeated
 
 
 def check_no_new_errors(before: set[str], after: set[str], what: str) -> None:

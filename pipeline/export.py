@@ -30,10 +30,17 @@ from typing import Literal
 
 import pandas as pd
 
-from .attribution import check_no_new_errors, express, rule_errors, unverified
+from .attribution import (
+    check_no_new_errors,
+    express,
+    repeated_persons,
+    rule_errors,
+    unverified,
+)
 from .changeset import Changeset
 from .errors import AnthologyResolveError, InputError, Problem
 from .migrate import clean_orcid, plan_migration
+from .person_ids import propose_id
 from .registry import CATCH_ALL_COMMENT, UNVERIFIED_SUFFIX, Name, Person, Registry
 from .snapshot import Snapshot
 
@@ -162,9 +169,21 @@ def plan_export(snapshot: Snapshot, assignments: pd.DataFrame, source: Path,
         registry = migration.registry
         ids, orcids = migration.ids, migration.orcids
         slugs = mentions.loc[wanted.index, "slug"]
-        wanted = wanted.map(lambda p: migration.id_map.get(p, p))
-        unknown = ~wanted.isin(list(registry.persons)) & (status != "new")
-        wanted = wanted.where(~unknown, slugs.map(unverified))
+        # The resolution's new ids were free in the legacy registry; the migration may have
+        # given one of them to a person it made from an ORCID.
+        taken = set(registry.persons)
+        renamed: dict[str, str] = {}
+        for pid, slug in sorted(set(zip(wanted[status == "new"], slugs[status == "new"]))):
+            if pid in taken and pid not in renamed:
+                renamed[pid] = propose_id(slug, taken)
+                taken.add(renamed[pid])
+                plan.notes.append(f"{pid}: taken by the migration; the new person is "
+                                  f"{renamed[pid]}")
+        mapped = wanted.map(lambda p: migration.id_map.get(p, p))
+        mapped = mapped.where(status != "new", wanted.map(lambda p: renamed.get(p, p)))
+        to_catch_all = (status == "unresolved") | ((status == "existing")
+                                                   & ~mapped.isin(list(registry.persons)))
+        wanted = mapped.where(~to_catch_all, slugs.map(unverified))
     else:
         registry = snapshot.registry.copy()
         ids = mentions["id"].astype(object)
@@ -205,6 +224,21 @@ def plan_export(snapshot: Snapshot, assignments: pd.DataFrame, source: Path,
                                   f"mentions of {slug} stay unverified")
 
     attribution = express(current_mentions, registry, desired, ids, "export")
+    if fmt == "current":
+        repeated = repeated_persons(mentions, attribution.resolved, registry, ids, orcids)
+        if repeated.any():
+            # Name matching put a person twice on a paper: keep the one the resolution (or
+            # the curation) names, make the others unverified, stop matching by name.
+            holders = sorted(set(attribution.resolved[repeated]))
+            for pid in holders:
+                registry.replace_person(registry.persons[pid].with_changes(
+                    disable_name_matching=True))
+                plan.notes.append(f"{pid}: would be twice on a paper by name; name "
+                                  "matching disabled")
+            bind = attribution.resolved.isin(holders) & ~repeated
+            desired = desired.where(~bind, attribution.resolved)
+            desired = desired.where(~repeated, mentions["slug"].map(unverified))
+            attribution = express(current_mentions, registry, desired, ids, "export")
     check_no_new_errors(errors_before, rule_errors(registry, current_mentions,
                                                    attribution.ids), "export")
     added = attribution.added & ids.isna()

@@ -37,7 +37,13 @@ from acl_anthology.utils.attrs import convert_orcid
 from acl_anthology.utils.ids import is_valid_orcid, is_verified_person_id
 from slugify import slugify
 
-from .attribution import check_no_new_errors, express, rule_errors, unverified
+from .attribution import (
+    check_no_new_errors,
+    express,
+    repeated_persons,
+    rule_errors,
+    unverified,
+)
 from .changeset import Changeset
 from .errors import AnthologyResolveError
 from .person_ids import propose_id
@@ -124,27 +130,6 @@ def _misplaced_orcids(mentions: pd.DataFrame, orcids: pd.Series, registry: Regis
             if _fold(last) not in lasts and _fold(first) not in firsts:
                 misplaced[index] = True
     return misplaced
-
-
-def _repeated_persons(mentions: pd.DataFrame, resolved: pd.Series, registry: Registry,
-                      old_ids: pd.Series, orcids: pd.Series) -> pd.Series:
-    """Mentions that make one verified person appear twice on an item (the library rejects
-    that), except the one per item that keeps the person: the one with that explicit id,
-    else the one whose name the person lists, else the first."""
-    verified = resolved.isin(list(registry.persons))
-    frame = mentions.loc[verified, ["paper", "first", "last", "role", "position"]].assign(
-        person=resolved[verified])
-    twice = frame[frame.duplicated(["paper", "person"], keep=False)]
-    repeated = pd.Series(False, index=mentions.index)
-    for (_, pid), group in twice.groupby(["paper", "person"], sort=True):
-        person = registry.persons[str(pid)]
-        rank = [(old_ids[i] != pid, orcids[i] != person.orcid or person.orcid is None,
-                 Name(f, la) not in person.names, r != "author", pos)
-                for i, f, la, r, pos in zip(group.index, group["first"], group["last"],
-                                            group["role"], group["position"])]
-        keep = group.index[min(range(len(rank)), key=rank.__getitem__)]
-        repeated[group.index.drop(keep)] = True
-    return repeated
 
 
 def plan_migration(snapshot: Snapshot) -> Migration:
@@ -272,7 +257,7 @@ def plan_migration(snapshot: Snapshot) -> Migration:
     free = desired.isna()
     migrated = mentions.assign(orcid=orcids)
     attribution = express(migrated, registry, desired, ids, "migration", free=free)
-    repeated = _repeated_persons(mentions, attribution.resolved, registry, old_ids, orcids)
+    repeated = repeated_persons(mentions, attribution.resolved, registry, old_ids, orcids)
     if repeated.any():
         # One person twice on a paper: the name matched two authors. The one the curation
         # points at keeps the person; the others become unverified, and the person stops
