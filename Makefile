@@ -9,7 +9,7 @@ OUT ?= out
 CACHE ?= .cache
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: install data stats resolve eval bench graphs test lint clean
+.PHONY: install data stats resolve export migrate eval bench graphs test lint clean
 
 install: $(STAMP)
 
@@ -31,6 +31,14 @@ stats: data
 
 resolve: data
 	$(BIN)/anthology-resolve resolve --anthology $(ANTHOLOGY) --cache $(CACHE) --out $(OUT)
+
+# A patched copy of the snapshot in each format (the input is never changed), plus
+# $(OUT)/pr-summary-*.md. The current format: migrate, resolve the migrated copy, export.
+export: resolve
+	$(BIN)/anthology-resolve export --anthology $(ANTHOLOGY) --cache $(CACHE) --resolution $(OUT) --out $(OUT)/export-legacy
+	$(BIN)/anthology-resolve migrate --anthology $(ANTHOLOGY) --cache $(CACHE) --out $(OUT)/migrated
+	$(BIN)/anthology-resolve resolve --anthology $(OUT)/migrated --cache $(CACHE) --out $(OUT)/current
+	$(BIN)/anthology-resolve export --anthology $(OUT)/migrated --cache $(CACHE) --resolution $(OUT)/current --out $(OUT)/export-current
 
 eval: data
 	$(BIN)/anthology-resolve evaluate --anthology $(ANTHOLOGY) --cache $(CACHE) --out $(OUT)/eval

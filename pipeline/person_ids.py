@@ -19,6 +19,8 @@ institut instituto school department dept faculty of the and for de di da der de
 du del national state research laboratory laboratories lab labs center centre
 technology technical sciences science academy inc ltd corporation company group
 """.split())
+# First words of place names that say nothing alone ("New York University" -> "new-york").
+PLACE_PREFIXES = frozenset("new san los las hong saint st santa sao rio".split())
 VALID_ID = re.compile(r"[a-z0-9][-a-z0-9]+")
 
 
@@ -31,6 +33,8 @@ def affiliation_suffix(affiliation: str | None) -> str | None:
     'edinburgh'
     >>> affiliation_suffix("University of the Department") is None
     True
+    >>> affiliation_suffix("New York University")
+    'new-york'
     """
     if not affiliation:
         return None
@@ -38,7 +42,11 @@ def affiliation_suffix(affiliation: str | None) -> str | None:
     words = [w for w in slugify(first_part).split("-") if w and w not in GENERIC_WORDS]
     if not words and first_part != affiliation:
         words = [w for w in slugify(affiliation).split("-") if w and w not in GENERIC_WORDS]
-    return words[0] if words else None
+    if not words:
+        return None
+    if words[0] in PLACE_PREFIXES and len(words) > 1:
+        return f"{words[0]}-{words[1]}"
+    return words[0]
 
 
 def propose_id(slug: str, taken: set[str], affiliation: str | None = None,

@@ -1,0 +1,71 @@
+"""Export and migration on small generated snapshots; the attribute editor's property."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from builder import two_wei_zhangs
+from conftest import MINI
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pipeline.cli import main
+from pipeline.errors import ProblemLog
+from pipeline.registry import Person, load_registry
+from pipeline.registry_legacy import render_legacy
+from pipeline.xml_patch import edit_mention_attributes
+
+
+def test_export_dry_run_writes_nothing_and_in_place_adds_only_ids(tmp_path: Path) -> None:
+    root = two_wei_zhangs(tmp_path / "anthology")
+    before = {p: p.read_bytes() for p in root.rglob("*") if p.is_file()}
+    out = tmp_path / "resolution"
+    base = ["-q", "--anthology", str(root), "--no-cache"]
+    assert main(["-q", "resolve", *base[1:], "--name", "wei-zhang", "--out", str(out)]) == 0
+    assert main(["-q", "export", *base[1:], "--resolution", str(out), "--dry-run"]) == 0
+    assert {p: p.read_bytes() for p in root.rglob("*") if p.is_file()} == before
+    assert main(["-q", "export", *base[1:], "--resolution", str(out), "--in-place"]) == 0
+    registry = (root / "yaml" / "name_variants.yaml").read_text()
+    assert "id: wei-zhang-stanford" in registry
+    for path, old in before.items():
+        if path.suffix == ".xml":
+            new = path.read_text()
+            assert re.sub(r' id="[a-z0-9-]+"', "", new) == re.sub(
+                r' id="[a-z0-9-]+"', "", old.decode())
+    assert (out / "pr-summary-legacy.md").read_text().count("wei-zhang") >= 2
+
+
+def test_new_legacy_entries_go_next_to_their_namesakes(mini_dir: Path) -> None:
+    registry = load_registry(mini_dir, ProblemLog())
+    first = next(iter(registry.persons.values()))
+    registry.add_person(Person(id=f"{first.id}-new", names=(first.canonical,)))
+    text = render_legacy(registry)
+    lines = text.splitlines()
+    at = lines.index(f"  id: {first.id}-new")
+    assert lines[at - 1] == f"- canonical: {{first: {first.canonical.first}, last: " \
+                            f"{first.canonical.last}}}"
+    original = (mini_dir / "yaml" / "name_variants.yaml").read_text()
+    assert text.replace(f"- canonical: {{first: {first.canonical.first}, last: "
+                        f"{first.canonical.last}}}\n  id: {first.id}-new\n", "", 1) == original
+
+
+ids = st.from_regex(r"[a-z][a-z0-9-]{1,10}", fullmatch=True)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(changes=st.lists(st.tuples(st.integers(0, 3), st.sampled_from(["id", "orcid"]),
+                                  st.one_of(st.none(), ids)), max_size=6))
+def test_property_only_the_named_attributes_change(changes: list[tuple[int, str, str | None]]
+                                                   ) -> None:
+    text = (MINI / "xml" / "2099.tiny.xml").read_text(encoding="utf-8")
+    edits: dict[tuple[str, str, int], list[tuple[str, str | None, str | None]]] = {}
+    for position, name, new in changes:
+        key = ("2099.tiny-long.2", "author", position % 2)
+        if any(c[0] == name for c in edits.get(key, [])):
+            continue
+        edits.setdefault(key, []).append((name, None, new))
+    result = edit_mention_attributes(text, edits)
+    strip = re.compile(r""" (id|orcid)="[^"]*\"""")
+    assert strip.sub("", result.text) == strip.sub("", text)
+    assert result.added <= sum(len(c) for c in edits.values())
