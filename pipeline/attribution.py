@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from .errors import AnthologyResolveError, ProblemLog
-from .registry import UNVERIFIED_SUFFIX, Name, Registry
+from .registry import Name, Registry, unverified_id
 
 MAX_ROUNDS = 4  # each round can only add ids; two suffice in practice
 
@@ -30,14 +30,13 @@ class Attribution:
     ids: pd.Series  # the id attribute of every mention after the changes (None: no id)
     added: pd.Series  # bool per mention: an id was added
     resolved: pd.Series  # who each mention now is, under the registry's rules
+    errors: set[str]  # what the rules reject in the result (see `resolve_checked`)
 
 
-def resolve_with(registry: Registry, mentions: pd.DataFrame, ids: pd.Series) -> pd.Series:
-    return registry.resolve_mentions(mentions.assign(id=ids))
-
-
-def rule_errors(registry: Registry, mentions: pd.DataFrame, ids: pd.Series) -> set[str]:
-    """What the format's rules reject (e.g. an id used with a name it does not list)."""
+def resolve_checked(registry: Registry, mentions: pd.DataFrame, ids: pd.Series
+                    ) -> tuple[pd.Series, set[str]]:
+    """Who each mention is with these ids, and what the format's rules reject: an id used
+    with a name it does not list, an ORCID without an id, a verified person twice on an item."""
     problems = ProblemLog()
     resolved = registry.resolve_mentions(mentions.assign(id=ids), problems)
     errors = {f"{p.message} [{p.value}]" for p in problems.errors}
@@ -47,7 +46,11 @@ def rule_errors(registry: Registry, mentions: pd.DataFrame, ids: pd.Series) -> s
                    for paper, role, position, person in zip(
                        mentions.loc[twice, "paper"], mentions.loc[twice, "role"],
                        mentions.loc[twice, "position"], resolved[twice])}
-    return errors
+    return resolved, errors
+
+
+def rule_errors(registry: Registry, mentions: pd.DataFrame, ids: pd.Series) -> set[str]:
+    return resolve_checked(registry, mentions, ids)[1]
 
 
 def repeated_persons(mentions: pd.DataFrame, resolved: pd.Series, registry: Registry,
@@ -101,13 +104,13 @@ def express(mentions: pd.DataFrame, registry: Registry, desired: pd.Series,
     current = registry.format != "legacy"
     ids = ids.copy()
     added = pd.Series(False, index=mentions.index)
-    for _ in range(MAX_ROUNDS):
-        resolved = resolve_with(registry, mentions, ids)
+    for round_ in range(MAX_ROUNDS + 1):
+        resolved, errors = resolve_checked(registry, mentions, ids)
         wrong = ~_same(resolved, desired) & bound
         if not wrong.any():
-            return Attribution(ids=ids, added=added, resolved=resolved)
+            return Attribution(ids=ids, added=added, resolved=resolved, errors=errors)
         fixable = wrong & ids.isna() & desired.isin(list(registry.persons))
-        if not fixable.any():
+        if round_ == MAX_ROUNDS or not fixable.any():
             break
         ids[fixable] = desired[fixable]
         added |= fixable
@@ -116,10 +119,6 @@ def express(mentions: pd.DataFrame, registry: Registry, desired: pd.Series,
             for pid, group in names.groupby("person", sort=True):
                 list_name(registry, str(pid), (Name(f, la) for f, la in
                                                zip(group["first"], group["last"])))
-    resolved = resolve_with(registry, mentions, ids)
-    wrong = ~_same(resolved, desired) & bound
-    if not wrong.any():
-        return Attribution(ids=ids, added=added, resolved=resolved)
     rows = mentions.loc[wrong].assign(want=desired[wrong], got=resolved[wrong])
     details = "; ".join(
         f"{r.role} {r.position} of {r.paper} ({r.first} {r.last}, id {r.id}): wanted "
@@ -129,5 +128,17 @@ def express(mentions: pd.DataFrame, registry: Registry, desired: pd.Series,
         f"an existing id: {details}" + (" ..." if int(wrong.sum()) > 10 else ""))
 
 
-def unverified(slug: str) -> str:
-    return f"{slug}{UNVERIFIED_SUFFIX}"
+def separate_repeated(mentions: pd.DataFrame, registry: Registry, resolved: pd.Series,
+                      repeated: pd.Series, desired: pd.Series) -> tuple[pd.Series, pd.Series,
+                                                                        list[str]]:
+    """Name matching put a verified person twice on an item (`repeated_persons`): the kept
+    mention keeps the person, the repeated ones become unverified, and the person stops
+    matching by name, so its other mentions are bound to it (they will get explicit ids).
+    Returns the new desired persons, the mentions bound, and the persons changed."""
+    holders = sorted(set(resolved[repeated]))
+    for pid in holders:
+        registry.replace_person(registry.persons[pid].with_changes(disable_name_matching=True))
+    bind = resolved.isin(holders) & ~repeated
+    desired = desired.where(~bind, resolved)
+    desired = desired.where(~repeated, mentions["slug"].map(unverified_id))
+    return desired, bind, holders

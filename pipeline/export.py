@@ -34,14 +34,21 @@ from .attribution import (
     check_no_new_errors,
     express,
     repeated_persons,
-    rule_errors,
-    unverified,
+    resolve_checked,
+    separate_repeated,
 )
 from .changeset import Changeset
 from .errors import AnthologyResolveError, InputError, Problem
 from .migrate import clean_orcid, plan_migration
 from .person_ids import propose_id
-from .registry import CATCH_ALL_COMMENT, UNVERIFIED_SUFFIX, Name, Person, Registry
+from .registry import (
+    CATCH_ALL_COMMENT,
+    UNVERIFIED_SUFFIX,
+    Name,
+    Person,
+    Registry,
+    unverified_id,
+)
 from .snapshot import Snapshot
 
 log = logging.getLogger(__name__)
@@ -183,7 +190,7 @@ def plan_export(snapshot: Snapshot, assignments: pd.DataFrame, source: Path,
         mapped = mapped.where(status != "new", wanted.map(lambda p: renamed.get(p, p)))
         to_catch_all = (status == "unresolved") | ((status == "existing")
                                                    & ~mapped.isin(list(registry.persons)))
-        wanted = mapped.where(~to_catch_all, slugs.map(unverified))
+        wanted = mapped.where(~to_catch_all, slugs.map(unverified_id))
     else:
         registry = snapshot.registry.copy()
         ids = mentions["id"].astype(object)
@@ -191,8 +198,8 @@ def plan_export(snapshot: Snapshot, assignments: pd.DataFrame, source: Path,
         if fmt == "current":
             orcids = orcids.map(clean_orcid)
     current_mentions = mentions.assign(orcid=orcids)
-    errors_before = rule_errors(registry, current_mentions, ids)
-    desired = registry.resolve_mentions(current_mentions.assign(id=ids)).astype(object)
+    resolved_before, errors_before = resolve_checked(registry, current_mentions, ids)
+    desired = resolved_before.astype(object)
     # A mention with an id in the XML keeps it, and so its person.
     keeps_id = ids[wanted.index].notna()
     plan.counts["mentions that keep their curated id"] = int(
@@ -227,20 +234,12 @@ def plan_export(snapshot: Snapshot, assignments: pd.DataFrame, source: Path,
     if fmt == "current":
         repeated = repeated_persons(mentions, attribution.resolved, registry, ids, orcids)
         if repeated.any():
-            # Name matching put a person twice on a paper: keep the one the resolution (or
-            # the curation) names, make the others unverified, stop matching by name.
-            holders = sorted(set(attribution.resolved[repeated]))
-            for pid in holders:
-                registry.replace_person(registry.persons[pid].with_changes(
-                    disable_name_matching=True))
-                plan.notes.append(f"{pid}: would be twice on a paper by name; name "
-                                  "matching disabled")
-            bind = attribution.resolved.isin(holders) & ~repeated
-            desired = desired.where(~bind, attribution.resolved)
-            desired = desired.where(~repeated, mentions["slug"].map(unverified))
+            desired, _, holders = separate_repeated(mentions, registry, attribution.resolved,
+                                                    repeated, desired)
+            plan.notes.extend(f"{pid}: would be twice on a paper by name; name matching "
+                              "disabled" for pid in holders)
             attribution = express(current_mentions, registry, desired, ids, "export")
-    check_no_new_errors(errors_before, rule_errors(registry, current_mentions,
-                                                   attribution.ids), "export")
+    check_no_new_errors(errors_before, attribution.errors, "export")
     added = attribution.added & ids.isna()
     touched = mentions[added]
     for file, paper, role, position, new_id in zip(

@@ -37,17 +37,11 @@ from acl_anthology.utils.attrs import convert_orcid
 from acl_anthology.utils.ids import is_valid_orcid, is_verified_person_id
 from slugify import slugify
 
-from .attribution import (
-    check_no_new_errors,
-    express,
-    repeated_persons,
-    rule_errors,
-    unverified,
-)
+from .attribution import check_no_new_errors, express, repeated_persons, separate_repeated
 from .changeset import Changeset
 from .errors import AnthologyResolveError
 from .person_ids import propose_id
-from .registry import REGISTRY_FILES, Name, Person, Registry
+from .registry import REGISTRY_FILES, Name, Person, Registry, unverified_id
 from .snapshot import Snapshot
 
 log = logging.getLogger(__name__)
@@ -253,7 +247,7 @@ def plan_migration(snapshot: Snapshot) -> Migration:
     # Intended: verified mentions stay with their person, catch-all mentions become
     # unverified; the rest (names the old rules matched by slug) go where the new rules say.
     catch_all_mention = person_of.isin(catch_all_ids) & desired.isna()
-    desired = desired.where(~catch_all_mention, mentions["slug"].map(unverified))
+    desired = desired.where(~catch_all_mention, mentions["slug"].map(unverified_id))
     free = desired.isna()
     migrated = mentions.assign(orcid=orcids)
     attribution = express(migrated, registry, desired, ids, "migration", free=free)
@@ -262,14 +256,10 @@ def plan_migration(snapshot: Snapshot) -> Migration:
         # One person twice on a paper: the name matched two authors. The one the curation
         # points at keeps the person; the others become unverified, and the person stops
         # matching by name (its other papers get explicit ids).
-        holders = sorted(set(attribution.resolved[repeated]))
-        for pid in holders:
-            registry.replace_person(registry.persons[pid].with_changes(
-                disable_name_matching=True))
-            notes.append(f"{pid}: listed twice on a paper by name; name matching disabled")
-        bind = attribution.resolved.isin(holders) & ~repeated
-        desired = desired.where(~bind, attribution.resolved)
-        desired = desired.where(~repeated, mentions["slug"].map(unverified))
+        desired, bind, holders = separate_repeated(mentions, registry, attribution.resolved,
+                                                   repeated, desired)
+        notes.extend(f"{pid}: listed twice on a paper by name; name matching disabled"
+                     for pid in holders)
         dropped = repeated & orcids.notna()
         for row in mentions[dropped].itertuples():
             notes.append(f"{row.role} {row.position} of {row.paper}: ORCID {row.orcid} also "
@@ -280,7 +270,7 @@ def plan_migration(snapshot: Snapshot) -> Migration:
         free = free & ~bind & ~repeated
         counts["authors moved off a person listed twice on a paper"] = int(repeated.sum())
         attribution = express(migrated, registry, desired, ids, "migration", free=free)
-    check_no_new_errors(set(), rule_errors(registry, migrated, attribution.ids), "migration")
+    check_no_new_errors(set(), attribution.errors, "migration")
     new_ids = attribution.ids.astype(object).where(attribution.ids.notna(), None)
     id_changed = ~((old_ids == new_ids) | (old_ids.isna() & new_ids.isna()))
     orcid_removed = mentions["orcid"].notna() & orcids.isna()

@@ -34,6 +34,11 @@ CATCH_ALL_COMMENT = "May refer to several people"
 UNVERIFIED_SUFFIX = "/unverified"
 
 
+def unverified_id(slug: str) -> str:
+    """The id the current formats give a name no verified person takes: `<slug>/unverified`."""
+    return f"{slug}{UNVERIFIED_SUFFIX}"
+
+
 @dataclass(frozen=True, order=True)
 class Name:
     """A name string as written on papers: first ("" for a mononym) and last."""

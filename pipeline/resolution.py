@@ -22,7 +22,7 @@ import pandas as pd
 import pyarrow as pa
 
 from .errors import ProblemLog
-from .registry import UNVERIFIED_SUFFIX, Registry
+from .registry import Registry, unverified_id
 from .volume_xml import MentionKey, locate_mentions
 
 # What went wrong with one distinct key: (severity, message, value)
@@ -60,13 +60,13 @@ def _resolve_current(registry: Registry, first: str, last: str, pid: str | None,
                          f"{person.orcid}", pid)
         return pid, None
     if orcid is not None:
-        return f"{slug}{UNVERIFIED_SUFFIX}", (
+        return unverified_id(slug), (
             "error", "ORCID given without an id (the person needs an entry and an explicit id)",
             orcid)
     ids = registry.ids_for_slug(slug)
     if len(ids) == 1 and not registry.persons[ids[0]].disable_name_matching:
         return ids[0], None
-    return f"{slug}{UNVERIFIED_SUFFIX}", None
+    return unverified_id(slug), None
 
 
 def resolve_mentions(registry: Registry, mentions: pd.DataFrame,

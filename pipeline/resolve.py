@@ -33,7 +33,7 @@ from .gold import gold_standard
 from .graph import HeterogeneousGraph, build_graph
 from .pair_model import PairModel
 from .person_ids import propose_id
-from .registry import UNVERIFIED_SUFFIX
+from .registry import unverified_id
 from .snapshot import Snapshot
 from .split import DEFAULT_RESOLUTION, DEFAULT_SEED
 
@@ -244,7 +244,7 @@ def _assign_persons(mentions: pd.DataFrame, clusters: pd.DataFrame, snapshot: Sn
             catch = ""
             if unresolved:
                 if not legacy:
-                    catch = f"{slug}{UNVERIFIED_SUFFIX}"
+                    catch = unverified_id(slug)
                 elif catch_alls_by_slug.get(slug):
                     catch = catch_alls_by_slug[slug][0]
                 else:
