@@ -24,7 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .atomic import atomic_write_text
+from pipeline.anthology.atomic import atomic_write_text
 
 Case = Callable[[Path, Path], None]
 
@@ -37,41 +37,41 @@ def _bare_lxml_parse(data_dir: Path, cache: Path) -> None:
 
 
 def _parse_tables(data_dir: Path, cache: Path) -> None:
-    from .snapshot import read_tables
+    from pipeline.anthology.snapshot import read_tables
 
     read_tables(data_dir, cache_dir=None)
 
 
 def _parse_tables_one_process(data_dir: Path, cache: Path) -> None:
-    from .snapshot import read_tables
+    from pipeline.anthology.snapshot import read_tables
 
     read_tables(data_dir, cache_dir=None, workers=1)
 
 
 def _cold_cache(data_dir: Path, cache: Path) -> None:
-    from .snapshot import read_tables
+    from pipeline.anthology.snapshot import read_tables
 
     shutil.rmtree(cache, ignore_errors=True)
     read_tables(data_dir, cache_dir=cache)
 
 
 def _warm_cache(data_dir: Path, cache: Path) -> None:
-    from .snapshot import read_tables
+    from pipeline.anthology.snapshot import read_tables
 
     read_tables(data_dir, cache_dir=cache)
 
 
 def _read_snapshot_warm(data_dir: Path, cache: Path) -> None:
-    from .snapshot import read_snapshot
+    from pipeline.anthology.snapshot import read_snapshot
 
     read_snapshot(data_dir, cache_dir=cache)
 
 
 def _resolve_end_to_end(data_dir: Path, cache: Path) -> None:
     """What `make resolve` does after start-up: read (cache warm), resolve, write outputs."""
-    from .outputs import write_outputs
-    from .resolve import ResolveSettings, resolve
-    from .snapshot import read_snapshot
+    from pipeline.anthology.snapshot import read_snapshot
+    from pipeline.resolve.outputs import write_outputs
+    from pipeline.resolve.run import ResolveSettings, resolve
 
     snapshot = read_snapshot(data_dir, cache_dir=cache)
     resolution = resolve(snapshot, ResolveSettings())
@@ -84,8 +84,8 @@ def _resolve_cold(data_dir: Path, cache: Path) -> None:
 
 
 def _evaluate(data_dir: Path, cache: Path) -> None:
-    from .evaluate import EvalSettings, evaluate
-    from .snapshot import read_snapshot
+    from pipeline.anthology.snapshot import read_snapshot
+    from pipeline.evaluate.run import EvalSettings, evaluate
 
     evaluate(read_snapshot(data_dir, cache_dir=cache), EvalSettings())
 
@@ -159,7 +159,10 @@ def _run_one(name: str, data_dir: Path, cache: Path, memory: bool) -> dict[str, 
     The package is imported before the clock starts: library import time is not parsing.
     Memory is sampled in a separate run, so sampling never slows a timed run.
     """
-    from . import evaluate, outputs, resolve, snapshot  # noqa: F401
+    import pipeline.anthology.snapshot  # noqa: F401
+    import pipeline.evaluate.run  # noqa: F401
+    import pipeline.resolve.outputs  # noqa: F401
+    import pipeline.resolve.run  # noqa: F401
 
     sampler = _PeakSampler() if memory else None
     if sampler is not None:
@@ -193,7 +196,7 @@ def measure(name: str, data_dir: Path, cache: Path, repeat: int) -> dict[str, An
 
 
 def run_benchmarks(data_dir: Path, out_dir: Path, repeat: int, cases: list[str]) -> dict[str, Any]:
-    from .progress import console
+    from pipeline.progress import console
 
     with tempfile.TemporaryDirectory(prefix="bench-cache-") as tmp:
         cache = Path(tmp)

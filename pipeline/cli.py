@@ -7,17 +7,17 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from rich.logging import RichHandler
 from rich.table import Table
 
-from .errors import AnthologyResolveError, InputError
-from .progress import console
+from pipeline.errors import AnthologyResolveError, InputError
+from pipeline.progress import console
 
 if TYPE_CHECKING:
-    from .resolve import ResolveSettings
-    from .snapshot import Snapshot
+    from pipeline.anthology.snapshot import Snapshot
+    from pipeline.resolve.run import ResolveSettings
 
 log = logging.getLogger("pipeline")
 
@@ -41,14 +41,14 @@ def _add_snapshot_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _read(args: argparse.Namespace) -> Snapshot:
-    from .snapshot import read_snapshot
+    from pipeline.anthology.snapshot import read_snapshot
 
     return read_snapshot(args.anthology, cache_dir=None if args.no_cache else args.cache,
                          workers=args.workers, show_progress=not args.quiet)
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
-    from .stats import snapshot_stats
+    from pipeline.anthology.stats import snapshot_stats
 
     snapshot = _read(args)
     table = Table(title=f"Anthology snapshot {snapshot.data_dir}")
@@ -69,7 +69,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 
 def cmd_prepare(args: argparse.Namespace) -> int:
-    from .prepare import prepare_snapshot
+    from pipeline.anthology.prepare import prepare_snapshot
 
     data_dir = prepare_snapshot(args.anthology, args.tarball,
                                 None if args.no_clone else args.repository)
@@ -78,8 +78,8 @@ def cmd_prepare(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from .bench import CASES, format_report, run_benchmarks
-    from .snapshot import find_data_dir
+    from pipeline.anthology.snapshot import find_data_dir
+    from pipeline.bench import CASES, format_report, run_benchmarks
 
     cases = args.cases or list(CASES)
     unknown = sorted(set(cases) - set(CASES))
@@ -92,7 +92,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def _resolve_settings(args: argparse.Namespace) -> ResolveSettings:
-    from .resolve import ResolveSettings
+    from pipeline.resolve.run import ResolveSettings
 
     return ResolveSettings(
         resolution=args.resolution, seed=args.seed, min_ambiguity=args.min_ambiguity,
@@ -104,8 +104,8 @@ def _resolve_settings(args: argparse.Namespace) -> ResolveSettings:
 def cmd_resolve(args: argparse.Namespace) -> int:
     import time
 
-    from .outputs import write_outputs
-    from .resolve import resolve
+    from pipeline.resolve.outputs import write_outputs
+    from pipeline.resolve.run import resolve
 
     started = time.perf_counter()
     snapshot = _read(args)
@@ -137,9 +137,9 @@ def cmd_graphs(args: argparse.Namespace) -> int:
     import networkx as nx
     import pandas as pd
 
-    from .clustering import logit_matrix
-    from .graph import mention_graph, to_networkx
-    from .resolve import resolve
+    from pipeline.resolve.clustering import logit_matrix
+    from pipeline.resolve.graph import mention_graph, to_networkx
+    from pipeline.resolve.run import resolve
 
     snapshot = _read(args)
     settings = _resolve_settings(args)
@@ -176,8 +176,8 @@ def cmd_graphs(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     import json
 
-    from .atomic import atomic_write_text
-    from .evaluate import EvalSettings, evaluate
+    from pipeline.anthology.atomic import atomic_write_text
+    from pipeline.evaluate.run import EvalSettings, evaluate
 
     snapshot = _read(args)
     settings = EvalSettings(resolution=args.resolution, seed=args.seed,
@@ -232,7 +232,7 @@ def _add_apply_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _apply(args: argparse.Namespace, changeset: Any, data_dir: Path) -> None:
-    from .changeset import ApplyMode, apply, unified_diff
+    from pipeline.anthology.changeset import ApplyMode, apply, unified_diff
 
     mode: ApplyMode = "dry-run" if args.dry_run else "in-place" if args.in_place else "out"
     changes = apply(changeset, data_dir, mode, args.out)
@@ -245,7 +245,7 @@ def _apply(args: argparse.Namespace, changeset: Any, data_dir: Path) -> None:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
-    from .migrate import plan_migration
+    from pipeline.export.migrate import plan_migration
 
     snapshot = _read(args)
     migration = plan_migration(snapshot)
@@ -256,9 +256,9 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from .atomic import atomic_write_text
-    from .export import plan_export, read_assignments
-    from .pr_summary import load_evidence, render_summary
+    from pipeline.anthology.atomic import atomic_write_text
+    from pipeline.export.entries import plan_export, read_assignments
+    from pipeline.export.pr_summary import load_evidence, render_summary
 
     source = args.resolution / "assignments.csv"
     assignments = read_assignments(source)
@@ -285,6 +285,11 @@ def _add_person_options(parser: argparse.ArgumentParser) -> None:
                              "(default: %(default)s)")
 
 
+# What `add_subparsers()` returns (generic only to the type checker); each
+# `_add_*_command` adds one subcommand to it.
+Subcommands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="anthology-resolve",
@@ -293,7 +298,21 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-q", "--quiet", action="store_true",
                         help="no progress bars, only warnings and errors in the log")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add_command in (
+            _add_prepare_command,
+            _add_stats_command,
+            _add_bench_command,
+            _add_resolve_command,
+            _add_export_command,
+            _add_migrate_command,
+            _add_graphs_command,
+            _add_evaluate_command,
+    ):
+        add_command(sub)
+    return parser
 
+
+def _add_prepare_command(sub: Subcommands) -> None:
     prepare = sub.add_parser(
         "prepare", help="make a snapshot available (unpack the tarball or clone)",
         description="Ensure --anthology holds Anthology data: keep it if present, else unpack "
@@ -307,6 +326,8 @@ def build_parser() -> argparse.ArgumentParser:
     prepare.add_argument("--no-clone", action="store_true", help="never clone")
     prepare.set_defaults(func=cmd_prepare)
 
+
+def _add_stats_command(sub: Subcommands) -> None:
     stats = sub.add_parser(
         "stats", help="count volumes, papers, mentions, registry persons, ambiguous names",
         description="Read a snapshot and print its counts, then the warnings found while "
@@ -315,6 +336,8 @@ def build_parser() -> argparse.ArgumentParser:
     stats.add_argument("--all-warnings", action="store_true", help="list every warning")
     stats.set_defaults(func=cmd_stats)
 
+
+def _add_bench_command(sub: Subcommands) -> None:
     bench = sub.add_parser(
         "bench", help="measure speed and memory of each stage against a bare lxml parse",
         description="Run each benchmark case in a fresh process --repeat times; report the "
@@ -330,6 +353,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="cases to run (default: all)")
     bench.set_defaults(func=cmd_bench)
 
+
+def _add_resolve_command(sub: Subcommands) -> None:
     resolve = sub.add_parser(
         "resolve", help="split ambiguous names into persons; write assignments and proposals",
         description="Score every name for ambiguity, split the chosen names into person "
@@ -344,6 +369,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_person_options(resolve)
     resolve.set_defaults(func=cmd_resolve)
 
+
+def _add_export_command(sub: Subcommands) -> None:
     export = sub.add_parser(
         "export", help="write registry entries and <author id> patches for a resolution",
         description="Read RESOLUTION/assignments.csv (from `resolve`), add registry entries "
@@ -362,6 +389,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_apply_options(export)
     export.set_defaults(func=cmd_export)
 
+
+def _add_migrate_command(sub: Subcommands) -> None:
     migrate = sub.add_parser(
         "migrate", help="convert a legacy snapshot to the current people.json format",
         description="Convert yaml/name_variants.yaml to json/people.json and set the XML ids "
@@ -373,6 +402,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_apply_options(migrate)
     migrate.set_defaults(func=cmd_migrate)
 
+
+def _add_graphs_command(sub: Subcommands) -> None:
     graphs = sub.add_parser(
         "graphs", help="write Gephi (.gexf) graphs of the most ambiguous names",
         description="Resolve, then write for each of the --top most ambiguous resolved names "
@@ -390,6 +421,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="export this name (repeatable) instead of the top ones")
     graphs.set_defaults(func=cmd_graphs)
 
+
+def _add_evaluate_command(sub: Subcommands) -> None:
     evaluate = sub.add_parser(
         "evaluate", help="blind evaluation against the snapshot's own curation",
         description="Strip ids and ORCIDs from every mention of each curated name, resolve "
@@ -402,12 +435,10 @@ def build_parser() -> argparse.ArgumentParser:
                           help="where evaluation.json is written (default: %(default)s)")
     evaluate.set_defaults(func=cmd_evaluate)
 
-    return parser
-
 
 def _add_split_options(parser: argparse.ArgumentParser,
                        default_min_ambiguity: float = 0.0) -> None:
-    from .split import DEFAULT_RESOLUTION, DEFAULT_SEED
+    from pipeline.resolve.split import DEFAULT_RESOLUTION, DEFAULT_SEED
 
     parser.add_argument("--resolution", type=float, default=DEFAULT_RESOLUTION,
                         help="Leiden CPM resolution on pair log-odds: two groups of mentions "

@@ -10,11 +10,11 @@ from conftest import MINI
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from pipeline.anthology.registry import Person, load_registry
+from pipeline.anthology.registry.legacy import render_legacy
+from pipeline.anthology.xml_patch import edit_mention_attributes
 from pipeline.cli import main
 from pipeline.errors import ProblemLog
-from pipeline.registry import Person, load_registry
-from pipeline.registry_legacy import render_legacy
-from pipeline.xml_patch import edit_mention_attributes
 
 
 def test_export_dry_run_writes_nothing_and_in_place_adds_only_ids(tmp_path: Path) -> None:

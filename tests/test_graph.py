@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from conftest import MINI
 
-from pipeline.graph import build_graph, to_networkx
-from pipeline.snapshot import read_snapshot
+from pipeline.anthology.snapshot import read_snapshot
+from pipeline.resolve.graph import build_graph, to_networkx
 
 
 def test_heterogeneous_graph_of_mini() -> None:

@@ -10,13 +10,13 @@ import pandas as pd
 import pytest
 from official import build_person_index, items_by_person, person_failures
 
-from pipeline.attribution import rule_errors
-from pipeline.changeset import apply
-from pipeline.export import plan_export
-from pipeline.migrate import plan_migration
-from pipeline.outputs import assignments_csv
-from pipeline.resolve import ResolveSettings, resolve
-from pipeline.snapshot import Snapshot, find_data_dir, read_snapshot
+from pipeline.anthology.changeset import apply
+from pipeline.anthology.snapshot import Snapshot, find_data_dir, read_snapshot
+from pipeline.export.attribution import rule_errors
+from pipeline.export.entries import plan_export
+from pipeline.export.migrate import plan_migration
+from pipeline.resolve.outputs import assignments_csv
+from pipeline.resolve.run import ResolveSettings, resolve
 
 pytestmark = pytest.mark.integration
 NAMES = ("yang-liu", "min-zhang", "fei-liu", "alex-wang", "bin-li")

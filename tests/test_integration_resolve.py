@@ -7,10 +7,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipeline.evaluate import EvalSettings, evaluate
-from pipeline.outputs import assignments_csv
-from pipeline.resolve import ResolveSettings, resolve
-from pipeline.snapshot import read_snapshot
+from pipeline.anthology.snapshot import read_snapshot
+from pipeline.evaluate.run import EvalSettings, evaluate
+from pipeline.resolve.outputs import assignments_csv
+from pipeline.resolve.run import ResolveSettings, resolve
 
 pytestmark = pytest.mark.integration
 

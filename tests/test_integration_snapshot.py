@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.anthology.registry import load_registry, write_registry
+from pipeline.anthology.snapshot import find_data_dir, read_snapshot
+from pipeline.anthology.stats import snapshot_stats
 from pipeline.errors import ProblemLog
-from pipeline.registry import load_registry, write_registry
-from pipeline.snapshot import find_data_dir, read_snapshot
-from pipeline.stats import snapshot_stats
 
 pytestmark = pytest.mark.integration
 
@@ -51,8 +51,8 @@ def test_cached_read_equals_fresh_read(real_anthology: Path, real_cache: Path) -
 def test_id_patcher_on_a_real_volume_file(real_anthology: Path, tmp_path: Path) -> None:
     import re
 
-    from pipeline.volume_xml import MENTION_FIELDS, parse_volume_file
-    from pipeline.xml_patch import add_person_ids
+    from pipeline.anthology.volumes import MENTION_FIELDS, parse_volume_file
+    from pipeline.anthology.xml_patch import add_person_ids
 
     source = find_data_dir(real_anthology) / "xml" / "2023.findings.xml"
     original = source.read_text(encoding="utf-8")

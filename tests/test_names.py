@@ -4,7 +4,7 @@ from acl_anthology.people.name import Name as OfficialName
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.names import first_initials, full_name, last_key, name_slug, strip_accents
+from pipeline.anthology.names import first_initials, full_name, last_key, name_slug, strip_accents
 
 name_text = st.text(
     alphabet=st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), min_size=1,

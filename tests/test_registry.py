@@ -11,8 +11,7 @@ from acl_anthology import Anthology
 from acl_anthology.utils.ids import build_id
 from conftest import MINI
 
-from pipeline.errors import InputError, ProblemLog
-from pipeline.registry import (
+from pipeline.anthology.registry import (
     Name,
     Person,
     Registry,
@@ -20,7 +19,8 @@ from pipeline.registry import (
     load_registry,
     write_registry,
 )
-from pipeline.snapshot import read_snapshot
+from pipeline.anthology.snapshot import read_snapshot
+from pipeline.errors import InputError, ProblemLog
 
 PEOPLE = {
     "yang-liu-tiny": {"names": [{"first": "Yang", "last": "Liu"}],

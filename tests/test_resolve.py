@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 from builder import two_wei_zhangs
 
+from pipeline.anthology.snapshot import read_snapshot
 from pipeline.cli import main
-from pipeline.evaluate import EvalSettings, evaluate
-from pipeline.outputs import write_outputs
-from pipeline.resolve import ResolveSettings, resolve
-from pipeline.snapshot import read_snapshot
+from pipeline.evaluate.run import EvalSettings, evaluate
+from pipeline.resolve.outputs import write_outputs
+from pipeline.resolve.run import ResolveSettings, resolve
 
 
 @pytest.fixture

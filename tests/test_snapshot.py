@@ -5,8 +5,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipeline import snapshot as snapshot_module
-from pipeline.snapshot import SnapshotNotFoundError, find_data_dir, read_snapshot, read_tables
+from pipeline.anthology import snapshot as snapshot_module
+from pipeline.anthology.snapshot import (
+    SnapshotNotFoundError,
+    find_data_dir,
+    read_snapshot,
+    read_tables,
+)
 
 
 def test_reads_mini_snapshot(mini_dir: Path) -> None:

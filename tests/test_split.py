@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.split import Constraints, split_block
+from pipeline.resolve.split import Constraints, split_block
 
 
 def blocks_logits(sizes: list[int], within: float = 3.0, across: float = -3.0) -> np.ndarray:

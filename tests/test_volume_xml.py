@@ -4,7 +4,7 @@ from pathlib import Path
 
 from conftest import MINI
 
-from pipeline.volume_xml import (
+from pipeline.anthology.volumes import (
     MENTION_FIELDS,
     PAPER_FIELDS,
     VOLUME_FIELDS,

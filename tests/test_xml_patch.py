@@ -11,8 +11,8 @@ from conftest import MINI
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipeline.volume_xml import MENTION_FIELDS, parse_volume_file
-from pipeline.xml_patch import add_person_ids
+from pipeline.anthology.volumes import MENTION_FIELDS, parse_volume_file
+from pipeline.anthology.xml_patch import add_person_ids
 
 INSERTED = re.compile(r' id="[a-z0-9][-a-z0-9]+"')
 

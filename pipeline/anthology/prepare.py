@@ -1,0 +1,80 @@
+"""Make an Anthology snapshot available under a directory: keep it, unpack a tarball, or clone.
+
+Order of preference: an existing data directory; the tarball (`.tar.xz` of the repository's
+`data/`); a shallow git clone of the public acl-org/acl-anthology repository. Unpacking goes to
+a temporary sibling directory that is renamed into place, so a failure leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import subprocess
+import tarfile
+import tempfile
+from pathlib import Path
+
+from pipeline.anthology.snapshot import SnapshotNotFoundError, find_data_dir
+from pipeline.errors import AnthologyResolveError
+
+log = logging.getLogger(__name__)
+
+ANTHOLOGY_REPOSITORY = "https://github.com/acl-org/acl-anthology.git"
+
+
+class PrepareError(AnthologyResolveError):
+    """No snapshot could be found, unpacked or cloned."""
+
+
+def _unpack(tarball: Path, target: Path) -> None:
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        with tarfile.open(tarball) as archive:
+            archive.extractall(staging, filter="data")
+        find_data_dir(staging)
+        staging.rename(target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def _clone(repository: str, target: Path) -> None:
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        subprocess.run(["git", "clone", "--depth", "1", "--quiet", repository, str(staging)],
+                       check=True, timeout=1800)
+        find_data_dir(staging)
+        staging.rename(target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def prepare_snapshot(target: Path, tarball: Path | None,
+                     repository: str | None = ANTHOLOGY_REPOSITORY) -> Path:
+    """Return the data directory under `target`, unpacking or cloning it first if missing."""
+    try:
+        return find_data_dir(target)
+    except SnapshotNotFoundError:
+        pass
+    if target.exists() and any(target.iterdir()):
+        raise PrepareError(f"{target} exists but holds no Anthology data (no xml/ or data/xml/)")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.exists():
+        target.rmdir()
+    if tarball is not None and tarball.is_file():
+        log.info("unpacking %s into %s", tarball, target)
+        _unpack(tarball, target)
+        return find_data_dir(target)
+    if repository and shutil.which("git"):
+        log.info("no tarball at %s; cloning %s into %s", tarball, repository, target)
+        try:
+            _clone(repository, target)
+            return find_data_dir(target)
+        except (subprocess.SubprocessError, OSError, SnapshotNotFoundError) as exc:
+            log.warning("clone failed: %s", exc)
+    raise PrepareError(
+        f"no Anthology snapshot at {target}, no tarball at {tarball}, and cloning "
+        f"{repository} failed. Point ANTHOLOGY=<dir> at an acl-anthology checkout (or its "
+        "data/ directory), or ANTHOLOGY_TARBALL=<file.tar.xz> at a snapshot tarball."
+    )

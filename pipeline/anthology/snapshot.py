@@ -1,0 +1,297 @@
+"""Read an Anthology data directory (`xml/*.xml` plus the person registry) into a `Snapshot`.
+
+Stages: find the data directory, hash every volume file, parse the files whose hash is not in
+the parquet cache (in worker processes), then load the registry. The cache keeps one table of
+each kind with a `file` column; a changed file replaces only its own rows.
+"""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import json
+import logging
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pipeline.anthology.atomic import atomic_write_bytes
+from pipeline.anthology.names import name_slug
+from pipeline.anthology.registry import Registry, load_registry, resolve_mentions
+from pipeline.anthology.volumes import (
+    MENTION_FIELDS,
+    PAPER_FIELDS,
+    VOLUME_FIELDS,
+    parse_volume_file,
+)
+from pipeline.errors import AnthologyResolveError, Problem, ProblemLog
+from pipeline.progress import progress_bar
+
+log = logging.getLogger(__name__)
+
+CACHE_VERSION = "tables-v1"
+TABLE_NAMES = ("mentions", "papers", "volumes")
+_FIELDS = {"mentions": MENTION_FIELDS, "papers": PAPER_FIELDS, "volumes": VOLUME_FIELDS}
+_SCHEMAS = {
+    "mentions": pa.schema([
+        ("paper", pa.string()), ("volume", pa.string()), ("file", pa.string()),
+        ("role", pa.string()), ("position", pa.int32()), ("first", pa.string()),
+        ("last", pa.string()), ("id", pa.string()), ("orcid", pa.string()),
+        ("affiliation", pa.string()), ("variant_first", pa.string()),
+        ("variant_last", pa.string()), ("variant_script", pa.string()),
+        ("year", pa.int32()), ("venues", pa.string()), ("slug", pa.string()),
+    ]),
+    "papers": pa.schema([
+        ("paper", pa.string()), ("volume", pa.string()), ("file", pa.string()),
+        ("is_frontmatter", pa.bool_()), ("title", pa.string()), ("abstract", pa.string()),
+        ("year", pa.int32()), ("venues", pa.string()), ("volume_title", pa.string()),
+        ("authors", pa.list_(pa.string())),
+    ]),
+    "volumes": pa.schema([
+        ("volume", pa.string()), ("file", pa.string()), ("type", pa.string()),
+        ("title", pa.string()), ("year", pa.int32()), ("venues", pa.string()),
+        ("has_frontmatter", pa.bool_()),
+    ]),
+}
+
+
+class SnapshotNotFoundError(AnthologyResolveError):
+    """The given path holds no Anthology data directory."""
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One Anthology snapshot as tables.
+
+    `mentions`: one row per `<author>`/`<editor>`, in file and document order; `paper` is the
+    full Anthology id (volume editors carry the volume id), `position` is 0-based within its
+    role, `slug` is the Anthology's name slug. `papers`: one row per paper and front matter.
+    `volumes`: one row per volume. `problems`: what reading found (warnings; errors raise).
+    """
+
+    data_dir: Path
+    mentions: pd.DataFrame
+    papers: pd.DataFrame
+    volumes: pd.DataFrame
+    registry: Registry
+    problems: ProblemLog
+
+
+def find_data_dir(path: Path) -> Path:
+    """The directory holding `xml/`: `path` itself or `path/data` (a repository checkout)."""
+    for candidate in (path, path / "data"):
+        if (candidate / "xml").is_dir():
+            return candidate
+    raise SnapshotNotFoundError(
+        f"{path}: no Anthology data here (expected {path}/xml/ or {path}/data/xml/). "
+        "Run `make data` or pass --anthology pointing at an acl-anthology checkout."
+    )
+
+
+def file_digest(path: Path) -> str:
+    """Content hash of one input file (BLAKE2b, 128 bits)."""
+    return hashlib.blake2b(path.read_bytes(), digest_size=16).hexdigest()
+
+
+def _parse_files(paths: list[str]) -> tuple[dict[str, pa.Table], list[Problem]]:
+    """Worker: parse a batch of volume files into Arrow tables (with name slugs)."""
+    rows: dict[str, list[tuple[Any, ...]]] = {name: [] for name in TABLE_NAMES}
+    files: dict[str, list[str]] = {name: [] for name in TABLE_NAMES}
+    problems: list[Problem] = []
+    # Millions of small objects are created and kept: the cyclic collector would re-scan them
+    # again and again (measured: it more than doubled parse time), and they form no cycles.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        for path in paths:
+            tables = parse_volume_file(Path(path))
+            problems.extend(tables.problems.problems)
+            for name, parsed in (("mentions", tables.mentions), ("papers", tables.papers),
+                                 ("volumes", tables.volumes)):
+                rows[name].extend(parsed)
+                files[name].extend([Path(path).name] * len(parsed))
+        arrow = {name: _to_arrow(name, rows[name], files[name]) for name in TABLE_NAMES}
+    finally:
+        if collecting:
+            gc.enable()
+    return arrow, problems
+
+
+def _to_arrow(name: str, rows: list[tuple[Any, ...]], files: list[str]) -> pa.Table:
+    fields = _FIELDS[name]
+    columns = dict(zip(fields, zip(*rows))) if rows else {f: () for f in fields}
+    data: dict[str, Any] = {"file": files, **{f: list(v) for f, v in columns.items()}}
+    if name == "mentions":
+        data["slug"] = [name_slug(first, last)
+                        for first, last in zip(columns["first"], columns["last"])]
+    schema = _SCHEMAS[name]
+    return pa.table({f.name: data[f.name] for f in schema}, schema=schema)
+
+
+def _batches(paths: list[Path], n_batches: int) -> list[list[str]]:
+    """Split into contiguous batches of about equal bytes, keeping file order."""
+    sizes = [p.stat().st_size for p in paths]
+    target = max(1, sum(sizes) // max(1, n_batches))
+    batches: list[list[str]] = [[]]
+    filled = 0
+    for path, size in zip(paths, sizes):
+        if filled >= target:
+            batches.append([])
+            filled = 0
+        batches[-1].append(str(path))
+        filled += size
+    return [b for b in batches if b]
+
+
+def parse_xml_files(
+    paths: list[Path], workers: int = 0, show_progress: bool = False
+) -> tuple[dict[str, pa.Table], list[Problem]]:
+    """Parse volume files (in `workers` processes; 0 = one per core) into Arrow tables."""
+    if not paths:
+        return {n: _SCHEMAS[n].empty_table() for n in TABLE_NAMES}, []
+    workers = workers or min(4, os.cpu_count() or 1)
+    if workers == 1 or len(paths) < 8:
+        return _parse_files([str(p) for p in paths])
+    batches = _batches(paths, workers * 8)
+    parts: list[dict[str, pa.Table]] = []
+    problems: list[Problem] = []
+    with ProcessPoolExecutor(max_workers=workers) as pool, progress_bar(
+        "Parsing volume files", total=len(paths), enabled=show_progress
+    ) as advance:
+        for batch, (tables, batch_problems) in zip(batches, pool.map(_parse_files, batches)):
+            parts.append(tables)
+            problems.extend(batch_problems)
+            advance(len(batch))
+    return {n: pa.concat_tables([p[n] for p in parts]) for n in TABLE_NAMES}, problems
+
+
+class TableCache:
+    """Parquet cache of the parsed tables, keyed by each input file's content hash."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory / CACHE_VERSION
+
+    def _manifest_path(self) -> Path:
+        return self.directory / "manifest.json"
+
+    def load_manifest(self) -> dict[str, Any]:
+        try:
+            manifest: dict[str, Any] = json.loads(self._manifest_path().read_text("utf-8"))
+        except (OSError, ValueError):
+            return {"files": {}, "problems": {}}
+        if not all((self.directory / f"{n}.parquet").exists() for n in TABLE_NAMES):
+            return {"files": {}, "problems": {}}
+        return manifest
+
+    def load_tables(self) -> dict[str, pa.Table]:
+        return {n: pq.read_table(self.directory / f"{n}.parquet", schema=_SCHEMAS[n])
+                for n in TABLE_NAMES}
+
+    def store(self, tables: dict[str, pa.Table], manifest: dict[str, Any]) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        for name, table in tables.items():
+            sink = pa.BufferOutputStream()
+            pq.write_table(table, sink, compression="zstd")
+            atomic_write_bytes(self.directory / f"{name}.parquet", sink.getvalue().to_pybytes())
+        # The manifest goes last. After a crash in between, the old manifest marks the changed
+        # files stale again; rows of unchanged files are the same in old and new tables.
+        atomic_write_bytes(self._manifest_path(),
+                           json.dumps(manifest, sort_keys=True).encode("utf-8"))
+
+
+def _problem_to_json(p: Problem) -> list[Any]:
+    return [p.source, p.line, p.message, p.value, p.severity]
+
+
+def _problem_from_json(item: list[Any]) -> Problem:
+    return Problem(item[0], item[1], item[2], item[3], item[4])
+
+
+def read_tables(
+    data_dir: Path,
+    cache_dir: Path | None = None,
+    workers: int = 0,
+    show_progress: bool = False,
+) -> tuple[dict[str, pd.DataFrame], list[Problem]]:
+    """Parse (or load from cache) the mention, paper and volume tables of a data directory."""
+    xml_paths = sorted((data_dir / "xml").glob("*.xml"))
+    if not xml_paths:
+        raise SnapshotNotFoundError(f"{data_dir / 'xml'}: no volume files (*.xml)")
+    if cache_dir is None:
+        arrow, problems = parse_xml_files(xml_paths, workers, show_progress)
+        return _to_pandas(arrow), problems
+    digests = {p.name: file_digest(p) for p in xml_paths}
+    cache = TableCache(cache_dir)
+    manifest = cache.load_manifest()
+    cached_files: dict[str, str] = manifest["files"]
+    stale = [p for p in xml_paths if cached_files.get(p.name) != digests[p.name]]
+    stale_names = {p.name for p in stale}
+    if not stale and set(cached_files) == set(digests):
+        log.info("loaded parsed tables from cache %s", cache.directory)
+        arrow = cache.load_tables()
+        problems = [_problem_from_json(x) for items in manifest["problems"].values()
+                    for x in items]
+        return _to_pandas(arrow), problems
+
+    log.info("parsing %d of %d volume files", len(stale), len(xml_paths))
+    fresh, fresh_problems = parse_xml_files(stale, workers=workers, show_progress=show_progress)
+    reusable = sorted(set(cached_files) & set(digests) - stale_names)
+    if reusable:
+        kept = {n: t.filter(pa.compute.is_in(t["file"], value_set=pa.array(reusable)))
+                for n, t in cache.load_tables().items()}
+        arrow = {n: _sort_by_file(pa.concat_tables([kept[n], fresh[n]]), xml_paths)
+                 for n in TABLE_NAMES}
+    else:
+        arrow = fresh
+    problems_by_file: dict[str, list[list[Any]]] = {
+        f: items for f, items in manifest["problems"].items() if f in reusable}
+    for problem in fresh_problems:
+        problems_by_file.setdefault(Path(problem.source).name, []).append(
+            _problem_to_json(problem))
+    cache.store(arrow, {"files": digests, "problems": problems_by_file})
+    log.info("cached parsed tables in %s", cache.directory)
+    problems = [_problem_from_json(x) for items in problems_by_file.values() for x in items]
+    return _to_pandas(arrow), problems
+
+
+def _sort_by_file(table: pa.Table, xml_paths: list[Path]) -> pa.Table:
+    """Restore file order after splicing re-parsed files into cached rows (stable)."""
+    rank = {p.name: i for i, p in enumerate(xml_paths)}
+    order = pa.array([rank[f] for f in table["file"].to_pylist()])
+    indices = pa.compute.sort_indices(
+        pa.table({"rank": order, "row": pa.array(range(len(table)))}),
+        sort_keys=[("rank", "ascending"), ("row", "ascending")],
+    )
+    return table.take(indices)
+
+
+def _to_pandas(arrow: dict[str, pa.Table]) -> dict[str, pd.DataFrame]:
+    mapper = {pa.int32(): pd.Int32Dtype(), pa.bool_(): pd.BooleanDtype()}.get
+    return {n: t.to_pandas(types_mapper=mapper) for n, t in arrow.items()}
+
+
+def read_snapshot(
+    path: Path,
+    cache_dir: Path | None = None,
+    workers: int = 0,
+    show_progress: bool = False,
+) -> Snapshot:
+    """Read a snapshot: volume tables plus the person registry, problems collected.
+
+    Raises `InputError` listing every error (malformed XML, empty names, bad registry entries)
+    found in one pass; warnings stay in `Snapshot.problems`.
+    """
+    data_dir = find_data_dir(path)
+    tables, problems = read_tables(data_dir, cache_dir, workers, show_progress)
+    log_ = ProblemLog(list(problems))
+    registry = load_registry(data_dir, log_)
+    mentions = tables["mentions"]
+    mentions["person"] = resolve_mentions(registry, mentions, log_, data_dir / "xml")
+    log_.raise_if_errors()
+    return Snapshot(data_dir, mentions, tables["papers"], tables["volumes"], registry, log_)

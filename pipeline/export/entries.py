@@ -1,0 +1,279 @@
+"""Turn a resolution (`assignments.csv`) into what a maintainer commits.
+
+For every mention of every resolved name, `assignments.csv` says which person it is: a
+registry id, a new id `resolve` proposed, the name's catch-all (legacy) or
+`<slug>/unverified` (current). The exporter writes:
+
+- registry entries for new persons (legacy `name_variants.yaml` entries in the file's own style
+  and place; current `people.json` entries as the official library writes them), with every
+  name string the person's mentions use, the affiliation of its first paper as comment, and
+  its ORCID when its mentions carry exactly one that no other person has;
+- a catch-all entry ("May refer to several people") where the legacy rules need one; in the
+  current format `disable_name_matching` on a name's only verified person when some of its
+  mentions stay unverified;
+- `id="..."` on exactly the `<author>`/`<editor>` elements that need one for the rules to
+  give the wanted person (`attribution.py`); ids already in the XML are never changed, and a
+  mention that carries one keeps its person.
+
+`--format current` on a legacy snapshot migrates it first (`migrate.py`) and exports onto the
+result. Rows whose name string differs from the snapshot's (a resolution of another snapshot)
+are an error naming the row.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import pandas as pd
+
+from pipeline.anthology.changeset import Changeset
+from pipeline.anthology.person_ids import propose_id
+from pipeline.anthology.registry import (
+    CATCH_ALL_COMMENT,
+    UNVERIFIED_SUFFIX,
+    Name,
+    Person,
+    Registry,
+    unverified_id,
+)
+from pipeline.anthology.snapshot import Snapshot
+from pipeline.errors import AnthologyResolveError, InputError, Problem
+from pipeline.export.attribution import (
+    check_no_new_errors,
+    express,
+    repeated_persons,
+    resolve_checked,
+    separate_repeated,
+)
+from pipeline.export.migrate import clean_orcid, plan_migration
+
+log = logging.getLogger(__name__)
+ExportFormat = Literal["legacy", "current"]
+ASSIGNMENT_COLUMNS = ("paper", "role", "position", "first", "last", "person", "status")
+
+
+class ExportError(AnthologyResolveError):
+    """The resolution cannot be exported onto this snapshot."""
+
+
+@dataclass
+class PersonChange:
+    person: str
+    status: str  # new, existing, catch-all
+    mentions: int
+    ids_added: int
+    names: list[str]
+
+
+@dataclass
+class ExportPlan:
+    changeset: Changeset
+    format: ExportFormat
+    by_name: dict[str, list[PersonChange]] = field(default_factory=dict)
+    counts: Counter[str] = field(default_factory=Counter)
+    notes: list[str] = field(default_factory=list)
+
+
+def read_assignments(path: Path) -> pd.DataFrame:
+    """`assignments.csv` with its columns checked; a bad file is an error naming it."""
+    try:
+        table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise InputError([Problem(str(path), None, f"cannot read: {exc}")]) from exc
+    missing = [c for c in ASSIGNMENT_COLUMNS if c not in table.columns]
+    if missing:
+        raise InputError([Problem(str(path), 1, f"missing columns {missing}",
+                                  ",".join(table.columns))])
+    bad = ~table["position"].str.fullmatch(r"[0-9]+")
+    if bad.any():
+        row = int(bad.to_numpy().nonzero()[0][0])
+        raise InputError([Problem(str(path), row + 2, "position must be a number",
+                                  table["position"].iloc[row])])
+    return table.assign(position=table["position"].astype(int))
+
+
+def _locate(mentions: pd.DataFrame, assignments: pd.DataFrame, source: Path) -> pd.Series:
+    """The mention row of each assignment; rows that do not fit the snapshot are errors."""
+    keys = pd.MultiIndex.from_frame(mentions[["paper", "role", "position"]].astype(
+        {"position": int}))
+    rows = keys.get_indexer(pd.MultiIndex.from_frame(assignments[["paper", "role",
+                                                                  "position"]]))
+    problems = []
+    for i in (rows < 0).nonzero()[0][:50]:
+        r = assignments.iloc[i]
+        problems.append(Problem(str(source), int(i) + 2, "no such mention in the snapshot",
+                                f"{r['role']} {r['position']} of {r['paper']}"))
+    found = rows >= 0
+    names_differ = found.copy()
+    names_differ[found] = ((mentions["first"].to_numpy()[rows[found]]
+                            != assignments["first"].to_numpy()[found])
+                           | (mentions["last"].to_numpy()[rows[found]]
+                              != assignments["last"].to_numpy()[found]))
+    for i in names_differ.nonzero()[0][:50]:
+        r = assignments.iloc[i]
+        problems.append(Problem(str(source), int(i) + 2, "name differs from the snapshot's "
+                                "(a resolution of another snapshot?)",
+                                f"{r['first']} {r['last']}"))
+    if problems:
+        raise InputError(problems)
+    return pd.Series(mentions.index[rows], index=assignments.index)
+
+
+def _check_persons(assignments: pd.DataFrame, source: Path, registry: Registry) -> None:
+    """Every changed row names a registry id or a valid new one (or `<slug>/unverified`),
+    and a known status."""
+    changed = assignments["status"] != "unchanged"
+    person = assignments["person"].str.removesuffix(UNVERIFIED_SUFFIX)
+    bad_person = changed & ~person.str.fullmatch(r"[a-z0-9][-a-z0-9]+") & ~person.isin(
+        list(registry.persons))
+    bad_status = ~assignments["status"].isin(["existing", "new", "unresolved", "unchanged"])
+    problems = [Problem(str(source), int(i) + 2, "not a valid person id",
+                        assignments["person"].iloc[i]) for i in bad_person.to_numpy().nonzero()[0]]
+    problems += [Problem(str(source), int(i) + 2, "status must be existing, new, unresolved or "
+                         "unchanged", assignments["status"].iloc[i])
+                 for i in bad_status.to_numpy().nonzero()[0]]
+    if problems:
+        raise InputError(problems[:100])
+
+
+def _new_person(pid: str, rows: pd.DataFrame, catch_all: bool, taken_orcids: set[str]
+                ) -> Person:
+    """A registry entry for the mentions `rows` (all mention columns)."""
+    names = Counter(Name(f, la) for f, la in zip(rows["first"], rows["last"]))
+    ordered = sorted(names, key=lambda n: (-names[n], n.last, n.first))
+    if catch_all:
+        return Person(id=pid, names=tuple(ordered), comment=CATCH_ALL_COMMENT)
+    first_seen = rows.sort_values(["year", "paper"], kind="stable")
+    affiliations = first_seen["affiliation"].dropna()
+    orcids = {o for o in rows["orcid"].map(clean_orcid) if o is not None}
+    orcid = next(iter(orcids)) if len(orcids) == 1 and not orcids & taken_orcids else None
+    return Person(id=pid, names=tuple(ordered), orcid=orcid,
+                  comment=str(affiliations.iloc[0]) if len(affiliations) else None)
+
+
+def plan_export(snapshot: Snapshot, assignments: pd.DataFrame, source: Path,
+                fmt: ExportFormat | None = None) -> ExportPlan:
+    legacy_snapshot = snapshot.registry.format == "legacy"
+    fmt = fmt or ("legacy" if legacy_snapshot else "current")
+    if fmt == "legacy" and not legacy_snapshot:
+        raise ExportError(f"{snapshot.registry.path}: a {snapshot.registry.format} snapshot "
+                          "cannot be exported in the legacy format")
+    mentions = snapshot.mentions
+    _check_persons(assignments, source, snapshot.registry)
+    assignments = assignments[assignments["status"] != "unchanged"]
+    rows = _locate(mentions, assignments, source)
+    plan = ExportPlan(changeset=Changeset(), format=fmt)
+    wanted = pd.Series(assignments["person"].to_numpy(), index=rows.to_numpy(), dtype=object)
+    status = pd.Series(assignments["status"].to_numpy(), index=rows.to_numpy(), dtype=object)
+    if fmt == "current" and legacy_snapshot:
+        migration = plan_migration(snapshot)
+        plan.changeset = migration.changeset
+        plan.notes.extend(migration.notes)
+        registry = migration.registry
+        ids, orcids = migration.ids, migration.orcids
+        slugs = mentions.loc[wanted.index, "slug"]
+        # The resolution's new ids were free in the legacy registry; the migration may have
+        # given one of them to a person it made from an ORCID.
+        taken = set(registry.persons)
+        renamed: dict[str, str] = {}
+        for pid, slug in sorted(set(zip(wanted[status == "new"], slugs[status == "new"]))):
+            if pid in taken and pid not in renamed:
+                renamed[pid] = propose_id(slug, taken)
+                taken.add(renamed[pid])
+                plan.notes.append(f"{pid}: taken by the migration; the new person is "
+                                  f"{renamed[pid]}")
+        mapped = wanted.map(lambda p: migration.id_map.get(p, p))
+        mapped = mapped.where(status != "new", wanted.map(lambda p: renamed.get(p, p)))
+        to_catch_all = (status == "unresolved") | ((status == "existing")
+                                                   & ~mapped.isin(list(registry.persons)))
+        wanted = mapped.where(~to_catch_all, slugs.map(unverified_id))
+    else:
+        registry = snapshot.registry.copy()
+        ids = mentions["id"].astype(object)
+        orcids = mentions["orcid"].astype(object)
+        if fmt == "current":
+            orcids = orcids.map(clean_orcid)
+    current_mentions = mentions.assign(orcid=orcids)
+    resolved_before, errors_before = resolve_checked(registry, current_mentions, ids)
+    desired = resolved_before.astype(object)
+    # A mention with an id in the XML keeps it, and so its person.
+    keeps_id = ids[wanted.index].notna()
+    plan.counts["mentions that keep their curated id"] = int(
+        (keeps_id & (desired[wanted.index] != wanted)).sum())
+    wanted = wanted[~keeps_id]
+    status = status[wanted.index]
+    desired[wanted.index] = wanted
+
+    taken_orcids = {p.orcid for p in registry.persons.values() if p.orcid}
+    new_ids = sorted(set(wanted[(~wanted.isin(list(registry.persons)))
+                                & ~wanted.str.endswith(UNVERIFIED_SUFFIX)]))
+    for pid in new_ids:
+        members = mentions.loc[wanted.index[wanted == pid]]
+        catch_all = bool((status[members.index] == "unresolved").all())
+        person = _new_person(pid, members, catch_all and fmt == "legacy", taken_orcids)
+        if fmt == "current":
+            person = person.with_changes(comment=None if catch_all else person.comment)
+        registry.add_person(person)
+        if person.orcid:
+            taken_orcids.add(person.orcid)
+    if fmt == "current":
+        for slug in sorted(set(mentions.loc[wanted.index[wanted.str.endswith(
+                UNVERIFIED_SUFFIX)], "slug"])):
+            holders = registry.ids_for_slug(slug)
+            if len(holders) == 1 and not registry.persons[holders[0]].disable_name_matching:
+                registry.replace_person(registry.persons[holders[0]].with_changes(
+                    disable_name_matching=True))
+                plan.notes.append(f"{holders[0]}: name matching disabled, since other "
+                                  f"mentions of {slug} stay unverified")
+
+    attribution = express(current_mentions, registry, desired, ids, "export")
+    if fmt == "current":
+        repeated = repeated_persons(mentions, attribution.resolved, registry, ids, orcids)
+        if repeated.any():
+            desired, _, holders = separate_repeated(mentions, registry, attribution.resolved,
+                                                    repeated, desired)
+            plan.notes.extend(f"{pid}: would be twice on a paper by name; name matching "
+                              "disabled" for pid in holders)
+            attribution = express(current_mentions, registry, desired, ids, "export")
+    check_no_new_errors(errors_before, attribution.errors, "export")
+    added = attribution.added & ids.isna()
+    touched = mentions[added]
+    for file, paper, role, position, new_id in zip(
+            touched["file"], touched["paper"], touched["role"], touched["position"],
+            attribution.ids[added]):
+        plan.changeset.edit(str(file), (str(paper), str(role), int(position)),
+                            ("id", None, str(new_id)))
+    plan.changeset.registry = registry
+    _summarise(plan, mentions, wanted, status, added, set(new_ids), fmt)
+    return plan
+
+
+def _summarise(plan: ExportPlan, mentions: pd.DataFrame, wanted: pd.Series, status: pd.Series,
+               added: pd.Series, new_ids: set[str], fmt: ExportFormat) -> None:
+    frame = mentions.loc[wanted.index, ["slug", "first", "last"]].assign(
+        person=wanted, status=status, added=added[wanted.index])
+    changed_names = sorted(set(frame.loc[frame["status"].isin(["new", "unresolved"]), "slug"])
+                           | set(frame.loc[frame["added"], "slug"]))
+    for slug in changed_names:
+        group = frame[frame["slug"] == slug]
+        people = []
+        for person, members in group.groupby("person", sort=True):
+            kind = ("catch-all" if (members["status"] == "unresolved").all()
+                    else "new" if person in new_ids else "existing")
+            names = sorted({f"{f} {la}".strip() for f, la in zip(members["first"],
+                                                                  members["last"])})
+            people.append(PersonChange(str(person), kind, len(members),
+                                       int(members["added"].sum()), names))
+        plan.by_name[slug] = people
+    plan.counts["names changed"] = len(changed_names)
+    plan.counts["new persons"] = sum(p.status == "new" for ps in plan.by_name.values()
+                                     for p in ps)
+    plan.counts["ids added for the resolution"] = int(added[wanted.index].sum())
+    plan.counts["ids added in all"] = int(added.sum())
+    plan.counts["mentions left to a catch-all"] = int((status == "unresolved").sum())
+    log.info("export (%s): %s", fmt, ", ".join(f"{k}: {v:,}" for k, v in
+                                               sorted(plan.counts.items())))

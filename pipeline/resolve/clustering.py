@@ -1,0 +1,206 @@
+"""From mentions to person clusters, name by name: pair features, the pair model, Leiden.
+
+This is the shared core of `resolve` and `evaluate`:
+0. `prepare_evidence`: the steps both take before splitting (name commonness, each name's
+   mention rows, the evidence context, the pair features of every name to split);
+1. `BlockFeatures.compute`: for every name (slug) to work on, the pair features of all its
+   mention pairs (upper triangle), from the evidence context;
+2. `training_data`: gold pairs of curated blocks, for the pair model;
+3. `cluster_blocks`: pair log-odds from a model, constraints from ids/ORCIDs/papers, then
+   `split.split_block` per name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from pipeline.progress import progress_bar
+from pipeline.resolve.ambiguity import name_commonness
+from pipeline.resolve.authorship import Authorship
+from pipeline.resolve.evidence import FEATURE_NAMES, EvidenceContext, pair_matrix
+from pipeline.resolve.pair_model import PairModel
+from pipeline.resolve.split import Constraints, split_block
+
+
+@dataclass
+class BlockFeatures:
+    """Upper-triangle pair features of each block, keyed by slug."""
+
+    rows: dict[str, np.ndarray]  # mention row positions of each block
+    features: dict[str, np.ndarray]  # (n*(n-1)/2) x n_features, float32
+
+    @classmethod
+    def compute(cls, context: EvidenceContext, block_rows: dict[str, np.ndarray],
+                commonness: pd.Series, show_progress: bool = False) -> BlockFeatures:
+        features: dict[str, np.ndarray] = {
+            slug: np.zeros((0, len(FEATURE_NAMES)), dtype=np.float32)
+            for slug, rows in block_rows.items() if len(rows) < 2
+        }
+        multi = {slug: rows for slug, rows in block_rows.items() if len(rows) > 1}
+        if not multi:
+            return cls(dict(block_rows), features)
+        vectors = context.mention_vectors(np.concatenate(list(multi.values())))
+        with progress_bar("Pair evidence", total=len(block_rows),
+                          enabled=show_progress) as advance:
+            advance(len(features))
+            for batch, (start, stop) in _batches(multi):
+                similarities = context.similarities(vectors, start, stop)
+                for slug, (a, b) in batch:
+                    ii, jj = np.triu_indices(b - a, 1)
+                    features[slug] = pair_matrix(
+                        similarities, ii + a - start, jj + a - start,
+                        float(commonness.get(slug, 0.0))).astype(np.float32)
+                advance(len(batch))
+        return cls(dict(block_rows), {slug: features[slug] for slug in block_rows})
+
+
+# Small names are batched: one sparse product per batch of about this many mentions.
+# Larger batches waste work on cross-name pairs (measured: 100 beats 50 and 250).
+BATCH_ROWS = 100
+
+
+def _batches(blocks: dict[str, np.ndarray]
+             ) -> Iterator[tuple[list[tuple[str, tuple[int, int]]], tuple[int, int]]]:
+    """Consecutive blocks grouped until a batch holds about BATCH_ROWS mentions."""
+    batch: list[tuple[str, tuple[int, int]]] = []
+    position = batch_start = 0
+    for slug, rows in blocks.items():
+        if batch and position + len(rows) - batch_start > BATCH_ROWS:
+            yield batch, (batch_start, position)
+            batch, batch_start = [], position
+        batch.append((slug, (position, position + len(rows))))
+        position += len(rows)
+    if batch:
+        yield batch, (batch_start, position)
+
+
+def training_data(blocks: BlockFeatures, gold: pd.Series, slugs: list[str]
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Features, same-person labels and block numbers of the gold pairs in `slugs`."""
+    xs, ys, bs = [], [], []
+    labels = gold.to_numpy(dtype=object)
+    for number, slug in enumerate(slugs):
+        rows = blocks.rows[slug]
+        n = len(rows)
+        if n < 2:
+            continue
+        ii, jj = np.triu_indices(n, 1)
+        block_labels = labels[rows]
+        known = np.array([isinstance(x, str) for x in block_labels])
+        keep = known[ii] & known[jj]
+        if not keep.any():
+            continue
+        xs.append(blocks.features[slug][keep].astype(np.float64))
+        ys.append(block_labels[ii[keep]] == block_labels[jj[keep]])
+        bs.append(np.full(int(keep.sum()), number))
+    if not xs:
+        width = len(next(iter(blocks.features.values()), np.zeros((0, 0))).T)
+        return np.zeros((0, width)), np.zeros(0, dtype=bool), np.zeros(0, dtype=np.int64)
+    return np.vstack(xs), np.concatenate(ys).astype(bool), np.concatenate(bs)
+
+
+@dataclass(frozen=True)
+class ConstraintColumns:
+    """The mention columns constraints are made of, as plain arrays (cheap to slice)."""
+
+    paper: np.ndarray
+    person_id: np.ndarray  # explicit id, None where absent or a catch-all
+    orcid: np.ndarray
+
+    @classmethod
+    def of(cls, mentions: pd.DataFrame, catch_all: frozenset[str]) -> ConstraintColumns:
+        ids = [x if isinstance(x, str) and x not in catch_all else None
+               for x in mentions["id"].to_numpy(dtype=object)]
+        orcids = [x if isinstance(x, str) else None
+                  for x in mentions["orcid"].to_numpy(dtype=object)]
+        return cls(mentions["paper"].to_numpy(dtype=object), np.array(ids, dtype=object),
+                   np.array(orcids, dtype=object))
+
+    def block(self, rows: np.ndarray) -> Constraints:
+        return Constraints(self.paper[rows], self.person_id[rows], self.orcid[rows])
+
+
+def logit_matrix(model: PairModel, features: np.ndarray, n: int) -> np.ndarray:
+    logits = np.zeros((n, n))
+    if n > 1:
+        ii, jj = np.triu_indices(n, 1)
+        values = model.logits(features.astype(np.float64))
+        logits[ii, jj] = values
+        logits[jj, ii] = values
+    return logits
+
+
+def cluster_blocks(
+    mentions: pd.DataFrame,
+    blocks: BlockFeatures,
+    slugs: list[str],
+    model_for: Callable[[str], PairModel],
+    catch_all: frozenset[str],
+    resolution: float,
+    seed: int,
+    show_progress: bool = False,
+) -> pd.DataFrame:
+    """Cluster label ("slug#k") and confidence for every mention of the given names."""
+    index: list[int] = []
+    clusters: list[str] = []
+    confidence: list[float] = []
+    conflicts: list[str] = []
+    columns = ConstraintColumns.of(mentions, catch_all)
+    with progress_bar("Splitting names", total=len(slugs), enabled=show_progress) as advance:
+        for slug in slugs:
+            rows = blocks.rows[slug]
+            logits = logit_matrix(model_for(slug), blocks.features[slug], len(rows))
+            result = split_block(logits, columns.block(rows), resolution=resolution,
+                                 seed=seed)
+            papers = columns.paper[rows]
+            conflicts.extend(f"{slug}: {c.describe(str(papers[c.first]), str(papers[c.second]))}"
+                             for c in result.conflicts)
+            index.extend(rows.tolist())
+            clusters.extend(f"{slug}#{k}" for k in result.membership.tolist())
+            confidence.extend(result.confidence.tolist())
+            advance(1)
+    table = pd.DataFrame({"cluster": clusters, "confidence": confidence},
+                         index=mentions.index[np.array(index, dtype=np.int64)])
+    table.attrs["conflicts"] = conflicts
+    return table
+
+
+def block_rows_of(mentions: pd.DataFrame, slugs: list[str]) -> dict[str, np.ndarray]:
+    """Mention row positions of each given slug (in table order)."""
+    wanted = set(slugs)
+    positions = pd.Series(np.arange(len(mentions)), index=mentions.index)
+    mask = mentions["slug"].isin(wanted).to_numpy()
+    grouped = positions[mask].groupby(mentions["slug"].to_numpy()[mask])
+    found = {str(slug): group.to_numpy() for slug, group in grouped}
+    return {slug: found.get(slug, np.zeros(0, dtype=np.int64)) for slug in slugs}
+
+
+@dataclass
+class PreparedEvidence:
+    """What splitting needs for a set of names: rows, commonness, context and pair features."""
+
+    commonness: pd.Series
+    block_rows: dict[str, np.ndarray]
+    context: EvidenceContext
+    features: BlockFeatures
+
+
+def prepare_evidence(mentions: pd.DataFrame, papers: pd.DataFrame, authorship: Authorship,
+                     slugs: list[str], also_fit_on: list[np.ndarray] | None = None,
+                     show_progress: bool = False) -> PreparedEvidence:
+    """Pair features of every name in `slugs`.
+
+    The text and affiliation vocabularies are fitted on the mentions of `slugs` and the extra
+    rows of `also_fit_on` (e.g. the curated names a model will learn from).
+    """
+    commonness = name_commonness(mentions)
+    block_rows = block_rows_of(mentions, slugs)
+    focus = np.concatenate([*block_rows.values(), *(also_fit_on or []),
+                            np.zeros(0, dtype=np.int64)])
+    context = EvidenceContext.build(mentions, papers, authorship, focus=focus)
+    features = BlockFeatures.compute(context, block_rows, commonness, show_progress)
+    return PreparedEvidence(commonness, block_rows, context, features)

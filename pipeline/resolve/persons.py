@@ -1,0 +1,143 @@
+"""Which person each cluster is: a registry person, a new one, or the name's catch-all."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from pipeline.anthology.person_ids import propose_id
+from pipeline.anthology.registry import Registry, unverified_id
+
+
+def _registry_persons_by_slug(registry: Registry, catch_alls: bool = False
+                              ) -> dict[str, list[str]]:
+    """Registry persons (or, with `catch_alls`, only catch-alls) by the slugs of their names."""
+    by_slug: dict[str, list[str]] = {}
+    for pid, person in registry.persons.items():
+        if person.is_catch_all != catch_alls:
+            continue
+        for slug in sorted({n.slug for n in person.names}):
+            by_slug.setdefault(slug, []).append(pid)
+    return by_slug
+
+
+@dataclass(frozen=True)
+class _ClusterFacts:
+    size: int
+    confidence: float
+    first_seen: tuple[int, str]  # (year, paper) of its earliest mention
+    ids: Counter[str]  # explicit non-catch-all ids on its mentions
+    known: Counter[str]  # registry persons its ORCIDs belong to
+    earliest_affiliation: str | None
+    orcids: list[str]
+
+
+def _cluster_facts(frame: pd.DataFrame, catch_all: set[str],
+                   by_orcid: dict[str, str]) -> dict[str, _ClusterFacts]:
+    explicit = frame["id"].where(~frame["id"].isin(catch_all))
+    ordered = frame.assign(explicit=explicit, year_key=frame["year"].fillna(0).astype(int))
+    ordered = ordered.sort_values(["year_key", "paper", "role", "position"], kind="stable")
+    facts = {}
+    for cluster, group in ordered.groupby("cluster", sort=True):
+        affiliations = group["affiliation"].dropna()
+        orcids = group["orcid"].dropna()
+        facts[str(cluster)] = _ClusterFacts(
+            size=len(group), confidence=float(group["confidence"].mean()),
+            first_seen=(int(group["year_key"].iloc[0]), str(group["paper"].iloc[0])),
+            ids=Counter(group["explicit"].dropna()),
+            known=Counter(by_orcid[o] for o in orcids if o in by_orcid),
+            earliest_affiliation=str(affiliations.iloc[0]) if len(affiliations) else None,
+            orcids=sorted(orcids))
+    return facts
+
+
+def assign_persons(mentions: pd.DataFrame, clusters: pd.DataFrame, registry: Registry,
+                   min_person_mentions: int, min_person_confidence: float
+                   ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Match clusters to registry persons, propose ids, leave the uncertain to a catch-all.
+
+    Per name: clusters whose mentions carry ids or ORCIDs are those registry persons; the
+    largest remaining cluster takes the name's one remaining registry person. Other clusters
+    become new persons when they are confident enough (`min_person_mentions` and
+    `min_person_confidence`); the rest stay unresolved, assigned to the name's catch-all:
+    its existing catch-all entry or a new one (legacy registry, whose catch-alls take the bare
+    slug as id) or `<slug>/unverified` (current formats). A name with no confident cluster
+    (or one cluster only) keeps how the Anthology resolves it today. New ids are proposed in
+    order of each cluster's first paper, with the affiliation of that paper, so a newer paper
+    does not rename a cluster that already has an id.
+    """
+    legacy = registry.format == "legacy"
+    catch_all = {pid for pid, p in registry.persons.items() if p.is_catch_all}
+    by_orcid = {p.orcid: pid for pid, p in registry.persons.items() if p.orcid}
+    by_slug = _registry_persons_by_slug(registry)
+    catch_alls_by_slug = _registry_persons_by_slug(registry, catch_alls=True)
+    taken = set(registry.persons)
+    frame = mentions.loc[clusters.index].assign(cluster=clusters["cluster"],
+                                                confidence=clusters["confidence"])
+    frame["name"] = frame["cluster"].str.rsplit("#", n=1).str[0]
+    facts = _cluster_facts(frame, catch_all, by_orcid)
+    rows: list[dict[str, Any]] = []
+    person_of: dict[str, str] = {}  # cluster -> person; unresolved clusters keep today's
+    for name, group in frame.groupby("name", sort=True):
+        slug = str(name)
+        by_size = sorted(group["cluster"].unique(), key=lambda c: (-facts[c].size, c))
+        by_age = sorted(by_size, key=lambda c: (facts[c].first_seen, c))
+        matched: dict[str, tuple[str, str]] = {}
+        for cluster in by_size:
+            evidence = facts[cluster].ids or facts[cluster].known
+            if evidence:
+                matched[cluster] = (min(evidence, key=lambda k: (-evidence[k], k)), "existing")
+        used = {person for person, _ in matched.values()}
+        free = [pid for pid in by_slug.get(slug, []) if pid not in used]
+        if len(free) == 1:
+            remaining = [c for c in by_size if c not in matched]
+            if remaining:
+                matched[remaining[0]] = (free[0], "existing")
+        confident = [c for c in by_age if c not in matched
+                     and facts[c].size >= min_person_mentions
+                     and facts[c].confidence >= min_person_confidence]
+        unresolved = [c for c in by_age if c not in matched and c not in confident]
+        if not matched and len(confident) <= 1 and (not confident or not unresolved):
+            # No registry person and at most one confident group: nothing to change.
+            for cluster in by_size:
+                matched[cluster] = ("", "unchanged")
+        else:
+            catch = ""
+            if unresolved:
+                if not legacy:
+                    catch = unverified_id(slug)
+                elif catch_alls_by_slug.get(slug):
+                    catch = catch_alls_by_slug[slug][0]
+                else:
+                    catch = propose_id(slug, taken)
+                    taken.add(catch)
+            for cluster in confident:
+                facts_ = facts[cluster]
+                person = propose_id(slug, taken, facts_.earliest_affiliation,
+                                    facts_.orcids[0] if facts_.orcids else None)
+                taken.add(person)
+                matched[cluster] = (person, "new")
+            for cluster in unresolved:
+                matched[cluster] = (catch, "unresolved")
+        for cluster in by_size:
+            person, status = matched[cluster]
+            if person:
+                person_of[cluster] = person
+            rows.append({"name": slug, "cluster": cluster, "person": person or None,
+                         "status": status, "mentions": facts[cluster].size,
+                         "confidence": round(facts[cluster].confidence, 4)})
+    # A name left as it is keeps each mention's person of today.
+    persons = frame["cluster"].map(person_of).fillna(frame["person"])
+    assignments = pd.DataFrame({
+        "paper": frame["paper"], "role": frame["role"], "position": frame["position"],
+        "first": frame["first"], "last": frame["last"],
+        "person": persons,
+        "status": frame["cluster"].map({r["cluster"]: r["status"] for r in rows}),
+        "cluster": frame["cluster"],
+        "confidence": frame["confidence"].round(4),
+    })
+    assignments = assignments.sort_values(["paper", "role", "position"], kind="stable")
+    return assignments.reset_index(drop=True), pd.DataFrame(rows)
