@@ -214,3 +214,17 @@ def test_person_model_is_immutable() -> None:
     with pytest.raises(AttributeError):
         person.id = "c"  # type: ignore[misc]
     assert Registry("legacy", Path("x"), {"a-b": person}).ids_for_slug("a-b") == ["a-b"]
+
+
+@pytest.mark.parametrize(("comment", "catch_all"), [
+    ("May refer to several people", True),
+    ("May refer to multiple people", True),
+    ('"May refer to several people"', True),
+    ("may refer to multiple persons.", True),
+    ("Tsinghua University", False),
+    (None, False),
+    ("Not to be confused with: May refer to several people", False),
+])
+def test_catch_alls_in_every_phrasing(comment: str | None, catch_all: bool) -> None:
+    person = Person(id="kun-zhang", names=(Name("Kun", "Zhang"),), comment=comment)
+    assert person.is_catch_all is catch_all

@@ -11,6 +11,7 @@ This module holds the model only. Readers and writers of each format live in `le
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -25,7 +26,11 @@ REGISTRY_FILES: dict[RegistryFormat, str] = {
     "people-yaml": "yaml/people.yaml",
     "legacy": "yaml/name_variants.yaml",
 }
-CATCH_ALL_COMMENT = "May refer to several people"
+CATCH_ALL_COMMENT = "May refer to several people"  # what new catch-all entries say
+# Both phrasings the registry uses for a catch-all ("several people": 73 entries, "multiple
+# people": 17 in the 2025-11 snapshot), with or without quotes and a trailing full stop.
+CATCH_ALL_PATTERN = re.compile(r"""["']?may refer to (several|multiple) (people|persons)\b""",
+                               re.IGNORECASE)
 UNVERIFIED_SUFFIX = "/unverified"
 
 
@@ -84,7 +89,7 @@ class Person:
     @property
     def is_catch_all(self) -> bool:
         """A placeholder for "several people" under one name, not a real person."""
-        return (self.comment or "").strip().startswith(CATCH_ALL_COMMENT)
+        return CATCH_ALL_PATTERN.match((self.comment or "").strip()) is not None
 
     def with_changes(self, **changes: Any) -> Person:
         return replace(self, **changes)
