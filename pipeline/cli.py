@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from rich.logging import RichHandler
+from rich.markup import escape
 from rich.table import Table
 
 from pipeline.errors import AnthologyResolveError, InputError
@@ -108,6 +110,7 @@ def cmd_resolve(args: argparse.Namespace) -> int:
     from pipeline.resolve.run import resolve
 
     started = time.perf_counter()
+    _check_files_out(args)
     snapshot = _read(args)
     settings = _resolve_settings(args)
     resolution = resolve(snapshot, settings, show_progress=not args.quiet)
@@ -141,6 +144,7 @@ def cmd_graphs(args: argparse.Namespace) -> int:
     from pipeline.resolve.graph import mention_graph, to_networkx
     from pipeline.resolve.run import resolve
 
+    _check_files_out(args)
     snapshot = _read(args)
     settings = _resolve_settings(args)
     resolution = resolve(snapshot, settings, show_progress=not args.quiet)
@@ -179,6 +183,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from pipeline.anthology.atomic import atomic_write_text
     from pipeline.evaluate.run import EvalSettings, evaluate
 
+    _check_files_out(args)
     snapshot = _read(args)
     settings = EvalSettings(resolution=args.resolution, seed=args.seed,
                             min_ambiguity=args.min_ambiguity)
@@ -225,10 +230,34 @@ def _add_apply_options(parser: argparse.ArgumentParser) -> None:
     mode.add_argument("--dry-run", action="store_true",
                       help="print a unified diff of every file that would change; write nothing")
     mode.add_argument("--in-place", action="store_true",
-                      help="change the files of --anthology (each written atomically)")
+                      help="change the files of --anthology as one change: all staged "
+                           "first, registry before XML, old files restored on any failure")
     mode.add_argument("--out", type=Path, metavar="DIR",
-                      help="write a complete patched copy of the data directory to DIR "
-                           "(replaced as a whole; the input stays as it is)")
+                      help="write a complete patched copy of the data directory to DIR. DIR "
+                           "must be new or empty (or an earlier --out of this tool, with "
+                           "--force), and must not be, hold or lie inside an input")
+    parser.add_argument("--force", action="store_true",
+                        help="let --out replace an earlier output of this tool")
+
+
+def _check_apply_target(args: argparse.Namespace, inputs: dict[str, Path]) -> Path:
+    """The data directory, after checking (before any work) that --out may be written."""
+    from pipeline.anthology.output_dir import check_replaceable_dir
+    from pipeline.anthology.snapshot import find_data_dir
+
+    data_dir = find_data_dir(args.anthology)
+    if args.out is not None:
+        check_replaceable_dir(args.out, {"data directory": data_dir,
+                                         "Anthology directory": args.anthology, **inputs},
+                              args.force)
+    return data_dir
+
+
+def _check_files_out(args: argparse.Namespace) -> None:
+    from pipeline.anthology.output_dir import check_files_dir
+    from pipeline.anthology.snapshot import find_data_dir
+
+    check_files_dir(args.out, find_data_dir(args.anthology))
 
 
 def _apply(args: argparse.Namespace, changeset: Any, data_dir: Path) -> None:
@@ -247,6 +276,7 @@ def _apply(args: argparse.Namespace, changeset: Any, data_dir: Path) -> None:
 def cmd_migrate(args: argparse.Namespace) -> int:
     from pipeline.export.migrate import plan_migration
 
+    _check_apply_target(args, {})
     snapshot = _read(args)
     migration = plan_migration(snapshot)
     for note in migration.notes:
@@ -260,6 +290,10 @@ def cmd_export(args: argparse.Namespace) -> int:
     from pipeline.export.entries import plan_export, read_assignments
     from pipeline.export.pr_summary import load_evidence, render_summary
 
+    inputs = {"resolution directory": args.resolution}
+    if args.summary is not None:
+        inputs["summary file"] = args.summary
+    _check_apply_target(args, inputs)
     source = args.resolution / "assignments.csv"
     assignments = read_assignments(source)
     snapshot = _read(args)
@@ -451,6 +485,14 @@ def _add_split_options(parser: argparse.ArgumentParser,
                              "the rest stay one person (default: %(default)s)")
 
 
+def _interrupt_on_sigterm() -> None:
+    """SIGTERM (a CI timeout, `kill`) unwinds like Ctrl-C, so in-place runs roll back."""
+    def handler(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, handler)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -458,6 +500,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.WARNING if args.quiet else logging.INFO, format="%(message)s",
         handlers=[RichHandler(console=console, show_time=False, show_path=False)],
     )
+    _interrupt_on_sigterm()
     try:
         code: int = args.func(args)
     except InputError as exc:
@@ -466,8 +509,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             console.print(f"  {problem}", markup=False, highlight=False)
         return 2
     except AnthologyResolveError as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
         return 2
+    except OSError as exc:  # a full disk, a file we may not write, a path that vanished
+        where = " -> ".join(str(f) for f in (exc.filename, exc.filename2) if f is not None)
+        console.print(f"[red]error:[/red] {escape(where or 'input/output')}: "
+                      f"{escape(str(exc.strerror or exc))}; nothing was left half-written",
+                      highlight=False)
+        return 2
+    except KeyboardInterrupt:
+        console.print("[red]interrupted[/red]; nothing was left half-written")
+        return 130
     return code
 
 

@@ -7,9 +7,12 @@ element no longer where the tables say, a value a curator changed meanwhile) sto
 before any file is touched. Then:
 
 - `dry_run`: a unified diff of every changed file, nothing written;
-- `in_place`: each changed file replaced atomically in the data directory;
+- `in_place`: one change of the data directory, all or nothing (`write`): every new file is
+  staged first, then renamed into place registry first, and any failure puts the old files
+  back;
 - `out`: a full copy of the data directory with the changes, built beside the target and
-  renamed into place, so the target is either the old copy or the complete new one.
+  renamed into place, so the target is either the old copy or the complete new one. What
+  `out` may name is checked first (`output_dir.py`).
 """
 
 from __future__ import annotations
@@ -22,8 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from pipeline.anthology.atomic import atomic_write_bytes
+from pipeline.anthology.output_dir import mark
 from pipeline.anthology.registry import REGISTRY_FILES, Registry
+from pipeline.anthology.transaction import replace_files
 from pipeline.anthology.volumes import MentionKey
 from pipeline.anthology.xml_patch import AttributeChange, edit_mention_attributes
 from pipeline.errors import AnthologyResolveError
@@ -105,31 +109,38 @@ def unified_diff(changes: RenderedChanges) -> str:
     return "".join(parts)
 
 
+def _commit_order(relative: str, data: bytes | None) -> tuple[int, str]:
+    """Registry files first (new entries before the XML ids that need them), then volume
+    files, and deletions last, so an interruption leaves ids only for entries that exist."""
+    if data is None:
+        return (2, relative)
+    return (0 if not relative.startswith("xml/") else 1, relative)
+
+
 def write(changes: RenderedChanges, data_dir: Path) -> None:
-    """Apply rendered changes to `data_dir`, each file atomically."""
-    for relative, data in sorted(changes.new.items()):
-        path = data_dir / relative
-        if data is None:
-            path.unlink()
-        else:
-            atomic_write_bytes(path, data)
+    """Apply rendered changes to `data_dir` as one change, all or nothing
+    (`transaction.replace_files`), registry files first."""
+    order = sorted(changes.new, key=lambda r: _commit_order(r, changes.new[r]))
+    replace_files(data_dir, changes.new, order)
 
 
 def write_copy(changes: RenderedChanges, data_dir: Path, out_dir: Path) -> None:
-    """A complete copy of `data_dir` with the changes, replacing `out_dir` in one rename."""
-    out_dir = out_dir.resolve()
-    if out_dir == data_dir.resolve() or data_dir.resolve() in out_dir.parents:
-        raise ChangesetError(f"--out {out_dir} must not be inside the data directory "
-                             f"{data_dir}; use --in-place to change it")
+    """A complete copy of `data_dir` with the changes, replacing `out_dir` in one rename.
+
+    `out_dir` must have passed `output_dir.check_replaceable_dir`: absent, empty, or an
+    earlier output of this tool. The copy carries the marker that makes it recognisable.
+    """
+    out_dir = out_dir.absolute()
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     try:
-        shutil.copytree(data_dir, staging / "data", symlinks=True)
-        write(changes, staging / "data")
+        copy = staging / "data"
+        shutil.copytree(data_dir, copy, symlinks=True)
+        write(changes, copy)
+        mark(copy)
         if out_dir.exists():
-            retired = staging / "old"
-            os.replace(out_dir, retired)
-        os.replace(staging / "data", out_dir)
+            os.replace(out_dir, staging / "old")
+        os.replace(copy, out_dir)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 

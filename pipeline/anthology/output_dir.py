@@ -1,0 +1,97 @@
+"""Where a command may write: checks made before any work starts.
+
+The rule: a run deletes or replaces only what this tool created. A directory this tool fills
+as a whole (`export --out`, `migrate --out`) must be absent, empty, or an earlier output of
+this tool (recognised by the marker file it writes there), and the last is replaced only with
+`--force`. It must not be, contain or lie inside any input (the data directory, the
+resolution read by `export`). A directory that only receives named files (`resolve --out`)
+must not lie inside the data directory, and must be writable.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from pipeline.errors import AnthologyResolveError
+
+MARKER = ".anthology-resolve-output"
+MARKER_TEXT = "Written by anthology-resolve; `--force` may replace this directory as a whole.\n"
+
+
+class OutputDirError(AnthologyResolveError):
+    """An output location would overwrite or delete something this tool did not create."""
+
+
+def _relation(out: Path, protected: Path) -> str | None:
+    if out == protected:
+        return "is"
+    if out in protected.parents:
+        return "contains"
+    if protected in out.parents:
+        return "lies inside"
+    return None
+
+
+def check_replaceable_dir(out: Path, inputs: dict[str, Path], force: bool) -> None:
+    """Refuse an `--out` directory that replacing as a whole could lose data with."""
+    target = out.resolve()
+    for label, path in sorted(inputs.items()):
+        relation = _relation(target, path.resolve())
+        if relation is not None:
+            raise OutputDirError(f"--out {out} {relation} the {label} {path}; choose a "
+                                 "separate directory (or --in-place to change the data)")
+    if out.is_symlink():
+        raise OutputDirError(f"--out {out} is a symbolic link; name a real directory")
+    if out.exists():
+        if not out.is_dir():
+            raise OutputDirError(f"--out {out} exists and is not a directory")
+        if any(out.iterdir()):
+            if not (out / MARKER).is_file():
+                raise OutputDirError(
+                    f"--out {out} is not empty and was not written by anthology-resolve "
+                    f"(no {MARKER} in it); name an empty or new directory")
+            if not force:
+                raise OutputDirError(
+                    f"--out {out} holds an earlier output of anthology-resolve; pass --force "
+                    "to replace it")
+    check_writable_parent(out)
+
+
+def check_files_dir(out: Path, data_dir: Path) -> None:
+    """Refuse a directory for named output files inside the data, or one we cannot write."""
+    if data_dir.resolve() == out.resolve() or data_dir.resolve() in out.resolve().parents:
+        raise OutputDirError(f"--out {out} lies inside the data directory {data_dir}; "
+                             "outputs never go into the snapshot")
+    if out.exists() and not out.is_dir():
+        raise OutputDirError(f"--out {out} exists and is not a directory")
+    if out.is_dir():
+        _probe(out)
+    else:
+        check_writable_parent(out)
+
+
+def check_writable_parent(out: Path) -> None:
+    """The nearest existing ancestor of `out` must accept new files."""
+    parent = out.absolute().parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise OutputDirError(f"--out {out}: {parent} is not a directory")
+    _probe(parent)
+
+
+def _probe(directory: Path) -> None:
+    """Create and remove a file: the only test that also holds for root and read-only mounts."""
+    try:
+        fd, name = tempfile.mkstemp(prefix=".anthology-resolve-probe.", dir=directory)
+    except OSError as exc:
+        raise OutputDirError(f"cannot write to {directory}: {exc.strerror}") from exc
+    os.close(fd)
+    os.unlink(name)
+
+
+def mark(directory: Path) -> None:
+    """Leave the marker that makes `directory` recognisably ours."""
+    (directory / MARKER).write_text(MARKER_TEXT, encoding="utf-8")
