@@ -69,14 +69,24 @@ def test_malformed_xml_names_file_and_line(tmp_path: Path) -> None:
     assert "malformed XML" in problem.message
 
 
-def test_empty_name_is_an_error_with_its_line(tmp_path: Path) -> None:
+def test_empty_name_is_skipped_with_a_warning_naming_its_line(tmp_path: Path) -> None:
+    # The Anthology's own build tolerated <first/><last/> (2019 snapshot): skip, warn.
     bad = tmp_path / "2099.empty.xml"
     bad.write_text(
         "<collection id='2099.empty'>\n<volume id='1'>\n<meta><year>2099</year></meta>\n"
         "<paper id='1'>\n<title>T</title>\n<author><first/><last/></author>\n"
+        "<author><first>Ada</first><last>Lovelace</last></author>\n"
         "</paper>\n</volume>\n</collection>\n")
-    [problem] = parse_volume_file(bad).problems.errors
-    assert (problem.line, problem.message) == (6, "author 0 of 2099.empty-1.1 has an empty name")
+    tables = parse_volume_file(bad)
+    assert tables.problems.errors == []
+    [problem] = tables.problems.warnings
+    assert (problem.line, problem.message) == (
+        6, "author 0 of 2099.empty-1.1 has an empty name; skipped")
+    [row] = tables.mentions
+    mention = dict(zip(MENTION_FIELDS, row))
+    # The position stays the element's position, so patches still find the right element.
+    assert (mention["last"], mention["position"]) == ("Lovelace", 1)
+    assert tables.papers[0][-1] == ["Ada Lovelace"]
 
 
 def test_locate_mentions_finds_editor_and_author_lines() -> None:

@@ -2,14 +2,17 @@
 
 The slug of the name; when that is taken, a distinguishing suffix from the affiliation
 ("Tsinghua University" -> "tsinghua"), else the last four ORCID characters, else a number.
-Valid ids match [a-z0-9][-a-z0-9]+ (the current format requires a leading letter); a proposed
-id never collides with an id in `taken`.
+A proposed id is valid in both formats (the current one requires `[a-z][-a-z0-9]+`, checked
+with the official library) and never collides with an id in `taken`. A slug that cannot start
+such an id (empty for a punctuation-only name, or starting with a digit) gets `person-` in
+front.
 """
 
 from __future__ import annotations
 
 import re
 
+from acl_anthology.utils.ids import is_verified_person_id
 from slugify import slugify
 
 # Words that do not distinguish one institution from another.
@@ -21,7 +24,7 @@ technology technical sciences science academy inc ltd corporation company group
 """.split())
 # First words of place names that say nothing alone ("New York University" -> "new-york").
 PLACE_PREFIXES = frozenset("new san los las hong saint st santa sao rio".split())
-VALID_ID = re.compile(r"[a-z0-9][-a-z0-9]+")
+STARTS_AN_ID = re.compile(r"[a-z][-a-z0-9]*")
 
 
 def affiliation_suffix(affiliation: str | None) -> str | None:
@@ -59,7 +62,11 @@ def propose_id(slug: str, taken: set[str], affiliation: str | None = None,
     'yang-liu-0097'
     >>> propose_id("yang-liu", {"yang-liu", "yang-liu-2"})
     'yang-liu-3'
+    >>> propose_id("", {"person"}), propose_id("42", set())
+    ('person-2', 'person-42')
     """
+    if not STARTS_AN_ID.fullmatch(slug):
+        slug = f"person-{slug}".rstrip("-")
     candidates = [slug]
     suffix = affiliation_suffix(affiliation)
     if suffix:
@@ -67,7 +74,7 @@ def propose_id(slug: str, taken: set[str], affiliation: str | None = None,
     if orcid:
         candidates.append(f"{slug}-{orcid[-4:].lower()}")
     for candidate in candidates:
-        if candidate not in taken and VALID_ID.fullmatch(candidate):
+        if candidate not in taken and is_verified_person_id(candidate):
             return candidate
     number = 2
     while f"{slug}-{number}" in taken:

@@ -7,11 +7,15 @@ each kind with a `file` column; a changed file replaces only its own rows.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import gc
 import hashlib
 import json
 import logging
 import os
+import signal
+import sys
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +28,8 @@ import pyarrow.parquet as pq
 from pipeline.anthology.atomic import atomic_write_bytes
 from pipeline.anthology.names import name_slug
 from pipeline.anthology.registry import Registry, load_registry, resolve_mentions
+from pipeline.anthology.transaction import recover
+from pipeline.anthology.venues import add_venues
 from pipeline.anthology.volumes import (
     MENTION_FIELDS,
     PAPER_FIELDS,
@@ -35,7 +41,8 @@ from pipeline.progress import progress_bar
 
 log = logging.getLogger(__name__)
 
-CACHE_VERSION = "tables-v1"
+# v2: empty names get no row; problems name files relative to the data directory.
+CACHE_VERSION = "tables-v2"
 TABLE_NAMES = ("mentions", "papers", "volumes")
 _FIELDS = {"mentions": MENTION_FIELDS, "papers": PAPER_FIELDS, "volumes": VOLUME_FIELDS}
 _SCHEMAS = {
@@ -161,7 +168,8 @@ def parse_xml_files(
     batches = _batches(paths, workers * 8)
     parts: list[dict[str, pa.Table]] = []
     problems: list[Problem] = []
-    with ProcessPoolExecutor(max_workers=workers) as pool, progress_bar(
+    with ProcessPoolExecutor(max_workers=workers, initializer=_die_with_parent,
+                             initargs=(os.getpid(),)) as pool, progress_bar(
         "Parsing volume files", total=len(paths), enabled=show_progress
     ) as advance:
         for batch, (tables, batch_problems) in zip(batches, pool.map(_parse_files, batches)):
@@ -169,6 +177,17 @@ def parse_xml_files(
             problems.extend(batch_problems)
             advance(len(batch))
     return {n: pa.concat_tables([p[n] for p in parts]) for n in TABLE_NAMES}, problems
+
+
+def _die_with_parent(parent: int) -> None:
+    """Worker start-up: end when the parent ends, even by SIGKILL (Linux `PR_SET_PDEATHSIG`);
+    otherwise a killed run leaves its workers blocked on a pipe for ever."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
+    if os.getppid() != parent:  # the parent died before the line above ran
+        os._exit(1)
 
 
 class TableCache:
@@ -206,11 +225,33 @@ class TableCache:
 
 
 def _problem_to_json(p: Problem) -> list[Any]:
-    return [p.source, p.line, p.message, p.value, p.severity]
+    # Only the file name is kept: a cache shared by two copies of a snapshot must name the
+    # files of the copy being read.
+    return [Path(p.source).name, p.line, p.message, p.value, p.severity]
 
 
-def _problem_from_json(item: list[Any]) -> Problem:
-    return Problem(item[0], item[1], item[2], item[3], item[4])
+def _problem_from_json(item: list[Any], xml_dir: Path) -> Problem:
+    return Problem(str(xml_dir / item[0]), item[1], item[2], item[3], item[4])
+
+
+def list_volume_files(data_dir: Path) -> list[Path]:
+    """The volume files of `xml/`; anything named `*.xml` that is not a readable regular file
+    (a directory, a broken link, a symlink loop) is an error naming it."""
+    problems = ProblemLog()
+    paths = sorted((data_dir / "xml").glob("*.xml"))
+    for path in paths:
+        try:
+            if not path.is_file():
+                problems.error(path, None, "named like a volume file but is not a regular "
+                               "file (a directory?)")
+            elif not os.access(path, os.R_OK):
+                problems.error(path, None, "volume file is not readable")
+        except OSError as exc:  # ELOOP and friends
+            problems.error(path, None, f"cannot be read: {exc.strerror}")
+    problems.raise_if_errors()
+    if not paths:
+        raise SnapshotNotFoundError(f"{data_dir / 'xml'}: no volume files (*.xml)")
+    return paths
 
 
 def read_tables(
@@ -220,9 +261,8 @@ def read_tables(
     show_progress: bool = False,
 ) -> tuple[dict[str, pd.DataFrame], list[Problem]]:
     """Parse (or load from cache) the mention, paper and volume tables of a data directory."""
-    xml_paths = sorted((data_dir / "xml").glob("*.xml"))
-    if not xml_paths:
-        raise SnapshotNotFoundError(f"{data_dir / 'xml'}: no volume files (*.xml)")
+    xml_paths = list_volume_files(data_dir)
+    xml_dir = data_dir / "xml"
     if cache_dir is None:
         arrow, problems = parse_xml_files(xml_paths, workers, show_progress)
         return _to_pandas(arrow), problems
@@ -231,20 +271,32 @@ def read_tables(
     manifest = cache.load_manifest()
     cached_files: dict[str, str] = manifest["files"]
     stale = [p for p in xml_paths if cached_files.get(p.name) != digests[p.name]]
-    stale_names = {p.name for p in stale}
     if not stale and set(cached_files) == set(digests):
-        log.info("loaded parsed tables from cache %s", cache.directory)
-        arrow = cache.load_tables()
-        problems = [_problem_from_json(x) for items in manifest["problems"].values()
-                    for x in items]
-        return _to_pandas(arrow), problems
+        cached = _load_cached_tables(cache)
+        if cached is not None:
+            log.info("loaded parsed tables from cache %s", cache.directory)
+            problems = [_problem_from_json(x, xml_dir)
+                        for items in manifest["problems"].values() for x in items]
+            return _to_pandas(cached), problems
+        cached_files = {}
+        stale = xml_paths
+    stale_names = {p.name for p in stale}
 
     log.info("parsing %d of %d volume files", len(stale), len(xml_paths))
     fresh, fresh_problems = parse_xml_files(stale, workers=workers, show_progress=show_progress)
     reusable = sorted(set(cached_files) & set(digests) - stale_names)
-    if reusable:
+    previous = _load_cached_tables(cache) if reusable else None
+    if previous is None and reusable:  # the cache was corrupt: parse the rest too
+        more, more_problems = parse_xml_files(
+            [p for p in xml_paths if p.name in set(reusable)], workers=workers,
+            show_progress=show_progress)
+        fresh = {n: pa.concat_tables([fresh[n], more[n]]) for n in TABLE_NAMES}
+        fresh_problems += more_problems
+        reusable = []
+        fresh = {n: _sort_by_file(fresh[n], xml_paths) for n in TABLE_NAMES}
+    if previous is not None:
         kept = {n: t.filter(pa.compute.is_in(t["file"], value_set=pa.array(reusable)))
-                for n, t in cache.load_tables().items()}
+                for n, t in previous.items()}
         arrow = {n: _sort_by_file(pa.concat_tables([kept[n], fresh[n]]), xml_paths)
                  for n in TABLE_NAMES}
     else:
@@ -256,8 +308,19 @@ def read_tables(
             _problem_to_json(problem))
     cache.store(arrow, {"files": digests, "problems": problems_by_file})
     log.info("cached parsed tables in %s", cache.directory)
-    problems = [_problem_from_json(x) for items in problems_by_file.values() for x in items]
+    problems = [_problem_from_json(x, xml_dir) for items in problems_by_file.values()
+                for x in items]
     return _to_pandas(arrow), problems
+
+
+def _load_cached_tables(cache: TableCache) -> dict[str, pa.Table] | None:
+    """The cached tables, or None (with a warning) when they cannot be read."""
+    try:
+        return cache.load_tables()
+    except (OSError, pa.ArrowException) as exc:
+        log.warning("the table cache in %s cannot be read (%s); parsing again and "
+                    "rebuilding it", cache.directory, exc)
+        return None
 
 
 def _sort_by_file(table: pa.Table, xml_paths: list[Path]) -> pa.Table:
@@ -288,10 +351,28 @@ def read_snapshot(
     found in one pass; warnings stay in `Snapshot.problems`.
     """
     data_dir = find_data_dir(path)
+    recover(data_dir)
     tables, problems = read_tables(data_dir, cache_dir, workers, show_progress)
     log_ = ProblemLog(list(problems))
+    duplicates = ProblemLog()
+    _check_one_file_per_volume(tables["volumes"], data_dir / "xml", duplicates)
+    if duplicates.errors:  # what follows assumes each volume (and paper) once
+        log_.extend(duplicates)
+        log_.raise_if_errors()
+    add_venues(tables, data_dir, log_)
     registry = load_registry(data_dir, log_)
     mentions = tables["mentions"]
     mentions["person"] = resolve_mentions(registry, mentions, log_, data_dir / "xml")
     log_.raise_if_errors()
     return Snapshot(data_dir, mentions, tables["papers"], tables["volumes"], registry, log_)
+
+
+def _check_one_file_per_volume(volumes: pd.DataFrame, xml_dir: Path, problems: ProblemLog
+                               ) -> None:
+    """Two files holding the same volume (e.g. `P19.xml` and a backup `P19 copy.xml`)."""
+    files = volumes.groupby("volume", sort=True)["file"].unique()
+    for volume, names in files[files.map(len) > 1].items():
+        listed = sorted(str(n) for n in names)
+        problems.error(xml_dir / listed[0], None,
+                       f"volume {volume} is also in {', '.join(listed[1:])}: one collection, "
+                       "one file (remove the copy)", str(volume))

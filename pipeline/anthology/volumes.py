@@ -64,6 +64,8 @@ class VolumeFileTables:
     problems: ProblemLog = field(default_factory=ProblemLog)
     # (severity, paper, role, position, message, value); lines are looked up after the walk
     mention_issues: list[tuple[str, str, str, int, str, str]] = field(default_factory=list)
+    # (volume or paper, volume's XML id, message, value) of elements that get no row (errors)
+    element_issues: list[tuple[str, str, str, str]] = field(default_factory=list)
 
 
 def parse_volume_file(path: Path) -> VolumeFileTables:
@@ -81,6 +83,12 @@ def parse_volume_file(path: Path) -> VolumeFileTables:
         return tables
     for volume in root.iterfind("volume"):
         _parse_volume(tables, volume, collection_id)
+    if tables.element_issues:
+        element_lines = _element_lines(path)
+        for what, volume_xml_id, message, value in tables.element_issues:
+            element_line = element_lines.get((what, volume_xml_id, value))
+            tables.problems.error(path, element_line,
+                                  f"{message} in volume {volume_xml_id!r}", value)
     if tables.mention_issues:
         keys = {(paper, role, pos) for _, paper, role, pos, _, _ in tables.mention_issues}
         lines = locate_mentions(path, keys)
@@ -90,9 +98,30 @@ def parse_volume_file(path: Path) -> VolumeFileTables:
     return tables
 
 
+def _paper_or_volume_id(tables: VolumeFileTables, collection_id: str, volume_xml_id: str,
+                        paper_xml_id: str | None = None) -> str | None:
+    """The Anthology id of a volume or paper, or None (and an error) if it cannot be built."""
+    what = "volume" if paper_xml_id is None else "paper"
+    xml_id = volume_xml_id if paper_xml_id is None else paper_xml_id
+    if not xml_id:
+        tables.element_issues.append((what, volume_xml_id, f"<{what}> without an id", ""))
+        return None
+    try:
+        if paper_xml_id is None:
+            return build_id(collection_id, volume_xml_id)
+        return build_id(collection_id, volume_xml_id, paper_xml_id)
+    except ValueError as exc:
+        tables.element_issues.append((what, volume_xml_id, f"invalid <{what}> id ({exc})",
+                                      xml_id))
+        return None
+
+
 def _parse_volume(tables: VolumeFileTables, volume: ET.Element, collection_id: str) -> None:
     volume_xml_id = volume.get("id") or ""
-    volume_id = build_id(collection_id, volume_xml_id)
+    built = _paper_or_volume_id(tables, collection_id, volume_xml_id)
+    if built is None:
+        return
+    volume_id = built
     title = ""
     year_text = None
     venue_list: list[str] = []
@@ -115,24 +144,30 @@ def _parse_volume(tables: VolumeFileTables, volume: ET.Element, collection_id: s
     tables.volumes.append(
         (volume_id, volume.get("type") or "", title, year, venues, has_frontmatter))
     editor_names = [
-        _add_mention(tables, e, volume_id, volume_id, "editor", i, year, venues)
-        for i, e in enumerate(editors)
+        name for i, e in enumerate(editors)
+        if (name := _add_mention(tables, e, volume_id, volume_id, "editor", i, year, venues))
     ]
     if has_frontmatter:
         frontmatter_id = build_id(collection_id, volume_xml_id, "0")
         _add_paper(tables, frontmatter_id, volume_id, True, title, "", year, venues, title,
                    editor_names)
     for paper in volume.iterfind("paper"):
-        paper_id = build_id(collection_id, volume_xml_id, paper.get("id") or "")
+        built = _paper_or_volume_id(tables, collection_id, volume_xml_id, paper.get("id") or "")
+        if built is None:
+            continue
+        paper_id = built
         paper_title = ""
         abstract = ""
         authors: list[str] = []
-        n_editors = 0
+        n_authors = n_editors = 0
         for child in paper:
             tag = child.tag
             if tag == "author":
-                authors.append(_add_mention(tables, child, paper_id, volume_id, "author",
-                                            len(authors), year, venues))
+                name = _add_mention(tables, child, paper_id, volume_id, "author", n_authors,
+                                    year, venues)
+                n_authors += 1
+                if name:
+                    authors.append(name)
             elif tag == "editor":
                 _add_mention(tables, child, paper_id, volume_id, "editor", n_editors, year,
                              venues)
@@ -155,7 +190,8 @@ def _add_mention(
     year: int | None,
     venues: str,
 ) -> str:
-    """Append one `<author>`/`<editor>` row; returns the printed name for the author list."""
+    """Append one `<author>`/`<editor>` row; returns the printed name for the author list
+    ("" for an empty name, which gets no row)."""
     first = last = affiliation = None
     vfirst = vlast = vscript = None
     for child in person:
@@ -177,12 +213,14 @@ def _add_mention(
     last = _clean(last)
     if not last:
         where = f"{role} {position} of {paper_id}"
-        if first:
+        if not first:
+            # The Anthology's own build tolerated these (an index entry, old ROCLING volumes):
+            # the element names nobody, so it is left out of person resolution.
             tables.mention_issues.append(("warning", paper_id, role, position,
-                                          f"{where} has <first> but no <last>", first))
-        else:
-            tables.mention_issues.append(("error", paper_id, role, position,
-                                          f"{where} has an empty name", ""))
+                                          f"{where} has an empty name; skipped", ""))
+            return ""
+        tables.mention_issues.append(("warning", paper_id, role, position,
+                                      f"{where} has <first> but no <last>", first))
     tables.mentions.append((
         paper_id, volume_id, role, position, first, last, person.get("id"),
         person.get("orcid"), affiliation or None, vfirst, vlast, vscript, year, venues,
@@ -216,6 +254,22 @@ def _add_paper(
                           volume_title, authors))
 
 
+def _element_lines(path: Path) -> dict[tuple[str, str, str], int]:
+    """Source line of each `<volume>` and `<paper>` by (tag, volume XML id, own id)."""
+    try:
+        root = etree.parse(str(path)).getroot()
+    except (OSError, etree.XMLSyntaxError):
+        return {}
+    lines: dict[tuple[str, str, str], int] = {}
+    for volume in root.iterfind("volume"):
+        volume_xml_id = volume.get("id") or ""
+        lines.setdefault(("volume", volume_xml_id, volume_xml_id), int(volume.sourceline or 0))
+        for paper in volume.iterfind("paper"):
+            lines.setdefault(("paper", volume_xml_id, paper.get("id") or ""),
+                             int(paper.sourceline or 0))
+    return lines
+
+
 MentionKey = tuple[str, str, int]
 """(paper or volume id, role, 0-based position within the role) of one name mention."""
 
@@ -241,10 +295,16 @@ def locate_mentions(path: Path, keys: set[MentionKey]) -> dict[MentionKey, int]:
 
     for volume in root.iterfind("volume"):
         volume_xml_id = volume.get("id") or ""
-        volume_id = build_id(collection_id, volume_xml_id)
+        try:
+            volume_id = build_id(collection_id, volume_xml_id)
+        except ValueError:  # reported by the parse
+            continue
         visit(volume_id, volume.findall("meta/editor"), "editor")
         for paper in volume.iterfind("paper"):
-            paper_id = build_id(collection_id, volume_xml_id, paper.get("id") or "")
+            try:
+                paper_id = build_id(collection_id, volume_xml_id, paper.get("id") or "")
+            except ValueError:
+                continue
             visit(paper_id, paper.findall("author"), "author")
             visit(paper_id, paper.findall("editor"), "editor")
     return found

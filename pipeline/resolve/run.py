@@ -26,6 +26,7 @@ import pandas as pd
 
 from pipeline.anthology.curation import curation_of
 from pipeline.anthology.snapshot import Snapshot
+from pipeline.errors import AnthologyResolveError
 from pipeline.resolve.ambiguity import AmbiguityModel, name_features
 from pipeline.resolve.authorship import Authorship
 from pipeline.resolve.clustering import (
@@ -107,6 +108,11 @@ def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool =
     shared = pd.Series({slug: slug in curation.multi_identity for slug in curation.blocks})
     ambiguity_model = AmbiguityModel.fit(names.loc[curation.blocks], shared)
     ambiguity = ambiguity_model.score(names)
+    unknown = sorted(set(settings.names) - set(names.index))
+    if unknown:
+        raise AnthologyResolveError(
+            f"--name {', '.join(unknown)}: no author or editor of the snapshot has this name "
+            "slug (slugs are lower case with hyphens, e.g. yang-liu)")
     chosen = list(settings.names) or choose_names(names, ambiguity, settings.min_ambiguity)
     lap("ambiguity")
     log.info("resolving %d names (of %d with 2+ mentions)", len(chosen),

@@ -9,6 +9,7 @@ similar}`. The writers reproduce what the official library writes:
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from acl_anthology.utils.ids import is_verified_person_id
 from acl_anthology.utils.json import collapse_names
 
 from pipeline.anthology.registry.model import Name, Person, Registry, RegistryError, RegistryFormat
-from pipeline.errors import ProblemLog
+from pipeline.errors import InputError, Problem, ProblemLog
 
 ENTRY_KEYS = ("names", "comment", "degree", "disable_name_matching", "orcid", "similar")
 ORCID_PATTERN = re.compile(r"[0-9]{4}-[0-9]{4}-[0-9]{4}-[0-9]{3}[0-9X]")
@@ -35,17 +36,46 @@ def _entry_lines(text: str, fmt: RegistryFormat) -> dict[str, int]:
     return lines
 
 
-def _load(path: Path, fmt: RegistryFormat, text: str, problems: ProblemLog) -> Any:
+def _load(path: Path, fmt: RegistryFormat, text: str) -> Any:
+    """The parsed file. A file that cannot be parsed is reported alone (`InputError`): every
+    later problem would only follow from it."""
     try:
         if fmt == "people-json":
-            return msgspec.json.decode(text.encode("utf-8"))
+            return json.loads(text, object_pairs_hook=_no_duplicate_keys)
         return yaml.load(text, Loader=yaml.CSafeLoader)
-    except msgspec.DecodeError as exc:
-        problems.error(path, None, f"malformed JSON: {exc}")
+    except json.JSONDecodeError as exc:
+        problem = Problem(str(path), exc.lineno, f"malformed JSON: {exc.msg} (column {exc.colno})")
+    except _DuplicateKeyError as exc:
+        line = _line_of_second(text, exc.key)
+        problem = Problem(str(path), line, "duplicate key: the JSON reader would keep only the "
+                          "last entry", exc.key)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        problems.error(path, mark.line + 1 if mark else None, f"malformed YAML: {exc}")
-    return None
+        problem = Problem(str(path), mark.line + 1 if mark else None, f"malformed YAML: {exc}")
+    raise InputError([problem])
+
+
+class _DuplicateKeyError(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise _DuplicateKeyError(key)
+        result[key] = value
+    return result
+
+
+def _line_of_second(text: str, key: str) -> int | None:
+    """Line of the second occurrence of `"key":` in the text."""
+    needle = json.dumps(key) + ":"
+    first = text.find(needle)
+    second = text.find(needle, first + 1) if first >= 0 else -1
+    return text.count("\n", 0, second) + 1 if second >= 0 else None
 
 
 def read_people(path: Path, fmt: RegistryFormat, problems: ProblemLog) -> Registry:
@@ -54,7 +84,7 @@ def read_people(path: Path, fmt: RegistryFormat, problems: ProblemLog) -> Regist
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise RegistryError(f"{path}: cannot read: {exc}") from exc
-    data = _load(path, fmt, text, problems)
+    data = _load(path, fmt, text)
     if data is None:
         return Registry(fmt, path, {})
     if not isinstance(data, dict):

@@ -21,7 +21,7 @@ import yaml
 from acl_anthology.utils.ids import is_verified_person_id
 
 from pipeline.anthology.registry.model import Name, Person, Registry, RegistryError
-from pipeline.errors import ProblemLog
+from pipeline.errors import InputError, Problem, ProblemLog
 
 KNOWN_KEYS = ("canonical", "id", "orcid", "degree", "comment", "similar", "variants")
 # Keys seen in the real file that the Anthology's loader ignores; kept, not warned about.
@@ -120,9 +120,10 @@ def read_legacy(path: Path, problems: ProblemLog) -> Registry:
     try:
         root = yaml.compose(text, Loader=yaml.CSafeLoader)
     except yaml.YAMLError as exc:
+        # Reported alone: every "id not defined" that would follow comes from this one.
         mark = getattr(exc, "problem_mark", None)
-        problems.error(path, mark.line + 1 if mark else None, f"malformed YAML: {exc}")
-        return Registry("legacy", path, {})
+        raise InputError([Problem(str(path), mark.line + 1 if mark else None,
+                                  f"malformed YAML: {exc}")]) from exc
     if root is None:
         return Registry("legacy", path, {}, source_head=text)
     if not isinstance(root, yaml.SequenceNode):
