@@ -6,6 +6,8 @@ BIN := $(VENV)/bin
 ANTHOLOGY ?= data/anthology
 ANTHOLOGY_TARBALL ?= ../shared/anthology/anthology-2025-11-23.tar.xz
 OUT ?= out
+# What `make resolve` writes; exports go beside it, never inside it.
+RESOLUTION ?= $(OUT)/resolution
 CACHE ?= .cache
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
@@ -30,15 +32,16 @@ stats: data
 	$(BIN)/anthology-resolve stats --anthology $(ANTHOLOGY) --cache $(CACHE)
 
 resolve: data
-	$(BIN)/anthology-resolve resolve --anthology $(ANTHOLOGY) --cache $(CACHE) --out $(OUT)
+	$(BIN)/anthology-resolve resolve --anthology $(ANTHOLOGY) --cache $(CACHE) --out $(RESOLUTION)
 
 # A patched copy of the snapshot in each format (the input is never changed), plus
-# $(OUT)/pr-summary-*.md. The current format: migrate, resolve the migrated copy, export.
+# pr-summary-*.md beside each resolution. The current format: migrate, resolve the migrated
+# copy, export. --force: these copies are this Makefile's own outputs, replaced on each run.
 export: resolve
-	$(BIN)/anthology-resolve export --anthology $(ANTHOLOGY) --cache $(CACHE) --resolution $(OUT) --out $(OUT)/export-legacy
-	$(BIN)/anthology-resolve migrate --anthology $(ANTHOLOGY) --cache $(CACHE) --out $(OUT)/migrated
-	$(BIN)/anthology-resolve resolve --anthology $(OUT)/migrated --cache $(CACHE) --out $(OUT)/current
-	$(BIN)/anthology-resolve export --anthology $(OUT)/migrated --cache $(CACHE) --resolution $(OUT)/current --out $(OUT)/export-current
+	$(BIN)/anthology-resolve export --anthology $(ANTHOLOGY) --cache $(CACHE) --resolution $(RESOLUTION) --out $(OUT)/export-legacy --force
+	$(BIN)/anthology-resolve migrate --anthology $(ANTHOLOGY) --cache $(CACHE) --out $(OUT)/migrated --force
+	$(BIN)/anthology-resolve resolve --anthology $(OUT)/migrated --cache $(CACHE) --out $(OUT)/current-resolution
+	$(BIN)/anthology-resolve export --anthology $(OUT)/migrated --cache $(CACHE) --resolution $(OUT)/current-resolution --out $(OUT)/export-current --force
 
 eval: data
 	$(BIN)/anthology-resolve evaluate --anthology $(ANTHOLOGY) --cache $(CACHE) --out $(OUT)/eval

@@ -100,7 +100,8 @@ def _resolve_settings(args: argparse.Namespace) -> ResolveSettings:
         resolution=args.resolution, seed=args.seed, min_ambiguity=args.min_ambiguity,
         names=tuple(args.name),
         min_person_mentions=getattr(args, "min_person_mentions", 2),
-        min_person_confidence=getattr(args, "min_person_confidence", 0.5))
+        min_person_confidence=getattr(args, "min_person_confidence", 0.5),
+        calibrate=not args.no_calibration, merge_clusters=args.merge_clusters)
 
 
 def cmd_resolve(args: argparse.Namespace) -> int:
@@ -181,13 +182,19 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     import json
 
     from pipeline.anthology.atomic import atomic_write_text
-    from pipeline.evaluate.run import EvalSettings, evaluate
+    from pipeline.evaluate.modes import evaluate_every_mode
+    from pipeline.evaluate.run import EvalSettings
 
     _check_files_out(args)
     snapshot = _read(args)
     settings = EvalSettings(resolution=args.resolution, seed=args.seed,
-                            min_ambiguity=args.min_ambiguity)
-    report = evaluate(snapshot, settings, show_progress=not args.quiet)
+                            min_ambiguity=args.min_ambiguity,
+                            train_fraction=args.train_fraction,
+                            calibrate=not args.no_calibration,
+                            merge_clusters=args.merge_clusters)
+    report = evaluate_every_mode(snapshot, settings, args.out, args.cache,
+                                 curve=not args.no_curve, user=not args.no_as_user,
+                                 show_progress=not args.quiet)
     _print_eval(report)
     path = args.out / "evaluation.json"
     atomic_write_text(path, json.dumps(report, indent=2, sort_keys=True) + "\n")
@@ -223,6 +230,28 @@ def _print_eval(report: dict[str, Any]) -> None:
                       str(row["predicted_clusters"]), f"{row['b3_f1']:.3f}",
                       row["what_went_wrong"])
     console.print(worst)
+    if "thin_curation" in report:
+        curve = Table(title="Thin curation: cross-fitted, models learning from a share of "
+                            "the training fold's curated names")
+        for column in ("learnt from", "multi B3 F1", "single B3 F1"):
+            curve.add_column(column, justify="right")
+        for fraction, totals in report["thin_curation"].items():
+            curve.add_row(f"{float(fraction):.0%}", f"{totals['multi']['b3_f1']:.3f}",
+                          f"{totals['single']['b3_f1']:.3f}")
+        console.print(curve)
+    if "as_user" in report:
+        user = Table(title="As a user: `resolve` on copies without the evaluated curation")
+        for column in ("mode", "scored by", "multi B3 P", "multi B3 R", "multi B3 F1",
+                       "single B3 F1", "gate recall"):
+            user.add_column(column, justify="left" if column in ("mode", "scored by")
+                            else "right")
+        for mode, result in report["as_user"].items():
+            for column in ("person", "cluster"):
+                multi, single = result[column]["multi"], result[column]["single"]
+                user.add_row(mode, column, f"{multi['b3_precision']:.3f}",
+                             f"{multi['b3_recall']:.3f}", f"{multi['b3_f1']:.3f}",
+                             f"{single['b3_f1']:.3f}", f"{result['gate_recall']:.3f}")
+        console.print(user)
 
 
 def _add_apply_options(parser: argparse.ArgumentParser) -> None:
@@ -461,12 +490,24 @@ def _add_evaluate_command(sub: Subcommands) -> None:
         "evaluate", help="blind evaluation against the snapshot's own curation",
         description="Strip ids and ORCIDs from every mention of each curated name, resolve "
                     "the names (models cross-fitted over two folds of names), and score "
-                    "B-cubed and pairwise F1 against the curation, with two baselines. "
+                    "B-cubed and pairwise F1 against the curation, with two baselines; then "
+                    "the same with thinner curation, and as a user: the real `resolve` on "
+                    "copies of the snapshot without the evaluated names' ids and ORCIDs. "
                     "Writes OUT/evaluation.json.")
     _add_snapshot_options(evaluate)
     _add_split_options(evaluate)
     evaluate.add_argument("--out", type=Path, default=Path("out/eval"), metavar="DIR",
-                          help="where evaluation.json is written (default: %(default)s)")
+                          help="where evaluation.json is written; stripped copies of the "
+                               "snapshot are made (and removed) under it "
+                               "(default: %(default)s)")
+    evaluate.add_argument("--train-fraction", type=float, default=1.0, metavar="F",
+                          help="share of the training fold's curated names the models may "
+                               "learn from (default: %(default)s)")
+    evaluate.add_argument("--no-curve", action="store_true",
+                          help="skip the thin-curation curve (100/50/10/0%% of the curation)")
+    evaluate.add_argument("--no-as-user", action="store_true",
+                          help="skip the as-a-user modes (real `resolve` on stripped copies: "
+                               "two-fold, and no curation at all)")
     evaluate.set_defaults(func=cmd_evaluate)
 
 
@@ -479,6 +520,12 @@ def _add_split_options(parser: argparse.ArgumentParser,
                              "join when their mean log-odds exceed it (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED,
                         help="seed of Leiden and of the learnt models (default: %(default)s)")
+    parser.add_argument("--no-calibration", action="store_true",
+                        help="keep the pair model's prior as written in the code instead of "
+                             "refitting it on the snapshot's curated names")
+    parser.add_argument("--merge-clusters", action="store_true",
+                        help="after the split, merge clusters of a name whose pooled evidence "
+                             "says they are one person (experimental: see README)")
     parser.add_argument("--min-ambiguity", type=float, default=default_min_ambiguity,
                         metavar="SCORE",
                         help="only names whose ambiguity score (0-1) reaches this are split; "

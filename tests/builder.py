@@ -86,4 +86,13 @@ def two_wei_zhangs(root: Path) -> Path:
                   "Dependency parsing and treebanks again."),
         ]
         volumes.append(Volume(f"{year}.tiny", "main", year, "tiny", papers))
+    volumes.append(common_name_fillers("Wei", "Zhang"))
     return write_snapshot(root, volumes)
+
+
+def common_name_fillers(first: str, last: str, count: int = 20) -> Volume:
+    """Papers by other people called `first` or `last`, so that "`first` `last`" is a common
+    name (name commonness above zero, as in the real Anthology), not a rare one."""
+    papers = [Paper(f"Filler {k}", [Author(first, f"Other{k}"), Author(f"Other{k}", last)])
+              for k in range(count)]
+    return Volume("2000.fill", "main", 2000, "fill", papers)

@@ -160,10 +160,11 @@ def _run_cli(args: list[str], preexec: object = None, env_code: str = ""
 
 def test_file_size_limit_changes_nothing(workdir: Path) -> None:
     before = _tree(workdir / "data")
-    largest = max(len(v) for k, v in before.items() if k.startswith("xml/"))
+    patched = _patched_tree(workdir)
+    smallest_change = min(len(v) for k, v in patched.items() if before.get(k) != v)
 
     def limit() -> None:
-        resource.setrlimit(resource.RLIMIT_FSIZE, (largest // 2, largest // 2))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (smallest_change // 2, smallest_change // 2))
 
     done = _run_cli(["-q", "export", "--anthology", str(workdir / "data"), "--no-cache",
                      "--resolution", str(workdir / "res"), "--in-place"], preexec=limit)

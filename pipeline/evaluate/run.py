@@ -27,10 +27,20 @@ from pipeline.anthology.snapshot import Snapshot
 from pipeline.evaluate import baselines
 from pipeline.evaluate.blinding import blind
 from pipeline.evaluate.metrics import Scores, score_clustering
-from pipeline.resolve.ambiguity import AmbiguityModel, name_features
+from pipeline.evaluate.totals import totals
+from pipeline.resolve.ambiguity import AmbiguityModel, name_commonness, name_features
 from pipeline.resolve.authorship import Authorship
-from pipeline.resolve.clustering import cluster_blocks, prepare_evidence, training_data
+from pipeline.resolve.cluster_merge import ClusterModel
+from pipeline.resolve.clustering import (
+    BlockFeatures,
+    ClusterMerger,
+    cluster_blocks,
+    prepare_evidence,
+    synthetic_training_data,
+    training_data,
+)
 from pipeline.resolve.pair_model import PairModel
+from pipeline.resolve.synthetic import synthetic_blocks
 
 log = logging.getLogger(__name__)
 
@@ -41,18 +51,24 @@ class EvalSettings:
     seed: int = 42
     min_ambiguity: float = 0.0  # names scoring below stay one cluster
     folds: int = 2
+    # Share of the training fold's curated names the models may learn from (the
+    # thin-curation curve); the rest of their curation is ignored.
+    train_fraction: float = 1.0
+    calibrate: bool = True  # refit the pair model's prior on the training fold's curation
+    merge_clusters: bool = False  # the cluster-level merge after the pairwise split
+
+
+def _kept_for_training(slug: str, fraction: float, seed: int) -> bool:
+    """A seeded, stable subsample of names: `fraction` of them, chosen by a hash."""
+    if fraction >= 1.0:
+        return True
+    digest = hashlib.blake2b(f"{seed}:{slug}".encode(), digest_size=4).hexdigest()
+    return int(digest, 16) / 0xFFFFFFFF < fraction
 
 
 def fold_of(slug: str, folds: int) -> int:
     """Stable fold of a block (a hash of its slug, so adding names moves no other block)."""
     return int(hashlib.blake2b(slug.encode("utf-8"), digest_size=4).hexdigest(), 16) % folds
-
-
-def _totals(per_block: dict[str, Scores], gold: Curation) -> dict[str, dict[str, float]]:
-    multi = sum((s for b, s in per_block.items() if b in gold.multi_identity), Scores())
-    single = sum((s for b, s in per_block.items() if b not in gold.multi_identity), Scores())
-    return {"multi": multi.summary(), "single": single.summary(),
-            "all": (multi + single).summary()}
 
 
 def evaluate(snapshot: Snapshot, settings: EvalSettings, show_progress: bool = False
@@ -67,8 +83,16 @@ def evaluate(snapshot: Snapshot, settings: EvalSettings, show_progress: bool = F
              len(gold.blocks), len(gold.multi_identity))
 
     authorship = Authorship.build(blinded, snapshot.papers)
-    features = prepare_evidence(blinded, snapshot.papers, authorship, gold.blocks,
-                                show_progress=show_progress).features
+    # Synthetic homonyms never use an evaluated name, curated or not.
+    synthetic = synthetic_blocks(blinded, name_commonness(blinded), authorship,
+                                 exclude=set(gold.blocks), seed=settings.seed)
+    evidence = prepare_evidence(blinded, snapshot.papers, authorship, gold.blocks,
+                                also_fit_on=list(synthetic.rows.values()),
+                                show_progress=show_progress)
+    features = evidence.features
+    evidence_model = PairModel.fit_evidence(*synthetic_training_data(
+        BlockFeatures.compute(evidence.context, synthetic.rows, evidence.commonness),
+        synthetic), seed=settings.seed)
 
     fold = {slug: fold_of(slug, settings.folds) for slug in gold.blocks}
     pair_models: dict[int, PairModel] = {}
@@ -76,17 +100,23 @@ def evaluate(snapshot: Snapshot, settings: EvalSettings, show_progress: bool = F
     names = name_features(blinded, None, authorship)
     shared = pd.Series({slug: slug in gold.multi_identity for slug in gold.blocks})
     for k in range(settings.folds):
-        train = [slug for slug in gold.blocks if fold[slug] != k]
-        x, y, b = training_data(features, gold.identity, train)
-        pair_models[k] = PairModel.fit(x, y, b, seed=settings.seed)
+        train = [slug for slug in gold.blocks if fold[slug] != k
+                 and _kept_for_training(slug, settings.train_fraction, settings.seed)]
+        pair_models[k] = evidence_model.calibrated(*training_data(
+            features, gold.identity, train)) if settings.calibrate else evidence_model
         ambiguity_models[k] = AmbiguityModel.fit(names.loc[train], shared.loc[train])
     ambiguity = pd.concat([
         ambiguity_models[k].score(names.loc[[s for s in gold.blocks if fold[s] == k]])
         for k in range(settings.folds)
     ])
     to_split = [s for s in gold.blocks if ambiguity[s] >= settings.min_ambiguity]
+    merger = None
+    if settings.merge_clusters:
+        merger = ClusterMerger(evidence.context, evidence.commonness,
+                               ClusterModel.fit(evidence.context, synthetic, settings.seed))
     clusters = cluster_blocks(blinded, features, to_split, lambda s: pair_models[fold[s]],
-                              frozenset(), settings.resolution, settings.seed, show_progress)
+                              frozenset(), settings.resolution, settings.seed, show_progress,
+                              merger)
     predicted = pd.Series(blinded["slug"], dtype=object).loc[evaluated[evaluated].index]
     predicted.update(clusters["cluster"].reindex(predicted.index).dropna())
 
@@ -109,8 +139,8 @@ def evaluate(snapshot: Snapshot, settings: EvalSettings, show_progress: bool = F
                      gold.multi_identity).sum())},
         "names_split": len(to_split),
         "pair_models": {str(k): m.describe() for k, m in pair_models.items()},
-        "pipeline": _totals(pipeline_scores, gold),
-        "baselines": {name: _totals(s, gold) for name, s in baseline_scores.items()},
+        "pipeline": totals(pipeline_scores, gold),
+        "baselines": {name: totals(s, gold) for name, s in baseline_scores.items()},
         "worst_blocks": worst,
         "seconds": round(time.perf_counter() - started, 1),
     }

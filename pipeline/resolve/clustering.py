@@ -13,7 +13,7 @@ This is the shared core of `resolve` and `evaluate`:
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -21,9 +21,11 @@ import pandas as pd
 from pipeline.progress import progress_bar
 from pipeline.resolve.ambiguity import name_commonness
 from pipeline.resolve.authorship import Authorship
+from pipeline.resolve.cluster_merge import ClusterModel, PooledBlock
 from pipeline.resolve.evidence import FEATURE_NAMES, EvidenceContext, pair_matrix
 from pipeline.resolve.pair_model import PairModel
-from pipeline.resolve.split import Constraints, split_block
+from pipeline.resolve.split import Constraints, cannot_link, confidence_of, split_block
+from pipeline.resolve.synthetic import SyntheticBlocks
 
 
 @dataclass
@@ -76,6 +78,20 @@ def _batches(blocks: dict[str, np.ndarray]
         position += len(rows)
     if batch:
         yield batch, (batch_start, position)
+
+
+def synthetic_training_data(blocks: BlockFeatures, synthetic: SyntheticBlocks
+                            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Features, same-person labels and block numbers of every synthetic pair."""
+    xs, ys, bs = [], [], []
+    for number, key in enumerate(synthetic.rows):
+        labels = synthetic.labels(key)
+        xs.append(blocks.features[key].astype(np.float64))
+        ys.append(labels)
+        bs.append(np.full(len(labels), number))
+    if not xs:
+        return np.zeros((0, len(FEATURE_NAMES))), np.zeros(0, dtype=bool), np.zeros(0, int)
+    return np.vstack(xs), np.concatenate(ys).astype(bool), np.concatenate(bs)
 
 
 def training_data(blocks: BlockFeatures, gold: pd.Series, slugs: list[str]
@@ -134,6 +150,16 @@ def logit_matrix(model: PairModel, features: np.ndarray, n: int) -> np.ndarray:
     return logits
 
 
+@dataclass(frozen=True)
+class ClusterMerger:
+    """What the cluster-level merge needs: the evidence context, name commonness and the
+    cluster model (learnt from synthetic homonyms only, so never from curation)."""
+
+    context: EvidenceContext
+    commonness: pd.Series
+    model: ClusterModel
+
+
 def cluster_blocks(
     mentions: pd.DataFrame,
     blocks: BlockFeatures,
@@ -143,8 +169,10 @@ def cluster_blocks(
     resolution: float,
     seed: int,
     show_progress: bool = False,
+    merger: ClusterMerger | None = None,
 ) -> pd.DataFrame:
-    """Cluster label ("slug#k") and confidence for every mention of the given names."""
+    """Cluster label ("slug#k") and confidence for every mention of the given names; with a
+    `merger`, clusters are then merged on their pooled evidence (`cluster_merge.py`)."""
     index: list[int] = []
     clusters: list[str] = []
     confidence: list[float] = []
@@ -154,8 +182,15 @@ def cluster_blocks(
         for slug in slugs:
             rows = blocks.rows[slug]
             logits = logit_matrix(model_for(slug), blocks.features[slug], len(rows))
-            result = split_block(logits, columns.block(rows), resolution=resolution,
-                                 seed=seed)
+            constraints = columns.block(rows)
+            result = split_block(logits, constraints, resolution=resolution, seed=seed)
+            if merger is not None and result.membership.max(initial=0) >= 1:
+                prior = model_for(slug).prior(float(merger.commonness.get(slug, 0.0)))
+                membership = merger.model.merge(
+                    PooledBlock.of(merger.context, rows), result.membership,
+                    cannot_link(constraints), prior)
+                result = replace(result, membership=membership,
+                                 confidence=confidence_of(logits, membership))
             papers = columns.paper[rows]
             conflicts.extend(f"{slug}: {c.describe(str(papers[c.first]), str(papers[c.second]))}"
                              for c in result.conflicts)

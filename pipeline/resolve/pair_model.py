@@ -1,24 +1,37 @@
-"""How likely two mentions of one name are one person, from their pair features.
+"""How likely two mentions of one name are one person: evidence, then the name's prior.
 
-The model is learnt from the snapshot's own curation (gold pairs inside blocks): a gradient-
-boosted tree classifier (scikit-learn), each block weighted equally so that "Yang Liu" does
-not drown the rest. Without enough curation (a small or new snapshot) a fixed logistic rule
-is used instead; its weights are set by hand and say what the evidence means: shared rare
-coauthors, a shared neighbourhood, affiliation and topic raise the odds, a common name lowers
-them.
+log-odds(same) = scale * evidence + weight * commonness + intercept
+
+- `evidence` is the log likelihood ratio the pair features give: a gradient-boosted tree
+  classifier (scikit-learn) learnt from synthetic homonyms (`synthetic.py`), with balanced
+  classes and every block weighted equally. It needs no curation. A tiny snapshot without
+  synthetic blocks uses a hand-set logistic rule instead.
+- the prior: if k people share a name, two of its mentions are one person with odds about
+  1 / (k - 1); `commonness` is log(k - 1) for common names (`ambiguity.name_commonness`), so
+  the prior written in the code is scale 1, weight -1, intercept 0.
+- where the snapshot has curated names (ids, ORCIDs), a three-parameter logistic regression
+  on (evidence, commonness) refits scale, weight and intercept from them, every curated name
+  weighted equally. Evaluation cross-fits it: a name is never scored by a model that saw its
+  curation.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.linear_model import LogisticRegression
 
 from pipeline.resolve.evidence import FEATURE_NAMES
 
 MIN_TRAINING_PAIRS = 200
-# Hand-set log-odds weights of the fallback rule, in FEATURE_NAMES order.
+EVIDENCE_FEATURES = tuple(n for n in FEATURE_NAMES if n != "name_commonness")
+COMMONNESS_COLUMN = FEATURE_NAMES.index("name_commonness")
+EVIDENCE_COLUMNS = [FEATURE_NAMES.index(n) for n in EVIDENCE_FEATURES]
+# The prior written in the code: log-odds = evidence - commonness.
+DEFAULT_CALIBRATION = (1.0, -1.0, 0.0)
+# Hand-set log likelihood ratios of the rule used without synthetic blocks.
 FALLBACK_WEIGHTS = {
     "shared_coauthors_idf": 2.0,
     "shared_coauthor_count": 0.0,
@@ -28,44 +41,119 @@ FALLBACK_WEIGHTS = {
     "text_cosine": 2.0,
     "venue_jaccard": 0.5,
     "year_gap": -0.05,
-    "name_commonness": -0.6,
 }
-FALLBACK_INTERCEPT = -2.0
+FALLBACK_INTERCEPT = -1.5
+
+
+def _balanced_weights(same: np.ndarray, blocks: np.ndarray) -> np.ndarray:
+    """Every block weighs the same, and so do the two classes."""
+    _, codes, counts = np.unique(blocks, return_inverse=True, return_counts=True)
+    weights = 1.0 / counts[codes]
+    for label in (False, True):
+        mask = same == label
+        if mask.any():
+            weights[mask] *= 0.5 / weights[mask].sum()
+    return np.asarray(weights, dtype=np.float64)
 
 
 @dataclass
 class PairModel:
-    """Gives pair log-odds; `classifier` is None for the fallback rule."""
+    """Gives pair log-odds; `classifier` is None for the hand-set evidence rule."""
 
     classifier: HistGradientBoostingClassifier | None = None
-    training_pairs: int = 0
+    calibration: tuple[float, float, float] = DEFAULT_CALIBRATION
+    synthetic_pairs: int = 0
+    training_pairs: int = 0  # curated pairs the calibration was fitted on
     training_blocks: int = 0
-    kind: str = field(default="fallback rule")
+    kind: str = field(default="hand-set rule")
 
     @classmethod
-    def fit(cls, features: np.ndarray, same: np.ndarray, blocks: np.ndarray, seed: int = 0
-            ) -> PairModel:
-        """Learn from gold pairs; `blocks` gives each pair's block so blocks weigh equally."""
-        n_blocks = len(np.unique(blocks)) if len(blocks) else 0
-        if len(same) < MIN_TRAINING_PAIRS or len(np.unique(same)) < 2:
-            return cls(None, len(same), n_blocks)
-        _, codes, counts = np.unique(blocks, return_inverse=True, return_counts=True)
-        weights = 1.0 / counts[codes]
+    def fit_evidence(cls, synthetic_x: np.ndarray, synthetic_same: np.ndarray,
+                     synthetic_blocks: np.ndarray, seed: int = 0) -> PairModel:
+        """The evidence model from synthetic homonyms (rows hold all FEATURE_NAMES)."""
+        if len(synthetic_same) < MIN_TRAINING_PAIRS or len(np.unique(synthetic_same)) < 2:
+            return cls()
         classifier = HistGradientBoostingClassifier(
             max_iter=200, learning_rate=0.1, max_leaf_nodes=15, random_state=seed)
-        classifier.fit(features, same, sample_weight=weights)
-        return cls(classifier, len(same), n_blocks, "gradient-boosted trees")
+        classifier.fit(synthetic_x[:, EVIDENCE_COLUMNS], synthetic_same,
+                       sample_weight=_balanced_weights(synthetic_same, synthetic_blocks))
+        return cls(classifier, DEFAULT_CALIBRATION, len(synthetic_same),
+                   kind="gradient-boosted trees on synthetic homonyms")
+
+    def calibrated(self, curated_x: np.ndarray, curated_same: np.ndarray,
+                   curated_blocks: np.ndarray) -> PairModel:
+        """A copy whose prior and scale are refitted on curated pairs, where there are enough
+        of both kinds; otherwise this model unchanged."""
+        if len(curated_same) < MIN_TRAINING_PAIRS or len(np.unique(curated_same)) < 2:
+            return self
+        inputs = np.column_stack([self.evidence(curated_x), curated_x[:, COMMONNESS_COLUMN]])
+        # Curated pairs keep their own class balance; only names are weighted equally.
+        _, codes, counts = np.unique(curated_blocks, return_inverse=True, return_counts=True)
+        weights = 1.0 / counts[codes]
+        regression = LogisticRegression(C=1.0, max_iter=1000)
+        regression.fit(inputs, curated_same, sample_weight=weights / weights.mean())
+        calibration = (float(regression.coef_[0][0]), float(regression.coef_[0][1]),
+                       float(regression.intercept_[0]))
+        return replace(self, calibration=calibration, training_pairs=len(curated_same),
+                       training_blocks=len(counts))
+
+    def evidence(self, features: np.ndarray) -> np.ndarray:
+        """Log likelihood ratio of "same person" from the evidence alone."""
+        if len(features) == 0:
+            return np.zeros(0)
+        x = features[:, EVIDENCE_COLUMNS]
+        if self.classifier is None:
+            weights = np.array([FALLBACK_WEIGHTS[name] for name in EVIDENCE_FEATURES])
+            return np.asarray(x @ weights + FALLBACK_INTERCEPT, dtype=np.float64)
+        probability = np.clip(self.classifier.predict_proba(x)[:, 1], 1e-6, 1 - 1e-6)
+        return np.asarray(np.log(probability / (1 - probability)), dtype=np.float64)
+
+    def evidence_range(self) -> tuple[float, float]:
+        """Bounds of `evidence` over every possible input: the trees' baseline plus the
+        smallest (largest) leaf of each tree; for the hand-set rule, over the features'
+        ranges (similarities in [0, 1], counts up to e^3, year gaps up to 30)."""
+        if self.classifier is None:
+            upper = {"shared_coauthors_idf": 3.0, "shared_coauthor_count": 3.0,
+                     "year_gap": 30.0}
+            terms = [sorted((0.0, w * upper.get(n, 1.0))) for n, w in FALLBACK_WEIGHTS.items()]
+            return (FALLBACK_INTERCEPT + sum(lo for lo, _ in terms),
+                    FALLBACK_INTERCEPT + sum(hi for _, hi in terms))
+        base = float(np.ravel(self.classifier._baseline_prediction)[0])
+        leaves = [[node["value"] for node in tree[0].nodes if node["is_leaf"]]
+                  for tree in self.classifier._predictors]
+        return (base + sum(min(v) for v in leaves), base + sum(max(v) for v in leaves))
+
+    def lowest_logit(self, commonness: float) -> float:
+        """The lowest log-odds any pair of mentions of a name this common can get: when it
+        is above the split threshold, every pair joins and the name stays one cluster."""
+        scale = self.calibration[0]
+        low, high = self.evidence_range()
+        return scale * (low if scale >= 0 else high) + self.prior(commonness)
+
+    def rarest_splittable(self, threshold: float) -> float:
+        """The commonness below which no name can be split (`lowest_logit` >= threshold)."""
+        weight = self.calibration[1]
+        if weight >= 0:
+            return float("-inf")
+        return (threshold - self.lowest_logit(0.0)) / weight
+
+    def prior(self, commonness: float) -> float:
+        """Log-odds that two mentions of a name this common are one person, before evidence."""
+        _, weight, intercept = self.calibration
+        return weight * commonness + intercept
 
     def logits(self, features: np.ndarray) -> np.ndarray:
         if len(features) == 0:
             return np.zeros(0)
-        if self.classifier is None:
-            weights = np.array([FALLBACK_WEIGHTS[name] for name in FEATURE_NAMES])
-            return np.asarray(features @ weights + FALLBACK_INTERCEPT, dtype=np.float64)
-        probability = self.classifier.predict_proba(features)[:, 1]
-        probability = np.clip(probability, 1e-6, 1 - 1e-6)
-        return np.asarray(np.log(probability / (1 - probability)), dtype=np.float64)
+        scale, weight, intercept = self.calibration
+        return np.asarray(scale * self.evidence(features)
+                          + weight * features[:, COMMONNESS_COLUMN] + intercept,
+                          dtype=np.float64)
 
     def describe(self) -> dict[str, object]:
-        return {"kind": self.kind, "training_pairs": self.training_pairs,
-                "training_blocks": self.training_blocks}
+        return {"kind": self.kind, "synthetic_pairs": self.synthetic_pairs,
+                "training_pairs": self.training_pairs,
+                "training_blocks": self.training_blocks,
+                "calibration": {"scale": round(self.calibration[0], 4),
+                                "commonness": round(self.calibration[1], 4),
+                                "intercept": round(self.calibration[2], 4)}}

@@ -130,7 +130,8 @@ def assign_persons(mentions: pd.DataFrame, clusters: pd.DataFrame, registry: Reg
                          "status": status, "mentions": facts[cluster].size,
                          "confidence": round(facts[cluster].confidence, 4)})
     # A name left as it is keeps each mention's person of today.
-    persons = frame["cluster"].map(person_of).fillna(frame["person"])
+    mapped = frame["cluster"].map(person_of).astype(object)
+    persons = mapped.where(mapped.notna(), frame["person"])
     assignments = pd.DataFrame({
         "paper": frame["paper"], "role": frame["role"], "position": frame["position"],
         "first": frame["first"], "last": frame["last"],

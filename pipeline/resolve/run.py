@@ -22,18 +22,22 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from pipeline.anthology.curation import curation_of
+from pipeline.anthology.registry import Registry
 from pipeline.anthology.snapshot import Snapshot
 from pipeline.errors import AnthologyResolveError
-from pipeline.resolve.ambiguity import AmbiguityModel, name_features
+from pipeline.resolve.ambiguity import AmbiguityModel, name_commonness, name_features
 from pipeline.resolve.authorship import Authorship
+from pipeline.resolve.cluster_merge import ClusterModel
 from pipeline.resolve.clustering import (
     BlockFeatures,
+    ClusterMerger,
     block_rows_of,
     cluster_blocks,
-    prepare_evidence,
+    synthetic_training_data,
     training_data,
 )
 from pipeline.resolve.evidence import EvidenceContext
@@ -41,6 +45,7 @@ from pipeline.resolve.graph import HeterogeneousGraph, build_graph
 from pipeline.resolve.pair_model import PairModel
 from pipeline.resolve.persons import assign_persons
 from pipeline.resolve.split import DEFAULT_RESOLUTION, DEFAULT_SEED
+from pipeline.resolve.synthetic import synthetic_blocks
 
 log = logging.getLogger(__name__)
 
@@ -49,12 +54,14 @@ log = logging.getLogger(__name__)
 class ResolveSettings:
     resolution: float = DEFAULT_RESOLUTION
     seed: int = DEFAULT_SEED
-    min_ambiguity: float = 0.5
+    min_ambiguity: float = 0.5  # names the ambiguity score ranks lower are not split
     names: tuple[str, ...] = ()  # resolve exactly these slugs instead of choosing
     # A cluster without an id or ORCID becomes a new person only with this much evidence;
     # otherwise its mentions stay with the name's catch-all.
     min_person_mentions: int = 2
     min_person_confidence: float = 0.5
+    calibrate: bool = True  # refit the pair model's prior on the snapshot's curation
+    merge_clusters: bool = False  # the cluster-level merge after the split
 
 
 @dataclass
@@ -75,13 +82,30 @@ class Resolution:
     conflicts: list[str] = field(default_factory=list)  # contradictions in the curation
 
 
-def choose_names(features: pd.DataFrame, ambiguity: pd.Series, min_ambiguity: float
-                 ) -> list[str]:
-    """Names with 2+ mentions that score high enough or that the registry knows are shared."""
-    eligible = features["mentions"] >= 2
-    known_shared = (features["registry_persons"] >= 2) | (features["catch_all"] > 0)
-    chosen = eligible & ((ambiguity.reindex(features.index) >= min_ambiguity) | known_shared)
-    return sorted(features.index[chosen])
+def catch_all_ids(registry: Registry) -> frozenset[str]:
+    return frozenset(pid for pid, p in registry.persons.items() if p.is_catch_all)
+
+
+def candidate_names(names: pd.DataFrame, ambiguity: pd.Series, min_ambiguity: float
+                    ) -> list[str]:
+    """Names with 2+ mentions that the ambiguity score ranks at least `min_ambiguity`, or
+    that the curation or the registry says must or may be split (`names` from
+    `name_features` plus `constrained`)."""
+    eligible = names["mentions"] >= 2
+    possible = (ambiguity.reindex(names.index) >= min_ambiguity) | names["constrained"] | (
+        names["registry_persons"] >= 2) | (names["catch_all"] > 0)
+    return sorted(names.index[eligible & possible])
+
+
+def constrained_names(mentions: pd.DataFrame, catch_all: frozenset[str]) -> pd.Series:
+    """Per slug: its mentions must be split by a hard constraint: two different explicit
+    (non-catch-all) ids or ORCIDs, or the name twice on one paper."""
+    ids = mentions["id"].where(~mentions["id"].isin(catch_all))
+    several_ids = ids.groupby(mentions["slug"]).nunique() >= 2
+    several_orcids = mentions["orcid"].groupby(mentions["slug"]).nunique() >= 2
+    twice = mentions.duplicated(["slug", "paper", "role"], keep=False)
+    on_one_paper = twice.groupby(mentions["slug"]).any()
+    return (several_ids | several_orcids | on_one_paper).rename("constrained")
 
 
 def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool = False
@@ -113,31 +137,58 @@ def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool =
         raise AnthologyResolveError(
             f"--name {', '.join(unknown)}: no author or editor of the snapshot has this name "
             "slug (slugs are lower case with hyphens, e.g. yang-liu)")
-    chosen = list(settings.names) or choose_names(names, ambiguity, settings.min_ambiguity)
+    commonness = name_commonness(mentions)
+    names["constrained"] = constrained_names(mentions, catch_all_ids(registry)).reindex(
+        names.index, fill_value=False)
+    candidates = list(settings.names) or candidate_names(names, ambiguity,
+                                                         settings.min_ambiguity)
     lap("ambiguity")
-    log.info("resolving %d names (of %d with 2+ mentions)", len(chosen),
-             int((names["mentions"] >= 2).sum()))
 
-    # The text and affiliation vocabularies are fitted on every mention of the chosen and the
-    # curated names; pair features themselves are pairwise, so the training pairs need
-    # features only among the curated mentions (a third of the work).
+    # The pair model learns from synthetic homonyms (and, to calibrate, from the curated
+    # names); the text and affiliation vocabularies are fitted on their mentions and those
+    # of every candidate name. Training pairs need features only among curated mentions.
     curated_rows = block_rows_of(mentions, curation.blocks)
-    evidence = prepare_evidence(mentions, snapshot.papers, authorship, chosen,
-                                also_fit_on=list(curated_rows.values()),
-                                show_progress=show_progress)
+    synthetic = synthetic_blocks(mentions, commonness, authorship, seed=settings.seed)
+    candidate_rows = block_rows_of(mentions, candidates)
+    focus = np.concatenate([*candidate_rows.values(), *curated_rows.values(),
+                            *synthetic.rows.values(), np.zeros(0, dtype=np.int64)])
+    context = EvidenceContext.build(mentions, snapshot.papers, authorship, focus=focus)
     labelled = curation.labelled.to_numpy()
     training_rows = {slug: rows[labelled[rows]] for slug, rows in curated_rows.items()}
-    training = BlockFeatures.compute(evidence.context, training_rows, evidence.commonness)
-    features = evidence.features
-    lap("evidence")
+    training = BlockFeatures.compute(context, training_rows, commonness)
+    synthetic_features = BlockFeatures.compute(context, synthetic.rows, commonness)
+    lap("training evidence")
 
-    x, y, b = training_data(training, curation.identity, curation.blocks)
-    pair_model = PairModel.fit(x, y, b, seed=settings.seed)
+    pair_model = PairModel.fit_evidence(
+        *synthetic_training_data(synthetic_features, synthetic), seed=settings.seed)
+    if settings.calibrate:
+        pair_model = pair_model.calibrated(
+            *training_data(training, curation.identity, curation.blocks))
+    must = names.index[names["constrained"] | (names["registry_persons"] >= 2)
+                       | (names["catch_all"] > 0)]
+    splittable = commonness.index[commonness >= pair_model.rarest_splittable(
+        settings.resolution)]
+    chosen = list(settings.names) or sorted(
+        set(candidates) & (set(must) | set(splittable)))
+    log.info("resolving %d names of %d with 2+ mentions: %d the ambiguity score, the "
+             "curation or the registry selects, less those the prior alone keeps whole",
+             len(chosen), int((names["mentions"] >= 2).sum()), len(candidates))
     lap("pair model")
 
-    catch_all = frozenset(pid for pid, p in registry.persons.items() if p.is_catch_all)
-    clusters = cluster_blocks(mentions, features, chosen, lambda _: pair_model, catch_all,
-                              settings.resolution, settings.seed, show_progress)
+    features = BlockFeatures.compute(context, block_rows_of(mentions, chosen), commonness,
+                                     show_progress)
+    lap("evidence")
+
+    cluster_model = ClusterModel()
+    merger = None
+    if settings.merge_clusters:
+        cluster_model = ClusterModel.fit(context, synthetic, seed=settings.seed)
+        merger = ClusterMerger(context, commonness, cluster_model)
+        lap("cluster model")
+
+    clusters = cluster_blocks(mentions, features, chosen, lambda _: pair_model,
+                              catch_all_ids(registry),
+                              settings.resolution, settings.seed, show_progress, merger)
     conflicts = list(clusters.attrs.get("conflicts", []))
     for conflict in conflicts:
         log.warning("curation conflict: %s", conflict)
@@ -151,9 +202,10 @@ def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool =
         assignments=assignments, clusters=cluster_table, ambiguity=ambiguity,
         name_features=names, resolved_names=chosen,
         models={"pair_model": pair_model.describe(),
+                "cluster_model": cluster_model.describe(),
                 "ambiguity_model": {"training_blocks": ambiguity_model.training_blocks,
                                     "kind": "logistic regression"
                                     if ambiguity_model.model is not None else "fallback rule"},
                 "graph": graph.counts()},
-        timings=timings, context=evidence.context, features=features, pair_model=pair_model,
+        timings=timings, context=context, features=features, pair_model=pair_model,
         graph=graph, conflicts=conflicts)

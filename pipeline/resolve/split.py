@@ -97,7 +97,7 @@ def _must_link_groups(c: Constraints, cannot: np.ndarray
     return renumbered.astype(np.int64), conflicts
 
 
-def _cannot_link(c: Constraints) -> np.ndarray:
+def cannot_link(c: Constraints) -> np.ndarray:
     """Boolean n x n matrix of pairs that must be in different clusters."""
     paper = np.asarray(c.paper)
     cannot: np.ndarray = np.asarray(paper[:, None] == paper[None, :], dtype=bool)
@@ -120,13 +120,18 @@ def split_block(
     n = logits.shape[0]
     if n == 0:
         return SplitResult(np.zeros(0, dtype=np.int64), np.zeros(0))
-    cannot = _cannot_link(constraints)
+    cannot = cannot_link(constraints)
+    off_diagonal = ~np.eye(n, dtype=bool)
+    if not cannot.any() and (logits[off_diagonal] > resolution).all():
+        # Every pair joins: one cluster is the best partition (what Leiden would find).
+        membership = np.zeros(n, dtype=np.int64)
+        return SplitResult(membership, confidence_of(logits, membership))
     group, conflicts = _must_link_groups(constraints, cannot)
     cannot &= group[:, None] != group[None, :]  # an explicit id outranks a clash
     k = int(group.max()) + 1
     if k == 1:
         membership = np.zeros(n, dtype=np.int64)
-        return SplitResult(membership, _confidence(logits, membership), tuple(conflicts))
+        return SplitResult(membership, confidence_of(logits, membership), tuple(conflicts))
     # Aggregate mentions into must-link groups: summed log-odds, cannot-link if any pair is.
     indicator = np.zeros((k, n))
     indicator[group, np.arange(n)] = 1.0
@@ -142,7 +147,7 @@ def split_block(
         resolution_parameter=resolution, seed=seed, n_iterations=-1)
     group_cluster = _repair(np.array(partition.membership), group_cannot)
     membership = _renumber(group_cluster[group])
-    return SplitResult(membership, _confidence(logits, membership), tuple(conflicts))
+    return SplitResult(membership, confidence_of(logits, membership), tuple(conflicts))
 
 
 def _repair(membership: np.ndarray, cannot: np.ndarray) -> np.ndarray:
@@ -163,7 +168,7 @@ def _renumber(labels: np.ndarray) -> np.ndarray:
     return np.array([order.setdefault(int(x), len(order)) for x in labels], dtype=np.int64)
 
 
-def _confidence(logits: np.ndarray, membership: np.ndarray) -> np.ndarray:
+def confidence_of(logits: np.ndarray, membership: np.ndarray) -> np.ndarray:
     """Mean same-person probability to the rest of its cluster; for a singleton, one minus
     the highest probability to any other mention (how sure it stands apart)."""
     n = len(membership)

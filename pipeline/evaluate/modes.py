@@ -1,0 +1,70 @@
+"""Every evaluation mode in one report (`anthology-resolve evaluate`, `make eval`).
+
+- cross-fitted (`run.evaluate`): models learnt on one fold of names, scored on the other;
+- thin curation: the same, the models learning from 100%, 50%, 10% and 0% of the training
+  fold's curated names;
+- as a user (`as_user.py`): the real `resolve` on stripped copies, two-fold and with no
+  curation at all.
+Nothing that scores a name has learnt from that name's curation.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from pipeline.anthology.curation import curation_of
+from pipeline.anthology.snapshot import Snapshot
+from pipeline.evaluate import as_user
+from pipeline.evaluate.run import EvalSettings, evaluate, fold_of
+
+log = logging.getLogger(__name__)
+
+CURVE = (1.0, 0.5, 0.1, 0.0)
+
+
+def evaluate_every_mode(snapshot: Snapshot, settings: EvalSettings, work_parent: Path,
+                        cache: Path, curve: bool = True, user: bool = True,
+                        show_progress: bool = False) -> dict[str, Any]:
+    report = evaluate(snapshot, settings, show_progress=show_progress)
+    if curve:
+        report["thin_curation"] = {}
+        for fraction in CURVE:
+            if fraction == settings.train_fraction:
+                scores = report["pipeline"]
+            else:
+                log.info("cross-fitted, learning from %.0f%% of the curation", 100 * fraction)
+                scores = evaluate(snapshot, replace(settings, train_fraction=fraction))[
+                    "pipeline"]
+            report["thin_curation"][str(fraction)] = scores
+    if user:
+        report["as_user"] = _as_user(snapshot, settings, work_parent, cache)
+    return report
+
+
+def _as_user(snapshot: Snapshot, settings: EvalSettings, work_parent: Path, cache: Path
+             ) -> dict[str, Any]:
+    authors = snapshot.mentions[snapshot.mentions["role"] == "author"]
+    gold = curation_of(authors, snapshot.registry)
+    work_parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="as-user-", dir=work_parent))
+    try:
+        folds = []
+        for k in range(settings.folds):
+            slugs = [s for s in gold.blocks if fold_of(s, settings.folds) == k]
+            log.info("as a user, fold %d: %d names stripped, resolve on the copy", k,
+                     len(slugs))
+            folds.append(as_user.evaluate_stripped(snapshot, gold, slugs, work / f"fold-{k}",
+                                                   cache))
+            shutil.rmtree(work / f"fold-{k}" / "anthology")
+        log.info("as a user, no curation: all %d names stripped", len(gold.blocks))
+        floor = as_user.evaluate_stripped(snapshot, gold, list(gold.blocks),
+                                          work / "no-curation", cache)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return {"two_fold": as_user.report(folds, gold),
+            "no_curation": as_user.report([floor], gold)}

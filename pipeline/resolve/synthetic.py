@@ -1,0 +1,99 @@
+"""Training pairs the snapshot gives without any curation: synthetic homonyms.
+
+A rare name (say "Wojciech Kryściński") is almost surely one person, and two rare names that
+share a family name are surely two people who look alike on paper (same language, often the
+same field). Merging the mentions of two such names into one block makes an ambiguous name
+whose truth is known: pairs within one name are the same person, pairs across are not. The
+pair model learns what the evidence says from these blocks; how common a name is enters only
+as a prior (`pair_model.py`), since synthetic blocks say nothing about it.
+
+Everything is seeded and sorted, so the same snapshot gives the same pairs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from pipeline.anthology.names import name_slug
+from pipeline.resolve.authorship import Authorship
+
+# A name is "rare" when fewer than this many people are expected to share it by chance
+# (exp(commonness), see ambiguity.name_commonness).
+RARE_EXPECTED_PEOPLE = 0.05
+MAX_MENTIONS_PER_NAME = 10  # sampled down: a prolific author must not dominate
+MAX_BLOCKS = 2000
+
+
+@dataclass(frozen=True)
+class SyntheticBlocks:
+    """Blocks keyed "name-a+name-b"; `rows` are mention row positions, `name` which of the
+    two names each row has (0 or 1)."""
+
+    rows: dict[str, np.ndarray]
+    name: dict[str, np.ndarray]
+
+    def labels(self, key: str) -> np.ndarray:
+        """Same-person label of each upper-triangle pair of the block."""
+        side = self.name[key]
+        ii, jj = np.triu_indices(len(side), 1)
+        same: np.ndarray = side[ii] == side[jj]
+        return same
+
+
+def synthetic_blocks(mentions: pd.DataFrame, commonness: pd.Series, authorship: Authorship,
+                     exclude: set[str] | frozenset[str] = frozenset(), seed: int = 0,
+                     max_blocks: int = MAX_BLOCKS) -> SyntheticBlocks:
+    """Pairs of rare author names with one family name and no shared paper, merged.
+
+    `exclude`: names never used (e.g. the names being evaluated).
+    """
+    rng = np.random.default_rng(seed)
+    authors = mentions["role"].to_numpy() == "author"
+    slugs = mentions["slug"].to_numpy()
+    counts = pd.Series(slugs[authors]).value_counts()
+    rare = commonness.index[commonness.to_numpy() < np.log(RARE_EXPECTED_PEOPLE)]
+    eligible = counts.index[counts.to_numpy() >= 2].intersection(rare).difference(
+        pd.Index(sorted(exclude)))
+    if len(eligible) == 0:
+        return SyntheticBlocks({}, {})
+    names = mentions.loc[authors & mentions["slug"].isin(eligible).to_numpy(),
+                         ["slug", "last"]].drop_duplicates("slug")
+    family = names["last"].map(lambda last: name_slug(None, last))
+    by_family = names.groupby(family.to_numpy())["slug"].agg(sorted)
+    by_family = by_family[by_family.map(len) >= 2].sort_index()
+    candidates = sorted({s for group in by_family for s in group})
+    if not candidates:
+        return SyntheticBlocks({}, {})
+    in_candidates = authors & pd.Series(slugs).isin(candidates).to_numpy()
+    positions = np.flatnonzero(in_candidates)
+    order = positions[np.argsort(slugs[positions], kind="stable")]
+    boundaries = np.flatnonzero(slugs[order][1:] != slugs[order][:-1]) + 1
+    rows_of = {str(slugs[rows[0]]): rows for rows in np.split(order, boundaries)}
+    paper_sets = {slug: set(authorship.mention_paper[rows].tolist())
+                  for slug, rows in rows_of.items()}
+    pairs: list[tuple[str, str]] = []
+    for group in by_family:
+        permuted = [group[i] for i in rng.permutation(len(group))]
+        for a, b in zip(permuted[::2], permuted[1::2]):
+            first, second = sorted((a, b))
+            if not paper_sets[first] & paper_sets[second]:
+                pairs.append((first, second))
+    if len(pairs) > max_blocks:
+        pairs = [pairs[i] for i in sorted(rng.choice(len(pairs), max_blocks, replace=False))]
+    rows: dict[str, np.ndarray] = {}
+    name: dict[str, np.ndarray] = {}
+    for first, second in pairs:
+        parts = [_sample(rows_of[s], rng) for s in (first, second)]
+        key = f"{first}+{second}"
+        rows[key] = np.concatenate(parts).astype(np.int64)
+        name[key] = np.repeat([0, 1], [len(p) for p in parts])
+    return SyntheticBlocks(rows, name)
+
+
+def _sample(rows: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    if len(rows) <= MAX_MENTIONS_PER_NAME:
+        return np.asarray(rows)
+    return np.sort(rng.choice(rows, MAX_MENTIONS_PER_NAME, replace=False))
