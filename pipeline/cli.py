@@ -266,7 +266,8 @@ def _add_apply_options(parser: argparse.ArgumentParser) -> None:
                            "must be new or empty (or an earlier --out of this tool, with "
                            "--force), and must not be, hold or lie inside an input")
     parser.add_argument("--force", action="store_true",
-                        help="let --out replace an earlier output of this tool")
+                        help="let --out replace an earlier output of this tool (recognised by "
+                             "its marker file) as a whole, including anything added to it")
 
 
 def _check_apply_target(args: argparse.Namespace, inputs: dict[str, Path]) -> Path:
@@ -319,10 +320,17 @@ def cmd_export(args: argparse.Namespace) -> int:
     from pipeline.export.entries import plan_export, read_assignments
     from pipeline.export.pr_summary import load_evidence, render_summary
 
-    inputs = {"resolution directory": args.resolution}
+    data_dir = _check_apply_target(args, {"resolution directory": args.resolution})
     if args.summary is not None:
-        inputs["summary file"] = args.summary
-    _check_apply_target(args, inputs)
+        from pipeline.anthology.output_dir import check_summary_file
+        from pipeline.export.pr_summary import SUMMARY_HEADER
+
+        protected = {"data directory": data_dir, "Anthology directory": args.anthology}
+        if args.out is not None:
+            protected["--out directory"] = args.out
+        check_summary_file(args.summary, protected, [
+            args.resolution / "assignments.csv", args.resolution / "proposals.json"],
+            SUMMARY_HEADER)
     source = args.resolution / "assignments.csv"
     assignments = read_assignments(source)
     snapshot = _read(args)
@@ -448,7 +456,9 @@ def _add_export_command(sub: Subcommands) -> None:
                         help="registry format to write (default: the snapshot's own; "
                              "`current` on a legacy snapshot migrates it first)")
     export.add_argument("--summary", type=Path, metavar="FILE",
-                        help="where the pull-request summary goes")
+                        help="where the pull-request summary goes (default: "
+                             "RESOLUTION/pr-summary-FORMAT.md); never inside the data or "
+                             "--out, and an existing FILE only if it is an earlier summary")
     _add_apply_options(export)
     export.set_defaults(func=cmd_export)
 

@@ -59,3 +59,4 @@ def test_resolve_and_export_on_it(anthology_2019: Path, tmp_path: Path) -> None:
     assert rule_errors(after.registry, after.mentions, after.mentions["id"]) <= rule_errors(
         before.registry, before.mentions, before.mentions["id"])
     assert len(after.mentions) == len(before.mentions)
+    assert after.mentions["id"].notna().sum() > before.mentions["id"].notna().sum()

@@ -54,6 +54,29 @@ def test_export_out_never_replaces_what_it_did_not_create(
     assert _tree(workdir) == before
 
 
+@pytest.mark.parametrize("summary", ["data/xml/2015.tiny.xml", "data/yaml/name_variants.yaml",
+                                     "res/assignments.csv", "copy/summary.md", "notes.md",
+                                     "res"])
+def test_summary_never_overwrites_data_inputs_or_other_files(
+        workdir: Path, summary: str, capsys: pytest.CaptureFixture[str]) -> None:
+    (workdir / "notes.md").write_text("my own notes\n")
+    before = _tree(workdir)
+    assert _export(workdir, "--out", str(workdir / "copy"), "--summary",
+                   str(workdir / summary)) == 2
+    assert "--summary" in capsys.readouterr().err
+    assert _tree(workdir) == before and not (workdir / "copy").exists()
+
+
+def test_summary_replaces_an_earlier_summary(workdir: Path) -> None:
+    summary = workdir / "summary.md"
+    assert _export(workdir, "--out", str(workdir / "copy"), "--summary", str(summary)) == 0
+    first = summary.read_text()
+    assert first.startswith("# Author disambiguation")
+    assert _export(workdir, "--out", str(workdir / "copy"), "--force", "--summary",
+                   str(summary)) == 0
+    assert summary.read_text() == first
+
+
 def test_migrate_out_absolute_parent_of_data_is_refused(workdir: Path) -> None:
     before = _tree(workdir)
     assert main(["-q", "migrate", "--anthology", str(workdir / "data"), "--no-cache",
@@ -169,7 +192,8 @@ def test_file_size_limit_changes_nothing(workdir: Path) -> None:
     done = _run_cli(["-q", "export", "--anthology", str(workdir / "data"), "--no-cache",
                      "--resolution", str(workdir / "res"), "--in-place"], preexec=limit)
     assert done.returncode == 2, done.stderr
-    assert "File too large" in done.stdout + done.stderr
+    said = " ".join((done.stdout + done.stderr).split())
+    assert "File too large" in said and "anthology-resolve-new" in said  # names the file
     assert _tree(workdir / "data") == before and _no_sidecars(workdir / "data")
 
 

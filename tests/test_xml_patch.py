@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipeline.anthology.volumes import MENTION_FIELDS, parse_volume_file
-from pipeline.anthology.xml_patch import add_person_ids
+from pipeline.anthology.xml_patch import add_person_ids, edit_mention_attributes
 
 INSERTED = re.compile(r' id="[a-z0-9][-a-z0-9]+"')
 
@@ -82,3 +82,12 @@ def test_property_only_id_attributes_change(tmp_path: Path, papers: list[list[Au
     assert INSERTED.sub("", result.text) == INSERTED.sub("", original)
     assert len(result.text) - len(original) == sum(
         len(f' id="{wanted[k]}"') for k in wanted if before[k] is None)
+
+
+def test_a_volume_number_inside_meta_is_not_a_volume() -> None:
+    # The 2019 files have <meta><volume>1</volume></meta> beside <volume id="1">.
+    text = ("<collection id='U03'><volume id='1'><meta><booktitle>B</booktitle>"
+            "<volume>1</volume></meta><paper id='1'><author><first>A</first><last>B</last>"
+            "</author></paper></volume></collection>")
+    result = edit_mention_attributes(text, {("U03-1001", "author", 0): [("id", None, "a-b")]})
+    assert result.text.count('id="a-b"') == 1 and not result.missing

@@ -72,6 +72,27 @@ def check_files_dir(out: Path, data_dir: Path) -> None:
         check_writable_parent(out)
 
 
+def check_summary_file(path: Path, inside_of: dict[str, Path], inputs: list[Path],
+                       header: str) -> None:
+    """Refuse a summary file that would overwrite data, an input, or a file not ours: it may
+    not lie inside any of `inside_of`, be one of `inputs`, or be an existing file that does
+    not start with `header` (the first line of every summary this tool writes)."""
+    target = path.resolve()
+    for label, directory in sorted(inside_of.items()):
+        if _relation(target, directory.resolve()) in ("is", "lies inside"):
+            raise OutputDirError(f"--summary {path} lies inside the {label} {directory}")
+    if any(target == i.resolve() for i in inputs):
+        raise OutputDirError(f"--summary {path} is an input of this run")
+    if path.is_dir():
+        raise OutputDirError(f"--summary {path} is a directory; name a file")
+    if path.exists():
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            if not handle.read(len(header)) == header:
+                raise OutputDirError(f"--summary {path} exists and is not a summary written "
+                                     "by anthology-resolve; name a new file")
+    check_writable_parent(path)
+
+
 def check_writable_parent(out: Path) -> None:
     """The nearest existing ancestor of `out` must accept new files."""
     parent = out.absolute().parent
@@ -87,7 +108,7 @@ def _probe(directory: Path) -> None:
     try:
         fd, name = tempfile.mkstemp(prefix=".anthology-resolve-probe.", dir=directory)
     except OSError as exc:
-        raise OutputDirError(f"cannot write to {directory}: {exc.strerror}") from exc
+        raise OutputDirError(f"cannot create files in {directory}: {exc.strerror}") from exc
     os.close(fd)
     os.unlink(name)
 

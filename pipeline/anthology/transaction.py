@@ -44,10 +44,15 @@ def sidecar(path: Path, suffix: str) -> Path:
 
 def _write_file(path: Path, data: bytes) -> None:
     """Write and fsync a new file (fails if it exists: a stale one is never reused)."""
-    with open(path, "xb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
+    try:
+        with open(path, "xb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except OSError as exc:
+        if exc.filename is not None:
+            raise
+        raise OSError(exc.errno, exc.strerror, str(path)) from exc  # name the file
 
 
 def _remove(paths: Iterable[Path]) -> None:

@@ -110,9 +110,11 @@ def _paper_or_volume_id(tables: VolumeFileTables, collection_id: str, volume_xml
         if paper_xml_id is None:
             return build_id(collection_id, volume_xml_id)
         return build_id(collection_id, volume_xml_id, paper_xml_id)
-    except ValueError as exc:
-        tables.element_issues.append((what, volume_xml_id, f"invalid <{what}> id ({exc})",
-                                      xml_id))
+    except ValueError:
+        rule = " (old-style volumes number their papers)" if what == "paper" else ""
+        tables.element_issues.append((what, volume_xml_id,
+                                      f"no Anthology id can be built from this <{what}> id"
+                                      + rule, xml_id))
         return None
 
 

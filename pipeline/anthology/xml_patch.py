@@ -95,7 +95,7 @@ def _mention_tags(text: str) -> Iterator[tuple[re.Match[str], MentionKey]]:
             continue
         if tag == "collection":
             collection = _attr_id(attrs) or ""
-        elif tag == "volume":
+        elif tag == "volume" and not in_meta:  # old files also have <meta><volume>1</volume>
             volume = _attr_id(attrs) or ""
         elif tag == "meta":
             in_meta = True

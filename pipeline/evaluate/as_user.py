@@ -54,11 +54,13 @@ def strip_curation(snapshot: Snapshot, slugs: list[str], out_dir: Path) -> Path:
     return out_dir
 
 
-def run_resolve(anthology: Path, out: Path, cache: Path) -> float:
-    """The real command in a fresh process, as a user runs it; returns its wall time."""
+def run_resolve(anthology: Path, out: Path, cache: Path, options: list[str]) -> float:
+    """The real command in a fresh process, as a user runs it with `options` (the
+    evaluation's own split settings); returns its wall time."""
     started = time.perf_counter()
     subprocess.run([sys.executable, "-m", "pipeline.cli", "-q", "resolve", "--anthology",
-                    str(anthology), "--cache", str(cache), "--out", str(out)], check=True)
+                    str(anthology), "--cache", str(cache), "--out", str(out), *options],
+                   check=True)
     return time.perf_counter() - started
 
 
@@ -82,10 +84,10 @@ def predictions(stripped: Snapshot, assignments: pd.DataFrame, index: pd.Index,
 
 
 def evaluate_stripped(snapshot: Snapshot, gold: Curation, slugs: list[str], work: Path,
-                      cache: Path) -> dict[str, Any]:
+                      cache: Path, options: list[str]) -> dict[str, Any]:
     """Strip `slugs`, run resolve, score those names; returns per-block scores and facts."""
     copy = strip_curation(snapshot, slugs, work / "anthology")
-    seconds = run_resolve(copy, work / "resolution", cache)
+    seconds = run_resolve(copy, work / "resolution", cache, options)
     assignments = pd.read_csv(work / "resolution" / "assignments.csv", dtype={
         "paper": str, "role": str, "position": int, "person": object, "cluster": object},
         keep_default_na=False, na_values=[""])

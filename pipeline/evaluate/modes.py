@@ -50,6 +50,10 @@ def _as_user(snapshot: Snapshot, settings: EvalSettings, work_parent: Path, cach
              ) -> dict[str, Any]:
     authors = snapshot.mentions[snapshot.mentions["role"] == "author"]
     gold = curation_of(authors, snapshot.registry)
+    # resolve runs with the evaluation's split settings and its own default name gate.
+    options = ["--resolution", str(settings.resolution), "--seed", str(settings.seed)]
+    options += [] if settings.calibrate else ["--no-calibration"]
+    options += ["--merge-clusters"] if settings.merge_clusters else []
     work_parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="as-user-", dir=work_parent))
     try:
@@ -59,11 +63,11 @@ def _as_user(snapshot: Snapshot, settings: EvalSettings, work_parent: Path, cach
             log.info("as a user, fold %d: %d names stripped, resolve on the copy", k,
                      len(slugs))
             folds.append(as_user.evaluate_stripped(snapshot, gold, slugs, work / f"fold-{k}",
-                                                   cache))
+                                                   cache, options))
             shutil.rmtree(work / f"fold-{k}" / "anthology")
         log.info("as a user, no curation: all %d names stripped", len(gold.blocks))
         floor = as_user.evaluate_stripped(snapshot, gold, list(gold.blocks),
-                                          work / "no-curation", cache)
+                                          work / "no-curation", cache, options)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return {"two_fold": as_user.report(folds, gold),

@@ -16,6 +16,8 @@ from pipeline.export.entries import ExportPlan
 
 TOP = 3
 
+SUMMARY_HEADER = "# Author disambiguation"  # first line of every summary
+
 
 def load_evidence(proposals_path: Path) -> dict[str, dict[str, Any]]:
     """Evidence per person id, from `proposals.json` (empty if the file is absent)."""
@@ -45,7 +47,7 @@ def _evidence_line(evidence: dict[str, Any]) -> str:
 
 
 def render_summary(plan: ExportPlan, evidence: dict[str, dict[str, Any]]) -> str:
-    lines = [f"# Author disambiguation ({plan.format} format)", ""]
+    lines = [f"{SUMMARY_HEADER} ({plan.format} format)", ""]
     counts = plan.counts
     lines.append(
         f"{counts['names changed']:,} names: {counts['new persons']:,} new persons, "
