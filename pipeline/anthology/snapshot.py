@@ -271,29 +271,18 @@ def read_tables(
     manifest = cache.load_manifest()
     cached_files: dict[str, str] = manifest["files"]
     stale = [p for p in xml_paths if cached_files.get(p.name) != digests[p.name]]
-    if not stale and set(cached_files) == set(digests):
-        cached = _load_cached_tables(cache)
-        if cached is not None:
-            log.info("loaded parsed tables from cache %s", cache.directory)
-            problems = [_problem_from_json(x, xml_dir)
-                        for items in manifest["problems"].values() for x in items]
-            return _to_pandas(cached), problems
-        cached_files = {}
-        stale = xml_paths
-    stale_names = {p.name for p in stale}
+    reusable = sorted(set(cached_files) & set(digests) - {p.name for p in stale})
+    previous = _load_cached_tables(cache) if reusable else None
+    if previous is None:  # nothing to reuse, or a cache that cannot be read: parse it all
+        stale, reusable = xml_paths, []
+    elif not stale and set(cached_files) == set(digests):
+        log.info("loaded parsed tables from cache %s", cache.directory)
+        problems = [_problem_from_json(x, xml_dir)
+                    for items in manifest["problems"].values() for x in items]
+        return _to_pandas(previous), problems
 
     log.info("parsing %d of %d volume files", len(stale), len(xml_paths))
     fresh, fresh_problems = parse_xml_files(stale, workers=workers, show_progress=show_progress)
-    reusable = sorted(set(cached_files) & set(digests) - stale_names)
-    previous = _load_cached_tables(cache) if reusable else None
-    if previous is None and reusable:  # the cache was corrupt: parse the rest too
-        more, more_problems = parse_xml_files(
-            [p for p in xml_paths if p.name in set(reusable)], workers=workers,
-            show_progress=show_progress)
-        fresh = {n: pa.concat_tables([fresh[n], more[n]]) for n in TABLE_NAMES}
-        fresh_problems += more_problems
-        reusable = []
-        fresh = {n: _sort_by_file(fresh[n], xml_paths) for n in TABLE_NAMES}
     if previous is not None:
         kept = {n: t.filter(pa.compute.is_in(t["file"], value_set=pa.array(reusable)))
                 for n, t in previous.items()}

@@ -2,11 +2,14 @@
 
 1. Load the snapshot (`anthology/snapshot.py`) and build the heterogeneous graph (`graph.py`).
 2. Score every name for ambiguity (`ambiguity.py`); the model learns from the curated names.
-3. Choose the names to resolve: 2+ mentions and an ambiguity score of at least
-   `min_ambiguity`, or a name the registry already knows to be shared (2+ persons or a
-   catch-all).
-4. Learn the pair model from all curated names (`anthology/curation.py`); split each chosen
-   name (`clustering.py`, `split.py`) under the hard constraints of its ids, ORCIDs and papers.
+3. Candidates: names with 2+ mentions and an ambiguity score of at least `min_ambiguity`,
+   names the registry knows to be shared (2+ persons or a catch-all), and names whose
+   curation forces a split (two ids or ORCIDs, twice on one paper).
+4. Learn the pair model's evidence from synthetic homonyms (`synthetic.py`) and calibrate
+   its prior on the curated names (`anthology/curation.py`); drop the candidates the model's
+   bound keeps whole; split the rest (`clustering.py`, `split.py`) under the hard
+   constraints of their ids, ORCIDs and papers, then (optionally) merge clusters on pooled
+   evidence (`cluster_merge.py`).
 5. Match each cluster to a registry person (`persons.py`: its explicit ids, else its ORCIDs,
    else the one registry person of the name left unmatched), propose a new id for a confident
    cluster, or leave it to the name's catch-all.
