@@ -101,7 +101,7 @@ def _resolve_settings(args: argparse.Namespace) -> ResolveSettings:
         names=tuple(args.name),
         min_person_mentions=getattr(args, "min_person_mentions", 2),
         min_person_confidence=getattr(args, "min_person_confidence", 0.5),
-        calibrate=not args.no_calibration, merge_clusters=args.merge_clusters)
+        calibrate=args.calibrate, merge_clusters=args.merge_clusters)
 
 
 def cmd_resolve(args: argparse.Namespace) -> int:
@@ -190,7 +190,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     settings = EvalSettings(resolution=args.resolution, seed=args.seed,
                             min_ambiguity=args.min_ambiguity,
                             train_fraction=args.train_fraction,
-                            calibrate=not args.no_calibration,
+                            calibrate=args.calibrate,
                             merge_clusters=args.merge_clusters)
     report = evaluate_every_mode(snapshot, settings, args.out, args.cache,
                                  curve=not args.no_curve, user=not args.no_as_user,
@@ -530,9 +530,10 @@ def _add_split_options(parser: argparse.ArgumentParser,
                              "join when their mean log-odds exceed it (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED,
                         help="seed of Leiden and of the learnt models (default: %(default)s)")
-    parser.add_argument("--no-calibration", action="store_true",
-                        help="keep the pair model's prior as written in the code instead of "
-                             "refitting it on the snapshot's curated names")
+    parser.add_argument("--calibrate", action="store_true",
+                        help="refit the pair model's prior (scale, weight of commonness, "
+                             "intercept) on the snapshot's curated names instead of keeping "
+                             "the prior written in the code (measured worse: see README)")
     parser.add_argument("--merge-clusters", action="store_true",
                         help="after the split, merge clusters of a name whose pooled evidence "
                              "says they are one person (experimental: see README)")

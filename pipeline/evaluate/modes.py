@@ -52,7 +52,7 @@ def _as_user(snapshot: Snapshot, settings: EvalSettings, work_parent: Path, cach
     gold = curation_of(authors, snapshot.registry)
     # resolve runs with the evaluation's split settings and its own default name gate.
     options = ["--resolution", str(settings.resolution), "--seed", str(settings.seed)]
-    options += [] if settings.calibrate else ["--no-calibration"]
+    options += ["--calibrate"] if settings.calibrate else []
     options += ["--merge-clusters"] if settings.merge_clusters else []
     work_parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="as-user-", dir=work_parent))

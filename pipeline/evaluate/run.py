@@ -54,7 +54,7 @@ class EvalSettings:
     # Share of the training fold's curated names the models may learn from (the
     # thin-curation curve); the rest of their curation is ignored.
     train_fraction: float = 1.0
-    calibrate: bool = True  # refit the pair model's prior on the training fold's curation
+    calibrate: bool = False  # refit the pair model's prior on the training fold's curation
     merge_clusters: bool = False  # the cluster-level merge after the pairwise split
 
 

@@ -5,11 +5,11 @@
 3. Candidates: names with 2+ mentions and an ambiguity score of at least `min_ambiguity`,
    names the registry knows to be shared (2+ persons or a catch-all), and names whose
    curation forces a split (two ids or ORCIDs, twice on one paper).
-4. Learn the pair model's evidence from synthetic homonyms (`synthetic.py`) and calibrate
-   its prior on the curated names (`anthology/curation.py`); drop the candidates the model's
-   bound keeps whole; split the rest (`clustering.py`, `split.py`) under the hard
-   constraints of their ids, ORCIDs and papers, then (optionally) merge clusters on pooled
-   evidence (`cluster_merge.py`).
+4. Learn the pair model's evidence from synthetic homonyms (`synthetic.py`); with
+   `calibrate`, refit its prior on the curated names (`anthology/curation.py`). Drop the
+   candidates the model's bound keeps whole; split the rest (`clustering.py`, `split.py`)
+   under the hard constraints of their ids, ORCIDs and papers, then (optionally) merge
+   clusters on pooled evidence (`cluster_merge.py`).
 5. Match each cluster to a registry person (`persons.py`: its explicit ids, else its ORCIDs,
    else the one registry person of the name left unmatched), propose a new id for a confident
    cluster, or leave it to the name's catch-all.
@@ -63,7 +63,7 @@ class ResolveSettings:
     # otherwise its mentions stay with the name's catch-all.
     min_person_mentions: int = 2
     min_person_confidence: float = 0.5
-    calibrate: bool = True  # refit the pair model's prior on the snapshot's curation
+    calibrate: bool = False  # refit the pair model's prior on the snapshot's curation
     merge_clusters: bool = False  # the cluster-level merge after the split
 
 
