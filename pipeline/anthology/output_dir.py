@@ -61,7 +61,7 @@ def check_replaceable_dir(out: Path, inputs: dict[str, Path], force: bool) -> No
 
 def check_files_dir(out: Path, data_dir: Path) -> None:
     """Refuse a directory for named output files inside the data, or one we cannot write."""
-    if data_dir.resolve() == out.resolve() or data_dir.resolve() in out.resolve().parents:
+    if _relation(out.resolve(), data_dir.resolve()) in ("is", "lies inside"):
         raise OutputDirError(f"--out {out} lies inside the data directory {data_dir}; "
                              "outputs never go into the snapshot")
     if out.exists() and not out.is_dir():

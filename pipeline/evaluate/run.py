@@ -32,11 +32,10 @@ from pipeline.resolve.ambiguity import AmbiguityModel, name_commonness, name_fea
 from pipeline.resolve.authorship import Authorship
 from pipeline.resolve.cluster_merge import ClusterModel
 from pipeline.resolve.clustering import (
-    BlockFeatures,
     ClusterMerger,
     cluster_blocks,
+    learn_evidence,
     prepare_evidence,
-    synthetic_training_data,
     training_data,
 )
 from pipeline.resolve.pair_model import PairModel
@@ -90,9 +89,8 @@ def evaluate(snapshot: Snapshot, settings: EvalSettings, show_progress: bool = F
                                 also_fit_on=list(synthetic.rows.values()),
                                 show_progress=show_progress)
     features = evidence.features
-    evidence_model = PairModel.fit_evidence(*synthetic_training_data(
-        BlockFeatures.compute(evidence.context, synthetic.rows, evidence.commonness),
-        synthetic), seed=settings.seed)
+    evidence_model = learn_evidence(evidence.context, synthetic, evidence.commonness,
+                                    settings.seed)
 
     fold = {slug: fold_of(slug, settings.folds) for slug in gold.blocks}
     pair_models: dict[int, PairModel] = {}

@@ -94,6 +94,13 @@ def synthetic_training_data(blocks: BlockFeatures, synthetic: SyntheticBlocks
     return np.vstack(xs), np.concatenate(ys).astype(bool), np.concatenate(bs)
 
 
+def learn_evidence(context: EvidenceContext, synthetic: SyntheticBlocks,
+                   commonness: pd.Series, seed: int) -> PairModel:
+    """The pair model's evidence, learnt from the synthetic homonyms' pair features."""
+    features = BlockFeatures.compute(context, synthetic.rows, commonness)
+    return PairModel.fit_evidence(*synthetic_training_data(features, synthetic), seed=seed)
+
+
 def training_data(blocks: BlockFeatures, gold: pd.Series, slugs: list[str]
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Features, same-person labels and block numbers of the gold pairs in `slugs`."""

@@ -40,7 +40,7 @@ from pipeline.resolve.clustering import (
     ClusterMerger,
     block_rows_of,
     cluster_blocks,
-    synthetic_training_data,
+    learn_evidence,
     training_data,
 )
 from pipeline.resolve.evidence import EvidenceContext
@@ -156,15 +156,13 @@ def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool =
     focus = np.concatenate([*candidate_rows.values(), *curated_rows.values(),
                             *synthetic.rows.values(), np.zeros(0, dtype=np.int64)])
     context = EvidenceContext.build(mentions, snapshot.papers, authorship, focus=focus)
-    labelled = curation.labelled.to_numpy()
-    training_rows = {slug: rows[labelled[rows]] for slug, rows in curated_rows.items()}
-    training = BlockFeatures.compute(context, training_rows, commonness)
-    synthetic_features = BlockFeatures.compute(context, synthetic.rows, commonness)
-    lap("training evidence")
-
-    pair_model = PairModel.fit_evidence(
-        *synthetic_training_data(synthetic_features, synthetic), seed=settings.seed)
+    lap("evidence context")
+    pair_model = learn_evidence(context, synthetic, commonness, settings.seed)
     if settings.calibrate:
+        labelled = curation.labelled.to_numpy()
+        training = BlockFeatures.compute(
+            context, {slug: rows[labelled[rows]] for slug, rows in curated_rows.items()},
+            commonness)
         pair_model = pair_model.calibrated(
             *training_data(training, curation.identity, curation.blocks))
     must = names.index[names["constrained"] | (names["registry_persons"] >= 2)
