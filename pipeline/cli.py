@@ -16,6 +16,7 @@ from rich.table import Table
 
 from pipeline.errors import AnthologyResolveError, InputError
 from pipeline.progress import console
+from pipeline.resolve.evidence_kinds import EVIDENCE_KINDS
 
 if TYPE_CHECKING:
     from pipeline.anthology.snapshot import Snapshot
@@ -191,10 +192,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                             min_ambiguity=args.min_ambiguity,
                             train_fraction=args.train_fraction,
                             calibrate=args.calibrate,
-                            merge_clusters=args.merge_clusters)
+                            merge_clusters=args.merge_clusters,
+                            without=tuple(args.without))
     report = evaluate_every_mode(snapshot, settings, args.out, args.cache,
                                  curve=not args.no_curve, user=not args.no_as_user,
-                                 show_progress=not args.quiet)
+                                 ablation=not args.no_ablation, show_progress=not args.quiet)
     _print_eval(report)
     path = args.out / "evaluation.json"
     atomic_write_text(path, json.dumps(report, indent=2, sort_keys=True) + "\n")
@@ -239,6 +241,16 @@ def _print_eval(report: dict[str, Any]) -> None:
             curve.add_row(f"{float(fraction):.0%}", f"{totals['multi']['b3_f1']:.3f}",
                           f"{totals['single']['b3_f1']:.3f}")
         console.print(curve)
+    if "ablation" in report:
+        ablation = Table(title="Ablation: cross-fitted, one kind of evidence removed")
+        for column in ("without", "multi B3 F1", "change", "single B3 F1"):
+            ablation.add_column(column, justify="left" if column == "without" else "right")
+        full = report["pipeline"]["multi"]["b3_f1"]
+        for kind, totals in report["ablation"].items():
+            multi = totals["multi"]["b3_f1"]
+            ablation.add_row(kind, f"{multi:.3f}", f"{multi - full:+.3f}",
+                             f"{totals['single']['b3_f1']:.3f}")
+        console.print(ablation)
     if "as_user" in report:
         user = Table(title="As a user: `resolve` on copies without the evaluated curation")
         for column in ("mode", "scored by", "multi B3 P", "multi B3 R", "multi B3 F1",
@@ -515,6 +527,13 @@ def _add_evaluate_command(sub: Subcommands) -> None:
                                "learn from (default: %(default)s)")
     evaluate.add_argument("--no-curve", action="store_true",
                           help="skip the thin-curation curve (100/50/10/0%% of the curation)")
+    evaluate.add_argument("--no-ablation", action="store_true",
+                          help="skip the ablation (the cross-fitted figure with each kind "
+                               "of evidence removed in turn)")
+    evaluate.add_argument("--without", action="append", default=[], metavar="KIND",
+                          choices=list(EVIDENCE_KINDS),
+                          help="remove a kind of evidence from every mode; repeatable "
+                               "(choices: %(choices)s)")
     evaluate.add_argument("--no-as-user", action="store_true",
                           help="skip the as-a-user modes (real `resolve` on stripped copies: "
                                "two-fold, and no curation at all)")

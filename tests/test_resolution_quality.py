@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from pipeline.anthology.snapshot import read_snapshot
 from pipeline.resolve.ambiguity import name_commonness
 from pipeline.resolve.authorship import Authorship
-from pipeline.resolve.evidence import FEATURE_NAMES
+from pipeline.resolve.evidence_kinds import FEATURE_NAMES
 from pipeline.resolve.outputs import assignments_csv
 from pipeline.resolve.pair_model import PairModel
 from pipeline.resolve.run import ResolveSettings, resolve
@@ -168,3 +168,18 @@ def test_synthetic_homonyms_pair_rare_names_of_one_family(tmp_path: Path) -> Non
         labels = blocks.labels(key)
         ii, jj = np.triu_indices(len(rows), 1)
         assert (labels == (names[ii] == names[jj])).all()
+
+
+def test_without_evidence_zeroes_only_the_kinds_removed() -> None:
+    from pipeline.resolve.evidence import without_evidence
+    from pipeline.resolve.evidence_kinds import EVIDENCE_KINDS
+
+    features = np.arange(2 * len(FEATURE_NAMES), dtype=float).reshape(2, -1) + 1.0
+    ablated = without_evidence(features, ("coauthors", "years"))
+    removed = {FEATURE_NAMES.index(n) for k in ("coauthors", "years") for n in EVIDENCE_KINDS[k]}
+    for column in range(len(FEATURE_NAMES)):
+        expected = 0.0 if column in removed else features[:, column]
+        assert np.all(ablated[:, column] == expected)
+    assert features.min() > 0  # the input is not changed
+    with pytest.raises(ValueError, match="unknown evidence kind"):
+        without_evidence(features, ("telepathy",))

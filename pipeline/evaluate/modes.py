@@ -3,6 +3,8 @@
 - cross-fitted (`run.evaluate`): models learnt on one fold of names, scored on the other;
 - thin curation: the same, the models learning from 100%, 50%, 10% and 0% of the training
   fold's curated names;
+- ablation: the cross-fitted figure with each kind of evidence removed in turn
+  (`evidence.EVIDENCE_KINDS`);
 - as a user (`as_user.py`): the real `resolve` on stripped copies, two-fold and with no
   curation at all.
 Nothing that scores a name has learnt from that name's curation.
@@ -21,6 +23,7 @@ from pipeline.anthology.curation import curation_of
 from pipeline.anthology.snapshot import Snapshot
 from pipeline.evaluate import as_user
 from pipeline.evaluate.run import EvalSettings, evaluate, fold_of
+from pipeline.resolve.evidence_kinds import EVIDENCE_KINDS
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +32,8 @@ CURVE = (1.0, 0.5, 0.1, 0.0)
 
 def evaluate_every_mode(snapshot: Snapshot, settings: EvalSettings, work_parent: Path,
                         cache: Path, curve: bool = True, user: bool = True,
-                        show_progress: bool = False) -> dict[str, Any]:
+                        ablation: bool = True, show_progress: bool = False
+                        ) -> dict[str, Any]:
     report = evaluate(snapshot, settings, show_progress=show_progress)
     if curve:
         report["thin_curation"] = {}
@@ -41,6 +45,12 @@ def evaluate_every_mode(snapshot: Snapshot, settings: EvalSettings, work_parent:
                 scores = evaluate(snapshot, replace(settings, train_fraction=fraction))[
                     "pipeline"]
             report["thin_curation"][str(fraction)] = scores
+    if ablation:
+        report["ablation"] = {}
+        for kind in EVIDENCE_KINDS:
+            log.info("cross-fitted, without %s", kind)
+            report["ablation"][kind] = evaluate(
+                snapshot, replace(settings, without=(*settings.without, kind)))["pipeline"]
     if user:
         report["as_user"] = _as_user(snapshot, settings, work_parent, cache)
     return report

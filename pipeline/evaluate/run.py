@@ -55,6 +55,7 @@ class EvalSettings:
     train_fraction: float = 1.0
     calibrate: bool = False  # refit the pair model's prior on the training fold's curation
     merge_clusters: bool = False  # the cluster-level merge after the pairwise split
+    without: tuple[str, ...] = ()  # evidence kinds removed (the ablation; evidence.py)
 
 
 def _kept_for_training(slug: str, fraction: float, seed: int) -> bool:
@@ -88,9 +89,9 @@ def evaluate(snapshot: Snapshot, settings: EvalSettings, show_progress: bool = F
     evidence = prepare_evidence(blinded, snapshot.papers, authorship, gold.blocks,
                                 also_fit_on=list(synthetic.rows.values()),
                                 show_progress=show_progress)
-    features = evidence.features
+    features = evidence.features.without(settings.without)
     evidence_model = learn_evidence(evidence.context, synthetic, evidence.commonness,
-                                    settings.seed)
+                                    settings.seed, settings.without)
 
     fold = {slug: fold_of(slug, settings.folds) for slug in gold.blocks}
     pair_models: dict[int, PairModel] = {}

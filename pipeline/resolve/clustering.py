@@ -22,7 +22,8 @@ from pipeline.progress import progress_bar
 from pipeline.resolve.ambiguity import name_commonness
 from pipeline.resolve.authorship import Authorship
 from pipeline.resolve.cluster_merge import ClusterModel, PooledBlock
-from pipeline.resolve.evidence import FEATURE_NAMES, EvidenceContext, pair_matrix
+from pipeline.resolve.evidence import EvidenceContext, pair_matrix, without_evidence
+from pipeline.resolve.evidence_kinds import FEATURE_NAMES
 from pipeline.resolve.pair_model import PairModel
 from pipeline.resolve.split import Constraints, cannot_link, confidence_of, split_block
 from pipeline.resolve.synthetic import SyntheticBlocks
@@ -58,6 +59,13 @@ class BlockFeatures:
                         float(commonness.get(slug, 0.0))).astype(np.float32)
                 advance(len(batch))
         return cls(dict(block_rows), {slug: features[slug] for slug in block_rows})
+
+    def without(self, kinds: tuple[str, ...]) -> BlockFeatures:
+        """A copy whose features lack the given evidence kinds (the ablation)."""
+        if not kinds:
+            return self
+        return BlockFeatures(self.rows, {slug: without_evidence(x, kinds)
+                                         for slug, x in self.features.items()})
 
 
 # Small names are batched: one sparse product per batch of about this many mentions.
@@ -95,9 +103,11 @@ def synthetic_training_data(blocks: BlockFeatures, synthetic: SyntheticBlocks
 
 
 def learn_evidence(context: EvidenceContext, synthetic: SyntheticBlocks,
-                   commonness: pd.Series, seed: int) -> PairModel:
-    """The pair model's evidence, learnt from the synthetic homonyms' pair features."""
-    features = BlockFeatures.compute(context, synthetic.rows, commonness)
+                   commonness: pd.Series, seed: int, without: tuple[str, ...] = ()
+                   ) -> PairModel:
+    """The pair model's evidence, learnt from the synthetic homonyms' pair features
+    (less the evidence kinds in `without`)."""
+    features = BlockFeatures.compute(context, synthetic.rows, commonness).without(without)
     return PairModel.fit_evidence(*synthetic_training_data(features, synthetic), seed=seed)
 
 

@@ -26,11 +26,23 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize
 
 from pipeline.resolve.authorship import Authorship
+from pipeline.resolve.evidence_kinds import EVIDENCE_KINDS, FEATURE_NAMES
 
-FEATURE_NAMES = (
-    "shared_coauthors_idf", "shared_coauthor_count", "two_hop_cosine", "affiliation_cosine",
-    "both_affiliations", "text_cosine", "venue_jaccard", "year_gap", "name_commonness",
-)
+
+def without_evidence(features: np.ndarray, kinds: tuple[str, ...]) -> np.ndarray:
+    """`features` with the columns of the given evidence kinds set to zero: a constant
+    column tells a model nothing, so this removes the kinds from what it can learn and use."""
+    if not kinds:
+        return features
+    unknown = sorted(set(kinds) - set(EVIDENCE_KINDS))
+    if unknown:
+        raise ValueError(f"unknown evidence kind(s): {', '.join(unknown)} "
+                         f"(known: {', '.join(EVIDENCE_KINDS)})")
+    out = features.copy()
+    for kind in kinds:
+        for name in EVIDENCE_KINDS[kind]:
+            out[:, FEATURE_NAMES.index(name)] = 0.0
+    return out
 
 
 @dataclass(frozen=True)

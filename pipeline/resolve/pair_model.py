@@ -23,7 +23,7 @@ import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 
-from pipeline.resolve.evidence import FEATURE_NAMES
+from pipeline.resolve.evidence_kinds import FEATURE_NAMES
 
 MIN_TRAINING_PAIRS = 200
 EVIDENCE_FEATURES = tuple(n for n in FEATURE_NAMES if n != "name_commonness")
