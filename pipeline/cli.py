@@ -102,7 +102,8 @@ def _resolve_settings(args: argparse.Namespace) -> ResolveSettings:
         names=tuple(args.name),
         min_person_mentions=getattr(args, "min_person_mentions", 2),
         min_person_confidence=getattr(args, "min_person_confidence", 0.5),
-        calibrate=args.calibrate, merge_clusters=args.merge_clusters)
+        calibrate=args.calibrate, merge_clusters=args.merge_clusters,
+        variants=not getattr(args, "no_variants", False))
 
 
 def cmd_resolve(args: argparse.Namespace) -> int:
@@ -196,7 +197,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                             without=tuple(args.without))
     report = evaluate_every_mode(snapshot, settings, args.out, args.cache,
                                  curve=not args.no_curve, user=not args.no_as_user,
-                                 ablation=not args.no_ablation, show_progress=not args.quiet)
+                                 ablation=not args.no_ablation,
+                                 variants=not args.no_variants, show_progress=not args.quiet)
     _print_eval(report)
     path = args.out / "evaluation.json"
     atomic_write_text(path, json.dumps(report, indent=2, sort_keys=True) + "\n")
@@ -251,6 +253,8 @@ def _print_eval(report: dict[str, Any]) -> None:
             ablation.add_row(kind, f"{multi:.3f}", f"{multi - full:+.3f}",
                              f"{totals['single']['b3_f1']:.3f}")
         console.print(ablation)
+    if "variants" in report:
+        _print_variant_eval(report["variants"])
     if "as_user" in report:
         user = Table(title="As a user: `resolve` on copies without the evaluated curation")
         for column in ("mode", "scored by", "multi B3 P", "multi B3 R", "multi B3 F1",
@@ -264,6 +268,23 @@ def _print_eval(report: dict[str, Any]) -> None:
                              f"{multi['b3_recall']:.3f}", f"{multi['b3_f1']:.3f}",
                              f"{single['b3_f1']:.3f}", f"{result['gate_recall']:.3f}")
         console.print(user)
+
+
+def _print_variant_eval(variants: dict[str, Any]) -> None:
+    table = Table(title=f"Name variants, blind: {variants['gold_pairs']:,} gold pairs; "
+                        f"{variants['candidates']:,} candidates hold "
+                        f"{variants['candidate_recall']:.1%} of them")
+    for column in ("method", "scored by", "proposed pairs", "confirmed", "errors", "unknown",
+                   "precision", "recall"):
+        table.add_column(column, justify="left" if column in ("method", "scored by")
+                         else "right")
+    for method, by, key in (("pipeline", "persons", "persons"), ("pipeline", "links", "links"),
+                            ("strings only", "links", "baseline_strings_only")):
+        row = variants[key]
+        table.add_row(method, by, f"{row['proposed_pairs']:,}", f"{row['confirmed']:,}",
+                      f"{row['errors']:,}", f"{row['unknown']:,}", f"{row['precision']:.3f}",
+                      f"{row['recall']:.3f}")
+    console.print(table)
 
 
 def _add_apply_options(parser: argparse.ArgumentParser) -> None:
@@ -442,9 +463,13 @@ def _add_resolve_command(sub: Subcommands) -> None:
         "resolve", help="split ambiguous names into persons; write assignments and proposals",
         description="Score every name for ambiguity, split the chosen names into person "
                     "clusters (Leiden, seeded), match clusters to registry persons or propose "
-                    "ids, and write OUT/assignments.csv and OUT/proposals.json.")
+                    "ids; find name strings that are one person (name variants) and decide "
+                    "them on the graph; write OUT/assignments.csv and OUT/proposals.json.")
     _add_snapshot_options(resolve)
     _add_split_options(resolve, default_min_ambiguity=0.5)
+    resolve.add_argument("--no-variants", action="store_true",
+                         help="do not look for name variants (with --name, only pairs of "
+                              "names that touch the given names are considered)")
     resolve.add_argument("--out", type=Path, default=Path("out"), metavar="DIR",
                          help="output directory (default: %(default)s)")
     resolve.add_argument("--name", action="append", default=[], metavar="SLUG",
@@ -530,6 +555,8 @@ def _add_evaluate_command(sub: Subcommands) -> None:
     evaluate.add_argument("--no-ablation", action="store_true",
                           help="skip the ablation (the cross-fitted figure with each kind "
                                "of evidence removed in turn)")
+    evaluate.add_argument("--no-variants", action="store_true",
+                          help="skip the name-variant evaluation")
     evaluate.add_argument("--without", action="append", default=[], metavar="KIND",
                           choices=list(EVIDENCE_KINDS),
                           help="remove a kind of evidence from every mode; repeatable "

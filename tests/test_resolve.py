@@ -51,7 +51,7 @@ def test_proposals_carry_evidence(wei_zhangs: Path, tmp_path: Path) -> None:
     write_outputs(resolution, snapshot, tmp_path)
     import json
 
-    [proposal] = json.loads((tmp_path / "proposals.json").read_text())
+    [proposal] = json.loads((tmp_path / "proposals.json").read_text())["splits"]
     assert proposal["name"] == "wei-zhang" and len(proposal["clusters"]) == 2
     stanford = [c for c in proposal["clusters"] if c["person"] == "wei-zhang-stanford"][0]
     assert stanford["evidence"]["affiliations"][0]["value"] == "Stanford University"

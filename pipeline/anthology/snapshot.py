@@ -88,6 +88,7 @@ class Snapshot:
     volumes: pd.DataFrame
     registry: Registry
     problems: ProblemLog
+    cache_dir: Path | None = None  # where derived data may be cached (None: nowhere)
 
 
 def find_data_dir(path: Path) -> Path:
@@ -353,7 +354,8 @@ def read_snapshot(
     mentions = tables["mentions"]
     mentions["person"] = resolve_mentions(registry, mentions, log_, data_dir / "xml")
     log_.raise_if_errors()
-    return Snapshot(data_dir, mentions, tables["papers"], tables["volumes"], registry, log_)
+    return Snapshot(data_dir, mentions, tables["papers"], tables["volumes"], registry, log_,
+                    cache_dir)
 
 
 def _check_one_file_per_volume(volumes: pd.DataFrame, xml_dir: Path, problems: ProblemLog

@@ -5,6 +5,8 @@
   fold's curated names;
 - ablation: the cross-fitted figure with each kind of evidence removed in turn
   (`evidence.EVIDENCE_KINDS`);
+- name variants (`variants.py`): merges of name strings proposed blind, against the
+  registry's variant lists, ids and ORCIDs, with a strings-only baseline;
 - as a user (`as_user.py`): the real `resolve` on stripped copies, two-fold and with no
   curation at all.
 Nothing that scores a name has learnt from that name's curation.
@@ -23,6 +25,7 @@ from pipeline.anthology.curation import curation_of
 from pipeline.anthology.snapshot import Snapshot
 from pipeline.evaluate import as_user
 from pipeline.evaluate.run import EvalSettings, evaluate, fold_of
+from pipeline.evaluate.variants import evaluate_variants
 from pipeline.resolve.evidence_kinds import EVIDENCE_KINDS
 
 log = logging.getLogger(__name__)
@@ -32,8 +35,8 @@ CURVE = (1.0, 0.5, 0.1, 0.0)
 
 def evaluate_every_mode(snapshot: Snapshot, settings: EvalSettings, work_parent: Path,
                         cache: Path, curve: bool = True, user: bool = True,
-                        ablation: bool = True, show_progress: bool = False
-                        ) -> dict[str, Any]:
+                        ablation: bool = True, variants: bool = True,
+                        show_progress: bool = False) -> dict[str, Any]:
     report = evaluate(snapshot, settings, show_progress=show_progress)
     if curve:
         report["thin_curation"] = {}
@@ -51,6 +54,9 @@ def evaluate_every_mode(snapshot: Snapshot, settings: EvalSettings, work_parent:
             log.info("cross-fitted, without %s", kind)
             report["ablation"][kind] = evaluate(
                 snapshot, replace(settings, without=(*settings.without, kind)))["pipeline"]
+    if variants:
+        log.info("name variants, blind")
+        report["variants"] = evaluate_variants(snapshot, settings.seed)
     if user:
         report["as_user"] = _as_user(snapshot, settings, work_parent, cache)
     return report

@@ -88,7 +88,7 @@ def evaluate(snapshot: Snapshot, settings: EvalSettings, show_progress: bool = F
                                  exclude=set(gold.blocks), seed=settings.seed)
     evidence = prepare_evidence(blinded, snapshot.papers, authorship, gold.blocks,
                                 also_fit_on=list(synthetic.rows.values()),
-                                show_progress=show_progress)
+                                show_progress=show_progress, cache_dir=snapshot.cache_dir)
     features = evidence.features.without(settings.without)
     evidence_model = learn_evidence(evidence.context, synthetic, evidence.commonness,
                                     settings.seed, settings.without)

@@ -24,7 +24,7 @@ def load_evidence(proposals_path: Path) -> dict[str, dict[str, Any]]:
     if not proposals_path.is_file():
         return {}
     evidence: dict[str, dict[str, Any]] = {}
-    for name in json.loads(proposals_path.read_text(encoding="utf-8")):
+    for name in json.loads(proposals_path.read_text(encoding="utf-8"))["splits"]:
         for cluster in name["clusters"]:
             if cluster.get("person") and cluster.get("status") != "unresolved":
                 evidence.setdefault(cluster["person"], cluster["evidence"])

@@ -16,7 +16,9 @@ different ids or ORCIDs); then the pooled features of the new cluster are recomp
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import scipy.sparse as sp
@@ -67,48 +69,86 @@ class PooledBlock:
 
     def features(self, membership: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Features of every pair of groups (upper triangle) and the pairs' group numbers."""
+        groups = PooledGroups.pool(self, membership)
+        ii, jj = np.triu_indices(len(groups.sizes), 1)
+        return groups.pair_features(ii, jj), ii, jj
+
+
+@dataclass(frozen=True)
+class PooledGroups:
+    """The evidence of groups of mentions, pooled: one row per group in every matrix."""
+
+    coauthor: sp.csr_matrix  # 1 where the group has the coauthor
+    weighted_coauthor: sp.csr_matrix  # the same, times the coauthor's idf
+    two_hop: sp.csr_matrix  # L2-normalised, as are text and affiliation
+    text: sp.csr_matrix
+    affiliation: sp.csr_matrix
+    has_affiliation: np.ndarray
+    venues: sp.csr_matrix  # 1 where the group has the venue
+    sizes: np.ndarray
+    first_year: np.ndarray  # inf / -inf where no mention has a year
+    last_year: np.ndarray
+
+    @classmethod
+    def pool(cls, block: PooledBlock, membership: np.ndarray) -> PooledGroups:
+        """Group `membership[i]` holds mention i of the block."""
         k = int(membership.max()) + 1
         n = len(membership)
         pool = sp.csr_matrix((np.ones(n), (membership, np.arange(n))), shape=(k, n))
-        coauthor = (pool @ self.vectors.coauthor).tocsr()
-        coauthor.data[:] = 1.0
-        weighted = (pool @ self.vectors.weighted_coauthor).tocsr()
-        weighted.data = np.where(weighted.data > 0, 1.0, 0.0)
-        idf = np.asarray(self.vectors.weighted_coauthor.max(axis=0).todense()).ravel()
-        weighted = weighted @ sp.diags(idf)
-        two_hop = normalize(pool @ self.vectors.two_hop)
-        text = normalize(pool @ self.vectors.text)
-        affiliation = normalize(pool @ self.affiliation)
-        has_affiliation = (pool @ self.has_affiliation.astype(float)) > 0
-        venues = (pool @ self.venues).tocsr()
-        venues.data[:] = 1.0
-        sizes = np.asarray(pool.sum(axis=1)).ravel()
-        known = np.where(self.years >= 0, self.years, np.nan)
-        first = np.array([np.nanmin(known[membership == g], initial=np.inf) for g in range(k)])
-        last = np.array([np.nanmax(known[membership == g], initial=-np.inf) for g in range(k)])
+        coauthor = _binary(pool @ block.vectors.coauthor)
+        idf = np.asarray(block.vectors.weighted_coauthor.max(axis=0).todense()).ravel()
+        weighted = (_binary(pool @ block.vectors.weighted_coauthor) @ sp.diags(idf)).tocsr()
+        known = block.years >= 0
+        first = np.full(k, np.inf)
+        last = np.full(k, -np.inf)
+        np.minimum.at(first, membership[known], block.years[known].astype(float))
+        np.maximum.at(last, membership[known], block.years[known].astype(float))
+        return cls(coauthor, weighted, normalize(pool @ block.vectors.two_hop).tocsr(),
+                   normalize(pool @ block.vectors.text).tocsr(),
+                   normalize(pool @ block.affiliation).tocsr(),
+                   (pool @ block.has_affiliation.astype(float)) > 0,
+                   _binary(pool @ block.venues), np.asarray(pool.sum(axis=1)).ravel(),
+                   first, last)
 
-        ii, jj = np.triu_indices(k, 1)
-        shared_idf = np.asarray((weighted @ coauthor.T).todense())[ii, jj]
-        shared_count = np.asarray((coauthor @ coauthor.T).todense())[ii, jj]
-        inter = np.asarray((venues @ venues.T).todense())
-        venue_sizes = np.diag(inter)
-        union = venue_sizes[:, None] + venue_sizes[None, :] - inter
-        venue_j = np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)[ii, jj]
-        both = has_affiliation[ii] & has_affiliation[jj]
-        aff_cos = np.where(both, np.asarray((affiliation @ affiliation.T).todense())[ii, jj],
-                           0.0)
-        overlap = np.minimum(last[ii], last[jj]) - np.maximum(first[ii], first[jj])
+    def pair_features(self, ii: np.ndarray, jj: np.ndarray) -> np.ndarray:
+        """CLUSTER_FEATURES of the group pairs (ii[k], jj[k])."""
+        shared_idf = _row_dots(self.weighted_coauthor, self.coauthor, ii, jj)
+        shared_count = _row_dots(self.coauthor, self.coauthor, ii, jj)
+        inter = _row_dots(self.venues, self.venues, ii, jj)
+        venue_sizes = np.asarray(self.venues.sum(axis=1)).ravel()
+        union = venue_sizes[ii] + venue_sizes[jj] - inter
+        venue_j = np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+        both = self.has_affiliation[ii] & self.has_affiliation[jj]
+        aff_cos = np.where(both, _row_dots(self.affiliation, self.affiliation, ii, jj), 0.0)
+        overlap = (np.minimum(self.last_year[ii], self.last_year[jj])
+                   - np.maximum(self.first_year[ii], self.first_year[jj]))
         valid = np.isfinite(overlap)
         gap = np.where(valid, np.maximum(-overlap, 0.0), 10.0)
         both_active = np.where(valid, np.maximum(overlap + 1, 0.0), 0.0)
+        sizes = self.sizes
         columns = [
             np.log1p(shared_idf), np.log1p(shared_count),
-            np.asarray((two_hop @ two_hop.T).todense())[ii, jj], aff_cos, both.astype(float),
-            np.asarray((text @ text.T).todense())[ii, jj], venue_j, np.minimum(gap, 30.0),
+            _row_dots(self.two_hop, self.two_hop, ii, jj), aff_cos, both.astype(float),
+            _row_dots(self.text, self.text, ii, jj), venue_j, np.minimum(gap, 30.0),
             np.minimum(both_active, 30.0), np.log(np.minimum(sizes[ii], sizes[jj])),
             np.log(np.maximum(sizes[ii], sizes[jj])),
         ]
-        return np.column_stack(columns).astype(np.float64), ii, jj
+        return np.column_stack(columns).astype(np.float64)
+
+
+def _binary(matrix: sp.spmatrix) -> sp.csr_matrix:
+    out = sp.csr_matrix(matrix)
+    out.data = np.where(out.data > 0, 1.0, 0.0)
+    out.eliminate_zeros()
+    return out
+
+
+def _row_dots(left: sp.csr_matrix, right: sp.csr_matrix, ii: np.ndarray, jj: np.ndarray
+              ) -> np.ndarray:
+    """Dot product of row ii[k] of `left` with row jj[k] of `right`, for every k."""
+    if len(ii) == 0:
+        return np.zeros(0)
+    return np.asarray(left[ii].multiply(right[jj]).sum(axis=1), dtype=np.float64).ravel()
 
 
 # Hand-set log likelihood ratios on pooled features: the pair rule's weights
@@ -127,26 +167,45 @@ class ClusterModel:
     hand_set: bool = False
 
     @classmethod
-    def fit(cls, context: EvidenceContext, synthetic: SyntheticBlocks, seed: int = 0
-            ) -> ClusterModel:
-        """Learn from synthetic homonyms, each name cut in two by time."""
-        xs, ys, weights = [], [], []
-        for key, rows in synthetic.rows.items():
+    def fit(cls, context: EvidenceContext, synthetic: SyntheticBlocks, seed: int = 0,
+            cut: Literal["time", "random", "both"] = "time") -> ClusterModel:
+        """Learn from synthetic homonyms, each name cut in two: by time (a career seen in
+        two halves), at random into parts of random size (one person's papers under two
+        name strings, some years apart or not), or both ways (`variant_decision.py`)."""
+        rng = np.random.default_rng(seed)
+        cuts = ("time", "random") if cut == "both" else (cut,)
+        all_rows, memberships, ii, jj = [], [], [], []
+        upper_i, upper_j = np.triu_indices(4, 1)
+        for number, ((key, rows), how) in enumerate(itertools.product(synthetic.rows.items(),
+                                                                       cuts)):
             side = synthetic.name[key]
             years = context.mention_year[rows]
             membership = np.zeros(len(rows), dtype=np.int64)
             for name in (0, 1):
                 members = np.flatnonzero(side == name)
-                order = members[np.argsort(years[members], kind="stable")]
-                half = (len(order) + 1) // 2
+                if how == "time":
+                    order = members[np.argsort(years[members], kind="stable")]
+                    half = (len(order) + 1) // 2
+                else:
+                    order = rng.permutation(members)
+                    half = int(rng.integers(1, len(order))) if len(order) > 1 else 1
                 membership[order[:half]] = 2 * name
                 membership[order[half:]] = 2 * name + 1
-            x, ii, jj = PooledBlock.of(context, rows).features(membership)
-            same = (ii // 2) == (jj // 2)
-            xs.append(x)
+            all_rows.append(rows)
+            memberships.append(membership + 4 * number)
+            ii.append(upper_i + 4 * number)
+            jj.append(upper_j + 4 * number)
+        xs, ys, weights = [], [], []
+        if all_rows:
+            # Every block's four parts pooled at once: one sparse pass instead of one per block.
+            groups = PooledGroups.pool(PooledBlock.of(context, np.concatenate(all_rows)),
+                                       np.concatenate(memberships))
+            first, second = np.concatenate(ii), np.concatenate(jj)
+            same = (first % 4) // 2 == (second % 4) // 2
+            xs.append(groups.pair_features(first, second))
             ys.append(same)
-            weights.append(np.where(same, 1.0 / max(1, same.sum()),
-                                    1.0 / max(1, (~same).sum())))
+            # Each block weighs the same, and within it the two classes.
+            weights.append(np.where(same, 1.0 / 2, 1.0 / 4))
         if not xs or sum(len(y) for y in ys) < MIN_TRAINING_PAIRS:
             return cls(hand_set=True)
         x, y = np.vstack(xs), np.concatenate(ys)

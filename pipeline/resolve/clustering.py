@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -243,16 +244,19 @@ class PreparedEvidence:
 
 def prepare_evidence(mentions: pd.DataFrame, papers: pd.DataFrame, authorship: Authorship,
                      slugs: list[str], also_fit_on: list[np.ndarray] | None = None,
-                     show_progress: bool = False) -> PreparedEvidence:
+                     show_progress: bool = False, cache_dir: Path | None = None
+                     ) -> PreparedEvidence:
     """Pair features of every name in `slugs`.
 
-    The text and affiliation vocabularies are fitted on the mentions of `slugs` and the extra
-    rows of `also_fit_on` (e.g. the curated names a model will learn from).
+    The affiliation vocabulary is fitted on the mentions of `slugs` and the extra rows of
+    `also_fit_on` (e.g. the curated names a model will learn from); the text model covers
+    every paper (cached in `cache_dir`).
     """
     commonness = name_commonness(mentions)
     block_rows = block_rows_of(mentions, slugs)
     focus = np.concatenate([*block_rows.values(), *(also_fit_on or []),
                             np.zeros(0, dtype=np.int64)])
-    context = EvidenceContext.build(mentions, papers, authorship, focus=focus)
+    context = EvidenceContext.build(mentions, papers, authorship, focus=focus,
+                                    cache_dir=cache_dir)
     features = BlockFeatures.compute(context, block_rows, commonness, show_progress)
     return PreparedEvidence(commonness, block_rows, context, features)

@@ -18,6 +18,7 @@ block (the mentions of one name) `pair_features` returns one row of features per
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -27,6 +28,7 @@ from sklearn.preprocessing import normalize
 
 from pipeline.resolve.authorship import Authorship
 from pipeline.resolve.evidence_kinds import EVIDENCE_KINDS, FEATURE_NAMES
+from pipeline.resolve.paper_text import paper_text
 
 
 def without_evidence(features: np.ndarray, kinds: tuple[str, ...]) -> np.ndarray:
@@ -71,32 +73,19 @@ class EvidenceContext:
 
     @classmethod
     def build(cls, mentions: pd.DataFrame, papers: pd.DataFrame, authorship: Authorship,
-              focus: np.ndarray | None = None) -> EvidenceContext:
+              focus: np.ndarray | None = None, cache_dir: Path | None = None
+              ) -> EvidenceContext:
         """`mentions`: the mention rows to work on; `papers`: the paper table;
         `authorship`: their shared authorship matrices.
 
-        `focus` (mention row positions): the mentions whose blocks will be split; the text
-        model is fitted on their papers only, which keeps it small and fast.
+        `focus` (mention row positions): the mentions that will be compared; only they need
+        affiliation vectors. The text model covers every paper (`paper_text.py`, cached in
+        `cache_dir`).
         """
-        mention_paper = authorship.mention_paper
         n_papers = len(papers)
         docs_per_slug = np.asarray(authorship.incidence.sum(axis=0)).ravel()
         slug_idf = np.log((1 + n_papers) / (1 + docs_per_slug)) + 1.0
-
-        text = (papers["title"].fillna("") + " " + papers["abstract"].fillna("")).to_numpy()
-        vectorizer = TfidfVectorizer(stop_words="english", sublinear_tf=True, min_df=2,
-                                     max_df=0.5, dtype=np.float32)
-        if focus is None:
-            rows = np.arange(n_papers)
-        else:
-            rows = np.unique(mention_paper[focus])
-            rows = rows[rows >= 0]
-        transformed = _fit_text(vectorizer, text[rows])
-        terms = (vectorizer.get_feature_names_out() if hasattr(vectorizer, "vocabulary_")
-                 else np.array(["?"]))
-        scatter = sp.csr_matrix((np.ones(len(rows)), (rows, np.arange(len(rows)))),
-                                shape=(n_papers, len(rows)))
-        paper_text = normalize((scatter @ transformed).tocsr())
+        text_model = paper_text(papers, cache_dir)
 
         affiliations = mentions["affiliation"]
         if focus is not None:  # only the mentions being compared need affiliation vectors
@@ -119,7 +108,7 @@ class EvidenceContext:
                       for v in mentions["venues"].unique()}
         mention_venues = [venue_sets[v] for v in mentions["venues"]]
         return cls(authorship, mention_year, mention_affiliation, mention_venues, slug_idf,
-                   paper_text, affiliation_vectors, np.asarray(terms, dtype=object))
+                   text_model.vectors, affiliation_vectors, text_model.terms)
 
     def mention_vectors(self, rows: np.ndarray) -> MentionVectors:
         """Sparse evidence vectors of the mentions at `rows`, computed in one batch.
@@ -226,14 +215,6 @@ def _scale_columns(matrix: sp.csr_matrix, factors: np.ndarray) -> sp.csr_matrix:
     out.data = out.data * factors[out.indices].astype(out.dtype)
     out.eliminate_zeros()
     return out
-
-
-def _fit_text(vectorizer: TfidfVectorizer, texts: np.ndarray) -> sp.csr_matrix:
-    """TF-IDF of the texts; an empty vocabulary (tiny inputs) gives an empty matrix."""
-    try:
-        return sp.csr_matrix(vectorizer.fit_transform(texts))
-    except ValueError:  # no term survives min_df/max_df
-        return sp.csr_matrix((len(texts), 1), dtype=np.float32)
 
 
 def pair_matrix(similarities: dict[str, np.ndarray], i: np.ndarray, j: np.ndarray,

@@ -1,5 +1,8 @@
 """Write what `resolve` produced: `assignments.csv`, `proposals.json`, a run summary.
 
+`proposals.json` holds `splits` (per name split into 2+ clusters: its clusters, persons and
+evidence) and `variants` (persons of several names to merge, and `similar` links).
+
 Both files are sorted and byte-for-byte deterministic for the same input and settings, and
 written atomically.
 """
@@ -89,6 +92,16 @@ def proposals(resolution: Resolution, snapshot: Snapshot) -> list[dict[str, Any]
     return out
 
 
+def variant_proposals(resolution: Resolution) -> dict[str, Any]:
+    """Persons to merge across names (each with its canonical name, name strings and the
+    links that join it) and `similar` links, from `variants.py`."""
+    variants = resolution.variants
+    if variants is None:
+        return {"merges": [], "similar": [], "model": {}}
+    return {"merges": variants.merges(), "similar": variants.similar(),
+            "model": variants.model}
+
+
 def _topic_terms(context: EvidenceContext | None, paper_ids: pd.Series, papers: pd.DataFrame
                  ) -> list[str]:
     """The heaviest TF-IDF terms of the cluster's papers."""
@@ -129,7 +142,9 @@ def write_outputs(resolution: Resolution, snapshot: Snapshot, out_dir: Path) -> 
     atomic_write_text(path, ambiguity_csv(resolution))
     written.append(path)
     path = out_dir / "proposals.json"
-    atomic_write_text(path, json.dumps(proposals(resolution, snapshot), indent=2,
-                                       ensure_ascii=False, sort_keys=True) + "\n")
+    document = {"splits": proposals(resolution, snapshot),
+                "variants": variant_proposals(resolution)}
+    atomic_write_text(path, json.dumps(document, indent=2, ensure_ascii=False,
+                                       sort_keys=True) + "\n")
     written.append(path)
     return written

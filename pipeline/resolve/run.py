@@ -13,7 +13,9 @@
 5. Match each cluster to a registry person (`persons.py`: its explicit ids, else its ORCIDs,
    else the one registry person of the name left unmatched), propose a new id for a confident
    cluster, or leave it to the name's catch-all.
-6. The command line then writes `assignments.csv`, `proposals.json` and the ranking
+6. Name variants (`variants.py`): pairs of names that may be one person, from their strings,
+   decided person by person on the graph; merges and `similar` links are proposed.
+7. The command line then writes `assignments.csv`, `proposals.json` and the ranking
    `ambiguity.csv` (`outputs.py`).
 """
 
@@ -49,6 +51,9 @@ from pipeline.resolve.pair_model import PairModel
 from pipeline.resolve.persons import assign_persons
 from pipeline.resolve.split import DEFAULT_RESOLUTION, DEFAULT_SEED
 from pipeline.resolve.synthetic import synthetic_blocks
+from pipeline.resolve.variant_decision import person_units
+from pipeline.resolve.variants import VariantProposals, name_candidates, propose_variants
+from pipeline.resolve.variants import candidate_rows as variant_rows
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +70,7 @@ class ResolveSettings:
     min_person_confidence: float = 0.5
     calibrate: bool = False  # refit the pair model's prior on the snapshot's curation
     merge_clusters: bool = False  # the cluster-level merge after the split
+    variants: bool = True  # propose name variants (merges of persons across names)
 
 
 @dataclass
@@ -83,6 +89,7 @@ class Resolution:
     pair_model: PairModel | None = None
     graph: HeterogeneousGraph | None = None
     conflicts: list[str] = field(default_factory=list)  # contradictions in the curation
+    variants: VariantProposals | None = None
 
 
 def catch_all_ids(registry: Registry) -> frozenset[str]:
@@ -153,9 +160,16 @@ def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool =
     curated_rows = block_rows_of(mentions, curation.blocks)
     synthetic = synthetic_blocks(mentions, commonness, authorship, seed=settings.seed)
     candidate_rows = block_rows_of(mentions, candidates)
+    variant_candidates = name_candidates(mentions) if settings.variants else []
+    if settings.names:
+        variant_candidates = [c for c in variant_candidates if c.first in settings.names
+                              or c.second in settings.names]
+    lap("variant candidates")
     focus = np.concatenate([*candidate_rows.values(), *curated_rows.values(),
-                            *synthetic.rows.values(), np.zeros(0, dtype=np.int64)])
-    context = EvidenceContext.build(mentions, snapshot.papers, authorship, focus=focus)
+                            *synthetic.rows.values(), variant_rows(mentions, variant_candidates),
+                            np.zeros(0, dtype=np.int64)])
+    context = EvidenceContext.build(mentions, snapshot.papers, authorship, focus=focus,
+                                   cache_dir=snapshot.cache_dir)
     lap("evidence context")
     pair_model = learn_evidence(context, synthetic, commonness, settings.seed)
     if settings.calibrate:
@@ -199,6 +213,19 @@ def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool =
         mentions, clusters, registry, settings.min_person_mentions,
         settings.min_person_confidence)
     lap("match persons")
+    variants = None
+    if settings.variants:
+        catch_all = catch_all_ids(registry)
+        variants = propose_variants(
+            mentions, person_units(mentions, assignments, catch_all), variant_candidates,
+            context, synthetic, settings.seed, catch_all,
+            {pid: p.orcid for pid, p in registry.persons.items() if p.orcid})
+        log.info("name variants: %d candidate pairs, %d merges into %d persons, %d similar "
+                 "links", len(variant_candidates),
+                 sum(1 for link in variants.links if link.decision == "merge"),
+                 len(variants.persons),
+                 sum(1 for link in variants.links if link.decision == "similar"))
+        lap("name variants")
     return Resolution(
         assignments=assignments, clusters=cluster_table, ambiguity=ambiguity,
         name_features=names, resolved_names=chosen,
@@ -209,4 +236,4 @@ def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool =
                                     if ambiguity_model.model is not None else "fallback rule"},
                 "graph": graph.counts()},
         timings=timings, context=context, features=features, pair_model=pair_model,
-        graph=graph, conflicts=conflicts)
+        graph=graph, conflicts=conflicts, variants=variants)

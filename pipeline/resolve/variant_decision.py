@@ -1,0 +1,277 @@
+"""Which candidate name strings are one person: the graph decides, the strings set the prior.
+
+A candidate (two name slugs that may be one person, `variant_candidates.py`) is compared
+person by person: each slug's mentions are grouped into *units*, the persons they are
+attributed to (`person_units`: a resolved cluster's person, a registry person, or the name
+itself), and every pair of units across the two slugs is scored
+
+    log-odds(one person) = evidence + prior
+
+- evidence: the log likelihood ratio of the cluster model (`cluster_merge.ClusterModel`) on
+  the two units' pooled evidence (coauthors, coauthors of coauthors, affiliations, title and
+  abstract words, venues, years, sizes), learnt from synthetic homonyms whose names are cut
+  at random into two parts of random size (one person under two strings), never from
+  curation;
+- prior, written in the code: `KIND_PRIOR` by how the strings differ (the same letters say
+  much more than a shared initial), less the commonness of the more common string
+  (`variant_candidates.NameCounts`: log of the number of people expected to have a name it
+  may stand for, an initial standing for every name with that letter), as the pair model's
+  prior does for one name: "Y. Liu" / "Yang Liu" needs far more evidence than
+  "Benhamadou" / "Ben Hamadou".
+
+A pair is a `merge` when the log-odds reach `MERGE_LOGIT` and, for a common name (commonness
+at least 0), the evidence alone is positive too (for common names string similarity never
+suffices), a `similar` link (the registry's field for "possibly the
+same person") from `SIMILAR_LOGIT`. Never merged (cannot-link): units on one paper, with
+different explicit ids, or with different ORCIDs. Merges are taken best first; a unit joins
+at most one person of each other name, and a merge that would put a cannot-link pair into one
+person is skipped.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from pipeline.anthology.curation import UnionFind
+from pipeline.resolve.cluster_merge import CLUSTER_FEATURES, ClusterModel, PooledBlock, PooledGroups
+from pipeline.resolve.evidence import EvidenceContext
+from pipeline.resolve.variant_candidates import Candidate, VariantKind
+
+# Log-odds that two strings differing this way are one person, for a rare name, before any
+# evidence: the same letters almost always are; a reordering usually is; an initial or a
+# dropped middle name fits many people; one edit in a given name (Siqi / Siyi) rarely is.
+KIND_PRIOR: dict[VariantKind, float] = {
+    "spelling": 3.0, "order": 1.0, "abbreviation": 0.0, "typo": -3.0,
+}
+MERGE_LOGIT = float(np.log(0.95 / 0.05))  # a merge must be at least 95% likely
+SIMILAR_LOGIT = 0.0  # a `similar` link: more likely one person than two
+MIN_MERGE_EVIDENCE = 0.0
+MAX_POOLED_MENTIONS = 30
+
+
+def person_units(mentions: pd.DataFrame, assignments: pd.DataFrame | None,
+                 catch_all: frozenset[str]) -> pd.Series:
+    """The person each mention is attributed to, as a unit label (index of `mentions`).
+
+    A resolved name's mentions take their cluster's person when it has one (an existing or
+    new person), else the cluster; other mentions take today's person (`mentions["person"]`),
+    except a catch-all or missing one, which stands for the name only (its slug).
+    """
+    today = mentions["person"].astype(object)
+    units = today.where(today.notna() & ~today.isin(catch_all), mentions["slug"])
+    if assignments is not None and len(assignments):
+        keyed = assignments.set_index(["paper", "role", "position"])
+        own = keyed["person"].where(keyed["status"].isin(["existing", "new"]), keyed["cluster"])
+        key = pd.MultiIndex.from_frame(mentions[["paper", "role", "position"]])
+        resolved = pd.Series(own.reindex(key).to_numpy(), index=mentions.index)
+        units = resolved.where(resolved.notna(), units)
+    return units.astype(str)
+
+
+@dataclass(frozen=True)
+class VariantLink:
+    """A scored pair of units of two candidate names."""
+
+    first: str  # unit labels
+    second: str
+    first_name: str  # slugs
+    second_name: str
+    kind: VariantKind
+    evidence: float
+    prior: float
+    decision: str  # "merge" or "similar"
+    features: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def logit(self) -> float:
+        return self.evidence + self.prior
+
+    @property
+    def confidence(self) -> float:
+        return float(1.0 / (1.0 + np.exp(-self.logit)))
+
+
+@dataclass(frozen=True)
+class _UnitFacts:
+    papers: frozenset[object]
+    ids: frozenset[object]
+    orcids: frozenset[object]
+
+
+class _Units:
+    """The mentions of each unit, and what cannot-link them (papers, ids, ORCIDs) as sparse
+    unit x value indicator matrices, so every candidate pair is checked at once."""
+
+    def __init__(self, mentions: pd.DataFrame, units: pd.Series, wanted: set[str],
+                 catch_all: frozenset[str], unit_orcid: dict[str, str]) -> None:
+        positions = np.flatnonzero(units.isin(wanted).to_numpy())
+        codes, self.names = pd.factorize(units.to_numpy()[positions], sort=True)
+        self.number = {str(unit): k for k, unit in enumerate(self.names)}
+        order = np.argsort(codes, kind="stable")
+        self.rows, self.membership = _sampled(positions[order], codes[order])
+        ids = mentions["id"].to_numpy(dtype=object)[positions]
+        ids = np.array([x if isinstance(x, str) and x not in catch_all else None for x in ids],
+                       dtype=object)
+        orcids = mentions["orcid"].to_numpy(dtype=object)[positions]
+        extra = [(k, unit_orcid[str(u)]) for k, u in enumerate(self.names)
+                 if str(u) in unit_orcid]
+        self.papers = self._indicator(codes, mentions["paper"].to_numpy(dtype=object)[positions])
+        self.ids = self._indicator(codes, ids)
+        self.orcids = self._indicator(
+            np.concatenate([codes, np.array([k for k, _ in extra], dtype=np.int64)]),
+            np.concatenate([orcids, np.array([o for _, o in extra], dtype=object)]))
+
+    def _indicator(self, codes: np.ndarray, values: np.ndarray) -> sp.csr_matrix:
+        present = np.array([isinstance(v, str) for v in values], dtype=bool)
+        columns, _ = pd.factorize(values[present])
+        matrix = sp.csr_matrix((np.ones(int(present.sum())), (codes[present], columns)),
+                               shape=(len(self.names), max(1, int(columns.max(initial=-1)) + 1)))
+        matrix.data[:] = 1.0
+        return matrix
+
+    def cannot_link(self, ii: np.ndarray, jj: np.ndarray) -> np.ndarray:
+        """Per pair: on one paper, or both with ids (ORCIDs) and none shared."""
+        def shared(matrix: sp.csr_matrix) -> np.ndarray:
+            return np.asarray(matrix[ii].multiply(matrix[jj]).sum(axis=1)).ravel() > 0
+
+        def has(matrix: sp.csr_matrix) -> np.ndarray:
+            return np.asarray(np.diff(matrix.indptr) > 0)
+
+        has_id, has_orcid = has(self.ids), has(self.orcids)
+        return np.asarray(shared(self.papers)
+                          | (has_id[ii] & has_id[jj] & ~shared(self.ids))
+                          | (has_orcid[ii] & has_orcid[jj] & ~shared(self.orcids)))
+
+    def facts(self, unit: str) -> _UnitFacts:
+        k = self.number[unit]
+        return _UnitFacts(*(frozenset(m.indices[m.indptr[k]:m.indptr[k + 1]].tolist())
+                            for m in (self.papers, self.ids, self.orcids)))
+
+
+def _sampled(rows: np.ndarray, membership: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """At most MAX_POOLED_MENTIONS rows of each unit (sorted by it), evenly spread over its
+    rows (in snapshot order, so over its years): pooled evidence of a prolific person needs
+    no more, and all of them made pooling the slowest step."""
+    starts = np.flatnonzero(np.r_[True, membership[1:] != membership[:-1]])
+    sizes = np.diff(np.r_[starts, len(membership)])
+    if sizes.max(initial=0) <= MAX_POOLED_MENTIONS:
+        return rows, membership
+    keep = np.ones(len(rows), dtype=bool)
+    for start, size in zip(starts[sizes > MAX_POOLED_MENTIONS], sizes[sizes > MAX_POOLED_MENTIONS]):
+        keep[start:start + size] = False
+        chosen = np.linspace(0, size - 1, MAX_POOLED_MENTIONS).round().astype(np.int64)
+        keep[start + chosen] = True
+    return rows[keep], membership[keep]
+
+
+def _cannot_link(a: _UnitFacts, b: _UnitFacts) -> bool:
+    return bool(a.papers & b.papers) or bool(a.ids and b.ids and not a.ids & b.ids) or bool(
+        a.orcids and b.orcids and not a.orcids & b.orcids)
+
+
+def decide_variants(mentions: pd.DataFrame, units: pd.Series, candidates: list[Candidate],
+                    context: EvidenceContext, model: ClusterModel,
+                    catch_all: frozenset[str] = frozenset(),
+                    unit_orcid: dict[str, str] | None = None) -> list[VariantLink]:
+    """Merge and `similar` links between units of candidate names, best first per pair."""
+    slug_units = pd.Series(units.to_numpy(), index=mentions["slug"].to_numpy())
+    involved = {c.first for c in candidates} | {c.second for c in candidates}
+    in_names = slug_units[slug_units.index.isin(involved)].drop_duplicates().sort_values()
+    units_of: dict[str, list[str]] = {}
+    for slug, unit in zip(in_names.index.tolist(), in_names.tolist()):
+        units_of.setdefault(str(slug), []).append(str(unit))
+    pairs: list[tuple[str, str, Candidate]] = []
+    for candidate in candidates:
+        first, second = units_of.get(candidate.first, []), units_of.get(candidate.second, [])
+        if set(first) & set(second):
+            continue  # already one person, at least in part
+        pairs.extend((u, v, candidate) for u in first for v in second)
+    if not pairs:
+        return []
+    wanted = {u for u, _, _ in pairs} | {v for _, v, _ in pairs}
+    table = _Units(mentions, units, wanted, catch_all, unit_orcid or {})
+    ii = np.array([table.number[u] for u, _, _ in pairs])
+    jj = np.array([table.number[v] for _, v, _ in pairs])
+    allowed = ~table.cannot_link(ii, jj)
+    pairs = [pair for pair, ok in zip(pairs, allowed) if ok]
+    ii, jj = ii[allowed], jj[allowed]
+    if not pairs:
+        return []
+    groups = PooledGroups.pool(PooledBlock.of(context, table.rows), table.membership)
+    features = groups.pair_features(ii, jj)
+    evidence = model.evidence(features)
+    priors = np.array([KIND_PRIOR[c.kind] - c.commonness for _, _, c in pairs])
+    common = np.array([c.commonness >= 0.0 for _, _, c in pairs])
+    logits = evidence + priors
+    merge = (logits >= MERGE_LOGIT) & (~common | (evidence > MIN_MERGE_EVIDENCE))
+    keep = merge | (logits >= SIMILAR_LOGIT)
+    links = []
+    for k in np.flatnonzero(keep):
+        u, v, candidate = pairs[k]
+        links.append(VariantLink(
+            u, v, candidate.first, candidate.second, candidate.kind, round(float(evidence[k]), 4),
+            round(float(priors[k]), 4), "merge" if merge[k] else "similar",
+            {name: round(float(x), 4) for name, x in zip(CLUSTER_FEATURES, features[k])}))
+    links.sort(key=lambda link: (-link.logit, link.first, link.second))
+    return _consistent(links, table)
+
+
+def _consistent(links: list[VariantLink], table: _Units) -> list[VariantLink]:
+    """Merges best first: a unit joins at most one unit of each other name, and no merged
+    person may hold a cannot-link pair; a merge refused for that becomes `similar`."""
+    union = UnionFind()
+    members: dict[object, list[str]] = {}
+    joined: set[tuple[str, str]] = set()  # (unit, other name) already merged
+    out = []
+    for link in links:
+        if link.decision == "merge":
+            a, b = union.find(link.first), union.find(link.second)
+            if a == b:
+                continue  # already one person through other merges
+            taken = (link.first, link.second_name) in joined or (
+                link.second, link.first_name) in joined
+            group_a, group_b = members.get(a, [link.first]), members.get(b, [link.second])
+            if not taken and not any(_cannot_link(table.facts(x), table.facts(y))
+                                     for x in group_a for y in group_b):
+                union.union(a, b)
+                members[union.find(a)] = group_a + group_b
+                joined.update({(link.first, link.second_name), (link.second, link.first_name)})
+                out.append(link)
+                continue
+            link = VariantLink(**{**link.__dict__, "decision": "similar"})
+        out.append(link)
+    return out
+
+
+def merged_persons(links: list[VariantLink]) -> list[list[str]]:
+    """The units merge links join into one person each, sorted."""
+    union = UnionFind()
+    for link in links:
+        if link.decision == "merge":
+            union.union(link.first, link.second)
+    groups: dict[object, set[str]] = {}
+    for link in links:
+        if link.decision == "merge":
+            groups.setdefault(union.find(link.first), set()).update((link.first, link.second))
+    return sorted(sorted(group) for group in groups.values())
+
+
+def canonical_name(names: Counter[tuple[str, str]]) -> tuple[str, str]:
+    """The name the Anthology would show: the most frequent string, then the most complete
+    (more name parts, then accents kept), then alphabetical.
+
+    >>> canonical_name(Counter({("Hector", "Martinez"): 2, ("Héctor", "Martínez Alonso"): 2}))
+    ('Héctor', 'Martínez Alonso')
+    """
+    def rank(item: tuple[tuple[str, str], int]) -> tuple[Any, ...]:
+        (first, last), count = item
+        parts = len(f"{first} {last}".replace("-", " ").split())
+        return (-count, -parts, (first + last).isascii(), first, last)
+
+    return min(names.items(), key=rank)[0]

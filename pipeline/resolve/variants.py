@@ -1,0 +1,116 @@
+"""Name variants: persons whose papers are under several name strings, found and proposed.
+
+1. `variant_candidates.candidate_pairs`: pairs of name slugs that may be one person, from
+   blocking keys on the strings alone;
+2. `variant_decision.decide_variants`: each pair of persons of the two names scored on the
+   graph (pooled coauthors, coauthors of coauthors, venues, years, topic, affiliations) by a
+   model learnt from synthetic homonyms, plus a prior from the strings;
+3. `VariantProposals`: the merges as persons (groups of units) with a canonical name, and
+   the `similar` links, ready for `proposals.json` and the exporters.
+
+`resolve` runs this after splitting, on the persons it produced; `evaluate` runs it on a
+blinded table (every name its own person). Both call `propose_variants`.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pipeline.resolve.cluster_merge import ClusterModel
+from pipeline.resolve.evidence import EvidenceContext
+from pipeline.resolve.synthetic import SyntheticBlocks
+from pipeline.resolve.variant_candidates import Candidate, candidate_pairs
+from pipeline.resolve.variant_decision import (
+    VariantLink,
+    canonical_name,
+    decide_variants,
+    merged_persons,
+)
+
+
+def name_candidates(mentions: pd.DataFrame) -> list[Candidate]:
+    """Candidate pairs among every name slug of the table (its first spelling in table order
+    stands for the slug)."""
+    names = mentions.drop_duplicates("slug")
+    return candidate_pairs(zip(names["slug"].tolist(), names["first"].fillna("").tolist(),
+                               names["last"].tolist()))
+
+
+def candidate_rows(mentions: pd.DataFrame, candidates: list[Candidate]) -> np.ndarray:
+    """Row positions of the mentions of every candidate name (for the evidence context)."""
+    slugs = {s for c in candidates for s in (c.first, c.second)}
+    return np.flatnonzero(mentions["slug"].isin(slugs).to_numpy())
+
+
+@dataclass(frozen=True)
+class VariantProposals:
+    links: list[VariantLink]
+    persons: list[list[str]]  # units merged into one person each
+    names: dict[str, Counter[tuple[str, str]]]  # unit -> its name strings and counts
+    model: dict[str, object]
+
+    def merges(self) -> list[dict[str, Any]]:
+        """One entry per merged person: its units, names, canonical name and links."""
+        by_unit: dict[str, list[VariantLink]] = {}
+        for link in self.links:
+            if link.decision == "merge":
+                by_unit.setdefault(link.first, []).append(link)
+        out = []
+        for units in self.persons:
+            names: Counter[tuple[str, str]] = Counter()
+            for unit in units:
+                names.update(self.names.get(unit, Counter()))
+            first, last = canonical_name(names)
+            links = sorted((link for unit in units for link in by_unit.get(unit, [])),
+                           key=lambda link: (link.first, link.second))
+            out.append({
+                "persons": units,
+                "canonical": _name(first, last),
+                "names": [{**_name(*name), "mentions": count} for name, count in
+                          sorted(names.items(), key=lambda kv: (-kv[1], kv[0]))],
+                "links": [_link(link) for link in links],
+            })
+        return out
+
+    def similar(self) -> list[dict[str, Any]]:
+        return [_link(link) for link in sorted(self.links, key=lambda link: (
+            link.first, link.second)) if link.decision == "similar"]
+
+
+def _name(first: str, last: str) -> dict[str, str]:
+    return {"first": first, "last": last} if first else {"last": last}
+
+
+def _link(link: VariantLink) -> dict[str, Any]:
+    return {"from": link.first, "to": link.second, "names": [link.first_name, link.second_name],
+            "kind": link.kind, "confidence": round(link.confidence, 4),
+            "evidence": round(link.evidence, 4), "prior": round(link.prior, 4),
+            "features": link.features}
+
+
+def propose_variants(mentions: pd.DataFrame, units: pd.Series, candidates: list[Candidate],
+                     context: EvidenceContext, synthetic: SyntheticBlocks, seed: int,
+                     catch_all: frozenset[str] = frozenset(),
+                     unit_orcid: dict[str, str] | None = None) -> VariantProposals:
+    """Merges and `similar` links among the persons (`units`) of candidate names."""
+    model = ClusterModel.fit(context, synthetic, seed=seed, cut="random")
+    links = decide_variants(mentions, units, candidates, context, model, catch_all,
+                            unit_orcid)
+    persons = merged_persons(links)
+    linked = {u for link in links for u in (link.first, link.second)}
+    in_links = units.isin(linked).to_numpy()
+    strings = pd.DataFrame({"unit": units.to_numpy()[in_links],
+                            "first": mentions["first"].fillna("").to_numpy()[in_links],
+                            "last": mentions["last"].to_numpy()[in_links]})
+    names: dict[str, Counter[tuple[str, str]]] = {}
+    counted = strings.value_counts(sort=False)
+    for (unit, first_name, last_name), count in zip(counted.index.tolist(), counted.tolist()):
+        names.setdefault(str(unit), Counter())[(str(first_name), str(last_name))] = int(count)
+    return VariantProposals(links, persons, names, {
+        **model.describe(), "kind": "gradient-boosted trees on synthetic homonyms cut at random",
+        "candidates": len(candidates)})

@@ -1,0 +1,78 @@
+"""Candidate name variants: the kinds of difference real Anthology variants show."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pipeline.anthology.names import name_slug
+from pipeline.resolve.variant_candidates import NameTokens, candidate_pairs, variant_kind
+
+# (first, last) pairs from the issue and the registry's own variant lists.
+KNOWN_VARIANTS = [
+    (("Ben", "Hamadou"), ("Ben", "Benhamadou"), None),  # different given names: no
+    (("Abdelmajid", "Ben Hamadou"), ("Abdelmajid", "Benhamadou"), "spelling"),
+    (("Do", "Long"), ("Long", "Do"), "order"),
+    (("A. Feder", "Cooper"), ("A.", "Cooper"), "abbreviation"),
+    (("Aaron Steven", "White"), ("Aaron", "White"), "abbreviation"),
+    (("Khalid", "Al Khatib"), ("Khalid", "Khatib"), "abbreviation"),
+    (("Abhay", "L. Kashyap"), ("Abhay", "Kashyap"), "abbreviation"),
+    (("Héctor", "Martínez Alonso"), ("Hector", "Martinez"), "abbreviation"),
+    (("Chris", "Dyer"), ("Christopher J.", "Dyer"), "abbreviation"),
+    (("Md Nishat", "Raihan"), ("Nishat", "Raihan"), "abbreviation"),
+    (("Yuka", "Tateishi"), ("Yuka", "Tateisi"), "typo"),
+    (("Mohammed", "Attia"), ("Mohammad", "Attia"), "typo"),
+    (("Yang", "Liu"), ("Yi", "Liu"), None),
+    (("Yang", "Liu"), ("Xu", "Liu"), None),
+    (("John", "Smith"), ("John", "Smith-Jones"), "abbreviation"),
+    (("J.", "Smith"), ("John", "Jones"), None),
+]
+
+
+@pytest.mark.parametrize(("a", "b", "kind"), KNOWN_VARIANTS)
+def test_variant_kind_of_real_variants(a: tuple[str, str], b: tuple[str, str],
+                                       kind: str | None) -> None:
+    assert variant_kind(NameTokens.of(*a), NameTokens.of(*b)) == kind
+    assert variant_kind(NameTokens.of(*b), NameTokens.of(*a)) == kind
+
+
+@pytest.mark.parametrize(("a", "b", "kind"), [v for v in KNOWN_VARIANTS if v[2]])
+def test_every_kind_of_variant_is_a_candidate(a: tuple[str, str], b: tuple[str, str],
+                                              kind: str) -> None:
+    """Blocking finds the pair among distractors of the same family name."""
+    names = [a, b, ("Zoe", a[1]), ("Q.", b[1]), ("Quentin", "Zhang")]
+    rows = [(name_slug(*n), n[0], n[1]) for n in names]
+    found = {(c.first, c.second): c.kind for c in candidate_pairs(rows)}
+    pair = tuple(sorted((name_slug(*a), name_slug(*b))))
+    assert found.get(pair) == kind
+
+
+name_part = st.text(alphabet=st.sampled_from("abcdeéèüñøłAB -.'"), min_size=1, max_size=12)
+
+
+@given(name_part, name_part, name_part, name_part)
+def test_variant_kind_is_symmetric(f1: str, l1: str, f2: str, l2: str) -> None:
+    a, b = NameTokens.of(f1, l1), NameTokens.of(f2, l2)
+    assert variant_kind(a, b) == variant_kind(b, a)
+
+
+@given(name_part, name_part)
+def test_accents_case_and_punctuation_are_the_same_letters(first: str, last: str) -> None:
+    """Folding never separates a name from its accent-less, lower-case, unhyphenated form."""
+    plain = first.lower().replace("é", "e").replace("è", "e").replace("ü", "u")
+    folded_last = last.replace("-", " ").upper()
+    a, b = NameTokens.of(first, last), NameTokens.of(plain, folded_last)
+    assert variant_kind(a, b) in (None, "spelling") or a.all == b.all
+    assert "".join(a.all) == "".join(b.all)
+
+
+@given(st.lists(st.tuples(name_part, name_part), max_size=12))
+def test_candidates_are_sorted_distinct_pairs_of_known_slugs(names: list[tuple[str, str]]
+                                                             ) -> None:
+    rows = [(name_slug(f, last), f, last) for f, last in names]
+    slugs = {slug for slug, _, _ in rows}
+    candidates = candidate_pairs(rows)
+    pairs = [(c.first, c.second) for c in candidates]
+    assert pairs == sorted(set(pairs))
+    assert all(a < b and a in slugs and b in slugs for a, b in pairs)
