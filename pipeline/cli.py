@@ -352,6 +352,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from pipeline.anthology.atomic import atomic_write_text
     from pipeline.export.entries import plan_export, read_assignments
     from pipeline.export.pr_summary import load_evidence, render_summary
+    from pipeline.export.variant_merges import load_merges
 
     data_dir = _check_apply_target(args, {"resolution directory": args.resolution})
     if args.summary is not None:
@@ -367,7 +368,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     source = args.resolution / "assignments.csv"
     assignments = read_assignments(source)
     snapshot = _read(args)
-    plan = plan_export(snapshot, assignments, source, args.format)
+    merges = [] if args.no_variants else load_merges(args.resolution / "proposals.json")
+    plan = plan_export(snapshot, assignments, source, args.format, merges)
     summary = render_summary(plan, load_evidence(args.resolution / "proposals.json"))
     _apply(args, plan.changeset, snapshot.data_dir)
     if args.dry_run:
@@ -484,11 +486,16 @@ def _add_export_command(sub: Subcommands) -> None:
         description="Read RESOLUTION/assignments.csv (from `resolve`), add registry entries "
                     "for new persons (and catch-alls where the rules need one), and add "
                     "id=\"...\" to exactly the <author>/<editor> elements that need one, "
+                    "apply the name-variant merges of RESOLUTION/proposals.json (the merged "
+                    "names listed by one person), "
                     "without changing any id already in the XML or any other byte. Writes a "
                     "pull-request summary (RESOLUTION/pr-summary-FORMAT.md) unless --dry-run.")
     _add_snapshot_options(export)
     export.add_argument("--resolution", type=Path, default=Path("out"), metavar="DIR",
                         help="directory of a `resolve` run (default: %(default)s)")
+    export.add_argument("--no-variants", action="store_true",
+                        help="do not apply the name-variant merges of "
+                             "RESOLUTION/proposals.json")
     export.add_argument("--format", choices=["legacy", "current"], default=None,
                         help="registry format to write (default: the snapshot's own; "
                              "`current` on a legacy snapshot migrates it first)")

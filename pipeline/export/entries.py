@@ -26,7 +26,7 @@ import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import pandas as pd
 
@@ -50,6 +50,7 @@ from pipeline.export.attribution import (
     separate_repeated,
 )
 from pipeline.export.migrate import clean_orcid, plan_migration
+from pipeline.export.variant_merges import MergeDecision, plan_merges
 
 log = logging.getLogger(__name__)
 ExportFormat = Literal["legacy", "current"]
@@ -76,6 +77,7 @@ class ExportPlan:
     by_name: dict[str, list[PersonChange]] = field(default_factory=dict)
     counts: Counter[str] = field(default_factory=Counter)
     notes: list[str] = field(default_factory=list)
+    merges: list[MergeDecision] = field(default_factory=list)  # name variants applied
 
 
 def read_assignments(path: Path) -> pd.DataFrame:
@@ -156,7 +158,10 @@ def _new_person(pid: str, rows: pd.DataFrame, catch_all: bool, taken_orcids: set
 
 
 def plan_export(snapshot: Snapshot, assignments: pd.DataFrame, source: Path,
-                fmt: ExportFormat | None = None) -> ExportPlan:
+                fmt: ExportFormat | None = None, merges: list[dict[str, Any]] | None = None
+                ) -> ExportPlan:
+    """The changes that make the snapshot say what the resolution says: its persons
+    (`assignments`) and the name-variant `merges` of its `proposals.json`."""
     legacy_snapshot = snapshot.registry.format == "legacy"
     fmt = fmt or ("legacy" if legacy_snapshot else "current")
     if fmt == "legacy" and not legacy_snapshot:
@@ -164,6 +169,7 @@ def plan_export(snapshot: Snapshot, assignments: pd.DataFrame, source: Path,
                           "cannot be exported in the legacy format")
     mentions = snapshot.mentions
     _check_persons(assignments, source, snapshot.registry)
+    every_assignment = assignments
     assignments = assignments[assignments["status"] != "unchanged"]
     rows = _locate(mentions, assignments, source)
     plan = ExportPlan(changeset=Changeset(), format=fmt)
@@ -197,6 +203,12 @@ def plan_export(snapshot: Snapshot, assignments: pd.DataFrame, source: Path,
         orcids = mentions["orcid"].astype(object)
         if fmt == "current":
             orcids = orcids.map(clean_orcid)
+    if merges and fmt == "current" and legacy_snapshot:
+        plan.notes.append(f"{len(merges)} variant merges not applied while migrating: "
+                          "migrate, resolve the migrated copy and export that")
+    elif merges:
+        wanted, status = _apply_merges(plan, mentions, every_assignment, merges, registry,
+                                       wanted, status)
     current_mentions = mentions.assign(orcid=orcids)
     resolved_before, errors_before = resolve_checked(registry, current_mentions, ids)
     desired = resolved_before.astype(object)
@@ -250,6 +262,32 @@ def plan_export(snapshot: Snapshot, assignments: pd.DataFrame, source: Path,
     plan.changeset.registry = registry
     _summarise(plan, mentions, wanted, status, added, set(new_ids), fmt)
     return plan
+
+
+def _apply_merges(plan: ExportPlan, mentions: pd.DataFrame, assignments: pd.DataFrame,
+                  merges: list[dict[str, Any]], registry: Registry, wanted: pd.Series,
+                  status: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Every mention of a merged person gets the merge's person; an existing person's entry
+    lists the merged names (`variant_merges.py`)."""
+    catch_all = frozenset(pid for pid, p in registry.persons.items() if p.is_catch_all)
+    decisions, notes = plan_merges(mentions, assignments, merges, registry, catch_all)
+    plan.notes.extend(notes)
+    plan.merges = decisions
+    plan.counts["variant merges applied"] = len(decisions)
+    plan.counts["variant merges left to a curator"] = len(notes)
+    if not decisions:
+        return wanted, status
+    person = pd.Series({row: d.person for d in decisions for row in d.rows}, dtype=object)
+    state = pd.Series({row: d.status for d in decisions for row in d.rows}, dtype=object)
+    wanted = pd.concat([wanted.drop(person.index, errors="ignore"), person])
+    status = pd.concat([status.drop(state.index, errors="ignore"), state])
+    for decision in decisions:
+        if decision.status == "existing":
+            known = registry.persons[decision.person]
+            missing = tuple(n for n in decision.names if n not in known.names)
+            if missing:
+                registry.replace_person(known.with_changes(names=known.names + missing))
+    return wanted.sort_index(), status.sort_index()
 
 
 def _summarise(plan: ExportPlan, mentions: pd.DataFrame, wanted: pd.Series, status: pd.Series,

@@ -69,6 +69,14 @@ def render_summary(plan: ExportPlan, evidence: dict[str, dict[str, Any]]) -> str
                 why = "not enough evidence to attribute these to one person"
             lines.append(f"{head}{': ' + why if why else ''}")
         lines.append("")
+    if plan.merges:
+        count = len(plan.merges)
+        lines += [f"## Name variants merged ({count:,} person{'s' if count != 1 else ''})", ""]
+        for merge in sorted(plan.merges, key=lambda m: m.person):
+            names = " / ".join(str(n) for n in merge.names)
+            lines.append(f"- `{merge.person}` ({merge.status}): {names}, {len(merge.rows)} "
+                         f"mention{'s' if len(merge.rows) != 1 else ''}")
+        lines.append("")
     if plan.notes:
         lines += ["## Notes", ""] + [f"- {note}" for note in plan.notes] + [""]
     return "\n".join(lines)

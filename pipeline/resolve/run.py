@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.anthology.curation import curation_of
+from pipeline.anthology.person_units import person_units
 from pipeline.anthology.registry import Registry
 from pipeline.anthology.snapshot import Snapshot
 from pipeline.errors import AnthologyResolveError
@@ -51,7 +52,6 @@ from pipeline.resolve.pair_model import PairModel
 from pipeline.resolve.persons import assign_persons
 from pipeline.resolve.split import DEFAULT_RESOLUTION, DEFAULT_SEED
 from pipeline.resolve.synthetic import synthetic_blocks
-from pipeline.resolve.variant_decision import person_units
 from pipeline.resolve.variants import VariantProposals, name_candidates, propose_variants
 from pipeline.resolve.variants import candidate_rows as variant_rows
 
