@@ -278,9 +278,12 @@ def _print_variant_eval(variants: dict[str, Any]) -> None:
                    "precision", "recall"):
         table.add_column(column, justify="left" if column in ("method", "scored by")
                          else "right")
-    for method, by, key in (("pipeline", "persons", "persons"), ("pipeline", "links", "links"),
-                            ("strings only", "links", "baseline_strings_only")):
-        row = variants[key]
+    rows = [("pipeline", "persons", variants["persons"]),
+            ("pipeline", "links", variants["links"]),
+            ("strings only", "links", variants["baseline_strings_only"])]
+    user = variants.get("as_user", {})
+    rows += [("as a user", by, user[by]) for by in ("persons", "links") if by in user]
+    for method, by, row in rows:
         table.add_row(method, by, f"{row['proposed_pairs']:,}", f"{row['confirmed']:,}",
                       f"{row['errors']:,}", f"{row['unknown']:,}", f"{row['precision']:.3f}",
                       f"{row['recall']:.3f}")

@@ -166,3 +166,23 @@ def test_export_current_format_lists_the_names_of_one_person(tmp_path: Path) -> 
     assert not person.endswith("/unverified")
     assert {str(n) for n in exported.registry.persons[person].names} == {
         "Héctor Martínez Alonso", "Hector Martinez"}
+
+
+def test_variant_evaluation_as_a_user_hides_the_registry_and_recovers_the_pair(
+        tmp_path: Path) -> None:
+    from pipeline.evaluate.variants import VariantGold, evaluate_variants_as_user
+
+    root = _variants_snapshot(tmp_path / "anthology")
+    (root / "yaml" / "name_variants.yaml").write_text(
+        "- canonical: {first: Héctor, last: Martínez Alonso}\n"
+        "  id: hector-martinez-alonso\n"
+        "  variants:\n  - {first: Hector, last: Martinez}\n", encoding="utf-8")
+    snapshot = read_snapshot(root)
+    gold = VariantGold.of(snapshot.mentions, snapshot.registry)
+    assert ("hector-martinez", "hector-martinez-alonso") in gold.pairs
+    report = evaluate_variants_as_user(snapshot, tmp_path / "work", tmp_path / "cache", 42)
+    assert report["persons"]["confirmed"] == 1 and report["persons"]["errors"] == 0
+    assert report["persons"]["recall"] == round(1 / len(gold.pairs), 4)
+    # The copy really lost the variant list: its registry lists one name per person.
+    copy = read_snapshot(tmp_path / "work" / "anthology")
+    assert all(len(p.names) == 1 for p in copy.registry.persons.values())

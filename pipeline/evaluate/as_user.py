@@ -27,6 +27,7 @@ import pandas as pd
 
 from pipeline.anthology.changeset import Changeset, apply
 from pipeline.anthology.curation import Curation
+from pipeline.anthology.registry import Registry
 from pipeline.anthology.snapshot import Snapshot, read_snapshot
 from pipeline.evaluate.metrics import Scores, score_clustering
 from pipeline.evaluate.totals import totals
@@ -36,12 +37,14 @@ log = logging.getLogger(__name__)
 KEY = ["paper", "role", "position"]
 
 
-def strip_curation(snapshot: Snapshot, slugs: list[str], out_dir: Path) -> Path:
-    """A full copy of the data directory without ids and ORCIDs on any mention of `slugs`."""
+def strip_curation(snapshot: Snapshot, slugs: list[str], out_dir: Path,
+                   registry: Registry | None = None) -> Path:
+    """A full copy of the data directory without ids and ORCIDs on any mention of `slugs`
+    (and with `registry` in place of the snapshot's, when given)."""
     mentions = snapshot.mentions
     chosen = mentions[mentions["slug"].isin(set(slugs))
                       & (mentions["id"].notna() | mentions["orcid"].notna())]
-    changeset = Changeset()
+    changeset = Changeset(registry=registry)
     for file, paper, role, position, pid, orcid in zip(
             chosen["file"], chosen["paper"], chosen["role"], chosen["position"], chosen["id"],
             chosen["orcid"]):

@@ -25,7 +25,7 @@ from pipeline.anthology.curation import curation_of
 from pipeline.anthology.snapshot import Snapshot
 from pipeline.evaluate import as_user
 from pipeline.evaluate.run import EvalSettings, evaluate, fold_of
-from pipeline.evaluate.variants import evaluate_variants
+from pipeline.evaluate.variants import evaluate_variants, evaluate_variants_as_user
 from pipeline.resolve.evidence_kinds import EVIDENCE_KINDS
 
 log = logging.getLogger(__name__)
@@ -57,6 +57,15 @@ def evaluate_every_mode(snapshot: Snapshot, settings: EvalSettings, work_parent:
     if variants:
         log.info("name variants, blind")
         report["variants"] = evaluate_variants(snapshot, settings.seed)
+        if user:
+            log.info("name variants, as a user: resolve on a copy without them")
+            work_parent.mkdir(parents=True, exist_ok=True)
+            work = Path(tempfile.mkdtemp(prefix="variants-as-user-", dir=work_parent))
+            try:
+                report["variants"]["as_user"] = evaluate_variants_as_user(
+                    snapshot, work, cache, settings.seed)
+            finally:
+                shutil.rmtree(work, ignore_errors=True)
     if user:
         report["as_user"] = _as_user(snapshot, settings, work_parent, cache)
     return report

@@ -20,18 +20,22 @@ transitive closure chains one-letter differences into a single giant "person".
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 import time
 from collections import defaultdict
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from rapidfuzz.distance import Indel
 
+from pipeline.anthology.person_units import person_units
 from pipeline.anthology.registry import Registry
-from pipeline.anthology.snapshot import Snapshot
+from pipeline.anthology.snapshot import Snapshot, read_snapshot
+from pipeline.evaluate import as_user
 from pipeline.resolve.ambiguity import name_commonness
 from pipeline.resolve.authorship import Authorship
 from pipeline.resolve.evidence import EvidenceContext
@@ -129,6 +133,48 @@ def score_pairs(pairs: list[tuple[str, str]], gold: VariantGold, seed: int) -> d
         "recall": round(confirmed / len(gold.pairs), 4) if gold.pairs else 0.0,
         "error_examples": [list(p) for p in verdicts["error"][:SAMPLE]],
         "unknown_sample": [list(p) for p in sample],
+    }
+
+
+def without_variants(registry: Registry) -> Registry:
+    """The registry with every person's variant names and ORCID hidden: each person keeps its
+    canonical name only."""
+    hidden = registry.copy()
+    for person in registry.persons.values():
+        hidden.replace_person(person.with_changes(names=person.names[:1], orcid=None))
+    return hidden
+
+
+def evaluate_variants_as_user(snapshot: Snapshot, work: Path, cache: Path, seed: int
+                              ) -> dict[str, Any]:
+    """The real `resolve` on a copy without the variant lists, ORCIDs and the ids of every
+    name of a gold pair; scored from the merges of its `proposals.json`."""
+    if snapshot.registry.format != "legacy":
+        return {"skipped": "the as-a-user variant evaluation needs a legacy registry"}
+    gold = VariantGold.of(snapshot.mentions, snapshot.registry)
+    slugs = sorted({slug for pair in gold.pairs for slug in pair})
+    copy = as_user.strip_curation(snapshot, slugs, work / "anthology",
+                                  without_variants(snapshot.registry))
+    seconds = as_user.run_resolve(copy, work / "resolution", cache, ["--seed", str(seed)])
+    merges = json.loads((work / "resolution" / "proposals.json").read_text(encoding="utf-8"))[
+        "variants"]["merges"]
+    assignments = pd.read_csv(work / "resolution" / "assignments.csv", dtype={
+        "paper": str, "role": str, "position": int, "person": object, "cluster": object,
+        "status": object}, keep_default_na=False, na_values=[""])
+    stripped = read_snapshot(copy, cache_dir=cache)
+    catch_all = frozenset(p for p, person in stripped.registry.persons.items()
+                          if person.is_catch_all)
+    units = person_units(stripped.mentions, assignments, catch_all)
+    names_of: dict[str, set[str]] = defaultdict(set)
+    for unit, slug in zip(units.tolist(), stripped.mentions["slug"].tolist()):
+        names_of[unit].add(slug)
+    persons = [sorted(set().union(*(names_of[str(u)] for u in merge["persons"])))
+               for merge in merges]
+    links = [tuple(link["names"]) for merge in merges for link in merge.get("links", [])]
+    return {
+        "persons": score_pairs(pairs_within(persons), gold, seed),
+        "links": score_pairs([(str(a), str(b)) for a, b in links], gold, seed),
+        "resolve_seconds": round(seconds, 1),
     }
 
 
