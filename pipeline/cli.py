@@ -177,6 +177,12 @@ def cmd_graphs(args: argparse.Namespace) -> int:
         nx.write_gexf(ego, path)
         log.info("wrote %s (its neighbourhood in the heterogeneous graph, %d vertices)", path,
                  ego.number_of_nodes())
+    if resolution.variants is not None:
+        variants = resolution.variants.graph()
+        path = args.out / "variants.gexf"
+        nx.write_gexf(variants, path)
+        log.info("wrote %s (name variants: %d persons, %d links)", path,
+                 variants.number_of_nodes(), variants.number_of_edges())
     return 0
 
 

@@ -186,3 +186,19 @@ def test_variant_evaluation_as_a_user_hides_the_registry_and_recovers_the_pair(
     # The copy really lost the variant list: its registry lists one name per person.
     copy = read_snapshot(tmp_path / "work" / "anthology")
     assert all(len(p.names) == 1 for p in copy.registry.persons.values())
+
+
+def test_graphs_writes_the_variant_links_for_gephi(tmp_path: Path) -> None:
+    import networkx as nx
+
+    from pipeline.cli import main
+
+    root = _variants_snapshot(tmp_path / "anthology")
+    assert main(["-q", "graphs", "--anthology", str(root), "--no-cache", "--out",
+                 str(tmp_path / "graphs")]) == 0
+    graph = nx.read_gexf(tmp_path / "graphs" / "variants.gexf")
+    labels = nx.get_node_attributes(graph, "label")
+    hector = [n for n, label in labels.items() if label == "Héctor Martínez Alonso"]
+    assert hector
+    [(_, other, data)] = list(graph.edges(hector[0], data=True))
+    assert labels[other] == "Hector Martinez" and data["decision"] == "merge"
