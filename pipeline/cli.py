@@ -379,14 +379,25 @@ def cmd_export(args: argparse.Namespace) -> int:
     snapshot = _read(args)
     merges = [] if args.no_variants else load_merges(args.resolution / "proposals.json")
     plan = plan_export(snapshot, assignments, source, args.format, merges)
-    summary = render_summary(plan, load_evidence(args.resolution / "proposals.json"))
+    path = args.summary or args.resolution / f"pr-summary-{plan.format}.md"
+    full_path = path.with_name(f"{path.stem}-full.md")
+    if args.summary is not None:
+        check_summary_file(full_path, protected, [
+            args.resolution / "assignments.csv", args.resolution / "proposals.json"],
+            SUMMARY_HEADER)
+    summary = render_summary(plan, load_evidence(args.resolution / "proposals.json"),
+                             full_path.name)
     _apply(args, plan.changeset, snapshot.data_dir)
     if args.dry_run:
-        sys.stdout.write("\n" + summary)
+        sys.stdout.write("\n" + summary.body)
     else:
-        path = args.summary or args.resolution / f"pr-summary-{plan.format}.md"
-        atomic_write_text(path, summary)
-        log.info("wrote the pull-request summary to %s", path)
+        atomic_write_text(path, summary.body)
+        log.info("wrote the pull-request summary to %s (%d characters)", path,
+                 len(summary.body))
+        atomic_write_text(full_path, summary.full)  # always, so none is left stale
+        if summary.truncated:
+            log.info("it was shortened to fit a pull-request description; the full summary "
+                     "is in %s", full_path)
     return 0
 
 

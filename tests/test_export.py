@@ -69,3 +69,25 @@ def test_property_only_the_named_attributes_change(changes: list[tuple[int, str,
     strip = re.compile(r""" (id|orcid)="[^"]*\"""")
     assert strip.sub("", result.text) == strip.sub("", text)
     assert result.added <= sum(len(c) for c in edits.values())
+
+
+def test_pr_summary_fits_a_pull_request_and_keeps_everything_in_the_full_file() -> None:
+    from collections import Counter
+
+    from pipeline.anthology.changeset import Changeset
+    from pipeline.export.entries import ExportPlan, PersonChange
+    from pipeline.export.pr_summary import BODY_LIMIT, render_summary
+
+    plan = ExportPlan(Changeset(), "legacy", counts=Counter({"names changed": 3000}))
+    for k in range(3000):
+        plan.by_name[f"name-{k:04d}"] = [
+            PersonChange(f"name-{k:04d}-a", "new", 3, 1, [f"Name{k} Person"]),
+            PersonChange(f"name-{k:04d}", "catch-all", 1, 0, [f"Name{k} Person"])]
+    summary = render_summary(plan, {}, "pr-summary-legacy-full.md")
+    assert summary.truncated and len(summary.body) <= BODY_LIMIT
+    assert "pr-summary-legacy-full.md" in summary.body.rstrip().splitlines()[-1]
+    assert all(f"name-{k:04d}-a" in summary.full for k in range(3000))
+    assert summary.body.count("<details>") == summary.body.count("</details>") > 100
+    small = ExportPlan(Changeset(), "legacy", by_name=dict(list(plan.by_name.items())[:3]))
+    short = render_summary(small, {})
+    assert not short.truncated and short.body == short.full

@@ -206,7 +206,8 @@ def plan_export(snapshot: Snapshot, assignments: pd.DataFrame, source: Path,
     if merges and fmt == "current" and legacy_snapshot:
         plan.notes.append(f"{len(merges)} variant merges not applied while migrating: "
                           "migrate, resolve the migrated copy and export that")
-    elif merges:
+    split_rows = wanted.index  # what the PR summary lists per name (merges: on their own)
+    if merges and not (fmt == "current" and legacy_snapshot):
         wanted, status = _apply_merges(plan, mentions, every_assignment, merges, registry,
                                        wanted, status)
     current_mentions = mentions.assign(orcid=orcids)
@@ -260,7 +261,7 @@ def plan_export(snapshot: Snapshot, assignments: pd.DataFrame, source: Path,
         plan.changeset.edit(str(file), (str(paper), str(role), int(position)),
                             ("id", None, str(new_id)))
     plan.changeset.registry = registry
-    _summarise(plan, mentions, wanted, status, added, set(new_ids), fmt)
+    _summarise(plan, mentions, wanted, status, added, set(new_ids), fmt, split_rows)
     return plan
 
 
@@ -274,6 +275,7 @@ def _apply_merges(plan: ExportPlan, mentions: pd.DataFrame, assignments: pd.Data
     plan.notes.extend(notes)
     plan.merges = decisions
     plan.counts["variant merges applied"] = len(decisions)
+    plan.counts["variant merges into a new person"] = sum(d.status == "new" for d in decisions)
     plan.counts["variant merges left to a curator"] = len(notes)
     if not decisions:
         return wanted, status
@@ -291,9 +293,13 @@ def _apply_merges(plan: ExportPlan, mentions: pd.DataFrame, assignments: pd.Data
 
 
 def _summarise(plan: ExportPlan, mentions: pd.DataFrame, wanted: pd.Series, status: pd.Series,
-               added: pd.Series, new_ids: set[str], fmt: ExportFormat) -> None:
-    frame = mentions.loc[wanted.index, ["slug", "first", "last"]].assign(
-        person=wanted, status=status, added=added[wanted.index])
+               added: pd.Series, new_ids: set[str], fmt: ExportFormat,
+               split_rows: pd.Index) -> None:
+    """Counts, and per name split by the resolution its persons (rows only a variant merge
+    changed are summarised with the merges)."""
+    listed = wanted.index[wanted.index.isin(split_rows) | added[wanted.index].to_numpy()]
+    frame = mentions.loc[listed, ["slug", "first", "last"]].assign(
+        person=wanted[listed], status=status[listed], added=added[listed])
     changed_names = sorted(set(frame.loc[frame["status"].isin(["new", "unresolved"]), "slug"])
                            | set(frame.loc[frame["added"], "slug"]))
     for slug in changed_names:
