@@ -21,11 +21,11 @@ itself), and every pair of units across the two slugs is scored
 
 A pair is a `merge` when the log-odds reach `MERGE_LOGIT` and, for a common name (commonness
 at least 0), the evidence alone is positive too (for common names string similarity never
-suffices), a `similar` link (the registry's field for "possibly the
-same person") from `SIMILAR_LOGIT`. Never merged (cannot-link): units on one paper, with
+suffices); a `similar` link (the registry's field for "possibly the same person") from
+`SIMILAR_LOGIT`. Never merged (cannot-link): units on one paper, with
 different explicit ids, or with different ORCIDs. Merges are taken best first; a unit joins
 at most one person of each other name, and a merge that would put a cannot-link pair into one
-person is skipped.
+person becomes a `similar` link instead.
 """
 
 from __future__ import annotations
