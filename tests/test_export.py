@@ -83,8 +83,21 @@ def test_pr_summary_fits_a_pull_request_and_keeps_everything_in_the_full_file() 
         plan.by_name[f"name-{k:04d}"] = [
             PersonChange(f"name-{k:04d}-a", "new", 3, 1, [f"Name{k} Person"]),
             PersonChange(f"name-{k:04d}", "catch-all", 1, 0, [f"Name{k} Person"])]
+    import pandas as pd
+
+    from pipeline.anthology.registry import Name
+    from pipeline.export.variant_merges import MergeDecision
+
+    plan.merges = [MergeDecision(f"merged-{k:04d}", "new", pd.Index([k]),
+                                 (Name("Ann", f"Merged{k}"), Name("A.", f"Merged{k}")), 0.97)
+                   for k in range(2000)]
+    plan.notes = [f"variant merge {k} not applied" for k in range(500)]
     summary = render_summary(plan, {}, "pr-summary-legacy-full.md")
     assert summary.truncated and len(summary.body) <= BODY_LIMIT
+    # Every part keeps a share of the body: names, merges and notes all show.
+    for shown in ("name-0000-a", "`merged-0000`", "variant merge 0 not applied"):
+        assert shown in summary.body
+    assert all(f"merged-{k:04d}" in summary.full for k in range(2000))
     assert "pr-summary-legacy-full.md" in summary.body.rstrip().splitlines()[-1]
     assert all(f"name-{k:04d}-a" in summary.full for k in range(3000))
     assert summary.body.count("<details>") == summary.body.count("</details>") > 100

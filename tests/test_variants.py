@@ -202,3 +202,108 @@ def test_graphs_writes_the_variant_links_for_gephi(tmp_path: Path) -> None:
     assert hector
     [(_, other, data)] = list(graph.edges(hector[0], data=True))
     assert labels[other] == "Hector Martinez" and data["decision"] == "merge"
+
+
+def test_a_short_name_does_not_chain_incompatible_names_into_one_person() -> None:
+    import pandas as pd
+
+    from pipeline.resolve.variant_decision import VariantLink, _consistent, _Units
+
+    slugs = ["minh-nguyen", "thi-minh-huyen-nguyen", "minh-duc-nguyen"]
+    mentions = pd.DataFrame({"paper": ["p1", "p2", "p3"], "id": [None] * 3,
+                             "orcid": [None] * 3, "slug": slugs})
+    units = mentions["slug"]
+    table = _Units(mentions, units, set(slugs), frozenset(), {})
+
+    def link(other: str, evidence: float) -> VariantLink:
+        return VariantLink("minh-nguyen", other, "minh-nguyen", other, "abbreviation",
+                           evidence, 1.0, "merge")
+
+    links = [link("thi-minh-huyen-nguyen", 5.0), link("minh-duc-nguyen", 4.0)]
+    compatible = {("minh-nguyen", "thi-minh-huyen-nguyen"), ("minh-duc-nguyen", "minh-nguyen")}
+    decided = _consistent(links, table, compatible)
+    assert [(x.second, x.decision) for x in decided] == [
+        ("thi-minh-huyen-nguyen", "merge"), ("minh-duc-nguyen", "similar")]
+    # Were the two long names compatible, the hub could join both.
+    both = _consistent(links, table, compatible | {("minh-duc-nguyen", "thi-minh-huyen-nguyen")})
+    assert [x.decision for x in both] == ["merge", "merge"]
+
+
+@pytest.fixture(scope="module")
+def resolved_dir(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    from pipeline.cli import main
+
+    root = tmp_path_factory.mktemp("hostile")
+    anthology = _variants_snapshot(root / "anthology")
+    assert main(["-q", "resolve", "--anthology", str(anthology), "--no-cache", "--out",
+                 str(root / "res")]) == 0
+    return anthology, root / "res"
+
+
+def _export_with(resolved_dir: tuple[Path, Path], tmp_path: Path, proposals: object,
+                 *extra: str) -> int:
+    import shutil
+
+    from pipeline.cli import main
+
+    anthology, res = resolved_dir
+    copy = tmp_path / "res"
+    shutil.copytree(res, copy)
+    text = proposals if isinstance(proposals, str) else json.dumps(proposals)
+    (copy / "proposals.json").write_text(text)
+    return main(["-q", "export", "--anthology", str(anthology), "--no-cache", "--resolution",
+                 str(copy), "--out", str(tmp_path / "out"), *extra])
+
+
+def _merge(*persons: object, **extra: object) -> dict[str, object]:
+    return {"splits": [], "variants": {"merges": [{"persons": list(persons), **extra}],
+                                       "similar": []}}
+
+
+@pytest.mark.parametrize("proposals", [
+    "{not json", "[]", {"variants": "merges"}, {"variants": {"merges": {}}},
+    _merge(), _merge("hector-martinez"), _merge(1, 2), _merge(None, "hector-martinez"),
+    _merge("hector-martinez", "hector-martinez"),
+    _merge("hector-martinez", "hector-martinez-alonso", canonical="Hector"),
+    {"variants": {"merges": [{"persons": ["hector-martinez", "hector-martinez-alonso"]},
+                             {"persons": ["hector-martinez", "bo-cheng"]}]}},
+])
+def test_bad_variant_merges_are_refused_with_exit_2_and_no_output(
+        resolved_dir: tuple[Path, Path], tmp_path: Path, proposals: object,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    assert _export_with(resolved_dir, tmp_path, proposals) == 2
+    assert "proposals.json" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_unreadable_proposals_are_refused_even_without_variants(
+        resolved_dir: tuple[Path, Path], tmp_path: Path) -> None:
+    assert _export_with(resolved_dir, tmp_path, "{not json", "--no-variants") == 2
+
+
+@pytest.mark.parametrize(("persons", "why"), [
+    (("li-na", "na-li"), "two of its mentions are on"),
+    (("anna-kowalczyk", "a-kowalczyk"), "different ORCIDs"),
+    (("nobody-here", "hector-martinez"), "is no person of this resolution"),
+])
+def test_edited_merges_that_break_a_cannot_link_are_not_applied(
+        resolved_dir: tuple[Path, Path], tmp_path: Path, persons: tuple[str, str],
+        why: str) -> None:
+    assert _export_with(resolved_dir, tmp_path, _merge(*persons)) == 0
+    summary = (tmp_path / "res" / "pr-summary-legacy.md").read_text()
+    assert "not applied" in summary and why in summary
+    exported = read_snapshot(tmp_path / "out")
+    before = read_snapshot(resolved_dir[0])
+    assert exported.registry.persons.keys() == before.registry.persons.keys()
+
+
+def test_export_writes_the_canonical_name_resolve_chose(resolved_dir: tuple[Path, Path],
+                                                        tmp_path: Path) -> None:
+    """Equal counts: the most complete name wins, in proposals and in the registry."""
+    proposals = _merge("hector-martinez", "hector-martinez-alonso")
+    assert _export_with(resolved_dir, tmp_path, proposals) == 0
+    exported = read_snapshot(tmp_path / "out")
+    [person] = [p for p in exported.registry.persons.values()
+                if any(n.last == "Martinez" for n in p.names)]
+    assert str(person.names[0]) == "Héctor Martínez Alonso"
+    assert person.id == "hector-martinez-alonso"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import Counter
 from functools import cache
 
 from acl_anthology.people.name import SLUGIFY_REPLACEMENTS
@@ -78,3 +79,18 @@ def last_key(last: str) -> str:
     'martinezalonso'
     """
     return "".join(c for c in strip_accents(last).lower() if c.isalnum())
+
+
+def canonical_name(names: Counter[tuple[str, str]]) -> tuple[str, str]:
+    """The name the Anthology would show: the most frequent string, then the most complete
+    (more name parts, then accents kept), then alphabetical.
+
+    >>> canonical_name(Counter({("Hector", "Martinez"): 2, ("Héctor", "Martínez Alonso"): 2}))
+    ('Héctor', 'Martínez Alonso')
+    """
+    def rank(item: tuple[tuple[str, str], int]) -> tuple[int, int, bool, str, str]:
+        (first, last), count = item
+        parts = len(f"{first} {last}".replace("-", " ").split())
+        return (-count, -parts, (first + last).isascii(), first, last)
+
+    return min(names.items(), key=rank)[0]

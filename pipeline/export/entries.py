@@ -222,12 +222,17 @@ def plan_export(snapshot: Snapshot, assignments: pd.DataFrame, source: Path,
     desired[wanted.index] = wanted
 
     taken_orcids = {p.orcid for p in registry.persons.values() if p.orcid}
+    merged_names = {d.person: d.names for d in plan.merges if d.status == "new"}
     new_ids = sorted(set(wanted[(~wanted.isin(list(registry.persons)))
                                 & ~wanted.str.endswith(UNVERIFIED_SUFFIX)]))
     for pid in new_ids:
         members = mentions.loc[wanted.index[wanted == pid]]
         catch_all = bool((status[members.index] == "unresolved").all())
         person = _new_person(pid, members, catch_all and fmt == "legacy", taken_orcids)
+        if pid in merged_names:  # the canonical name `resolve` chose comes first
+            first = merged_names[pid]
+            person = person.with_changes(
+                names=first + tuple(n for n in person.names if n not in first))
         if fmt == "current":
             person = person.with_changes(comment=None if catch_all else person.comment)
         registry.add_person(person)

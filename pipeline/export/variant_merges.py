@@ -24,9 +24,10 @@ from typing import Any
 
 import pandas as pd
 
+from pipeline.anthology.names import canonical_name
 from pipeline.anthology.person_ids import propose_id
 from pipeline.anthology.person_units import person_units
-from pipeline.anthology.registry import UNVERIFIED_SUFFIX, Name, Registry
+from pipeline.anthology.registry import Name, Registry
 from pipeline.errors import InputError, Problem
 
 
@@ -35,24 +36,58 @@ class MergeDecision:
     person: str  # who every mention in `rows` becomes
     status: str  # "existing" or "new"
     rows: pd.Index  # mention index labels
-    names: tuple[Name, ...]  # every name string of those mentions, most used first
+    names: tuple[Name, ...]  # every name string of those mentions, canonical first
+    confidence: float  # the lowest confidence of the merge's links (1.0 if none given)
+
+
+def read_proposals(path: Path) -> dict[str, Any]:
+    """`proposals.json` as a mapping ({} if the file is absent); unreadable is an error."""
+    if not path.exists():
+        return {}
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InputError([Problem(str(path), None, f"cannot read: {exc}")]) from exc
+    if not isinstance(document, dict):
+        raise InputError([Problem(str(path), None, "must hold an object with 'splits' and "
+                                  "'variants'", type(document).__name__)])
+    return document
 
 
 def load_merges(path: Path) -> list[dict[str, Any]]:
-    """The variant merges of a `proposals.json` (none if the file is absent)."""
-    if not path.is_file():
-        return []
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-        merges = document.get("variants", {}).get("merges", []) if isinstance(
-            document, dict) else None
-    except (OSError, ValueError, AttributeError) as exc:
-        raise InputError([Problem(str(path), None, f"cannot read variant merges: {exc}")]
-                         ) from exc
-    if not isinstance(merges, list) or not all(
-            isinstance(m, dict) and isinstance(m.get("persons"), list) for m in merges):
-        raise InputError([Problem(str(path), None, "variants.merges must be a list of "
-                                  "objects with a 'persons' list")])
+    """The variant merges of a `proposals.json`, checked: each a non-empty list of distinct
+    person ids (strings) no other merge names, and an optional canonical name."""
+    variants = read_proposals(path).get("variants", {})
+    merges = variants.get("merges", []) if isinstance(variants, dict) else None
+    if not isinstance(merges, list):
+        raise InputError([Problem(str(path), None, "variants.merges must be a list",
+                                  type(merges).__name__)])
+    problems = []
+    seen: dict[str, int] = {}
+    for number, merge in enumerate(merges):
+        where = f"variants.merges[{number}]"
+        persons = merge.get("persons") if isinstance(merge, dict) else None
+        if (not isinstance(persons, list) or len(persons) < 2
+                or not all(isinstance(p, str) and p for p in persons)
+                or len(set(persons)) != len(persons)):
+            problems.append(Problem(str(path), None, f"{where}: 'persons' must list two or "
+                                    "more distinct person ids", json.dumps(persons)))
+            continue
+        canonical = merge.get("canonical")
+        if canonical is not None and not (
+                isinstance(canonical, dict) and isinstance(canonical.get("last"), str)
+                and canonical["last"].strip()
+                and isinstance(canonical.get("first", ""), str)):
+            problems.append(Problem(str(path), None, f"{where}: 'canonical' must be "
+                                    "{\"first\": ..., \"last\": ...} with a last name",
+                                    json.dumps(canonical)))
+        for person in persons:
+            if person in seen:
+                problems.append(Problem(str(path), None, f"{where}: {person} is already in "
+                                        f"variants.merges[{seen[person]}]", person))
+            seen.setdefault(person, number)
+    if problems:
+        raise InputError(problems[:50])
     return merges
 
 
@@ -69,20 +104,29 @@ def plan_merges(mentions: pd.DataFrame, assignments: pd.DataFrame, merges: list[
     decisions, notes = [], []
     for merge in merges:
         persons = [str(p) for p in merge["persons"]]
+        what = f"variant merge of {', '.join(persons)} not applied"
         missing = [p for p in persons if p not in rows_of]
         if missing:
-            notes.append(f"variant merge of {', '.join(persons)} not applied: "
-                         f"{', '.join(missing)} not found in this snapshot")
+            notes.append(f"{what}: {', '.join(missing)} is no person of this resolution "
+                         "and snapshot (a split name's persons are its clusters' ids)")
             continue
         known = [p for p in persons if p in registry.persons and p not in catch_all]
         if len(known) > 1:
-            notes.append(f"variant merge of {', '.join(known)} not applied: two registry "
-                         "persons become one only by a curator's decision")
+            notes.append(f"{what}: {', '.join(known)} are registry persons, and two become "
+                         "one only by a curator's decision")
             continue
         rows = pd.Index(sorted(set().union(*(rows_of[p] for p in persons))))
-        names = Counter(Name(str(f), str(la)) for f, la in zip(
+        orcid = registry.persons[known[0]].orcid if known else None
+        conflict = _cannot_link(mentions.loc[rows], catch_all, orcid)
+        if conflict:
+            notes.append(f"{what}: {conflict}")
+            continue
+        counts = Counter((str(f), str(la)) for f, la in zip(
             mentions.loc[rows, "first"].fillna(""), mentions.loc[rows, "last"]))
-        ordered = tuple(sorted(names, key=lambda n: (-names[n], n.last, n.first)))
+        first_name = canonical_name(counts)
+        # The canonical name first (as `resolve` chose it), then by use.
+        ordered = tuple(Name(*n) for n in sorted(
+            counts, key=lambda n: (n != first_name, -counts[n], n[1], n[0])))
         proposed = sorted((p for p in persons if p in new_persons),
                           key=lambda p: (-len(rows_of[p]), p))
         if known:
@@ -90,10 +134,31 @@ def plan_merges(mentions: pd.DataFrame, assignments: pd.DataFrame, merges: list[
         elif proposed:
             person, status = proposed[0], "new"
         else:
-            canonical = merge.get("canonical") or {}
-            slug = Name(str(canonical.get("first", ordered[0].first)),
-                        str(canonical.get("last", ordered[0].last))).slug
-            person, status = propose_id(slug.removesuffix(UNVERIFIED_SUFFIX), taken), "new"
+            person, status = propose_id(ordered[0].slug, taken), "new"
             taken.add(person)
-        decisions.append(MergeDecision(person, status, rows, ordered))
+        decisions.append(MergeDecision(person, status, rows, ordered, _confidence(merge)))
     return decisions, notes
+
+
+def _confidence(merge: dict[str, Any]) -> float:
+    values = [link.get("confidence") for link in merge.get("links", [])
+              if isinstance(link, dict)]
+    numbers = [float(v) for v in values if isinstance(v, (int, float))]
+    return min(numbers) if numbers else 1.0
+
+
+def _cannot_link(rows: pd.DataFrame, catch_all: frozenset[str], orcid: str | None
+                 ) -> str | None:
+    """Why these mentions cannot be one person, if they cannot: two on one paper, or
+    different explicit ids or ORCIDs (the rules `resolve` merges by; checked again here since
+    `proposals.json` may have been edited); `orcid`: the registry person's, if any."""
+    twice = rows.duplicated(["paper", "role"], keep=False)
+    if twice.any():
+        return f"two of its mentions are on {rows.loc[twice, 'paper'].iloc[0]}"
+    ids = {x for x in rows["id"].dropna() if x not in catch_all}
+    if len(ids) > 1:
+        return f"its mentions carry different ids ({', '.join(sorted(ids))})"
+    orcids = set(rows["orcid"].dropna()) | ({orcid} if orcid else set())
+    if len(orcids) > 1:
+        return f"its mentions carry different ORCIDs ({', '.join(sorted(orcids))})"
+    return None

@@ -19,20 +19,19 @@ itself), and every pair of units across the two slugs is scored
   prior does for one name: "Y. Liu" / "Yang Liu" needs far more evidence than
   "Benhamadou" / "Ben Hamadou".
 
-A pair is a `merge` when the log-odds reach `MERGE_LOGIT` and, for a common name (commonness
-at least 0), the evidence alone is positive too (for common names string similarity never
-suffices); a `similar` link (the registry's field for "possibly the same person") from
-`SIMILAR_LOGIT`. Never merged (cannot-link): units on one paper, with
-different explicit ids, or with different ORCIDs. Merges are taken best first; a unit joins
-at most one person of each other name, and a merge that would put a cannot-link pair into one
-person becomes a `similar` link instead.
+A pair is a `merge` when the log-odds reach `MERGE_LOGIT` and the graph evidence alone is
+positive too (the strings never suffice: a merge needs the graph's support); a `similar`
+link (the registry's field for "possibly the same person") from `SIMILAR_LOGIT`. Never
+merged (cannot-link): units on one paper, with different explicit ids, or with different
+ORCIDs. Merges are taken best first; a unit joins
+at most one person of each other name, every two names of a merged person must be a candidate
+pair, and a merge that would break either rule or put a cannot-link pair into one person
+becomes a `similar` link instead.
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -188,9 +187,8 @@ def decide_variants(mentions: pd.DataFrame, units: pd.Series, candidates: list[C
     features = groups.pair_features(ii, jj)
     evidence = model.evidence(features)
     priors = np.array([KIND_PRIOR[c.kind] - c.commonness for _, _, c in pairs])
-    common = np.array([c.commonness >= 0.0 for _, _, c in pairs])
     logits = evidence + priors
-    merge = (logits >= MERGE_LOGIT) & (~common | (evidence > MIN_MERGE_EVIDENCE))
+    merge = (logits >= MERGE_LOGIT) & (evidence > MIN_MERGE_EVIDENCE)
     keep = merge | (logits >= SIMILAR_LOGIT)
     links = []
     for k in np.flatnonzero(keep):
@@ -200,16 +198,27 @@ def decide_variants(mentions: pd.DataFrame, units: pd.Series, candidates: list[C
             round(float(priors[k]), 4), "merge" if merge[k] else "similar",
             {name: round(float(x), 4) for name, x in zip(CLUSTER_FEATURES, features[k])}))
     links.sort(key=lambda link: (-link.logit, link.first, link.second))
-    return _consistent(links, table)
+    compatible = {(c.first, c.second) for c in candidates}
+    return _consistent(links, table, compatible)
 
 
-def _consistent(links: list[VariantLink], table: _Units) -> list[VariantLink]:
-    """Merges best first: a unit joins at most one unit of each other name, and no merged
-    person may hold a cannot-link pair; a merge refused for that becomes `similar`."""
+def _consistent(links: list[VariantLink], table: _Units,
+                compatible: set[tuple[str, str]]) -> list[VariantLink]:
+    """Merges best first. A merged person may not hold a cannot-link pair, a unit joins at
+    most one unit of each other name, and every two names of a merged person must be a
+    candidate pair themselves: without that, a short name ("Minh Nguyen") joined to several
+    longer ones would chain them all into one person. A merge refused for any of these
+    becomes a `similar` link."""
     union = UnionFind()
     members: dict[object, list[str]] = {}
+    names: dict[object, set[str]] = {}
     joined: set[tuple[str, str]] = set()  # (unit, other name) already merged
     out = []
+
+    def fits(left: set[str], right: set[str]) -> bool:
+        return all(a == b or (min(a, b), max(a, b)) in compatible
+                   for a in left for b in right)
+
     for link in links:
         if link.decision == "merge":
             a, b = union.find(link.first), union.find(link.second)
@@ -218,10 +227,15 @@ def _consistent(links: list[VariantLink], table: _Units) -> list[VariantLink]:
             taken = (link.first, link.second_name) in joined or (
                 link.second, link.first_name) in joined
             group_a, group_b = members.get(a, [link.first]), members.get(b, [link.second])
-            if not taken and not any(_cannot_link(table.facts(x), table.facts(y))
-                                     for x in group_a for y in group_b):
+            names_a = names.get(a, {link.first_name})
+            names_b = names.get(b, {link.second_name})
+            if not taken and fits(names_a, names_b) and not any(
+                    _cannot_link(table.facts(x), table.facts(y))
+                    for x in group_a for y in group_b):
                 union.union(a, b)
-                members[union.find(a)] = group_a + group_b
+                root = union.find(a)
+                members[root] = group_a + group_b
+                names[root] = names_a | names_b
                 joined.update({(link.first, link.second_name), (link.second, link.first_name)})
                 out.append(link)
                 continue
@@ -241,18 +255,3 @@ def merged_persons(links: list[VariantLink]) -> list[list[str]]:
         if link.decision == "merge":
             groups.setdefault(union.find(link.first), set()).update((link.first, link.second))
     return sorted(sorted(group) for group in groups.values())
-
-
-def canonical_name(names: Counter[tuple[str, str]]) -> tuple[str, str]:
-    """The name the Anthology would show: the most frequent string, then the most complete
-    (more name parts, then accents kept), then alphabetical.
-
-    >>> canonical_name(Counter({("Hector", "Martinez"): 2, ("Héctor", "Martínez Alonso"): 2}))
-    ('Héctor', 'Martínez Alonso')
-    """
-    def rank(item: tuple[tuple[str, str], int]) -> tuple[Any, ...]:
-        (first, last), count = item
-        parts = len(f"{first} {last}".replace("-", " ").split())
-        return (-count, -parts, (first + last).isascii(), first, last)
-
-    return min(names.items(), key=rank)[0]

@@ -22,16 +22,12 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
+from pipeline.anthology.names import canonical_name
 from pipeline.resolve.cluster_merge import ClusterModel
 from pipeline.resolve.evidence import EvidenceContext
 from pipeline.resolve.synthetic import SyntheticBlocks
 from pipeline.resolve.variant_candidates import Candidate, candidate_pairs
-from pipeline.resolve.variant_decision import (
-    VariantLink,
-    canonical_name,
-    decide_variants,
-    merged_persons,
-)
+from pipeline.resolve.variant_decision import VariantLink, decide_variants, merged_persons
 
 
 def name_candidates(mentions: pd.DataFrame) -> list[Candidate]:
