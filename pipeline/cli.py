@@ -490,8 +490,9 @@ def _add_resolve_command(sub: Subcommands) -> None:
     _add_snapshot_options(resolve)
     _add_split_options(resolve, default_min_ambiguity=0.5)
     resolve.add_argument("--no-variants", action="store_true",
-                         help="do not look for name variants (with --name, only pairs of "
-                              "names that touch the given names are considered)")
+                         help="do not look for name variants (by default every pair of "
+                              "names is considered; with --name, only pairs touching the "
+                              "given names)")
     resolve.add_argument("--out", type=Path, default=Path("out"), metavar="DIR",
                          help="output directory (default: %(default)s)")
     resolve.add_argument("--name", action="append", default=[], metavar="SLUG",
