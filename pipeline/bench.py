@@ -86,28 +86,16 @@ def _resolve_cold(data_dir: Path, cache: Path) -> None:
 def _name_variants(data_dir: Path, cache: Path) -> None:
     """Name variants alone on the whole snapshot (every name its own person, or the registry's):
     read (cache warm), candidates, the evidence they need, decisions."""
-    import numpy as np
-
     from pipeline.anthology.person_units import person_units
     from pipeline.anthology.snapshot import read_snapshot
-    from pipeline.resolve.ambiguity import name_commonness
-    from pipeline.resolve.authorship import Authorship
-    from pipeline.resolve.evidence import EvidenceContext
-    from pipeline.resolve.synthetic import synthetic_blocks
-    from pipeline.resolve.variants import candidate_rows, name_candidates, propose_variants
+    from pipeline.resolve.variants import find_variants
 
     snapshot = read_snapshot(data_dir, cache_dir=cache)
     mentions = snapshot.mentions
-    candidates = name_candidates(mentions)
-    authorship = Authorship.build(mentions, snapshot.papers)
-    synthetic = synthetic_blocks(mentions, name_commonness(mentions), authorship)
-    focus = np.concatenate([candidate_rows(mentions, candidates), *synthetic.rows.values()])
-    context = EvidenceContext.build(mentions, snapshot.papers, authorship, focus=focus,
-                                    cache_dir=cache)
     catch_all = frozenset(p for p, person in snapshot.registry.persons.items()
                           if person.is_catch_all)
-    propose_variants(mentions, person_units(mentions, None, catch_all), candidates, context,
-                     synthetic, seed=42, catch_all=catch_all)
+    find_variants(mentions, snapshot.papers, person_units(mentions, None, catch_all), seed=42,
+                  cache_dir=cache, catch_all=catch_all)
 
 
 def _evaluate(data_dir: Path, cache: Path) -> None:

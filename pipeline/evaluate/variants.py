@@ -36,12 +36,8 @@ from pipeline.anthology.person_units import person_units
 from pipeline.anthology.registry import Registry
 from pipeline.anthology.snapshot import Snapshot, read_snapshot
 from pipeline.evaluate import as_user
-from pipeline.resolve.ambiguity import name_commonness
-from pipeline.resolve.authorship import Authorship
-from pipeline.resolve.evidence import EvidenceContext
-from pipeline.resolve.synthetic import synthetic_blocks
-from pipeline.resolve.variant_candidates import Candidate
-from pipeline.resolve.variants import candidate_rows, name_candidates, propose_variants
+from pipeline.resolve.variant_candidates import KIND_ORDER, Candidate
+from pipeline.resolve.variants import find_variants
 
 log = logging.getLogger(__name__)
 
@@ -186,21 +182,15 @@ def evaluate_variants(snapshot: Snapshot, seed: int) -> dict[str, Any]:
     names = blinded.drop_duplicates("slug")
     display = dict(zip(names["slug"], (names["first"].fillna("") + " " + names["last"]).str
                        .strip().str.lower()))
-    candidates = name_candidates(blinded)
+    candidates, proposals = find_variants(blinded, snapshot.papers,
+                                          blinded["slug"].astype(str), seed,
+                                          snapshot.cache_dir)
     candidate_set = {(c.first, c.second) for c in candidates}
     log.info("variants: %d gold pairs, %d candidates (%d of the gold pairs)", len(gold.pairs),
              len(candidates), len(gold.pairs & candidate_set))
-
-    authorship = Authorship.build(blinded, snapshot.papers)
-    synthetic = synthetic_blocks(blinded, name_commonness(blinded), authorship, seed=seed)
-    focus = np.concatenate([candidate_rows(blinded, candidates), *synthetic.rows.values()])
-    context = EvidenceContext.build(blinded, snapshot.papers, authorship, focus=focus,
-                                   cache_dir=snapshot.cache_dir)
-    proposals = propose_variants(blinded, blinded["slug"].astype(str), candidates, context,
-                                 synthetic, seed)
     links, persons = proposals.links, proposals.persons
     by_kind = {kind: sum(1 for c in candidates if c.kind == kind)
-               for kind in ("spelling", "order", "abbreviation", "typo")}
+               for kind in KIND_ORDER}
     merge_links = [(link.first_name, link.second_name) for link in links
                    if link.decision == "merge"]
     return {

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import networkx as nx
@@ -23,9 +24,11 @@ import numpy as np
 import pandas as pd
 
 from pipeline.anthology.names import canonical_name
+from pipeline.resolve.ambiguity import name_commonness
+from pipeline.resolve.authorship import Authorship
 from pipeline.resolve.cluster_merge import ClusterModel
 from pipeline.resolve.evidence import EvidenceContext
-from pipeline.resolve.synthetic import SyntheticBlocks
+from pipeline.resolve.synthetic import SyntheticBlocks, synthetic_blocks
 from pipeline.resolve.variant_candidates import Candidate, candidate_pairs
 from pipeline.resolve.variant_decision import VariantLink, decide_variants, merged_persons
 
@@ -106,6 +109,21 @@ def _link(link: VariantLink) -> dict[str, Any]:
             "kind": link.kind, "confidence": round(link.confidence, 4),
             "evidence": round(link.evidence, 4), "prior": round(link.prior, 4),
             "features": link.features}
+
+
+def find_variants(mentions: pd.DataFrame, papers: pd.DataFrame, units: pd.Series, seed: int,
+                  cache_dir: Path | None = None, catch_all: frozenset[str] = frozenset()
+                  ) -> tuple[list[Candidate], VariantProposals]:
+    """Name variants on their own (outside `resolve`, which shares its evidence context):
+    candidates, the evidence they need, decisions."""
+    candidates = name_candidates(mentions)
+    authorship = Authorship.build(mentions, papers)
+    synthetic = synthetic_blocks(mentions, name_commonness(mentions), authorship, seed=seed)
+    focus = np.concatenate([candidate_rows(mentions, candidates), *synthetic.rows.values()])
+    context = EvidenceContext.build(mentions, papers, authorship, focus=focus,
+                                    cache_dir=cache_dir)
+    return candidates, propose_variants(mentions, units, candidates, context, synthetic, seed,
+                                        catch_all)
 
 
 def propose_variants(mentions: pd.DataFrame, units: pd.Series, candidates: list[Candidate],
