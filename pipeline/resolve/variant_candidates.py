@@ -2,24 +2,24 @@
 
 Every name slug (one author page's worth of name strings) gets a few blocking keys from its
 folded tokens (transliterated and lower-cased as in the slug, split at spaces, hyphens and
-dots). Two slugs
-sharing a key become a candidate when their tokens are compatible, and the candidate keeps
-the *kind* of difference, which sets how much a name string alone says (`variant_decision`):
+dots). Two slugs sharing a key become a candidate when their tokens are compatible, and the
+candidate keeps the *kind* of difference, which sets how much a name string alone says
+(`variant_decision`):
 
-- `spelling`: the same letters: accents, case, hyphens and spaces
-  (Héctor / Hector, EL Mekki / El Mekki, Al-Thubaity / Al Thubaity, Ben Hamadou / Benhamadou);
+- `spelling`: the same letters, spaced differently (Ben Hamadou / Benhamadou); accents, case
+  and hyphens alone give one slug already (Héctor / Hector, Al-Thubaity / Al Thubaity);
 - `order`: the same tokens in another order (Do Long / Long Do);
 - `abbreviation`: tokens dropped, or cut to initials or short forms, one given and one
   family name kept (A. Feder Cooper / A. Cooper, Aaron Steven White / Aaron White, Khalid
   Al Khatib / Khalid Khatib, Héctor Martínez Alonso / Hector Martinez, Y. Liu / Yang Liu,
   Chris / Christopher Dyer, Md Nishat Raihan / Nishat Raihan);
-- `typo`: one edit in a given name, or in the family name, of 4+ letters, the rest equal
-  (Mohammed / Mohammad, Tateishi / Tateisi); only strong graph evidence makes these a merge.
+- `typo`: one edit in one token of 4+ letters, the others equal (Mohammed / Mohammad,
+  Tateishi / Tateisi); only strong graph evidence makes these a merge.
 
 The keys: the compact string (all tokens joined), the sorted tokens, each given name's
-initial with each family name (compared only where the given names are compatible, so a
-block like "y|wang" with hundreds of slugs stays cheap), and the given names with the first
-three letters of the family name (for family-name typos).
+initial with each later name (compared only where the given names are compatible, so a block
+like "y|wang" with hundreds of slugs stays cheap), and the name with one token left out (the
+left-out tokens of a block compared for one edit).
 """
 
 from __future__ import annotations
