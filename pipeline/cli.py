@@ -360,8 +360,8 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from pipeline.anthology.atomic import atomic_write_text
     from pipeline.export.entries import plan_export, read_assignments
-    from pipeline.export.pr_summary import load_evidence, render_summary
-    from pipeline.export.variant_merges import load_merges
+    from pipeline.export.pr_summary import evidence_of, render_summary
+    from pipeline.export.variant_merges import merges_of, read_proposals
 
     data_dir = _check_apply_target(args, {"resolution directory": args.resolution})
     if args.summary is not None:
@@ -377,7 +377,9 @@ def cmd_export(args: argparse.Namespace) -> int:
     source = args.resolution / "assignments.csv"
     assignments = read_assignments(source)
     snapshot = _read(args)
-    merges = [] if args.no_variants else load_merges(args.resolution / "proposals.json")
+    proposals_path = args.resolution / "proposals.json"
+    proposals = read_proposals(proposals_path)  # read once: merges and evidence
+    merges = [] if args.no_variants else merges_of(proposals, proposals_path)
     plan = plan_export(snapshot, assignments, source, args.format, merges)
     path = args.summary or args.resolution / f"pr-summary-{plan.format}.md"
     full_path = path.with_name(f"{path.stem}-full.md")
@@ -385,8 +387,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         check_summary_file(full_path, protected, [
             args.resolution / "assignments.csv", args.resolution / "proposals.json"],
             SUMMARY_HEADER)
-    summary = render_summary(plan, load_evidence(args.resolution / "proposals.json"),
-                             full_path.name)
+    summary = render_summary(plan, evidence_of(proposals), full_path.name)
     _apply(args, plan.changeset, snapshot.data_dir)
     if args.dry_run:
         sys.stdout.write("\n" + summary.body)

@@ -12,21 +12,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from html import escape
-from pathlib import Path
 from typing import Any
 
 from pipeline.export.entries import ExportPlan, PersonChange
-from pipeline.export.variant_merges import read_proposals
 
 TOP = 3
 
 SUMMARY_HEADER = "# Author disambiguation"  # first line of every summary
 
 
-def load_evidence(proposals_path: Path) -> dict[str, dict[str, Any]]:
-    """Evidence per person id, from `proposals.json` (empty if the file is absent)."""
+def evidence_of(proposals: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Evidence per person id, from the `splits` of `proposals.json` (`read_proposals`)."""
     evidence: dict[str, dict[str, Any]] = {}
-    splits = read_proposals(proposals_path).get("splits", [])
+    splits = proposals.get("splits", [])
     for name in splits if isinstance(splits, list) else []:
         for cluster in name.get("clusters", []) if isinstance(name, dict) else []:
             if (isinstance(cluster, dict) and cluster.get("person")

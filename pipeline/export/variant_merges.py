@@ -54,10 +54,10 @@ def read_proposals(path: Path) -> dict[str, Any]:
     return document
 
 
-def load_merges(path: Path) -> list[dict[str, Any]]:
-    """The variant merges of a `proposals.json`, checked: each a non-empty list of distinct
-    person ids (strings) no other merge names, and an optional canonical name."""
-    variants = read_proposals(path).get("variants", {})
+def merges_of(proposals: dict[str, Any], path: Path) -> list[dict[str, Any]]:
+    """The variant merges of `proposals` (read from `path`), checked: each a list of two or
+    more distinct person ids (strings) no other merge names, and an optional canonical name."""
+    variants = proposals.get("variants", {})
     merges = variants.get("merges", []) if isinstance(variants, dict) else None
     if not isinstance(merges, list):
         raise InputError([Problem(str(path), None, "variants.merges must be a list",
