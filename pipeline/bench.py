@@ -92,8 +92,7 @@ def _name_variants(data_dir: Path, cache: Path) -> None:
 
     snapshot = read_snapshot(data_dir, cache_dir=cache)
     mentions = snapshot.mentions
-    catch_all = frozenset(p for p, person in snapshot.registry.persons.items()
-                          if person.is_catch_all)
+    catch_all = snapshot.registry.catch_all_ids()
     find_variants(mentions, snapshot.papers, person_units(mentions, None, catch_all), seed=42,
                   cache_dir=cache, catch_all=catch_all)
 

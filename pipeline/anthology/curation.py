@@ -60,7 +60,7 @@ class Curation:
 
 def curated_identities(mentions: pd.DataFrame, registry: Registry) -> pd.Series:
     """Identity label per mention: explicit non-catch-all id and ORCID, unioned."""
-    catch_all = {pid for pid, p in registry.persons.items() if p.is_catch_all}
+    catch_all = registry.catch_all_ids()
     ids = mentions["id"].where(~mentions["id"].isin(catch_all))
     orcids = mentions["orcid"]
     curated = (ids.notna() | orcids.notna()).to_numpy()

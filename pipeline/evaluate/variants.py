@@ -51,7 +51,7 @@ def mention_identities(mentions: pd.DataFrame, registry: Registry) -> pd.Series:
     """Who the curation says each mention is (None where it does not say): its explicit
     non-catch-all id, else the registry person of its ORCID (or the ORCID itself), else the
     registry person its name resolves to."""
-    catch_all = {pid for pid, p in registry.persons.items() if p.is_catch_all}
+    catch_all = registry.catch_all_ids()
     by_orcid = {p.orcid: pid for pid, p in registry.persons.items() if p.orcid}
     known = set(registry.persons) - catch_all
     identity: list[str | None] = []
@@ -158,9 +158,7 @@ def evaluate_variants_as_user(snapshot: Snapshot, work: Path, cache: Path, seed:
         "paper": str, "role": str, "position": int, "person": object, "cluster": object,
         "status": object}, keep_default_na=False, na_values=[""])
     stripped = read_snapshot(copy, cache_dir=cache)
-    catch_all = frozenset(p for p, person in stripped.registry.persons.items()
-                          if person.is_catch_all)
-    units = person_units(stripped.mentions, assignments, catch_all)
+    units = person_units(stripped.mentions, assignments, stripped.registry.catch_all_ids())
     names_of: dict[str, set[str]] = defaultdict(set)
     for unit, slug in zip(units.tolist(), stripped.mentions["slug"].tolist()):
         names_of[unit].add(slug)

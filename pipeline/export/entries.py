@@ -275,7 +275,7 @@ def _apply_merges(plan: ExportPlan, mentions: pd.DataFrame, assignments: pd.Data
                   status: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Every mention of a merged person gets the merge's person; an existing person's entry
     lists the merged names (`variant_merges.py`)."""
-    catch_all = frozenset(pid for pid, p in registry.persons.items() if p.is_catch_all)
+    catch_all = registry.catch_all_ids()
     decisions, notes = plan_merges(mentions, assignments, merges, registry, catch_all)
     plan.notes.extend(notes)
     plan.merges = decisions

@@ -166,7 +166,7 @@ def plan_migration(snapshot: Snapshot) -> Migration:
     _index_orcids(state)
     desired = person_of.map(state.id_map)
     ids = old_ids.map(lambda v: state.id_map.get(v) if isinstance(v, str) else None)
-    catch_all_ids = {pid for pid, p in legacy.persons.items() if p.is_catch_all}
+    catch_all_ids = legacy.catch_all_ids()
     state.counts["catch-all ids removed"] = int(old_ids.isin(catch_all_ids).sum())
     orcids = _remove_misplaced_orcids(state, mentions, orcids)
     _adopt_orcids(state, mentions, ids, orcids, desired)

@@ -70,7 +70,7 @@ def assign_persons(mentions: pd.DataFrame, clusters: pd.DataFrame, registry: Reg
     does not rename a cluster that already has an id.
     """
     legacy = registry.format == "legacy"
-    catch_all = {pid for pid, p in registry.persons.items() if p.is_catch_all}
+    catch_all = set(registry.catch_all_ids())
     by_orcid = {p.orcid: pid for pid, p in registry.persons.items() if p.orcid}
     by_slug = _registry_persons_by_slug(registry)
     catch_alls_by_slug = _registry_persons_by_slug(registry, catch_alls=True)

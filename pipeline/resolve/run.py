@@ -32,7 +32,6 @@ import pandas as pd
 
 from pipeline.anthology.curation import curation_of
 from pipeline.anthology.person_units import person_units
-from pipeline.anthology.registry import Registry
 from pipeline.anthology.snapshot import Snapshot
 from pipeline.errors import AnthologyResolveError
 from pipeline.resolve.ambiguity import AmbiguityModel, name_commonness, name_features
@@ -92,10 +91,6 @@ class Resolution:
     variants: VariantProposals | None = None
 
 
-def catch_all_ids(registry: Registry) -> frozenset[str]:
-    return frozenset(pid for pid, p in registry.persons.items() if p.is_catch_all)
-
-
 def candidate_names(names: pd.DataFrame, ambiguity: pd.Series, min_ambiguity: float
                     ) -> list[str]:
     """Names with 2+ mentions that the ambiguity score ranks at least `min_ambiguity`, or
@@ -148,7 +143,7 @@ def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool =
             f"--name {', '.join(unknown)}: no author or editor of the snapshot has this name "
             "slug (slugs are lower case with hyphens, e.g. yang-liu)")
     commonness = name_commonness(mentions)
-    names["constrained"] = constrained_names(mentions, catch_all_ids(registry)).reindex(
+    names["constrained"] = constrained_names(mentions, registry.catch_all_ids()).reindex(
         names.index, fill_value=False)
     candidates = list(settings.names) or candidate_names(names, ambiguity,
                                                          settings.min_ambiguity)
@@ -202,7 +197,7 @@ def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool =
         lap("cluster model")
 
     clusters = cluster_blocks(mentions, features, chosen, lambda _: pair_model,
-                              catch_all_ids(registry),
+                              registry.catch_all_ids(),
                               settings.resolution, settings.seed, show_progress, merger)
     conflicts = list(clusters.attrs.get("conflicts", []))
     for conflict in conflicts:
@@ -215,7 +210,7 @@ def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool =
     lap("match persons")
     variants = None
     if settings.variants:
-        catch_all = catch_all_ids(registry)
+        catch_all = registry.catch_all_ids()
         variants = propose_variants(
             mentions, person_units(mentions, assignments, catch_all), variant_candidates,
             context, synthetic, settings.seed, catch_all,

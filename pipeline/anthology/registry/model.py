@@ -129,6 +129,10 @@ class Registry:
         """Ids of every person listing exactly this name (legacy matching)."""
         return list(self._ids_by_name.get((first, last), []))
 
+    def catch_all_ids(self) -> frozenset[str]:
+        """Ids of the catch-all entries ("may refer to several people")."""
+        return frozenset(pid for pid, p in self.persons.items() if p.is_catch_all)
+
     def ids_for_slug(self, slug: str) -> list[str]:
         """Ids of every registry person with a name of this slug (current matching)."""
         return list(self._verified_by_slug.get(slug, []))
