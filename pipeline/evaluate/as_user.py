@@ -86,14 +86,19 @@ def predictions(stripped: Snapshot, assignments: pd.DataFrame, index: pd.Index,
             pd.Series(cluster.to_numpy(dtype=object), index=index))
 
 
+def read_resolution(directory: Path) -> pd.DataFrame:
+    """The `assignments.csv` a `resolve` run wrote in `directory` (empty cells: missing)."""
+    return pd.read_csv(directory / "assignments.csv", dtype={
+        "paper": str, "role": str, "position": int, "person": object, "status": object,
+        "cluster": object}, keep_default_na=False, na_values=[""])
+
+
 def evaluate_stripped(snapshot: Snapshot, gold: Curation, slugs: list[str], work: Path,
                       cache: Path, options: list[str]) -> dict[str, Any]:
     """Strip `slugs`, run resolve, score those names; returns per-block scores and facts."""
     copy = strip_curation(snapshot, slugs, work / "anthology")
     seconds = run_resolve(copy, work / "resolution", cache, options)
-    assignments = pd.read_csv(work / "resolution" / "assignments.csv", dtype={
-        "paper": str, "role": str, "position": int, "person": object, "cluster": object},
-        keep_default_na=False, na_values=[""])
+    assignments = read_resolution(work / "resolution")
     stripped = read_snapshot(copy, cache_dir=cache)
     authors = snapshot.mentions[snapshot.mentions["role"] == "author"]
     evaluated = gold.identity.notna() & authors["slug"].isin(set(slugs))

@@ -154,9 +154,7 @@ def evaluate_variants_as_user(snapshot: Snapshot, work: Path, cache: Path, seed:
     seconds = as_user.run_resolve(copy, work / "resolution", cache, ["--seed", str(seed)])
     merges = json.loads((work / "resolution" / "proposals.json").read_text(encoding="utf-8"))[
         "variants"]["merges"]
-    assignments = pd.read_csv(work / "resolution" / "assignments.csv", dtype={
-        "paper": str, "role": str, "position": int, "person": object, "cluster": object,
-        "status": object}, keep_default_na=False, na_values=[""])
+    assignments = as_user.read_resolution(work / "resolution")
     stripped = read_snapshot(copy, cache_dir=cache)
     units = person_units(stripped.mentions, assignments, stripped.registry.catch_all_ids())
     names_of: dict[str, set[str]] = defaultdict(set)
