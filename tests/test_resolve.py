@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from builder import two_wei_zhangs
 
@@ -12,6 +13,7 @@ from pipeline.cli import main
 from pipeline.evaluate.run import EvalSettings, evaluate
 from pipeline.resolve.outputs import write_outputs
 from pipeline.resolve.run import ResolveSettings, resolve
+from pipeline.resolve.split_proposals import pinned_by
 
 
 @pytest.fixture
@@ -58,6 +60,22 @@ def test_proposals_carry_evidence(wei_zhangs: Path, tmp_path: Path) -> None:
     assert stanford["evidence"]["years"] == [2015, 2020]
     assert {c["value"] for c in stanford["evidence"]["coauthors"]} == {
         "Dmitri Petrov", "Eva Lindqvist", "Farid Haddad"}
+    other = [c for c in proposal["clusters"] if c is not stanford][0]
+    assert proposal["display"] == "Wei Zhang"
+    assert 0.0 <= stanford["confidence"] <= 1.0 and stanford["size"] == len(stanford["papers"])
+    for paper in stanford["papers"]:
+        assert paper["link"] == f"https://aclanthology.org/{paper['paper']}/"
+        assert paper["title"] and paper["year"] and paper["role"] == "author"
+        assert paper["as"] == "Wei Zhang" and paper["nearest"] == other["cluster"]
+        assert paper["margin"] > 0  # the two people are well apart
+    assert {p["pinned"] for c in proposal["clusters"] for p in c["papers"]} == {None}
+
+
+def test_a_mention_is_pinned_by_a_specific_id_before_an_orcid_never_by_a_catch_all() -> None:
+    ids = pd.Series(["wei-zhang-thu", "wei-zhang", None, None, "wei-zhang"])
+    orcids = pd.Series([None, None, "0000-0002-1825-0097", None, "0000-0002-1825-0097"])
+    assert pinned_by(ids, orcids, frozenset({"wei-zhang"})).tolist() == [
+        "id", None, "orcid", None, "orcid"]
 
 
 def test_evaluation_blinds_and_scores(tmp_path: Path) -> None:

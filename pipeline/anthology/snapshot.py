@@ -29,7 +29,7 @@ from pipeline.anthology.atomic import atomic_write_bytes
 from pipeline.anthology.names import name_slug
 from pipeline.anthology.registry import Registry, load_registry, resolve_mentions
 from pipeline.anthology.transaction import recover
-from pipeline.anthology.venues import add_venues
+from pipeline.anthology.venues import add_venues, venue_acronyms
 from pipeline.anthology.volumes import (
     MENTION_FIELDS,
     PAPER_FIELDS,
@@ -89,6 +89,10 @@ class Snapshot:
     registry: Registry
     problems: ProblemLog
     cache_dir: Path | None = None  # where derived data may be cached (None: nowhere)
+
+    def venue_acronyms(self) -> dict[str, str]:
+        """Venue slug -> acronym (`acl` -> `ACL`), for display."""
+        return venue_acronyms(self.data_dir)
 
 
 def find_data_dir(path: Path) -> Path:

@@ -21,6 +21,7 @@ from pipeline.errors import ProblemLog
 
 log = logging.getLogger(__name__)
 
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 LETTERS_FILE = "yaml/venues_letters.yaml"
 JOINT_MAP_FILE = "yaml/venues_joint_map.yaml"
 
@@ -84,3 +85,21 @@ def add_venues(tables: dict[str, pd.DataFrame], data_dir: Path, problems: Proble
     for name in ("papers", "mentions"):
         table = tables[name]
         table["venues"] = table["volume"].map(venue_of).fillna("").to_numpy()
+
+
+VENUES_DIR = "yaml/venues"
+
+
+def venue_acronyms(data_dir: Path) -> dict[str, str]:
+    """Venue slug -> acronym as people write it (`acl` -> `ACL`), from `yaml/venues/*.yaml`
+    (one file per venue, named by its slug); empty where the snapshot has none. A file that
+    cannot be read only loses its acronym: this is for display."""
+    acronyms: dict[str, str] = {}
+    for path in sorted((data_dir / VENUES_DIR).glob("*.yaml")):
+        try:
+            data = yaml.load(path.read_text(encoding="utf-8"), Loader=_LOADER)
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            continue
+        if isinstance(data, dict) and isinstance(data.get("acronym"), str):
+            acronyms[path.stem] = data["acronym"]
+    return acronyms

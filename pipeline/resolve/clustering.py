@@ -26,6 +26,7 @@ from pipeline.resolve.cluster_merge import ClusterModel, PooledBlock
 from pipeline.resolve.evidence import EvidenceContext, pair_matrix, without_evidence
 from pipeline.resolve.evidence_kinds import FEATURE_NAMES
 from pipeline.resolve.pair_model import PairModel
+from pipeline.resolve.placement import placement_of
 from pipeline.resolve.split import Constraints, cannot_link, confidence_of, split_block
 from pipeline.resolve.synthetic import SyntheticBlocks
 
@@ -189,11 +190,15 @@ def cluster_blocks(
     show_progress: bool = False,
     merger: ClusterMerger | None = None,
 ) -> pd.DataFrame:
-    """Cluster label ("slug#k") and confidence for every mention of the given names; with a
+    """Cluster label ("slug#k") and confidence for every mention of the given names, with
+    its nearest other cluster, margin and cluster confidence (`placement.py`); with a
     `merger`, clusters are then merged on their pooled evidence (`cluster_merge.py`)."""
     index: list[int] = []
     clusters: list[str] = []
     confidence: list[float] = []
+    nearest: list[str] = []
+    margin: list[float] = []
+    cluster_confidence: list[float] = []
     conflicts: list[str] = []
     columns = ConstraintColumns.of(mentions, catch_all)
     with progress_bar("Splitting names", total=len(slugs), enabled=show_progress) as advance:
@@ -215,8 +220,13 @@ def cluster_blocks(
             index.extend(rows.tolist())
             clusters.extend(f"{slug}#{k}" for k in result.membership.tolist())
             confidence.extend(result.confidence.tolist())
+            placement = placement_of(logits, result.membership, cannot_link(constraints))
+            nearest.extend(f"{slug}#{k}" if k >= 0 else "" for k in placement.nearest.tolist())
+            margin.extend(placement.margin.tolist())
+            cluster_confidence.extend(placement.cluster_confidence.tolist())
             advance(1)
-    table = pd.DataFrame({"cluster": clusters, "confidence": confidence},
+    table = pd.DataFrame({"cluster": clusters, "confidence": confidence, "nearest": nearest,
+                          "margin": margin, "cluster_confidence": cluster_confidence},
                          index=mentions.index[np.array(index, dtype=np.int64)])
     table.attrs["conflicts"] = conflicts
     return table

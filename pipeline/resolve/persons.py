@@ -75,8 +75,10 @@ def assign_persons(mentions: pd.DataFrame, clusters: pd.DataFrame, registry: Reg
     by_slug = _registry_persons_by_slug(registry)
     catch_alls_by_slug = _registry_persons_by_slug(registry, catch_alls=True)
     taken = set(registry.persons)
+    placement = [c for c in ("nearest", "margin", "cluster_confidence") if c in clusters]
     frame = mentions.loc[clusters.index].assign(cluster=clusters["cluster"],
-                                                confidence=clusters["confidence"])
+                                                confidence=clusters["confidence"],
+                                                **{c: clusters[c] for c in placement})
     frame["name"] = frame["cluster"].str.rsplit("#", n=1).str[0]
     facts = _cluster_facts(frame, catch_all, by_orcid)
     rows: list[dict[str, Any]] = []
@@ -139,6 +141,7 @@ def assign_persons(mentions: pd.DataFrame, clusters: pd.DataFrame, registry: Reg
         "status": frame["cluster"].map({r["cluster"]: r["status"] for r in rows}),
         "cluster": frame["cluster"],
         "confidence": frame["confidence"].round(4),
+        **{c: frame[c] for c in placement},
     })
     assignments = assignments.sort_values(["paper", "role", "position"], kind="stable")
     return assignments.reset_index(drop=True), pd.DataFrame(rows)

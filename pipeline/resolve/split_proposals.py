@@ -1,0 +1,195 @@
+"""The `splits` of `proposals.json`: per name split into 2+ clusters, what a curator reads.
+
+Per name: the name as the Anthology shows it, its ambiguity score and its clusters. Per
+cluster: its person and status (`persons.py`), one `confidence` (`placement.py` says what it
+estimates), the evidence that holds it together (top coauthors, venues, years, affiliations,
+topic terms), and its papers. Per paper: title, year, venue, role, the name as written, a
+link to the Anthology, whether a curated id or ORCID pins the mention (`pinned`), how well it
+fits its cluster (`fit`), and its `nearest` other cluster with the `margin`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pipeline.anthology.names import canonical_name
+from pipeline.anthology.snapshot import Snapshot
+from pipeline.resolve.evidence import EvidenceContext
+from pipeline.resolve.run import Resolution
+
+TOP = 5
+ANTHOLOGY_URL = "https://aclanthology.org/{}/"
+# Topic terms a reader can use: words of 3+ letters (the text model also keeps numbers and
+# word pieces, which say nothing to a person).
+READABLE_TERM = re.compile(r"[^\W\d_]{3,}(?: [^\W\d_]{3,})*")
+GENERIC_TERMS = frozenset({"using", "based", "paper", "approach", "propose", "proposed",
+                           "results", "show", "new", "use", "used", "work", "study", "method",
+                           "methods", "present", "presents", "task", "tasks"})
+
+
+def paper_link(paper: str) -> str:
+    """The paper's (or, for an editor, the volume's) page in the ACL Anthology."""
+    return ANTHOLOGY_URL.format(paper)
+
+
+def _top(counter: Counter[str], n: int = TOP) -> list[dict[str, Any]]:
+    return [{"value": k, "count": c}
+            for k, c in sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))[:n]]
+
+
+def display_name(first: pd.Series, last: pd.Series) -> str:
+    """The name string the Anthology would show for these mentions."""
+    first_name, last_name = canonical_name(Counter(zip(first.fillna(""), last.fillna(""))))
+    return f"{first_name} {last_name}".strip()
+
+
+def _paper_details(snapshot: Snapshot, paper_ids: set[str]) -> pd.DataFrame:
+    """Title, year and booktitle per item: papers by paper id, volumes (editors) by volume."""
+    papers = snapshot.papers
+    papers = papers[papers["paper"].isin(paper_ids)][["paper", "title", "volume_title"]]
+    volumes = snapshot.volumes
+    volumes = volumes[volumes["volume"].isin(paper_ids)]
+    volumes = pd.DataFrame({"paper": volumes["volume"], "title": volumes["title"],
+                            "volume_title": volumes["title"]})
+    return pd.concat([papers, volumes]).drop_duplicates("paper").set_index("paper")
+
+
+def _venue_label(venues: str, acronyms: dict[str, str]) -> str:
+    return " / ".join(acronyms.get(v, v.upper()) for v in str(venues).split("|") if v)
+
+
+def _coauthors_by_paper(snapshot: Snapshot, paper_ids: set[str]
+                        ) -> dict[str, list[tuple[str, str]]]:
+    mentions = snapshot.mentions
+    relevant = mentions[mentions["paper"].isin(paper_ids)]
+    given = relevant["first"].fillna("")
+    given = given.where(given == "", given + " ")
+    by_paper: dict[str, list[tuple[str, str]]] = {}
+    for paper, slug, name in zip(relevant["paper"], relevant["slug"],
+                                 given + relevant["last"].fillna("")):
+        by_paper.setdefault(paper, []).append((slug, name))
+    return by_paper
+
+
+def pinned_by(ids: pd.Series, orcids: pd.Series, catch_all: frozenset[str]) -> pd.Series:
+    explicit = ids.notna() & ~ids.isin(catch_all)
+    pinned = pd.Series([None] * len(ids), index=ids.index, dtype=object)
+    pinned[orcids.notna()] = "orcid"
+    pinned[explicit] = "id"
+    return pinned
+
+
+def split_proposals(resolution: Resolution, snapshot: Snapshot) -> list[dict[str, Any]]:
+    """See the module docstring; names sorted by slug, clusters by size."""
+    table = resolution.clusters
+    split_names = sorted(table.groupby("name").filter(lambda g: len(g) > 1)["name"].unique())
+    assignments = resolution.assignments
+    assignments = assignments.assign(name=assignments["cluster"].str.rsplit("#", n=1).str[0])
+    assignments = assignments[assignments["name"].isin(split_names)]
+    mentions = snapshot.mentions
+    assignments = assignments.merge(
+        mentions[["paper", "role", "position", "year", "venues", "affiliation", "id", "orcid"]],
+        on=["paper", "role", "position"], how="left", validate="one_to_one")
+    assignments["pinned"] = pinned_by(assignments["id"], assignments["orcid"],
+                                    snapshot.registry.catch_all_ids())
+    paper_ids = set(assignments["paper"])
+    details = _paper_details(snapshot, paper_ids)
+    coauthor_names = _coauthors_by_paper(snapshot, paper_ids)
+    acronyms = snapshot.venue_acronyms()
+    context = resolution.context
+    text_index = snapshot.papers.set_index("paper").index
+    info_of = table.set_index("cluster")
+    out = []
+    for slug, rows in assignments.groupby("name", sort=True):
+        clusters: list[dict[str, Any]] = []
+        for cluster, members in rows.groupby("cluster", sort=True):
+            info = info_of.loc[cluster]
+            coauthors: Counter[str] = Counter()
+            for paper in members["paper"]:
+                for other_slug, written in coauthor_names.get(paper, []):
+                    if other_slug != slug:
+                        coauthors[written] += 1
+            years = members["year"].dropna()
+            confidence = (members["cluster_confidence"].iloc[0]
+                          if "cluster_confidence" in members else members["confidence"].mean())
+            clusters.append({
+                "cluster": cluster,
+                "person": info["person"],
+                "status": info["status"],
+                "confidence": round(float(confidence), 4),
+                "size": len(members),
+                "pinned": int(members["pinned"].notna().sum()),
+                "papers": _papers(members, details, acronyms),
+                "evidence": {
+                    "coauthors": _top(coauthors),
+                    "venues": _top(Counter(_venue_label(v, acronyms) for vs in members["venues"]
+                                           for v in str(vs).split("|") if v)),
+                    "years": [int(years.min()), int(years.max())] if len(years) else [],
+                    "affiliations": _top(Counter(members["affiliation"].dropna())),
+                    "topic_terms": _topic_terms(context, members["paper"], text_index),
+                },
+            })
+        clusters.sort(key=lambda c: (-c["size"], c["cluster"]))
+        out.append({"name": str(slug), "display": display_name(rows["first"], rows["last"]),
+                    "ambiguity": round(float(resolution.ambiguity.get(slug, 0.0)), 4),
+                    "clusters": clusters})
+    return out
+
+
+def _papers(members: pd.DataFrame, details: pd.DataFrame, acronyms: dict[str, str]
+            ) -> list[dict[str, Any]]:
+    """One record per mention of the cluster, newest first."""
+    ordered = members.assign(year_key=members["year"].fillna(0)).sort_values(
+        ["year_key", "paper", "role", "position"], ascending=[False, True, True, True],
+        kind="stable")
+    records = []
+    row: dict[Any, Any]
+    for row in ordered.to_dict("records"):
+        paper = str(row["paper"])
+        year = row["year"]
+        pinned = row["pinned"] if isinstance(row["pinned"], str) else None
+        record: dict[str, Any] = {
+            "paper": paper, "title": str(details["title"].get(paper, "") or ""),
+            "year": int(year) if pd.notna(year) else None,
+            "venue": _venue_label(str(row["venues"]), acronyms)
+            if pd.notna(row["venues"]) else "",
+            "booktitle": str(details["volume_title"].get(paper, "") or ""),
+            "role": str(row["role"]),
+            "as": f"{row['first'] or ''} {row['last'] or ''}".strip(),
+            "link": paper_link(paper),
+            "pinned": pinned,
+            "curated_id": str(row["id"]) if pinned == "id" else None,
+            "orcid": str(row["orcid"]) if pd.notna(row["orcid"]) else None,
+            "fit": round(float(row["confidence"]), 4),
+        }
+        if "nearest" in row:
+            record["nearest"] = str(row["nearest"]) or None
+            record["margin"] = round(float(row["margin"]), 4)
+        records.append(record)
+    return records
+
+
+def _topic_terms(context: EvidenceContext | None, paper_ids: pd.Series, text_index: pd.Index
+                 ) -> list[str]:
+    """The heaviest readable TF-IDF terms of the cluster's papers."""
+    if context is None:
+        return []
+    positions = text_index.get_indexer(pd.Index(sorted(set(paper_ids))))
+    positions = positions[positions >= 0]
+    if len(positions) == 0:
+        return []
+    weights = np.asarray(context.paper_text[positions].sum(axis=0)).ravel()
+    order = np.argsort(-weights, kind="stable")
+    terms: list[str] = []
+    for i in order[:200]:
+        if weights[i] <= 0 or len(terms) == TOP:
+            break
+        term = str(context.terms[i])
+        if READABLE_TERM.fullmatch(term) and term not in GENERIC_TERMS:
+            terms.append(term)
+    return terms
