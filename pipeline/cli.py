@@ -360,7 +360,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from pipeline.anthology.atomic import atomic_write_text
     from pipeline.export.entries import plan_export, read_assignments
-    from pipeline.export.pr_summary import evidence_of, render_summary
+    from pipeline.export.pr_summary import display_names, evidence_of, render_summary
     from pipeline.export.variant_merges import merges_of, read_proposals
 
     data_dir = _check_apply_target(args, {"resolution directory": args.resolution})
@@ -387,7 +387,8 @@ def cmd_export(args: argparse.Namespace) -> int:
         check_summary_file(full_path, protected, [
             args.resolution / "assignments.csv", args.resolution / "proposals.json"],
             SUMMARY_HEADER)
-    summary = render_summary(plan, evidence_of(proposals), full_path.name)
+    summary = render_summary(plan, evidence_of(proposals), full_path.name,
+                             display_names(proposals))
     _apply(args, plan.changeset, snapshot.data_dir)
     if args.dry_run:
         sys.stdout.write("\n" + summary.body)

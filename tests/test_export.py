@@ -104,3 +104,22 @@ def test_pr_summary_fits_a_pull_request_and_keeps_everything_in_the_full_file() 
     small = ExportPlan(Changeset(), "legacy", by_name=dict(list(plan.by_name.items())[:3]))
     short = render_summary(small, {})
     assert not short.truncated and short.body == short.full
+
+
+def test_pr_summary_heads_a_name_as_shown_and_links_papers() -> None:
+    from pipeline.anthology.changeset import Changeset
+    from pipeline.export.entries import ExportPlan, PersonChange
+    from pipeline.export.pr_summary import display_names, evidence_of, render_summary
+
+    paper = {"paper": "2023.acl-long.1", "title": "Parsing [things] well", "year": 2023,
+             "link": "https://aclanthology.org/2023.acl-long.1/"}
+    proposals = {"splits": [{"name": "yang-liu", "display": "Yang Liu", "clusters": [
+        {"person": "yang-liu-icsi", "status": "existing", "papers": [paper],
+         "evidence": {"years": [2005, 2023], "coauthors": [{"value": "Ann Lee", "count": 3}]}}]}]}
+    plan = ExportPlan(Changeset(), "legacy", by_name={"yang-liu": [
+        PersonChange("yang-liu-icsi", "existing", 3, 1, ["洋 刘", "Yang Liu"])]})
+    body = render_summary(plan, evidence_of(proposals), display=display_names(proposals)).body
+    assert "<b>Yang Liu</b> (<code>yang-liu</code>)" in body
+    assert "[Parsing (things) well](https://aclanthology.org/2023.acl-long.1/)" in body
+    # Without proposals the heading still prefers a Latin-script name string.
+    assert "<b>Yang Liu</b>" in render_summary(plan, {}).body

@@ -13,10 +13,12 @@ from official import build_person_index, items_by_person, person_failures
 from pipeline.anthology.changeset import apply
 from pipeline.anthology.snapshot import Snapshot, find_data_dir, read_snapshot
 from pipeline.export.attribution import rule_errors
-from pipeline.export.entries import plan_export
+from pipeline.export.entries import ExportPlan, plan_export
 from pipeline.export.migrate import plan_migration
+from pipeline.export.pr_summary import evidence_of, render_summary
 from pipeline.resolve.outputs import assignments_csv
-from pipeline.resolve.run import ResolveSettings, resolve
+from pipeline.resolve.run import Resolution, ResolveSettings, resolve
+from pipeline.resolve.split_proposals import split_proposals
 
 pytestmark = pytest.mark.integration
 NAMES = ("yang-liu", "min-zhang", "fei-liu", "alex-wang", "bin-li")
@@ -144,14 +146,46 @@ def test_legacy_export_obeys_the_legacy_rules(real_anthology: Path, real_cache: 
                                           suffixes=("", "_now"))
     curated = snapshot.mentions.set_index(["paper", "role", "position"])["id"]
     had_id = curated.reindex(pd.MultiIndex.from_frame(merged[["paper", "role", "position"]]))
-    # Mentions with an id in the XML keep it (and their person); the rest are as resolved.
-    changed = merged[(merged["status"] != "unchanged") & had_id.isna().to_numpy()]
-    assert len(changed) > 400  # 465 measured
+    catch_all = had_id.isin(snapshot.registry.catch_all_ids()).to_numpy()
+    # Mentions with a specific id in the XML keep it (and their person); the rest, catch-all
+    # ids included, are as resolved.
+    changed = merged[(merged["status"] != "unchanged") & (had_id.isna().to_numpy() | catch_all)]
+    assert len(changed) > 400
     assert (changed["person"] == changed["person_now"]).all()
+    replaced = changed[changed["status"].isin(["new", "existing"]).to_numpy()
+                       & catch_all[changed.index]]
+    assert len(replaced) > 10  # Yang Liu's new persons held the catch-all id yang-liu
+    _assert_persons_agree(snapshot, resolution, plan, exported)
     # Unchanged registry entries keep their bytes: the old file is a subsequence of the new.
     old = (snapshot.data_dir / "yaml" / "name_variants.yaml").read_text().splitlines()
     new = iter((out / "yaml" / "name_variants.yaml").read_text().splitlines())
     assert all(line in new for line in old)
+
+
+def _assert_persons_agree(snapshot: Snapshot, resolution: Resolution, plan: ExportPlan,
+                          exported: Snapshot) -> None:
+    """assignments.csv, proposals.json, the PR summary and the exported registry name the
+    same new persons, and the same existing ones where the export changes them (no variant
+    merges here)."""
+    table = resolution.assignments
+    counted = {status: set(table.loc[table["status"] == status, "person"])
+               for status in ("new", "existing")}
+    splits = split_proposals(resolution, snapshot)
+    proposed = {status: {c["person"] for name in splits for c in name["clusters"]
+                         if c["status"] == status} for status in ("new", "existing")}
+    exported_changes = {status: {p.person for people in plan.by_name.values() for p in people
+                                 if p.status == status} for status in ("new", "existing")}
+    summary = render_summary(plan, evidence_of({"splits": splits})).full
+    summarised = {status: set(re.findall(rf"^- `([^`]+)` \({status}\)", summary, re.M))
+                  for status in ("new", "existing")}
+    added = set(exported.registry.persons) - set(snapshot.registry.persons)
+    added -= exported.registry.catch_all_ids()
+    assert len(counted["new"]) > 10
+    assert counted["new"] == proposed["new"] == exported_changes["new"] == summarised["new"]
+    assert counted["new"] == added
+    # An existing person whose mentions all carry its id already needs no change.
+    assert counted["existing"] == proposed["existing"]
+    assert exported_changes["existing"] == summarised["existing"] <= counted["existing"]
 
 
 def test_current_export_with_variant_merges_loads_and_joins_the_names(

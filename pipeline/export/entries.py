@@ -45,6 +45,7 @@ from pipeline.errors import AnthologyResolveError, InputError, Problem
 from pipeline.export.attribution import (
     check_no_new_errors,
     express,
+    list_name,
     repeated_persons,
     resolve_checked,
     separate_repeated,
@@ -213,13 +214,20 @@ def plan_export(snapshot: Snapshot, assignments: pd.DataFrame, source: Path,
     current_mentions = mentions.assign(orcid=orcids)
     resolved_before, errors_before = resolve_checked(registry, current_mentions, ids)
     desired = resolved_before.astype(object)
-    # A mention with an id in the XML keeps it, and so its person.
-    keeps_id = ids[wanted.index].notna()
-    plan.counts["mentions that keep their curated id"] = int(
-        (keeps_id & (desired[wanted.index] != wanted)).sum())
+    # A mention with a specific id in the XML keeps it, and so its person. A catch-all id
+    # means "not attributed yet": it is replaced where the resolution names a person.
+    held = ids[wanted.index]
+    replaceable = _unattributed(held, registry) & (status != "unresolved") & ~_unattributed(
+        wanted, registry)
+    keeps_id = held.notna() & ~replaceable
+    kept_elsewhere = keeps_id & (desired[wanted.index] != wanted)
+    plan.counts["mentions that keep their curated id"] = int(kept_elsewhere.sum())
+    _note_clusters_not_whole(plan, assignments, rows, kept_elsewhere, held)
     wanted = wanted[~keeps_id]
     status = status[wanted.index]
     desired[wanted.index] = wanted
+    replaced = replaceable.index[replaceable]
+    plan.counts["catch-all ids replaced"] = len(replaced)
 
     taken_orcids = {p.orcid for p in registry.persons.values() if p.orcid}
     merged_names = {d.person: d.names for d in plan.merges if d.status == "new"}
@@ -248,7 +256,16 @@ def plan_export(snapshot: Snapshot, assignments: pd.DataFrame, source: Path,
                 plan.notes.append(f"{holders[0]}: name matching disabled, since other "
                                   f"mentions of {slug} stay unverified")
 
-    attribution = express(current_mentions, registry, desired, ids, "export")
+    # A replaced catch-all id always gives way to the person's own id (the mention would
+    # otherwise keep the catch-all id in the XML, whatever name matching says).
+    start_ids = ids.copy()
+    start_ids[replaced] = wanted[replaced]
+    if fmt == "current":
+        replacing = mentions.loc[replaced, ["first", "last"]].assign(person=wanted[replaced])
+        for pid, group in replacing.groupby("person", sort=True):
+            list_name(registry, str(pid), (Name(f, la) for f, la in
+                                           zip(group["first"], group["last"])))
+    attribution = express(current_mentions, registry, desired, start_ids, "export")
     if fmt == "current":
         repeated = repeated_persons(mentions, attribution.resolved, registry, ids, orcids)
         if repeated.any():
@@ -256,18 +273,37 @@ def plan_export(snapshot: Snapshot, assignments: pd.DataFrame, source: Path,
                                                     repeated, desired)
             plan.notes.extend(f"{pid}: would be twice on a paper by name; name matching "
                               "disabled" for pid in holders)
-            attribution = express(current_mentions, registry, desired, ids, "export")
+            attribution = express(current_mentions, registry, desired, start_ids, "export")
     check_no_new_errors(errors_before, attribution.errors, "export")
-    added = attribution.added & ids.isna()
+    added = (attribution.added & ids.isna()) | ids.index.isin(replaced)
     touched = mentions[added]
-    for file, paper, role, position, new_id in zip(
+    for file, paper, role, position, old_id, new_id in zip(
             touched["file"], touched["paper"], touched["role"], touched["position"],
-            attribution.ids[added]):
+            ids[added], attribution.ids[added]):
         plan.changeset.edit(str(file), (str(paper), str(role), int(position)),
-                            ("id", None, str(new_id)))
+                            ("id", old_id if isinstance(old_id, str) else None, str(new_id)))
     plan.changeset.registry = registry
     _summarise(plan, mentions, wanted, status, added, set(new_ids), fmt, split_rows)
     return plan
+
+
+def _unattributed(ids: pd.Series, registry: Registry) -> pd.Series:
+    """Ids that attribute a mention to nobody yet: catch-alls and `<slug>/unverified`."""
+    text = ids.where(ids.notna(), "").astype(str)
+    return text.isin(registry.catch_all_ids()) | text.str.endswith(UNVERIFIED_SUFFIX)
+
+
+def _note_clusters_not_whole(plan: ExportPlan, assignments: pd.DataFrame, rows: pd.Series,
+                             kept: pd.Series, held: pd.Series) -> None:
+    """A cluster is applied whole, or the notes say which of its mentions keep another
+    person's curated id."""
+    if "cluster" not in assignments or not kept.any():
+        return
+    cluster_of = pd.Series(assignments["cluster"].to_numpy(), index=rows.to_numpy())
+    for cluster, members in kept[kept].groupby(cluster_of[kept.index[kept]], sort=True):
+        ids = sorted(set(held[members.index]))
+        plan.notes.append(f"{cluster}: {len(members)} mention(s) keep their curated id "
+                          f"({', '.join(ids)}), so the cluster is not applied whole")
 
 
 def _apply_merges(plan: ExportPlan, mentions: pd.DataFrame, assignments: pd.DataFrame,
