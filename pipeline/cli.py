@@ -139,6 +139,28 @@ def cmd_resolve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_review(args: argparse.Namespace) -> int:
+    from pipeline.anthology.output_dir import write_dir_atomically
+    from pipeline.export.variant_merges import read_proposals
+    from pipeline.review.site import build_site, check_splits
+
+    _check_apply_target(args, {"resolution directory": args.resolution})
+    path = args.resolution / "proposals.json"
+    if not path.is_file():
+        from pipeline.errors import InputError, Problem
+
+        raise InputError([Problem(str(path), None, "no proposals here: run `anthology-resolve "
+                                  "resolve --out DIR` first and pass --resolution DIR")])
+    proposals = read_proposals(path)
+    check_splits(proposals, path)
+    snapshot = _read(args)
+    pages = write_dir_atomically(args.out, lambda staging: build_site(proposals, snapshot,
+                                                                       staging))
+    log.info("wrote %d review pages to %s; open %s in a browser", len(pages), args.out,
+             args.out / "index.html")
+    return 0
+
+
 def cmd_graphs(args: argparse.Namespace) -> int:
     import networkx as nx
     import pandas as pd
@@ -359,6 +381,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from pipeline.anthology.atomic import atomic_write_text
+    from pipeline.export.decisions import apply_decisions, read_decisions
     from pipeline.export.entries import plan_export, read_assignments
     from pipeline.export.pr_summary import display_names, evidence_of, render_summary
     from pipeline.export.variant_merges import merges_of, read_proposals
@@ -376,7 +399,13 @@ def cmd_export(args: argparse.Namespace) -> int:
             SUMMARY_HEADER)
     source = args.resolution / "assignments.csv"
     assignments = read_assignments(source)
+    decisions = read_decisions(args.decisions) if args.decisions is not None else None
     snapshot = _read(args)
+    if decisions is not None:
+        assignments = apply_decisions(assignments, decisions, snapshot.registry,
+                                      args.decisions)
+        log.info("%d decisions from %s applied (%d mentions)", len(decisions),
+                 args.decisions, sum(len(d["mentions"]) for d in decisions))
     proposals_path = args.resolution / "proposals.json"
     proposals = read_proposals(proposals_path)  # read once: merges and evidence
     merges = [] if args.no_variants else merges_of(proposals, proposals_path)
@@ -432,6 +461,7 @@ def build_parser() -> argparse.ArgumentParser:
             _add_bench_command,
             _add_resolve_command,
             _add_export_command,
+            _add_review_command,
             _add_migrate_command,
             _add_graphs_command,
             _add_evaluate_command,
@@ -511,14 +541,21 @@ def _add_export_command(sub: Subcommands) -> None:
                     "id=\"...\" to exactly the <author>/<editor> elements that need one, "
                     "apply the name-variant merges of RESOLUTION/proposals.json (the merged "
                     "names listed by one person), "
-                    "without changing any id already in the XML or any other byte. Writes a "
-                    "pull-request summary (RESOLUTION/pr-summary-FORMAT.md) unless --dry-run.")
+                    "without changing any specific id already in the XML (a catch-all id is "
+                    "replaced where the resolution names a person) or any other byte. With "
+                    "--decisions, a curator's decisions from a review page override the "
+                    "resolution for the mentions they list. Writes a pull-request summary "
+                    "(RESOLUTION/pr-summary-FORMAT.md) unless --dry-run.")
     _add_snapshot_options(export)
     export.add_argument("--resolution", type=Path, default=Path("out"), metavar="DIR",
                         help="directory of a `resolve` run (default: %(default)s)")
     export.add_argument("--no-variants", action="store_true",
                         help="do not apply the name-variant merges of "
                              "RESOLUTION/proposals.json")
+    export.add_argument("--decisions", type=Path, metavar="FILE",
+                        help="a decisions file downloaded from a review page "
+                             "(`anthology-resolve review`): which person each listed "
+                             "mention is; it overrides the resolution for those mentions")
     export.add_argument("--format", choices=["legacy", "current"], default=None,
                         help="registry format to write (default: the snapshot's own; "
                              "`current` on a legacy snapshot migrates it first)")
@@ -528,6 +565,27 @@ def _add_export_command(sub: Subcommands) -> None:
                              "--out, and an existing FILE only if it is an earlier summary")
     _add_apply_options(export)
     export.set_defaults(func=cmd_export)
+
+
+def _add_review_command(sub: Subcommands) -> None:
+    review = sub.add_parser(
+        "review", help="write review pages a curator opens in a browser (no server needed)",
+        description="Read RESOLUTION/proposals.json (from `resolve`) and the snapshot; write "
+                    "a static site into OUT: index.html ranks the split names by how much a "
+                    "curator's decision is needed, names/<slug>.html shows a name's papers "
+                    "grouped by proposed person with their evidence, where papers can be "
+                    "moved to another or a new person and the page writes the registry "
+                    "entries and a decisions file for `export --decisions`; variants.html "
+                    "lists the name-variant merges. OUT is replaced as a whole, so it must be "
+                    "absent, empty or an earlier review site (with --force).")
+    _add_snapshot_options(review)
+    review.add_argument("--resolution", type=Path, default=Path("out"), metavar="DIR",
+                        help="directory of a `resolve` run (default: %(default)s)")
+    review.add_argument("--out", type=Path, default=Path("out/review"), metavar="DIR",
+                        help="where the site is written (default: %(default)s)")
+    review.add_argument("--force", action="store_true",
+                        help="replace OUT if it holds an earlier output of anthology-resolve")
+    review.set_defaults(func=cmd_review)
 
 
 def _add_migrate_command(sub: Subcommands) -> None:

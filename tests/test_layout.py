@@ -21,6 +21,7 @@ ALLOWED = {
     "resolve": {"anthology"},
     "export": {"anthology"},
     "evaluate": {"anthology", "resolve"},
+    "review": {"anthology", "export"},
 }
 
 

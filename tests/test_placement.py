@@ -52,3 +52,11 @@ def test_one_cluster_has_no_nearest() -> None:
     placement = placement_of(blocks_logits([3]), np.zeros(3, dtype=np.int64))
     assert placement.nearest.tolist() == [-1, -1, -1]
     assert (placement.cluster_confidence > 0.9).all()
+
+
+def test_of_two_look_alike_clusters_the_smaller_carries_the_doubt() -> None:
+    logits = blocks_logits([6])  # one person, but a constraint kept mention 5 apart
+    membership = np.repeat([0, 1], [5, 1])
+    placement = placement_of(logits, membership)
+    assert placement.cluster_confidence[0] > 0.9
+    assert placement.cluster_confidence[5] < 0.1 and placement.margin[5] < 0

@@ -11,11 +11,15 @@ must not lie inside the data directory, and must be writable.
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from pipeline.errors import AnthologyResolveError
 
+T = TypeVar("T")
 MARKER = ".anthology-resolve-output"
 MARKER_TEXT = "Written by anthology-resolve; `--force` may replace this directory as a whole.\n"
 
@@ -116,3 +120,26 @@ def _probe(directory: Path) -> None:
 def mark(directory: Path) -> None:
     """Leave the marker that makes `directory` recognisably ours."""
     (directory / MARKER).write_text(MARKER_TEXT, encoding="utf-8")
+
+
+def write_dir_atomically(out: Path, fill: Callable[[Path], T]) -> T:
+    """Fill a new directory beside `out`, then put it in place of `out` (checked beforehand
+    with `check_replaceable_dir`): an interrupted or failed run leaves `out` as it was."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent))
+    try:
+        staging.chmod(0o755)
+        result = fill(staging)
+        mark(staging)
+        if out.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+            os.rmdir(old)
+            out.rename(old)
+            staging.rename(out)
+            shutil.rmtree(old)
+        else:
+            staging.rename(out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return result

@@ -55,19 +55,20 @@ def ambiguity_csv(resolution: Resolution) -> str:
 
 
 def write_outputs(resolution: Resolution, snapshot: Snapshot, out_dir: Path) -> list[Path]:
-    """Write the outputs; returns the paths written."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written = []
-    path = out_dir / "assignments.csv"
-    atomic_write_text(path, assignments_csv(resolution))
-    written.append(path)
-    path = out_dir / "ambiguity.csv"
-    atomic_write_text(path, ambiguity_csv(resolution))
-    written.append(path)
-    path = out_dir / "proposals.json"
+    """Write the outputs; returns the paths written. Every file is rendered before the first
+    is written, so a failure leaves the directory as it was."""
     document = {"splits": split_proposals(resolution, snapshot),
                 "variants": variant_proposals(resolution)}
-    atomic_write_text(path, json.dumps(document, indent=2, ensure_ascii=False,
-                                       sort_keys=True, allow_nan=False) + "\n")
-    written.append(path)
+    texts = {
+        "assignments.csv": assignments_csv(resolution),
+        "ambiguity.csv": ambiguity_csv(resolution),
+        "proposals.json": json.dumps(document, indent=2, ensure_ascii=False, sort_keys=True,
+                                     allow_nan=False) + "\n",
+    }
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, text in texts.items():
+        path = out_dir / name
+        atomic_write_text(path, text)
+        written.append(path)
     return written

@@ -11,9 +11,10 @@ would rather start a new person (pair log-odds 0 at the default resolution).
 - `margin`: affinity to its own cluster minus affinity to the nearest; below 0, the mention
   looks closer to another cluster than to its own;
 - cluster `confidence`: an estimate of the probability that the cluster is one person and
-  all of that person's mentions of the name: cohesion (mean affinity of its members, 1 for a
-  singleton) times separation (1 minus the highest mean affinity of its members to one other
-  cluster). `make eval` measures how well this is calibrated (a reliability table).
+  not a fragment of another: cohesion (mean affinity of its members, 1 for a singleton)
+  times separation (1 minus the highest mean affinity of its members to one other cluster
+  at least as large). Of two look-alike clusters the smaller carries the doubt: it is the
+  one a curator would move. `make eval` measures how well this is calibrated.
 """
 
 from __future__ import annotations
@@ -82,7 +83,7 @@ def placement_of(logits: np.ndarray, membership: np.ndarray,
         members = own_column == column
         cohesion = 1.0 if sizes[column] == 1 else float(own[members].mean())
         pooled = others[members].mean(axis=0)
-        pooled[column] = 0.0
+        pooled[(sizes < sizes[column]) | (np.arange(len(labels)) == column)] = 0.0
         separation = 1.0 - float(pooled.max(initial=0.0))
         confidence[column] = cohesion * separation
     return Placement(nearest.astype(np.int64), margin, confidence[own_column])

@@ -119,7 +119,8 @@ def split_proposals(resolution: Resolution, snapshot: Snapshot) -> list[dict[str
                           if "cluster_confidence" in members else members["confidence"].mean())
             clusters.append({
                 "cluster": cluster,
-                "person": info["person"],
+                # Clusters of a name left unchanged have no person of their own.
+                "person": info["person"] if isinstance(info["person"], str) else None,
                 "status": info["status"],
                 "confidence": round(float(confidence), 4),
                 "size": len(members),
@@ -159,7 +160,7 @@ def _papers(members: pd.DataFrame, details: pd.DataFrame, acronyms: dict[str, st
             "venue": _venue_label(str(row["venues"]), acronyms)
             if pd.notna(row["venues"]) else "",
             "booktitle": str(details["volume_title"].get(paper, "") or ""),
-            "role": str(row["role"]),
+            "role": str(row["role"]), "position": int(row["position"]),
             "as": f"{row['first'] or ''} {row['last'] or ''}".strip(),
             "link": paper_link(paper),
             "pinned": pinned,

@@ -1,0 +1,1 @@
+"""Review pages: what a curator reads and decides on (`anthology-resolve review`)."""

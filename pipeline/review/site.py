@@ -1,0 +1,207 @@
+"""The review site: static pages a curator opens from disk (no server, no network).
+
+- `index.html`: every split name, ranked by how much a curator's decision is needed (the
+  expected number of misplaced mentions, the sum over clusters of size x (1 - confidence)),
+  then by ambiguity; with counts and a search box.
+- `names/<slug>.html`: the name's papers grouped by proposed person, as the Anthology's own
+  "Fixing paper assignments" previews show them, with the evidence of each group. A curator
+  ticks papers and moves them to another person or a new one; the page writes the registry
+  entries and `paper -> person` changes, and a decisions file for `export --decisions`.
+- `variants.html`: the proposed name-variant merges, with links to the names' pages.
+
+Everything the pages need is in them or in `assets/` (copied from the package).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterable
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import pandas as pd
+
+from pipeline.anthology.registry import Registry, unverified_id
+from pipeline.anthology.snapshot import Snapshot
+from pipeline.errors import InputError, Problem
+from pipeline.export.decisions import FORMAT, VERSION
+
+REVIEW_MARGIN = 0.1  # a mention this close to another cluster is flagged for a look
+ASSETS = ("review.css", "review.js")
+
+
+@dataclass(frozen=True)
+class NameSummary:
+    slug: str
+    display: str
+    ambiguity: float
+    mentions: int
+    persons: int  # clusters that are a person (existing or new)
+    new_persons: int
+    unattributed: int  # mentions left to the catch-all
+    flagged: int  # mentions whose margin is below REVIEW_MARGIN
+    need: float  # expected misplaced mentions: sum of size x (1 - confidence)
+
+
+def summarise(split: dict[str, Any]) -> NameSummary:
+    clusters = split["clusters"]
+    return NameSummary(
+        slug=split["name"], display=split.get("display") or split["name"],
+        ambiguity=float(split.get("ambiguity", 0.0)),
+        mentions=sum(c["size"] for c in clusters),
+        persons=sum(c["status"] in ("existing", "new") for c in clusters),
+        new_persons=sum(c["status"] == "new" for c in clusters),
+        unattributed=sum(c["size"] for c in clusters if c["status"] == "unresolved"),
+        flagged=sum(1 for c in clusters for p in c["papers"]
+                    if p.get("margin") is not None and p["margin"] < REVIEW_MARGIN),
+        need=round(sum(c["size"] * (1.0 - float(c["confidence"])) for c in clusters), 1))
+
+
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(loader=jinja2.PackageLoader("pipeline.review", "templates"),
+                              autoescape=True, trim_blocks=True, lstrip_blocks=True,
+                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+
+
+def _paper_facts(snapshot: Snapshot, papers: set[str]) -> tuple[dict[str, str],
+                                                              dict[str, list[tuple[str, str]]]]:
+    """Abstracts, and the authors (slug, name as written) of each paper, in order."""
+    table = snapshot.papers
+    table = table[table["paper"].isin(papers)]
+    abstracts = dict(zip(table["paper"], table["abstract"].fillna("")))
+    mentions = snapshot.mentions
+    mentions = mentions[mentions["paper"].isin(papers)]
+    given = mentions["first"].fillna("")
+    written = given.where(given == "", given + " ") + mentions["last"].fillna("")
+    authors: dict[str, list[tuple[str, str]]] = {}
+    for paper, slug, name in zip(mentions["paper"], mentions["slug"], written):
+        authors.setdefault(str(paper), []).append((str(slug), str(name)))
+    return abstracts, authors
+
+
+def _mention_records(split: dict[str, Any], snapshot: Snapshot) -> dict[str, dict[str, Any]]:
+    """What the page's script needs per mention to write entries: key -> name parts etc."""
+    table = snapshot.mentions
+    slug = split["name"]
+    rows = table[table["slug"] == slug]
+    records = {}
+    for paper, role, position, first, last, affiliation, year in zip(
+            rows["paper"], rows["role"], rows["position"], rows["first"].fillna(""),
+            rows["last"], rows["affiliation"], rows["year"]):
+        records[f"{paper}|{role}|{position}"] = {
+            "paper": str(paper), "role": str(role), "position": int(position),
+            "first": str(first), "last": str(last),
+            "affiliation": str(affiliation) if pd.notna(affiliation) else "",
+            "year": int(year) if pd.notna(year) else 0}
+    return records
+
+
+def _page_data(split: dict[str, Any], snapshot: Snapshot, registry: Registry
+               ) -> dict[str, Any]:
+    """The JSON the page's script reads: groups, mentions, registry facts."""
+    slug = split["name"]
+    groups = [{"key": c["cluster"], "person": c["person"], "status": c["status"],
+               "mentions": [f"{p['paper']}|{p['role']}|{p['position']}" for p in c["papers"]]}
+              for c in split["clusters"]]
+    catch_all = next((c["person"] for c in split["clusters"] if c["status"] == "unresolved"),
+                     None)
+    legacy = registry.format == "legacy"
+    return {"format": FORMAT, "version": VERSION, "name": slug,
+            "display": split.get("display") or slug,
+            "registry": "legacy" if legacy else "current",
+            "catch_all": catch_all or (None if legacy else unverified_id(slug)),
+            "taken": sorted(pid for pid in registry.persons if pid.startswith(slug)),
+            "groups": groups, "mentions": _mention_records(split, snapshot)}
+
+
+PAPER_KEYS = ("paper", "title", "year", "venue", "booktitle", "role", "position", "as", "link",
+              "pinned")
+CLUSTER_KEYS = ("cluster", "person", "status", "confidence", "size", "pinned", "papers",
+                "evidence")
+
+
+def check_splits(proposals: dict[str, Any], path: Path) -> None:
+    """The `splits` of `proposals.json` have what the pages show; else an error naming the
+    file and the first place that lacks it (e.g. a file from an older version)."""
+    splits = proposals.get("splits")
+    if not isinstance(splits, list):
+        raise InputError([Problem(str(path), None, "splits must be a list")])
+    for k, split in enumerate(splits):
+        where = f"splits[{k}]"
+        if not isinstance(split, dict) or not isinstance(split.get("clusters"), list) or \
+                not isinstance(split.get("name"), str):
+            raise InputError([Problem(str(path), None, f"{where} needs a name and clusters")])
+        for j, cluster in enumerate(split["clusters"]):
+            missing = [key for key in CLUSTER_KEYS if not isinstance(cluster, dict)
+                       or key not in cluster]
+            papers = cluster.get("papers") if isinstance(cluster, dict) else None
+            if not missing and isinstance(papers, list):
+                missing = [key for paper in papers for key in PAPER_KEYS
+                           if not isinstance(paper, dict) or key not in paper][:1]
+            if missing or not isinstance(papers, list):
+                raise InputError([Problem(
+                    str(path), None, f"{where} ({split['name']}) cluster {j} lacks "
+                    f"{', '.join(missing) or 'papers'}: written by an older version? Run "
+                    "`anthology-resolve resolve` again")])
+
+
+def build_site(proposals: dict[str, Any], snapshot: Snapshot, out_dir: Path) -> list[Path]:
+    """Write the site into `out_dir` (which exists and is empty); returns the pages."""
+    splits = sorted(proposals.get("splits", []), key=lambda s: s["name"])
+    summaries = sorted((summarise(s) for s in splits),
+                       key=lambda s: (-s.need, -s.ambiguity, s.slug))
+    with_pages = {s["name"] for s in splits}
+    papers = {p["paper"] for s in splits for c in s["clusters"] for p in c["papers"]}
+    abstracts, authors = _paper_facts(snapshot, papers)
+    environment = _environment()
+    written: list[Path] = []
+    (out_dir / "names").mkdir()
+    (out_dir / "assets").mkdir()
+    for asset in ASSETS:
+        with resources.as_file(resources.files("pipeline.review") / "assets" / asset) as src:
+            shutil.copyfile(src, out_dir / "assets" / asset)
+    merges = proposals.get("variants", {}).get("merges", [])
+    index = environment.get_template("index.html.j2").render(
+        names=summaries, merges=len(merges), review_margin=REVIEW_MARGIN)
+    written.append(_write(out_dir / "index.html", index))
+    page = environment.get_template("name.html.j2")
+    for split in splits:
+        data = _page_data(split, snapshot, snapshot.registry)
+        html = page.render(
+            split=split, summary=summarise(split), abstracts=abstracts, authors=authors,
+            with_pages=with_pages, review_margin=REVIEW_MARGIN,
+            data=json.dumps(data, ensure_ascii=False, sort_keys=True).replace("</", "<\\/"))
+        written.append(_write(out_dir / "names" / f"{split['name']}.html", html))
+    variants = environment.get_template("variants.html.j2").render(
+        merges=_merge_rows(merges, with_pages))
+    written.append(_write(out_dir / "variants.html", variants))
+    return written
+
+
+def _merge_rows(merges: Iterable[dict[str, Any]], with_pages: set[str]
+                ) -> list[dict[str, Any]]:
+    rows = []
+    for merge in merges:
+        links = merge.get("links", [])
+        slugs = sorted({n for link in links for n in link.get("names", [])})
+        canonical = merge.get("canonical", {})
+        rows.append({
+            "canonical": f"{canonical.get('first', '')} {canonical.get('last', '')}".strip(),
+            "names": [f"{n.get('first', '')} {n.get('last', '')}".strip()
+                      for n in merge.get("names", [])],
+            "mentions": sum(int(n.get("mentions", 0)) for n in merge.get("names", [])),
+            "persons": merge.get("persons", []),
+            "confidence": min((float(link.get("confidence", 0.0)) for link in links),
+                              default=0.0),
+            "slugs": [(s, s in with_pages) for s in slugs]})
+    rows.sort(key=lambda r: (r["confidence"], r["canonical"]))
+    return rows
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path

@@ -1,0 +1,131 @@
+"""Review pages (`anthology-resolve review`) and the decisions they write, read by
+`export --decisions`, on a made-up snapshot with two people named Wei Zhang."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from builder import two_wei_zhangs
+
+from pipeline.anthology.snapshot import read_snapshot
+from pipeline.cli import main
+
+
+@pytest.fixture(scope="module")
+def resolved(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("review")
+    anthology = two_wei_zhangs(root / "anthology")
+    resolution = root / "resolution"
+    assert main(["-q", "resolve", "--anthology", str(anthology), "--no-cache", "--name",
+                 "wei-zhang", "--out", str(resolution)]) == 0
+    return anthology, resolution
+
+
+def _review(resolved: tuple[Path, Path], out: Path, *extra: str) -> int:
+    anthology, resolution = resolved
+    return main(["-q", "review", "--anthology", str(anthology), "--no-cache",
+                 "--resolution", str(resolution), "--out", str(out), *extra])
+
+
+def page_data(page: Path) -> dict[str, object]:
+    found = re.search(r'<script type="application/json" id="page-data">(.*?)</script>',
+                      page.read_text(encoding="utf-8"), re.S)
+    assert found is not None
+    data: dict[str, object] = json.loads(found.group(1).replace("<\\/", "</"))
+    return data
+
+
+def test_site_has_an_index_a_page_per_split_name_and_its_assets(
+        resolved: tuple[Path, Path], tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    assert _review(resolved, site) == 0
+    index = (site / "index.html").read_text(encoding="utf-8")
+    assert 'href="names/wei-zhang.html"' in index and 'id="search"' in index
+    page = (site / "names" / "wei-zhang.html").read_text(encoding="utf-8")
+    proposals = json.loads((resolved[1] / "proposals.json").read_text())
+    [split] = proposals["splits"]
+    assert page.count('<section class="group"') == len(split["clusters"]) == 2
+    for cluster in split["clusters"]:
+        for paper in cluster["papers"]:
+            assert paper["title"] in page and f'href="{paper["link"]}"' in page
+    assert "<summary>Abstract</summary>" in page and "Fixing paper assignments" in page
+    assert "https://" not in page.replace("https://aclanthology.org/", "")  # no CDNs
+    data = page_data(site / "names" / "wei-zhang.html")
+    assert data["registry"] == "legacy" and len(data["groups"]) == 2  # type: ignore[arg-type]
+    assert (site / "assets" / "review.js").is_file() and (site / "assets" / "review.css").is_file()
+    # Deterministic, and an earlier site is replaced only with --force.
+    first = {p.relative_to(site): p.read_bytes() for p in site.rglob("*") if p.is_file()}
+    assert _review(resolved, site) == 2
+    assert _review(resolved, site, "--force") == 0
+    assert {p.relative_to(site): p.read_bytes() for p in site.rglob("*") if p.is_file()} == first
+
+
+def test_review_refuses_a_directory_it_did_not_write(resolved: tuple[Path, Path],
+                                                    tmp_path: Path) -> None:
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep me")
+    assert _review(resolved, mine, "--force") == 2
+    assert [p.name for p in mine.iterdir()] == ["notes.txt"]
+
+
+def _decisions(path: Path, decisions: list[dict[str, object]]) -> Path:
+    path.write_text(json.dumps({"format": "anthology-resolve decisions", "version": 1,
+                                "decisions": decisions}))
+    return path
+
+
+def _export(resolved: tuple[Path, Path], out: Path, decisions: Path) -> int:
+    anthology, resolution = resolved
+    return main(["-q", "export", "--anthology", str(anthology), "--no-cache", "--resolution",
+                 str(resolution), "--out", str(out), "--decisions", str(decisions),
+                 "--summary", str(out.parent / "summary.md")])
+
+
+def test_export_applies_a_decision_to_move_a_paper_to_a_new_person(
+        resolved: tuple[Path, Path], tmp_path: Path) -> None:
+    proposals = json.loads((resolved[1] / "proposals.json").read_text())
+    [split] = proposals["splits"]
+    moved = split["clusters"][0]["papers"][0]
+    decision = {"name": "wei-zhang", "person": "wei-zhang-9", "mentions": [
+        {"paper": moved["paper"], "role": moved["role"], "position": moved["position"]}]}
+    out = tmp_path / "exported"
+    assert _export(resolved, out, _decisions(tmp_path / "d.json", [decision])) == 0
+    exported = read_snapshot(out)
+    person = exported.mentions.set_index(["paper", "role", "position"])["person"]
+    assert person[(moved["paper"], moved["role"], moved["position"])] == "wei-zhang-9"
+    assert "wei-zhang-9" in exported.registry.persons
+    others = [p for p in split["clusters"][0]["papers"][1:]]
+    assert {person[(p["paper"], p["role"], p["position"])] for p in others} == {
+        split["clusters"][0]["person"]}
+
+
+@pytest.mark.parametrize(("decisions", "message"), [
+    ("not json", "not valid JSON"),
+    ({"format": "something else"}, "not a decisions file"),
+    ({"format": "anthology-resolve decisions", "version": 7, "decisions": []}, "version"),
+    ([{"name": "wei-zhang", "person": "Bad Id!", "mentions": [
+        {"paper": "2015.tiny-1.1", "role": "author", "position": 0}]}], "not a valid new id"),
+    ([{"name": "wei-zhang", "person": "wei-zhang-9", "mentions": [
+        {"paper": "2015.tiny-1.99", "role": "author", "position": 0}]}],
+     "not a mention of the resolution"),
+    ([{"name": "wei-zhang", "person": "wei-zhang-9", "mentions": [
+        {"paper": "2015.tiny-1.1", "role": "author", "position": "first"}]}],
+     "needs paper (text), role"),
+])
+def test_bad_decisions_are_refused_with_the_place_and_nothing_is_written(
+        resolved: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        decisions: object, message: str) -> None:
+    path = tmp_path / "decisions.json"
+    if isinstance(decisions, list):
+        _decisions(path, decisions)  # type: ignore[arg-type]
+    else:
+        path.write_text(decisions if isinstance(decisions, str) else json.dumps(decisions))
+    out = tmp_path / "exported"
+    assert _export(resolved, out, path) == 2
+    error = capsys.readouterr().err
+    assert str(path) in error and message in error
+    assert not out.exists() and not (tmp_path / "summary.md").exists()
