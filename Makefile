@@ -10,10 +10,23 @@ OUT ?= out
 RESOLUTION ?= $(OUT)/resolution
 CACHE ?= .cache
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+NODE_STAMP := node_modules/.installed-$(shell cat package.json package-lock.json | cksum | cut -d' ' -f1)
+# Debian packages the browser tests need; installed with apt-get (as root, or with sudo).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install data stats resolve export migrate eval bench graphs test lint clean
+.PHONY: install browser data stats resolve export migrate review eval bench graphs test lint clean
 
-install: $(STAMP)
+install: $(STAMP) $(NODE_STAMP) browser
+
+# Headless Chromium for the review-page tests (Playwright drives it; it downloads nothing).
+browser:
+	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
+
+# axe-core (accessibility check) and graphology-gexf (Gephi Lite's GEXF reader) for the tests.
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-fund --no-audit --silent
+	touch $@
 
 # Re-installs only when pyproject.toml changed (the stamp carries its checksum).
 $(STAMP): pyproject.toml
@@ -43,6 +56,10 @@ export: resolve
 	$(BIN)/anthology-resolve resolve --anthology $(OUT)/migrated --cache $(CACHE) --out $(OUT)/current-resolution
 	$(BIN)/anthology-resolve export --anthology $(OUT)/migrated --cache $(CACHE) --resolution $(OUT)/current-resolution --out $(OUT)/export-current --force
 
+# Static review pages of the resolution; open $(OUT)/review/index.html in a browser.
+review: resolve
+	$(BIN)/anthology-resolve review --anthology $(ANTHOLOGY) --cache $(CACHE) --resolution $(RESOLUTION) --out $(OUT)/review --force
+
 eval: data
 	$(BIN)/anthology-resolve evaluate --anthology $(ANTHOLOGY) --cache $(CACHE) --out $(OUT)/eval
 
@@ -58,5 +75,5 @@ test: data
 	ANTHOLOGY=$(ANTHOLOGY) $(BIN)/pytest -q --doctest-modules pipeline tests
 
 clean:
-	rm -rf $(VENV) $(CACHE) $(OUT) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(CACHE) $(OUT) node_modules tests/artifacts .pytest_cache .mypy_cache .ruff_cache
 	find graphs -type f ! -name README.md -delete
