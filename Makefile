@@ -63,8 +63,9 @@ review: resolve
 eval: data
 	$(BIN)/anthology-resolve evaluate --anthology $(ANTHOLOGY) --cache $(CACHE) --out $(OUT)/eval
 
-graphs: data
-	$(BIN)/anthology-resolve graphs --anthology $(ANTHOLOGY) --cache $(CACHE) --out graphs
+# Gephi files (GEXF 1.3 and GraphML) of the resolution, into graphs/resolution.
+graphs: resolve
+	$(BIN)/anthology-resolve graphs --anthology $(ANTHOLOGY) --cache $(CACHE) --resolution $(RESOLUTION) --out graphs/resolution --force
 
 bench: data
 	$(BIN)/anthology-resolve bench --anthology $(ANTHOLOGY) --out $(OUT)/bench

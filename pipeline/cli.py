@@ -162,49 +162,27 @@ def cmd_review(args: argparse.Namespace) -> int:
 
 
 def cmd_graphs(args: argparse.Namespace) -> int:
-    import networkx as nx
-    import pandas as pd
+    from pipeline.anthology.output_dir import write_dir_atomically
+    from pipeline.export.entries import read_assignments
+    from pipeline.export.variant_merges import read_proposals
+    from pipeline.gephi.files import write_graphs
+    from pipeline.review.site import check_splits
 
-    from pipeline.resolve.clustering import logit_matrix
-    from pipeline.resolve.graph import mention_graph, to_networkx
-    from pipeline.resolve.run import resolve
+    _check_apply_target(args, {"resolution directory": args.resolution})
+    path = args.resolution / "proposals.json"
+    if not path.is_file():
+        from pipeline.errors import InputError, Problem
 
-    _check_files_out(args)
+        raise InputError([Problem(str(path), None, "no proposals here: run `anthology-resolve "
+                                  "resolve --out DIR` first and pass --resolution DIR")])
+    proposals = read_proposals(path)
+    check_splits(proposals, path)
+    assignments = read_assignments(args.resolution / "assignments.csv")
     snapshot = _read(args)
-    settings = _resolve_settings(args)
-    resolution = resolve(snapshot, settings, show_progress=not args.quiet)
-    assert resolution.features is not None and resolution.pair_model is not None
-    ranked = resolution.ambiguity.reindex(resolution.resolved_names).sort_values(
-        ascending=False, kind="stable")
-    slugs = list(args.name) or list(ranked.index[: args.top])
-    args.out.mkdir(parents=True, exist_ok=True)
-    assignments = resolution.assignments.set_index(["paper", "role", "position"])
-    for slug in slugs:
-        rows = resolution.features.rows[slug]
-        members = snapshot.mentions.iloc[rows]
-        logits = logit_matrix(resolution.pair_model, resolution.features.features[slug],
-                              len(rows))
-        keys = pd.MultiIndex.from_arrays(
-            [members["paper"], members["role"], members["position"]])
-        clusters = assignments["person"].reindex(keys).tolist()
-        graph = mention_graph(slug, members, logits, clusters)
-        path = args.out / f"{slug}.gexf"
-        nx.write_gexf(graph, path)
-        log.info("wrote %s (%d mentions, %d edges)", path, graph.number_of_nodes(),
-                 graph.number_of_edges())
-    assert resolution.graph is not None
-    for slug in slugs[:1]:
-        ego = to_networkx(resolution.graph.name_neighbourhood(slug, hops=1))
-        path = args.out / f"{slug}.neighbourhood.gexf"
-        nx.write_gexf(ego, path)
-        log.info("wrote %s (its neighbourhood in the heterogeneous graph, %d vertices)", path,
-                 ego.number_of_nodes())
-    if resolution.variants is not None:
-        variants = resolution.variants.graph()
-        path = args.out / "variants.gexf"
-        nx.write_gexf(variants, path)
-        log.info("wrote %s (name variants: %d persons, %d links)", path,
-                 variants.number_of_nodes(), variants.number_of_edges())
+    written = write_dir_atomically(args.out, lambda staging: write_graphs(
+        proposals, assignments, snapshot, staging, show_progress=not args.quiet))
+    log.info("wrote %d graphs (GEXF 1.3 and GraphML each) to %s; %s lists them",
+             len(written), args.out, args.out / "index.md")
     return 0
 
 
@@ -603,20 +581,21 @@ def _add_migrate_command(sub: Subcommands) -> None:
 
 def _add_graphs_command(sub: Subcommands) -> None:
     graphs = sub.add_parser(
-        "graphs", help="write Gephi (.gexf) graphs of the most ambiguous names",
-        description="Resolve, then write for each of the --top most ambiguous resolved names "
-                    "(or each --name) its mention graph: nodes are mentions with their "
-                    "assigned person, edges pairs the model thinks are one person (p >= 0.5). "
-                    "The first name also gets its neighbourhood in the heterogeneous graph "
-                    "(its papers, coauthor names and registry persons).")
+        "graphs", help="write Gephi graphs (GEXF 1.3 and GraphML) of a resolution",
+        description="Read RESOLUTION/proposals.json and assignments.csv (from `resolve`) and "
+                    "the snapshot; write into OUT, per split name, its mentions coloured by "
+                    "proposed person and linked to their coauthors (names/<slug>.gexf); the "
+                    "resolved person-coauthor network (coauthors.gexf); the name-variant "
+                    "links (variants.gexf); each also as GraphML, with colours, sizes and a "
+                    "layout set, and index.md listing them. OUT is replaced as a whole, so "
+                    "it must be absent, empty or an earlier output (with --force).")
     _add_snapshot_options(graphs)
-    _add_split_options(graphs, default_min_ambiguity=0.5)
-    graphs.add_argument("--out", type=Path, default=Path("graphs"), metavar="DIR",
-                        help="where .gexf files are written (default: %(default)s)")
-    graphs.add_argument("--top", type=int, default=10, metavar="N",
-                        help="how many of the most ambiguous names (default: %(default)s)")
-    graphs.add_argument("--name", action="append", default=[], metavar="SLUG",
-                        help="export this name (repeatable) instead of the top ones")
+    graphs.add_argument("--resolution", type=Path, default=Path("out"), metavar="DIR",
+                        help="directory of a `resolve` run (default: %(default)s)")
+    graphs.add_argument("--out", type=Path, default=Path("graphs/resolution"), metavar="DIR",
+                        help="where the graphs are written (default: %(default)s)")
+    graphs.add_argument("--force", action="store_true",
+                        help="replace OUT if it holds an earlier output of anthology-resolve")
     graphs.set_defaults(func=cmd_graphs)
 
 

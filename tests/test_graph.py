@@ -27,5 +27,8 @@ def test_networkx_conversion_keeps_everything() -> None:
     nxg = to_networkx(g.graph)
     assert nxg.number_of_nodes() == g.graph.vcount()
     assert nxg.nodes["name:mausam"]["type"] == "name"
+    # The relation of an edge is `relation`: GEXF reserves an edge's `type`.
+    assert {data["relation"] for _, _, data in nxg.edges(data=True)} >= {"authorship"}
+    assert all("type" not in data for _, _, data in nxg.edges(data=True))
     neighbourhood = g.name_neighbourhood("mausam", hops=1)
     assert set(neighbourhood.vs["key"]) >= {"mausam", "2099.tiny-long.2"}

@@ -22,6 +22,7 @@ ALLOWED = {
     "export": {"anthology"},
     "evaluate": {"anthology", "resolve"},
     "review": {"anthology", "export"},
+    "gephi": {"anthology"},
 }
 
 

@@ -194,14 +194,16 @@ def test_graphs_writes_the_variant_links_for_gephi(tmp_path: Path) -> None:
     from pipeline.cli import main
 
     root = _variants_snapshot(tmp_path / "anthology")
-    assert main(["-q", "graphs", "--anthology", str(root), "--no-cache", "--out",
-                 str(tmp_path / "graphs")]) == 0
-    graph = nx.read_gexf(tmp_path / "graphs" / "variants.gexf")
-    labels = nx.get_node_attributes(graph, "label")
-    hector = [n for n, label in labels.items() if label == "Héctor Martínez Alonso"]
+    common = ["--anthology", str(root), "--no-cache"]
+    assert main(["-q", "resolve", *common, "--out", str(tmp_path / "resolution")]) == 0
+    assert main(["-q", "graphs", *common, "--resolution", str(tmp_path / "resolution"),
+                 "--out", str(tmp_path / "graphs")]) == 0
+    graph = nx.read_gexf(tmp_path / "graphs" / "variants.gexf", version="1.3")
+    names = nx.get_node_attributes(graph, "name")
+    hector = [n for n, name in names.items() if name == "hector-martinez-alonso"]
     assert hector
     [(_, other, data)] = list(graph.edges(hector[0], data=True))
-    assert labels[other] == "Hector Martinez" and data["decision"] == "merge"
+    assert names[other] == "hector-martinez" and data["relation"] == "merge"
 
 
 def test_a_short_name_does_not_chain_incompatible_names_into_one_person() -> None:

@@ -126,24 +126,7 @@ def to_networkx(graph: ig.Graph) -> nx.Graph:
     for v, name in zip(graph.vs, names):
         out.add_node(name, **{a: v[a] for a in graph.vs.attributes() if v[a] is not None})
     for e in graph.es:
+        # GEXF reserves an edge's `type` for directed/undirected: the relation is `relation`.
         out.add_edge(names[e.source], names[e.target],
-                     **{a: e[a] for a in graph.es.attributes()})
-    return out
-
-
-def mention_graph(slug: str, mentions: pd.DataFrame, logits: np.ndarray,
-                  clusters: list[str], min_probability: float = 0.5) -> nx.Graph:
-    """One name's mentions as a graph for Gephi: nodes coloured by cluster, edges where the
-    pair model gives at least `min_probability` of being the same person."""
-    out = nx.Graph(name=slug)
-    labels = [f"{p} #{pos}" for p, pos in zip(mentions["paper"], mentions["position"])]
-    for label, cluster, year, venue in zip(labels, clusters, mentions["year"],
-                                           mentions["venues"]):
-        out.add_node(label, cluster=cluster, year=int(year) if pd.notna(year) else 0,
-                     venues=str(venue))
-    probability = 1 / (1 + np.exp(-np.clip(logits, -30, 30)))
-    ii, jj = np.triu_indices(len(labels), 1)
-    for i, j in zip(ii.tolist(), jj.tolist()):
-        if probability[i, j] >= min_probability:
-            out.add_edge(labels[i], labels[j], weight=float(probability[i, j]))
+                     **{("relation" if a == "type" else a): e[a] for a in graph.es.attributes()})
     return out

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import networkx as nx
 import numpy as np
 import pandas as pd
 
@@ -75,24 +74,6 @@ class VariantProposals:
                           sorted(names.items(), key=lambda kv: (-kv[1], kv[0]))],
                 "links": [_link(link) for link in links],
             })
-        return out
-
-    def graph(self) -> nx.Graph:
-        """Persons linked by merges and `similar` links, for Gephi: a node per person (label:
-        its most used name; `merged_into`: the merged person's number, -1 if none), an edge
-        per link (kind, decision, confidence)."""
-        out = nx.Graph(name="name variants")
-        group_of = {unit: k for k, units in enumerate(self.persons) for unit in units}
-        for link in sorted(self.links, key=lambda link: (link.first, link.second)):
-            for unit, slug in ((link.first, link.first_name), (link.second, link.second_name)):
-                if unit not in out:
-                    names = self.names.get(unit, Counter())
-                    label = " ".join(canonical_name(names)).strip() if names else slug
-                    out.add_node(unit, label=label, name=slug,
-                                 mentions=sum(names.values()),
-                                 merged_into=group_of.get(unit, -1))
-            out.add_edge(link.first, link.second, kind=link.kind, decision=link.decision,
-                         confidence=round(link.confidence, 4))
         return out
 
     def similar(self) -> list[dict[str, Any]]:
