@@ -117,9 +117,25 @@ def test_pr_summary_heads_a_name_as_shown_and_links_papers() -> None:
         {"person": "yang-liu-icsi", "status": "existing", "papers": [paper],
          "evidence": {"years": [2005, 2023], "coauthors": [{"value": "Ann Lee", "count": 3}]}}]}]}
     plan = ExportPlan(Changeset(), "legacy", by_name={"yang-liu": [
-        PersonChange("yang-liu-icsi", "existing", 3, 1, ["洋 刘", "Yang Liu"])]})
+        PersonChange("yang-liu-icsi", "existing", 3, 1, ["洋 刘", "Yang Liu"]),
+        PersonChange("yang-liu-2", "new", 2, 2, ["Yang Liu"])]})
     body = render_summary(plan, evidence_of(proposals), display=display_names(proposals)).body
     assert "<b>Yang Liu</b> (<code>yang-liu</code>)" in body
     assert "[Parsing (things) well](https://aclanthology.org/2023.acl-long.1/)" in body
     # Without proposals the heading still prefers a Latin-script name string.
     assert "<b>Yang Liu</b>" in render_summary(plan, {}).body
+
+
+def test_pr_summary_lists_names_with_nothing_to_decide_once() -> None:
+    from pipeline.anthology.changeset import Changeset
+    from pipeline.export.entries import ExportPlan, PersonChange
+    from pipeline.export.pr_summary import render_summary
+
+    plan = ExportPlan(Changeset(), "legacy", by_name={
+        "ann-lee": [PersonChange("ann-lee-mit", "existing", 3, 2, ["Ann Lee"]),
+                    PersonChange("ann-lee-ucl", "existing", 2, 1, ["Ann Lee"])],
+        "bo-li": [PersonChange("bo-li-2", "new", 2, 2, ["Bo Li"]),
+                  PersonChange("bo-li", "existing", 4, 0, ["Bo Li"])]})
+    body = render_summary(plan, {}).body
+    assert "nothing to decide (1 names): `ann-lee`" in body
+    assert "<code>ann-lee</code>" not in body and "<code>bo-li</code>" in body

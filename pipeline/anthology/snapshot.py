@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipeline.anthology.atomic import atomic_write_bytes
-from pipeline.anthology.names import name_slug
+from pipeline.anthology.names import full_name, name_slug
 from pipeline.anthology.registry import Registry, load_registry, resolve_mentions
 from pipeline.anthology.transaction import recover
 from pipeline.anthology.venues import add_venues, venue_acronyms
@@ -89,6 +89,18 @@ class Snapshot:
     registry: Registry
     problems: ProblemLog
     cache_dir: Path | None = None  # where derived data may be cached (None: nowhere)
+
+    def names_on(self, papers: set[str]) -> dict[str, list[tuple[str, str]]]:
+        """Per paper (or volume, for editors): its authors and editors in document order, as
+        (name slug, name as written)."""
+        rows = self.mentions[self.mentions["paper"].isin(papers)]
+        by_paper: dict[str, list[tuple[str, str]]] = {}
+        for paper, slug, first, last in zip(rows["paper"], rows["slug"], rows["first"],
+                                            rows["last"]):
+            by_paper.setdefault(str(paper), []).append(
+                (str(slug), full_name(first if isinstance(first, str) else "",
+                                      last if isinstance(last, str) else "")))
+        return by_paper
 
     def venue_acronyms(self) -> dict[str, str]:
         """Venue slug -> acronym (`acl` -> `ACL`), for display."""

@@ -26,6 +26,7 @@ from pipeline.anthology.curation import Curation, curation_of
 from pipeline.anthology.snapshot import Snapshot
 from pipeline.evaluate import baselines
 from pipeline.evaluate.blinding import blind
+from pipeline.evaluate.calibration import cluster_reliability
 from pipeline.evaluate.metrics import Scores, score_clustering
 from pipeline.evaluate.totals import totals
 from pipeline.resolve.ambiguity import AmbiguityModel, name_commonness, name_features
@@ -141,6 +142,8 @@ def evaluate(snapshot: Snapshot, settings: EvalSettings, show_progress: bool = F
         "pipeline": totals(pipeline_scores, gold),
         "baselines": {name: totals(s, gold) for name, s in baseline_scores.items()},
         "worst_blocks": worst,
+        "cluster_confidence": cluster_reliability(
+            clusters["cluster"], clusters["cluster_confidence"], gold_labels),
         "seconds": round(time.perf_counter() - started, 1),
     }
 

@@ -11,7 +11,6 @@ import pandas as pd
 from pipeline.anthology.snapshot import Snapshot
 from pipeline.gephi.graphs import (
     Written,
-    authors_by_paper,
     coauthor_network,
     name_graph,
     variant_graph,
@@ -26,7 +25,7 @@ def write_graphs(proposals: dict[str, Any], assignments: pd.DataFrame, snapshot:
     splits = sorted(proposals.get("splits", []), key=lambda s: s["name"])
     mentions = snapshot.mentions
     papers = {p["paper"] for s in splits for c in s["clusters"] for p in c["papers"]}
-    authors = authors_by_paper(mentions, papers)
+    authors = snapshot.names_on(papers)
     relevant = mentions[mentions["paper"].isin(papers) & mentions["affiliation"].notna()]
     affiliation_of = {(str(p), str(r), int(k)): str(a) for p, r, k, a in zip(
         relevant["paper"], relevant["role"], relevant["position"], relevant["affiliation"])}

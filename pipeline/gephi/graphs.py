@@ -41,17 +41,6 @@ def _short(text: str) -> str:
     return text if len(text) <= LABEL_LENGTH else text[: LABEL_LENGTH - 1].rstrip() + "…"
 
 
-def authors_by_paper(mentions: pd.DataFrame, papers: set[str]
-                      ) -> dict[str, list[tuple[str, str]]]:
-    rows = mentions[mentions["paper"].isin(papers)]
-    given = rows["first"].fillna("")
-    written = given.where(given == "", given + " ") + rows["last"].fillna("")
-    by_paper: dict[str, list[tuple[str, str]]] = {}
-    for paper, slug, name in zip(rows["paper"], rows["slug"], written):
-        by_paper.setdefault(str(paper), []).append((str(slug), str(name)))
-    return by_paper
-
-
 def name_graph(split: dict[str, Any], authors: dict[str, list[tuple[str, str]]],
                affiliation_of: dict[tuple[str, str, int], str]) -> nx.Graph:
     """One split name: mention nodes per cluster, coauthor nodes, coauthor edges."""

@@ -63,20 +63,9 @@ def _venue_label(venues: str, acronyms: dict[str, str]) -> str:
     return " / ".join(acronyms.get(v, v.upper()) for v in str(venues).split("|") if v)
 
 
-def _coauthors_by_paper(snapshot: Snapshot, paper_ids: set[str]
-                        ) -> dict[str, list[tuple[str, str]]]:
-    mentions = snapshot.mentions
-    relevant = mentions[mentions["paper"].isin(paper_ids)]
-    given = relevant["first"].fillna("")
-    given = given.where(given == "", given + " ")
-    by_paper: dict[str, list[tuple[str, str]]] = {}
-    for paper, slug, name in zip(relevant["paper"], relevant["slug"],
-                                 given + relevant["last"].fillna("")):
-        by_paper.setdefault(paper, []).append((slug, name))
-    return by_paper
-
-
 def pinned_by(ids: pd.Series, orcids: pd.Series, catch_all: frozenset[str]) -> pd.Series:
+    """Per mention: "id" where a specific (not catch-all) id pins it to a person, else
+    "orcid" where an ORCID does, else None."""
     explicit = ids.notna() & ~ids.isin(catch_all)
     pinned = pd.Series([None] * len(ids), index=ids.index, dtype=object)
     pinned[orcids.notna()] = "orcid"
@@ -99,7 +88,7 @@ def split_proposals(resolution: Resolution, snapshot: Snapshot) -> list[dict[str
                                     snapshot.registry.catch_all_ids())
     paper_ids = set(assignments["paper"])
     details = _paper_details(snapshot, paper_ids)
-    coauthor_names = _coauthors_by_paper(snapshot, paper_ids)
+    coauthor_names = snapshot.names_on(paper_ids)
     acronyms = snapshot.venue_acronyms()
     context = resolution.context
     text_index = snapshot.papers.set_index("paper").index

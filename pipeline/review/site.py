@@ -67,20 +67,10 @@ def _environment() -> jinja2.Environment:
                               undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
 
 
-def _paper_facts(snapshot: Snapshot, papers: set[str]) -> tuple[dict[str, str],
-                                                              dict[str, list[tuple[str, str]]]]:
-    """Abstracts, and the authors (slug, name as written) of each paper, in order."""
+def _abstracts(snapshot: Snapshot, papers: set[str]) -> dict[str, str]:
     table = snapshot.papers
     table = table[table["paper"].isin(papers)]
-    abstracts = dict(zip(table["paper"], table["abstract"].fillna("")))
-    mentions = snapshot.mentions
-    mentions = mentions[mentions["paper"].isin(papers)]
-    given = mentions["first"].fillna("")
-    written = given.where(given == "", given + " ") + mentions["last"].fillna("")
-    authors: dict[str, list[tuple[str, str]]] = {}
-    for paper, slug, name in zip(mentions["paper"], mentions["slug"], written):
-        authors.setdefault(str(paper), []).append((str(slug), str(name)))
-    return abstracts, authors
+    return dict(zip(table["paper"], table["abstract"].fillna("")))
 
 
 def _mention_records(split: dict[str, Any], snapshot: Snapshot) -> dict[str, dict[str, Any]]:
@@ -156,7 +146,7 @@ def build_site(proposals: dict[str, Any], snapshot: Snapshot, out_dir: Path) -> 
                        key=lambda s: (-s.need, -s.ambiguity, s.slug))
     with_pages = {s["name"] for s in splits}
     papers = {p["paper"] for s in splits for c in s["clusters"] for p in c["papers"]}
-    abstracts, authors = _paper_facts(snapshot, papers)
+    abstracts, authors = _abstracts(snapshot, papers), snapshot.names_on(papers)
     environment = _environment()
     written: list[Path] = []
     (out_dir / "names").mkdir()
