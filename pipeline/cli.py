@@ -139,20 +139,27 @@ def cmd_resolve(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_review(args: argparse.Namespace) -> int:
-    from pipeline.anthology.output_dir import write_dir_atomically
+def _checked_proposals(args: argparse.Namespace) -> dict[str, Any]:
+    """After checking --out (before any work): RESOLUTION/proposals.json, its splits checked."""
+    from pipeline.errors import InputError, Problem
     from pipeline.export.variant_merges import read_proposals
-    from pipeline.review.site import build_site, check_splits
+    from pipeline.review.site import check_splits
 
     _check_apply_target(args, {"resolution directory": args.resolution})
     path = args.resolution / "proposals.json"
     if not path.is_file():
-        from pipeline.errors import InputError, Problem
-
         raise InputError([Problem(str(path), None, "no proposals here: run `anthology-resolve "
                                   "resolve --out DIR` first and pass --resolution DIR")])
     proposals = read_proposals(path)
     check_splits(proposals, path)
+    return proposals
+
+
+def cmd_review(args: argparse.Namespace) -> int:
+    from pipeline.anthology.output_dir import write_dir_atomically
+    from pipeline.review.site import build_site
+
+    proposals = _checked_proposals(args)
     snapshot = _read(args)
     pages = write_dir_atomically(args.out, lambda staging: build_site(proposals, snapshot,
                                                                        staging))
@@ -164,19 +171,9 @@ def cmd_review(args: argparse.Namespace) -> int:
 def cmd_graphs(args: argparse.Namespace) -> int:
     from pipeline.anthology.output_dir import write_dir_atomically
     from pipeline.export.entries import read_assignments
-    from pipeline.export.variant_merges import read_proposals
     from pipeline.gephi.files import write_graphs
-    from pipeline.review.site import check_splits
 
-    _check_apply_target(args, {"resolution directory": args.resolution})
-    path = args.resolution / "proposals.json"
-    if not path.is_file():
-        from pipeline.errors import InputError, Problem
-
-        raise InputError([Problem(str(path), None, "no proposals here: run `anthology-resolve "
-                                  "resolve --out DIR` first and pass --resolution DIR")])
-    proposals = read_proposals(path)
-    check_splits(proposals, path)
+    proposals = _checked_proposals(args)
     assignments = read_assignments(args.resolution / "assignments.csv")
     snapshot = _read(args)
     written = write_dir_atomically(args.out, lambda staging: write_graphs(
