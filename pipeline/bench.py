@@ -97,6 +97,38 @@ def _name_variants(data_dir: Path, cache: Path) -> None:
                   cache_dir=cache, catch_all=catch_all)
 
 
+def _resolution_of(cache: Path) -> Path:
+    """The resolution `resolve_warm_cache` wrote earlier in this run (the order of CASES)."""
+    resolution = cache / "resolve-out"
+    if not (resolution / "proposals.json").is_file():
+        raise RuntimeError("review_pages and gephi_graphs need a resolution: run the case "
+                           "resolve_warm_cache before them")
+    return resolution
+
+
+def _review_pages(data_dir: Path, cache: Path) -> None:
+    """What `make review` does after resolving: read, render every page."""
+    from pipeline.cli import main
+
+    _succeed(main(["-q", "review", "--anthology", str(data_dir), "--cache", str(cache),
+                   "--resolution", str(_resolution_of(cache)), "--out",
+                   str(cache / "review-out"), "--force"]))
+
+
+def _gephi_graphs(data_dir: Path, cache: Path) -> None:
+    """What `make graphs` does after resolving: read, lay out and write every graph."""
+    from pipeline.cli import main
+
+    _succeed(main(["-q", "graphs", "--anthology", str(data_dir), "--cache", str(cache),
+                   "--resolution", str(_resolution_of(cache)), "--out",
+                   str(cache / "graphs-out"), "--force"]))
+
+
+def _succeed(exit_code: int) -> None:
+    if exit_code != 0:
+        raise RuntimeError(f"the command failed (exit {exit_code}); see its log above")
+
+
 def _evaluate(data_dir: Path, cache: Path) -> None:
     from pipeline.anthology.snapshot import read_snapshot
     from pipeline.evaluate.run import EvalSettings, evaluate
@@ -114,6 +146,8 @@ CASES: dict[str, Case] = {
     "resolve_cold_cache": _resolve_cold,
     "resolve_warm_cache": _resolve_end_to_end,
     "name_variants": _name_variants,
+    "review_pages": _review_pages,
+    "gephi_graphs": _gephi_graphs,
     "evaluate": _evaluate,
 }
 
