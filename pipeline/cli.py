@@ -140,10 +140,10 @@ def cmd_resolve(args: argparse.Namespace) -> int:
 
 
 def _checked_proposals(args: argparse.Namespace) -> dict[str, Any]:
-    """After checking --out (before any work): RESOLUTION/proposals.json, its splits checked."""
+    """After checking --out (before any work): RESOLUTION/proposals.json, its shape checked."""
     from pipeline.errors import InputError, Problem
     from pipeline.export.variant_merges import read_proposals
-    from pipeline.review.site import check_splits
+    from pipeline.resolve.proposals_format import check_proposals
 
     _check_apply_target(args, {"resolution directory": args.resolution})
     path = args.resolution / "proposals.json"
@@ -151,7 +151,7 @@ def _checked_proposals(args: argparse.Namespace) -> dict[str, Any]:
         raise InputError([Problem(str(path), None, "no proposals here: run `anthology-resolve "
                                   "resolve --out DIR` first and pass --resolution DIR")])
     proposals = read_proposals(path)
-    check_splits(proposals, path)
+    check_proposals(proposals, path)
     return proposals
 
 

@@ -12,6 +12,7 @@ from pipeline.anthology.snapshot import read_snapshot
 from pipeline.cli import main
 from pipeline.evaluate.run import EvalSettings, evaluate
 from pipeline.resolve.outputs import write_outputs
+from pipeline.resolve.proposals_format import check_proposals
 from pipeline.resolve.run import ResolveSettings, resolve
 from pipeline.resolve.split_proposals import pinned_by
 
@@ -53,7 +54,9 @@ def test_proposals_carry_evidence(wei_zhangs: Path, tmp_path: Path) -> None:
     write_outputs(resolution, snapshot, tmp_path)
     import json
 
-    [proposal] = json.loads((tmp_path / "proposals.json").read_text())["splits"]
+    document = json.loads((tmp_path / "proposals.json").read_text())
+    check_proposals(document, tmp_path / "proposals.json")  # what review and graphs accept
+    [proposal] = document["splits"]
     assert proposal["name"] == "wei-zhang" and len(proposal["clusters"]) == 2
     stanford = [c for c in proposal["clusters"] if c["person"] == "wei-zhang-stanford"][0]
     assert stanford["evidence"]["affiliations"][0]["value"] == "Stanford University"

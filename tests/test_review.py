@@ -129,3 +129,30 @@ def test_bad_decisions_are_refused_with_the_place_and_nothing_is_written(
     error = capsys.readouterr().err
     assert str(path) in error and message in error
     assert not out.exists() and not (tmp_path / "summary.md").exists()
+
+
+@pytest.mark.parametrize("damage", ["year", "display", "variants", "confidence"])
+def test_review_and_graphs_refuse_proposals_of_another_shape(
+        resolved: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        damage: str) -> None:
+    anthology, resolution = resolved
+    document = json.loads((resolution / "proposals.json").read_text())
+    split = document["splits"][0]
+    if damage == "year":
+        split["clusters"][0]["papers"][0]["year"] = "2020x"
+    elif damage == "display":
+        del split["display"]
+    elif damage == "variants":
+        document["variants"] = []
+    else:
+        split["clusters"][0]["confidence"] = 7
+    broken = tmp_path / "resolution"
+    broken.mkdir()
+    (broken / "proposals.json").write_text(json.dumps(document))
+    (broken / "assignments.csv").write_bytes((resolution / "assignments.csv").read_bytes())
+    for command in ("review", "graphs"):
+        out = tmp_path / command
+        assert main(["-q", command, "--anthology", str(anthology), "--no-cache",
+                     "--resolution", str(broken), "--out", str(out)]) == 2
+        assert "proposals.json" in capsys.readouterr().err
+        assert not out.exists()

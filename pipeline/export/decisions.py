@@ -41,7 +41,7 @@ def read_decisions(path: Path) -> list[dict[str, Any]]:
     """The decisions of a file, their shape checked; errors name the file and the place."""
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, RecursionError) as exc:
         raise InputError([Problem(str(path), None, f"cannot read: {exc}")]) from exc
     except json.JSONDecodeError as exc:
         raise InputError([Problem(str(path), exc.lineno, f"not valid JSON: {exc.msg}")]

@@ -46,7 +46,7 @@ def read_proposals(path: Path) -> dict[str, Any]:
         return {}
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:
         raise InputError([Problem(str(path), None, f"cannot read: {exc}")]) from exc
     if not isinstance(document, dict):
         raise InputError([Problem(str(path), None, "must hold an object with 'splits' and "

@@ -27,7 +27,6 @@ import pandas as pd
 
 from pipeline.anthology.registry import Registry, unverified_id
 from pipeline.anthology.snapshot import Snapshot
-from pipeline.errors import InputError, Problem
 from pipeline.export.decisions import FORMAT, VERSION
 
 REVIEW_MARGIN = 0.1  # a mention this close to another cluster is flagged for a look
@@ -106,37 +105,6 @@ def _page_data(split: dict[str, Any], snapshot: Snapshot, registry: Registry
             "catch_all": catch_all or (None if legacy else unverified_id(slug)),
             "taken": sorted(pid for pid in registry.persons if pid.startswith(slug)),
             "groups": groups, "mentions": _mention_records(split, snapshot)}
-
-
-PAPER_KEYS = ("paper", "title", "year", "venue", "booktitle", "role", "position", "as", "link",
-              "pinned")
-CLUSTER_KEYS = ("cluster", "person", "status", "confidence", "size", "pinned", "papers",
-                "evidence")
-
-
-def check_splits(proposals: dict[str, Any], path: Path) -> None:
-    """The `splits` of `proposals.json` have what the pages show; else an error naming the
-    file and the first place that lacks it (e.g. a file from an older version)."""
-    splits = proposals.get("splits")
-    if not isinstance(splits, list):
-        raise InputError([Problem(str(path), None, "splits must be a list")])
-    for k, split in enumerate(splits):
-        where = f"splits[{k}]"
-        if not isinstance(split, dict) or not isinstance(split.get("clusters"), list) or \
-                not isinstance(split.get("name"), str):
-            raise InputError([Problem(str(path), None, f"{where} needs a name and clusters")])
-        for j, cluster in enumerate(split["clusters"]):
-            missing = [key for key in CLUSTER_KEYS if not isinstance(cluster, dict)
-                       or key not in cluster]
-            papers = cluster.get("papers") if isinstance(cluster, dict) else None
-            if not missing and isinstance(papers, list):
-                missing = [key for paper in papers for key in PAPER_KEYS
-                           if not isinstance(paper, dict) or key not in paper][:1]
-            if missing or not isinstance(papers, list):
-                raise InputError([Problem(
-                    str(path), None, f"{where} ({split['name']}) cluster {j} lacks "
-                    f"{', '.join(missing) or 'papers'}: written by an older version? Run "
-                    "`anthology-resolve resolve` again")])
 
 
 def build_site(proposals: dict[str, Any], snapshot: Snapshot, out_dir: Path) -> list[Path]:

@@ -1,0 +1,115 @@
+"""The shape of `proposals.json`, as `outputs.py` writes it, for the commands that read it
+(`review`, `graphs`): a file that does not have it is an error naming the place
+(`$.splits[3].clusters[0].papers[2].year`), never a crash halfway through writing.
+
+msgspec checks the shape (types, required fields, allowed values); the few rules a type
+cannot say (a confidence between 0 and 1, a year span of two) are checked after it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import msgspec
+
+from pipeline.errors import InputError, Problem
+
+
+class _Counted(msgspec.Struct, forbid_unknown_fields=False):
+    value: str
+    count: int
+
+
+class _Evidence(msgspec.Struct, forbid_unknown_fields=False):
+    coauthors: list[_Counted]
+    venues: list[_Counted]
+    years: list[int]
+    affiliations: list[_Counted]
+    topic_terms: list[str]
+
+
+class _Paper(msgspec.Struct, forbid_unknown_fields=False):
+    paper: str
+    title: str
+    year: int | None
+    venue: str
+    booktitle: str
+    role: Literal["author", "editor"]
+    position: int
+    link: str
+    pinned: Literal["id", "orcid"] | None
+    curated_id: str | None
+    orcid: str | None
+    fit: float
+    nearest: str | None = None
+    margin: float | None = None
+    as_written: str = msgspec.field(name="as", default="")
+
+
+class _Cluster(msgspec.Struct, forbid_unknown_fields=False):
+    cluster: str
+    person: str | None
+    status: Literal["existing", "new", "unresolved", "unchanged"]
+    confidence: float
+    size: int
+    pinned: int
+    papers: list[_Paper]
+    evidence: _Evidence
+
+
+class _Split(msgspec.Struct, forbid_unknown_fields=False):
+    name: str
+    display: str
+    ambiguity: float
+    clusters: list[_Cluster]
+
+
+class _Link(msgspec.Struct, forbid_unknown_fields=False):
+    from_unit: str = msgspec.field(name="from")
+    to_unit: str = msgspec.field(name="to")
+    names: list[str] = []
+    kind: str = ""
+    confidence: float = 0.0
+
+
+class _Merge(msgspec.Struct, forbid_unknown_fields=False):
+    persons: list[str]
+    names: list[dict[str, Any]]
+    links: list[_Link]
+    canonical: dict[str, str] = {}
+
+
+class _Variants(msgspec.Struct, forbid_unknown_fields=False):
+    merges: list[_Merge] = []
+    similar: list[_Link] = []
+
+
+class _Proposals(msgspec.Struct, forbid_unknown_fields=False):
+    splits: list[_Split]
+    variants: _Variants = msgspec.field(default_factory=_Variants)
+
+
+def check_proposals(document: object, path: Path) -> None:
+    """Raise an InputError naming `path` and the place, unless `document` (parsed JSON) has
+    the shape `resolve` writes."""
+    try:
+        proposals = msgspec.convert(document, _Proposals)
+    except msgspec.ValidationError as exc:
+        raise InputError([Problem(str(path), None, f"not proposals as `anthology-resolve "
+                                  f"resolve` writes them: {exc} (written by an older "
+                                  "version? run `resolve` again)")]) from exc
+    for k, split in enumerate(proposals.splits):
+        for j, cluster in enumerate(split.clusters):
+            where = f"$.splits[{k}].clusters[{j}]"
+            if not 0.0 <= cluster.confidence <= 1.0:
+                raise InputError([Problem(str(path), None, f"{where}.confidence must lie in "
+                                          f"0..1", str(cluster.confidence))])
+            if len(cluster.evidence.years) not in (0, 2):
+                raise InputError([Problem(str(path), None, f"{where}.evidence.years must be "
+                                          "[first, last] or []",
+                                          str(cluster.evidence.years))])
+            for i, paper in enumerate(cluster.papers):
+                if paper.position < 0:
+                    raise InputError([Problem(str(path), None, f"{where}.papers[{i}].position "
+                                              "must be 0 or more", str(paper.position))])
