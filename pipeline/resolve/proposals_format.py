@@ -42,8 +42,8 @@ class _Paper(msgspec.Struct, forbid_unknown_fields=False):
     curated_id: str | None
     orcid: str | None
     fit: float
-    nearest: str | None = None
-    margin: float | None = None
+    nearest: str | None
+    margin: float | None
     as_written: str = msgspec.field(name="as", default="")
 
 
