@@ -377,8 +377,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     decisions = read_decisions(args.decisions) if args.decisions is not None else None
     snapshot = _read(args)
     if decisions is not None:
-        assignments = apply_decisions(assignments, decisions, snapshot.registry,
-                                      args.decisions)
+        assignments = apply_decisions(assignments, decisions, snapshot, args.decisions)
         log.info("%d decisions from %s applied (%d mentions)", len(decisions),
                  args.decisions, sum(len(d["mentions"]) for d in decisions))
     proposals_path = args.resolution / "proposals.json"

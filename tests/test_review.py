@@ -115,6 +115,12 @@ def test_export_applies_a_decision_to_move_a_paper_to_a_new_person(
     ([{"name": "wei-zhang", "person": "wei-zhang-9", "mentions": [
         {"paper": "2015.tiny-1.1", "role": "author", "position": "first"}]}],
      "needs paper (text), role"),
+    ([{"name": "wei-zhang", "person": "bo-li/unverified", "mentions": [
+        {"paper": "2015.tiny-main.1", "role": "author", "position": 0}]}],
+     "not the catch-all of wei-zhang"),
+    ([{"name": "wei-zhang", "person": "w" * 101, "mentions": [
+        {"paper": "2015.tiny-main.1", "role": "author", "position": 0}]}],
+     "at most 100 characters"),
 ])
 def test_bad_decisions_are_refused_with_the_place_and_nothing_is_written(
         resolved: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str],
@@ -156,3 +162,19 @@ def test_review_and_graphs_refuse_proposals_of_another_shape(
                      "--resolution", str(broken), "--out", str(out)]) == 2
         assert "proposals.json" in capsys.readouterr().err
         assert not out.exists()
+
+
+def test_a_mention_decided_as_today_goes_to_the_catch_all_of_a_name_with_persons(
+        resolved: tuple[Path, Path], tmp_path: Path) -> None:
+    proposals = json.loads((resolved[1] / "proposals.json").read_text())
+    [split] = proposals["splits"]
+    assert {c["status"] for c in split["clusters"]} == {"new"}
+    paper = split["clusters"][0]["papers"][0]
+    decision = {"name": "wei-zhang", "person": None, "mentions": [
+        {"paper": paper["paper"], "role": paper["role"], "position": paper["position"]}]}
+    out = tmp_path / "exported"
+    assert _export(resolved, out, _decisions(tmp_path / "d.json", [decision])) == 0
+    exported = read_snapshot(out)
+    person = exported.mentions.set_index(["paper", "role", "position"])["person"]
+    now = person[(paper["paper"], paper["role"], paper["position"])]
+    assert now in exported.registry.catch_all_ids()

@@ -8,8 +8,10 @@ The file is JSON, written by the review page's "Download decisions" button:
                     "mentions": [{"paper": "2023.acl-long.1", "role": "author",
                                   "position": 2}, ...]}, ...]}
 
-`person` is a registry id (an existing person), a new valid id (a new person), or the
-catch-all the resolution already gives that name (leave the mentions unattributed). The
+`person` is a registry person of that name (existing), a new valid id no other name uses (a
+new person), the name's catch-all (leave the mentions unattributed), or null (as the snapshot
+has it today; the name's catch-all if the decisions give the name a person). A mention pinned
+by a specific curated id keeps it. The
 decisions replace the resolution's person for exactly the listed mentions, which must be
 mentions the resolution covers; everything else in `assignments.csv` stands. Any problem is
 an error naming the file and the decision, and nothing is exported.
@@ -22,9 +24,12 @@ import re
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from pipeline.anthology.registry import UNVERIFIED_SUFFIX, Registry
+from pipeline.anthology.person_ids import propose_id
+from pipeline.anthology.registry import UNVERIFIED_SUFFIX, Registry, unverified_id
+from pipeline.anthology.snapshot import Snapshot
 from pipeline.errors import InputError, Problem
 
 FORMAT = "anthology-resolve decisions"
@@ -61,10 +66,13 @@ def read_decisions(path: Path) -> list[dict[str, Any]]:
         if not isinstance(decision, dict):
             problems.append(_problem(path, where, "must be an object", decision))
             continue
-        for key in ("name", "person"):
-            if not isinstance(decision.get(key), str) or not decision[key]:
-                problems.append(_problem(path, f"{where}.{key}", "must be a non-empty string",
-                                         decision.get(key)))
+        if not isinstance(decision.get("name"), str) or not decision["name"]:
+            problems.append(_problem(path, f"{where}.name", "must be a non-empty string",
+                                     decision.get("name")))
+        if "person" not in decision or not (decision["person"] is None or (
+                isinstance(decision["person"], str) and decision["person"])):
+            problems.append(_problem(path, f"{where}.person", "must be a person id, or null "
+                                     "for as today", decision.get("person")))
         mentions = decision.get("mentions")
         if not isinstance(mentions, list) or not mentions:
             problems.append(_problem(path, f"{where}.mentions", "must be a non-empty list",
@@ -84,48 +92,136 @@ def read_decisions(path: Path) -> list[dict[str, Any]]:
     return decisions
 
 
+MAX_ID_LENGTH = 100
+
+
+def _slugs_of(registry: Registry) -> dict[str, set[str]]:
+    """Registry person id -> the slugs of the names it lists."""
+    return {pid: {n.slug for n in person.names} for pid, person in registry.persons.items()}
+
+
 def apply_decisions(assignments: pd.DataFrame, decisions: list[dict[str, Any]],
-                    registry: Registry, path: Path) -> pd.DataFrame:
+                    snapshot: Snapshot, path: Path) -> pd.DataFrame:
     """`assignments` with the decided mentions moved to their persons (see the module
-    docstring); the status follows from the person."""
+    docstring); the status follows from the person. A person must belong to the decision's
+    name: a registry person listing it, a person the resolution gives it, the name's own
+    catch-all, or a new id no other name uses. A mention pinned by a specific curated id keeps
+    that id. `person: null` keeps a mention as the snapshot has it today, unless the decisions
+    give its name a person: then it goes to the name's catch-all."""
+    registry = snapshot.registry
     keys = pd.MultiIndex.from_frame(assignments[["paper", "role", "position"]])
-    catch_alls = set(registry.catch_all_ids()) | set(
-        assignments.loc[assignments["status"] == "unresolved", "person"])
+    name_of = assignments["cluster"].astype(str).str.rsplit("#", n=1).str[0].to_numpy()
+    persons_of_name: dict[str, set[str]] = {}
+    for name, person in zip(name_of, assignments["person"]):
+        if isinstance(person, str) and person:
+            persons_of_name.setdefault(str(name), set()).add(person)
+    name_of_person: dict[str, set[str]] = {}
+    for name, persons in persons_of_name.items():
+        for person in persons:
+            name_of_person.setdefault(person, set()).add(name)
+    catch_alls = set(registry.catch_all_ids())
+    registry_slugs = _slugs_of(registry)
+    curated = snapshot.mentions.set_index(["paper", "role", "position"])["id"].reindex(keys)
+    curated = curated.where(~curated.isin(catch_alls) & curated.notna()
+                            & ~curated.astype(str).str.endswith(UNVERIFIED_SUFFIX))
     person_of = assignments["person"].to_numpy(dtype=object, copy=True)
     status_of = assignments["status"].to_numpy(dtype=object, copy=True)
     seen: dict[tuple[str, str, int], str] = {}
+    as_today: list[int] = []
     problems: list[Problem] = []
     for k, decision in enumerate(decisions):
         where = f"decisions[{k}]"
         person, name = decision["person"], decision["name"]
-        if person in registry.persons and person not in catch_alls:
-            status = "existing"
-        elif person in catch_alls or person == f"{name}{UNVERIFIED_SUFFIX}":
-            status = "unresolved"
-        elif NEW_ID.fullmatch(person):
-            status = "new"
-        else:
-            problems.append(_problem(path, f"{where}.person", "not a registry id and not a "
-                                     "valid new id (lower case letters, digits, hyphens)",
-                                     person))
+        status = _status(person, name, registry, catch_alls, registry_slugs,
+                         persons_of_name, name_of_person)
+        if isinstance(status, Problem):
+            problems.append(_problem(path, f"{where}.person", status.message, person))
             continue
         wanted = [(m["paper"], m["role"], m["position"]) for m in decision["mentions"]]
         rows = keys.get_indexer(pd.MultiIndex.from_tuples(wanted))
         for j, (key, row) in enumerate(zip(wanted, rows)):
             place = f"{where}.mentions[{j}]"
+            mention = decision["mentions"][j]
             if row < 0:
                 problems.append(_problem(path, place, "not a mention of the resolution "
-                                         "(assignments.csv)", decision["mentions"][j]))
+                                         "(assignments.csv)", mention))
             elif key in seen:
                 problems.append(_problem(path, place, f"decided twice (also {seen[key]})",
-                                         decision["mentions"][j]))
-            elif str(assignments["cluster"].iloc[row]).rsplit("#", 1)[0] != name:
-                problems.append(_problem(path, place, f"is not a mention of {name}",
-                                         decision["mentions"][j]))
+                                         mention))
+            elif name_of[row] != name:
+                problems.append(_problem(path, place, f"is not a mention of {name}", mention))
+            elif isinstance(curated.iloc[row], str) and curated.iloc[row] != person:
+                problems.append(_problem(
+                    path, place, f"is pinned by the curated id {curated.iloc[row]}, which "
+                    "export never changes; change it in the XML by hand", mention))
             else:
                 seen[key] = place
-                person_of[row] = person
-                status_of[row] = status
+                if person is None:
+                    as_today.append(int(row))
+                else:
+                    person_of[row] = person
+                    status_of[row] = status
     if problems:
         raise InputError(problems[:100])
+    _settle_as_today(as_today, name_of, person_of, status_of, assignments, snapshot)
     return assignments.assign(person=person_of, status=status_of)
+
+
+def _status(person: str | None, name: str, registry: Registry, catch_alls: set[str],
+            registry_slugs: dict[str, set[str]], persons_of_name: dict[str, set[str]],
+            name_of_person: dict[str, set[str]]) -> str | Problem:
+    """What a decision's person is for `name`, or the problem with it."""
+    if person is None:
+        return "as today"
+    ours = person in persons_of_name.get(name, set())
+    if person in catch_alls or person.endswith(UNVERIFIED_SUFFIX):
+        if ours or person == unverified_id(name) or name in registry_slugs.get(person, set()):
+            return "unresolved"
+        return Problem("", None, f"a catch-all, but not the catch-all of {name}")
+    if person in registry.persons:
+        if ours or name in registry_slugs[person]:
+            return "existing"
+        return Problem("", None, f"a registry person who is not {name} (its names: "
+                       f"{', '.join(sorted(registry_slugs[person]))}); list the name for it "
+                       "in the registry first")
+    if not NEW_ID.fullmatch(person) or len(person) > MAX_ID_LENGTH:
+        return Problem("", None, f"not a registry id and not a valid new id (lower case "
+                       f"letters, digits, hyphens; at most {MAX_ID_LENGTH} characters)")
+    others = name_of_person.get(person, set()) - {name}
+    if others:
+        return Problem("", None, f"a person the resolution gives to {', '.join(sorted(others))}"
+                       f", not to {name}")
+    return "new"
+
+
+def _settle_as_today(rows: list[int], name_of: np.ndarray, person_of: np.ndarray,
+                     status_of: np.ndarray, assignments: pd.DataFrame,
+                     snapshot: Snapshot) -> None:
+    """Mentions decided `null` stay as they are today, unless their name now has a person:
+    then they go to the name's catch-all (as `resolve` leaves an unattributed cluster)."""
+    if not rows:
+        return
+    named = {str(name_of[i]) for i in range(len(name_of))
+             if status_of[i] in ("new", "existing")}
+    registry = snapshot.registry
+    legacy = registry.format == "legacy"
+    taken = set(registry.persons) | {str(p) for p in person_of if isinstance(p, str)}
+    catch_all_of: dict[str, str] = {}
+    for i in range(len(name_of)):
+        if status_of[i] == "unresolved" and isinstance(person_of[i], str):
+            catch_all_of.setdefault(str(name_of[i]), str(person_of[i]))
+    for pid, person in sorted(registry.persons.items()):
+        if person.is_catch_all:
+            for slug in sorted({n.slug for n in person.names}):
+                catch_all_of.setdefault(slug, pid)
+    for row in rows:
+        name = str(name_of[row])
+        if name not in named:
+            person_of[row] = assignments["person"].iloc[row]
+            status_of[row] = "unchanged"
+            continue
+        if name not in catch_all_of:
+            catch_all_of[name] = propose_id(name, taken) if legacy else unverified_id(name)
+            taken.add(catch_all_of[name])
+        person_of[row] = catch_all_of[name]
+        status_of[row] = "unresolved"

@@ -9,7 +9,7 @@ cannot say (a confidence between 0 and 1, a year span of two) are checked after 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -58,8 +58,12 @@ class _Cluster(msgspec.Struct, forbid_unknown_fields=False):
     evidence: _Evidence
 
 
+# A name slug as the Anthology makes them; it also names files (`names/<slug>.html`).
+Slug = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$", max_length=200)]
+
+
 class _Split(msgspec.Struct, forbid_unknown_fields=False):
-    name: str
+    name: Slug
     display: str
     ambiguity: float
     clusters: list[_Cluster]

@@ -31,7 +31,9 @@
   for (const g of groups) for (const m of g.mentions) original.set(m, g.key);
 
   const sectionOf = (key) => groupsNode.querySelector(`section.group[data-key="${CSS.escape(key)}"]`);
-  const label = (g) => (g.status === "unresolved" ? "not attributed (" + g.person + ")" : g.person + " (" + g.status + ")");
+  const label = (g) => (g.person === null ? "as today (not changed)"
+    : g.status === "unresolved" ? "not attributed (" + g.person + ")" : g.person + " (" + g.status + ")");
+  const shown = (person) => (person === null ? "as today" : person);
 
   function freeId() {
     const used = new Set([...data.taken, ...groups.map((g) => g.person)]);
@@ -100,14 +102,25 @@
     return found ? found.affiliation : "";
   }
 
-  const yamlName = ([first, last]) => `{first: ${first}, last: ${last}}`;
+  // A YAML scalar as the exporter writes it (PyYAML): plain where that reads back as the same
+  // text, else single-quoted. Inside a flow mapping ({first: ..}) commas and brackets quote too.
+  const RESERVED = /^(?:y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF|null|Null|NULL|~)$/;
+  const NUMBER = /^[-+]?(?:\d[\d_]*(?:\.\d*)?(?:[eE][-+]?\d+)?|\.\d+|\.inf|\.nan)$/i;
+  const yamlScalar = (text, inFlow) => {
+    const plain = text !== "" && text.trim() === text && !/^[,\[\]{}#&*!|>'"%@`?:]/.test(text)
+      && !/^- /.test(text) && !/: |:$| #/.test(text) && !RESERVED.test(text) && !NUMBER.test(text)
+      && !(inFlow && /[,\[\]{}]/.test(text));
+    return plain ? text : `'${text.replace(/'/g, "''")}'`;
+  };
+  const yamlText = (text) => yamlScalar(text, false);
+  const yamlName = ([first, last]) => `{first: ${yamlScalar(first, true)}, last: ${yamlScalar(last, true)}}`;
 
   function entry(group) {
     const [canonical, ...variants] = names(group);
     const affiliation = firstAffiliation(group);
     if (data.registry === "legacy") {
       const lines = [`- canonical: ${yamlName(canonical)}`, `  id: ${group.person}`];
-      if (affiliation) lines.push(`  comment: ${affiliation}`);
+      if (affiliation) lines.push(`  comment: ${yamlText(affiliation)}`);
       if (variants.length) lines.push("  variants:", ...variants.map((n) => `  - ${yamlName(n)}`));
       return lines.join("\n");
     }
@@ -138,7 +151,7 @@
       for (const key of g.mentions) {
         if (original.get(key) !== g.key) {
           const m = data.mentions[key];
-          moved.push(`${m.paper} (${m.role} ${m.position + 1}, ${m.first} ${m.last}) -> ${g.person}`);
+          moved.push(`${m.paper} (${m.role} ${m.position + 1}, ${m.first} ${m.last}) -> ${shown(g.person)}`);
         }
       }
     }
