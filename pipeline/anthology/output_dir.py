@@ -45,7 +45,7 @@ def check_replaceable_dir(out: Path, inputs: dict[str, Path], force: bool) -> No
         relation = _relation(target, path.resolve())
         if relation is not None:
             raise OutputDirError(f"--out {out} {relation} the {label} {path}; choose a "
-                                 "separate directory (or --in-place to change the data)")
+                                 "separate directory")
     if out.is_symlink():
         raise OutputDirError(f"--out {out} is a symbolic link; name a real directory")
     if out.exists():

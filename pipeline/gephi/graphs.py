@@ -25,7 +25,7 @@ import pandas as pd
 from pipeline.anthology.snapshot import Snapshot
 from pipeline.gephi.style import add_viz, palette
 
-LABEL_LENGTH = 80
+LABEL_LENGTH = 72  # of a title; the year follows it
 NEW, EXISTING = (31, 119, 180), (44, 160, 44)
 
 
@@ -53,7 +53,7 @@ def name_graph(split: dict[str, Any], authors: dict[str, list[tuple[str, str]]],
             node = f"{paper['paper']}|{paper['role']}|{paper['position']}"
             year = paper.get("year")
             title = paper.get("title") or paper["paper"]
-            graph.add_node(node, label=_short(f"{title} ({year})" if year else title),
+            graph.add_node(node, label=f"{_short(title)} ({year})" if year else _short(title),
                            kind="mention", cluster=cluster["cluster"],
                            person=cluster["person"] or "", status=cluster["status"],
                            pinned=paper.get("pinned") is not None, year=int(year or 0),
