@@ -31,7 +31,7 @@
   for (const g of groups) for (const m of g.mentions) original.set(m, g.key);
 
   const sectionOf = (key) => groupsNode.querySelector(`section.group[data-key="${CSS.escape(key)}"]`);
-  const label = (g) => (g.person === null ? "as today (not changed)"
+  const label = (g) => (g.person === null ? `as today, not changed (${g.key})`
     : g.status === "unresolved" ? "not attributed (" + g.person + ")" : g.person + " (" + g.status + ")");
   const shown = (person) => (person === null ? "as today" : person);
 
