@@ -77,4 +77,4 @@ test: data
 
 clean:
 	rm -rf $(VENV) $(CACHE) $(OUT) node_modules tests/artifacts .pytest_cache .mypy_cache .ruff_cache
-	find graphs -type f ! -name README.md -delete
+	rm -rf graphs/resolution
