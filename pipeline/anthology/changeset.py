@@ -18,14 +18,12 @@ before any file is touched. Then:
 from __future__ import annotations
 
 import difflib
-import os
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from pipeline.anthology.output_dir import mark
+from pipeline.anthology.output_dir import write_dir_atomically
 from pipeline.anthology.registry import REGISTRY_FILES, Registry
 from pipeline.anthology.transaction import replace_files
 from pipeline.anthology.volumes import MentionKey
@@ -130,19 +128,11 @@ def write_copy(changes: RenderedChanges, data_dir: Path, out_dir: Path) -> None:
     `out_dir` must have passed `output_dir.check_replaceable_dir`: absent, empty, or an
     earlier output of this tool. The copy carries the marker that makes it recognisable.
     """
-    out_dir = out_dir.absolute()
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
-        copy = staging / "data"
-        shutil.copytree(data_dir, copy, symlinks=True)
+    def fill(copy: Path) -> None:
+        shutil.copytree(data_dir, copy, symlinks=True, dirs_exist_ok=True)
         write(changes, copy)
-        mark(copy)
-        if out_dir.exists():
-            os.replace(out_dir, staging / "old")
-        os.replace(copy, out_dir)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+
+    write_dir_atomically(out_dir, fill)
 
 
 def apply(changeset: Changeset, data_dir: Path, mode: ApplyMode, out_dir: Path | None = None

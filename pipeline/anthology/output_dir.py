@@ -123,23 +123,20 @@ def mark(directory: Path) -> None:
 
 
 def write_dir_atomically(out: Path, fill: Callable[[Path], T]) -> T:
-    """Fill a new directory beside `out`, then put it in place of `out` (checked beforehand
-    with `check_replaceable_dir`): an interrupted or failed run leaves `out` as it was."""
+    """Fill a new directory beside `out` (with the marker), then put it in place of `out` in
+    one rename. `out` must have passed `check_replaceable_dir`; an interrupted or failed run
+    leaves `out` as it was."""
+    out = out.absolute()
     out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent))
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
-        staging.chmod(0o755)
-        result = fill(staging)
-        mark(staging)
+        new = staging / "new"
+        new.mkdir()
+        result = fill(new)
+        mark(new)
         if out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
-            os.rmdir(old)
-            out.rename(old)
-            staging.rename(out)
-            shutil.rmtree(old)
-        else:
-            staging.rename(out)
-    except BaseException:
+            os.replace(out, staging / "old")
+        os.replace(new, out)
+    finally:
         shutil.rmtree(staging, ignore_errors=True)
-        raise
     return result
