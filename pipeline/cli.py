@@ -541,6 +541,18 @@ def _add_export_command(sub: Subcommands) -> None:
     export.set_defaults(func=cmd_export)
 
 
+def _add_resolution_reader_options(parser: argparse.ArgumentParser, default_out: Path,
+                                   out_help: str) -> None:
+    """Options of a command that reads a resolution and replaces OUT as a whole."""
+    _add_snapshot_options(parser)
+    parser.add_argument("--resolution", type=Path, default=Path("out"), metavar="DIR",
+                        help="directory of a `resolve` run (default: %(default)s)")
+    parser.add_argument("--out", type=Path, default=default_out, metavar="DIR",
+                        help=f"{out_help} (default: %(default)s)")
+    parser.add_argument("--force", action="store_true",
+                        help="replace OUT if it holds an earlier output of anthology-resolve")
+
+
 def _add_review_command(sub: Subcommands) -> None:
     review = sub.add_parser(
         "review", help="write review pages a curator opens in a browser (no server needed)",
@@ -552,13 +564,7 @@ def _add_review_command(sub: Subcommands) -> None:
                     "entries and a decisions file for `export --decisions`; variants.html "
                     "lists the name-variant merges. OUT is replaced as a whole, so it must be "
                     "absent, empty or an earlier review site (with --force).")
-    _add_snapshot_options(review)
-    review.add_argument("--resolution", type=Path, default=Path("out"), metavar="DIR",
-                        help="directory of a `resolve` run (default: %(default)s)")
-    review.add_argument("--out", type=Path, default=Path("out/review"), metavar="DIR",
-                        help="where the site is written (default: %(default)s)")
-    review.add_argument("--force", action="store_true",
-                        help="replace OUT if it holds an earlier output of anthology-resolve")
+    _add_resolution_reader_options(review, Path("out/review"), "where the site is written")
     review.set_defaults(func=cmd_review)
 
 
@@ -585,13 +591,8 @@ def _add_graphs_command(sub: Subcommands) -> None:
                     "links (variants.gexf); each also as GraphML, with colours, sizes and a "
                     "layout set, and index.md listing them. OUT is replaced as a whole, so "
                     "it must be absent, empty or an earlier output (with --force).")
-    _add_snapshot_options(graphs)
-    graphs.add_argument("--resolution", type=Path, default=Path("out"), metavar="DIR",
-                        help="directory of a `resolve` run (default: %(default)s)")
-    graphs.add_argument("--out", type=Path, default=Path("graphs/resolution"), metavar="DIR",
-                        help="where the graphs are written (default: %(default)s)")
-    graphs.add_argument("--force", action="store_true",
-                        help="replace OUT if it holds an earlier output of anthology-resolve")
+    _add_resolution_reader_options(graphs, Path("graphs/resolution"),
+                                   "where the graphs are written")
     graphs.set_defaults(func=cmd_graphs)
 
 

@@ -22,6 +22,7 @@ from typing import Any
 import networkx as nx
 import pandas as pd
 
+from pipeline.anthology.names import full_name
 from pipeline.anthology.snapshot import Snapshot
 from pipeline.gephi.style import add_viz, palette
 
@@ -99,7 +100,7 @@ def coauthor_network(splits: list[dict[str, Any]], assignments: pd.DataFrame,
     graph = nx.Graph(name="resolved person-coauthor network")
     names: dict[str, Counter[str]] = {}
     for pid, first, last in zip(table["person"], table["first"], table["last"]):
-        names.setdefault(pid, Counter())[f"{first} {last}".strip()] += 1
+        names.setdefault(pid, Counter())[full_name(first, last)] += 1
     for pid in sorted(names):
         kind = status.get(pid, "coauthor")
         graph.add_node(pid, label=min(names[pid], key=lambda n: (-names[pid][n], n)),

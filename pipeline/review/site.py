@@ -72,16 +72,17 @@ def _abstracts(snapshot: Snapshot, papers: set[str]) -> dict[str, str]:
     return dict(zip(table["paper"], table["abstract"].fillna("")))
 
 
-def _mention_records(split: dict[str, Any], snapshot: Snapshot) -> dict[str, dict[str, Any]]:
-    """What the page's script needs per mention to write entries: key -> name parts etc."""
+def _mention_records(snapshot: Snapshot, slugs: set[str]
+                     ) -> dict[str, dict[str, dict[str, Any]]]:
+    """Per name, what the page's script needs per mention to write entries: key -> name
+    parts, affiliation, year."""
     table = snapshot.mentions
-    slug = split["name"]
-    rows = table[table["slug"] == slug]
-    records = {}
-    for paper, role, position, first, last, affiliation, year in zip(
-            rows["paper"], rows["role"], rows["position"], rows["first"].fillna(""),
-            rows["last"], rows["affiliation"], rows["year"]):
-        records[f"{paper}|{role}|{position}"] = {
+    rows = table[table["slug"].isin(slugs)]
+    records: dict[str, dict[str, dict[str, Any]]] = {}
+    for slug, paper, role, position, first, last, affiliation, year in zip(
+            rows["slug"], rows["paper"], rows["role"], rows["position"],
+            rows["first"].fillna(""), rows["last"], rows["affiliation"], rows["year"]):
+        records.setdefault(str(slug), {})[f"{paper}|{role}|{position}"] = {
             "paper": str(paper), "role": str(role), "position": int(position),
             "first": str(first), "last": str(last),
             "affiliation": str(affiliation) if pd.notna(affiliation) else "",
@@ -89,8 +90,8 @@ def _mention_records(split: dict[str, Any], snapshot: Snapshot) -> dict[str, dic
     return records
 
 
-def _page_data(split: dict[str, Any], snapshot: Snapshot, registry: Registry
-               ) -> dict[str, Any]:
+def _page_data(split: dict[str, Any], registry: Registry,
+               mentions: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """The JSON the page's script reads: groups, mentions, registry facts."""
     slug = split["name"]
     groups = [{"key": c["cluster"], "person": c["person"], "status": c["status"],
@@ -104,7 +105,7 @@ def _page_data(split: dict[str, Any], snapshot: Snapshot, registry: Registry
             "registry": "legacy" if legacy else "current",
             "catch_all": catch_all or (None if legacy else unverified_id(slug)),
             "taken": sorted(pid for pid in registry.persons if pid.startswith(slug)),
-            "groups": groups, "mentions": _mention_records(split, snapshot)}
+            "groups": groups, "mentions": mentions}
 
 
 def build_site(proposals: dict[str, Any], snapshot: Snapshot, out_dir: Path) -> list[Path]:
@@ -115,6 +116,7 @@ def build_site(proposals: dict[str, Any], snapshot: Snapshot, out_dir: Path) -> 
     with_pages = {s["name"] for s in splits}
     papers = {p["paper"] for s in splits for c in s["clusters"] for p in c["papers"]}
     abstracts, authors = _abstracts(snapshot, papers), snapshot.names_on(papers)
+    records = _mention_records(snapshot, with_pages)
     environment = _environment()
     written: list[Path] = []
     (out_dir / "names").mkdir()
@@ -128,7 +130,7 @@ def build_site(proposals: dict[str, Any], snapshot: Snapshot, out_dir: Path) -> 
     written.append(_write(out_dir / "index.html", index))
     page = environment.get_template("name.html.j2")
     for split in splits:
-        data = _page_data(split, snapshot, snapshot.registry)
+        data = _page_data(split, snapshot.registry, records.get(split["name"], {}))
         html = page.render(
             split=split, summary=summarise(split), abstracts=abstracts, authors=authors,
             with_pages=with_pages, review_margin=REVIEW_MARGIN,
