@@ -6,10 +6,10 @@ import pandas as pd
 import pytest
 from conftest import MINI
 
+from pipeline.anthology.blinding import blind
 from pipeline.anthology.curation import curated_identities, curation_of
 from pipeline.anthology.registry import Registry
 from pipeline.anthology.snapshot import read_snapshot
-from pipeline.evaluate.blinding import blind
 from pipeline.evaluate.metrics import score_block, score_clustering
 
 

@@ -9,6 +9,7 @@ is multi-identity when its curated mentions are two or more persons.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -92,3 +93,8 @@ def curation_of(mentions: pd.DataFrame, registry: Registry) -> Curation:
     per_block = identity.dropna().groupby(mentions.loc[identity.notna(), "slug"]).nunique()
     multi = frozenset(per_block[per_block >= 2].index)
     return Curation(identity, blocks, multi)
+
+
+def fold_of(slug: str, folds: int) -> int:
+    """Stable fold of a block (a hash of its slug, so adding names moves no other block)."""
+    return int(hashlib.blake2b(slug.encode("utf-8"), digest_size=4).hexdigest(), 16) % folds

@@ -1,2 +1,2 @@
-"""Scoring against the curation: blinding, metrics, baselines and the blind evaluation
+"""Scoring against the curation: metrics, baselines and the blind evaluation
 (`run.py`)."""

@@ -13,6 +13,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pipeline.resolve.confidence_calibration import judge_clusters
+
 BIN_EDGES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0000001)
 
 
@@ -20,18 +22,14 @@ def cluster_reliability(cluster: pd.Series, confidence: pd.Series, gold: pd.Seri
                         ) -> dict[str, Any]:
     """`cluster` and `confidence` per split mention; `gold` the identity per gold mention
     (same index). Only clusters holding gold mentions are judged."""
-    frame = pd.DataFrame({"cluster": cluster, "confidence": confidence,
-                          "gold": gold.reindex(cluster.index)}).dropna(subset=["gold"])
-    if frame.empty:
+    return reliability_table(judge_clusters(cluster, confidence, gold))
+
+
+def reliability_table(judged: pd.DataFrame) -> dict[str, Any]:
+    """The table of clusters judged by `judge_clusters` (columns confidence, right)."""
+    if judged.empty:
         return {"clusters": 0, "bins": [], "brier": None}
-    frame["name"] = frame["cluster"].str.rsplit("#", n=1).str[0]
-    spread = frame.groupby(["name", "gold"])["cluster"].nunique()
-    rows = []
-    for _, members in frame.groupby("cluster", sort=True):
-        identities = members["gold"].unique()
-        whole = len(identities) == 1 and spread[(members["name"].iloc[0], identities[0])] == 1
-        rows.append((float(members["confidence"].iloc[0]), whole))
-    table = pd.DataFrame(rows, columns=["confidence", "right"])
+    table = judged[["confidence", "right"]]
     bins = []
     for low, high in zip(BIN_EDGES[:-1], BIN_EDGES[1:]):
         chosen = table[(table["confidence"] >= low) & (table["confidence"] < high)]

@@ -21,10 +21,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from pipeline.anthology.curation import curation_of
+from pipeline.anthology.curation import curation_of, fold_of
 from pipeline.anthology.snapshot import Snapshot
 from pipeline.evaluate import as_user
-from pipeline.evaluate.run import EvalSettings, evaluate, fold_of
+from pipeline.evaluate.run import EvalSettings, evaluate
 from pipeline.evaluate.variants import evaluate_variants, evaluate_variants_as_user
 from pipeline.resolve.evidence_kinds import EVIDENCE_KINDS
 

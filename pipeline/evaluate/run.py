@@ -2,14 +2,15 @@
 
 1. Gold: the curation's identities of author mentions, from explicit (non-catch-all) ids
    and ORCIDs (`anthology/curation.py`); blocks are name slugs with 2+ gold mentions.
-2. Blind (`blinding.py`): ids and ORCIDs of every mention of those names are removed before
-   anything else runs; the registry is not consulted for them.
+2. Blind (`anthology/blinding.py`): ids and ORCIDs of every mention of those names are
+   removed before anything else runs; the registry is not consulted for them.
 3. The pipeline runs on the blinded mentions. Its two learnt parts (the pair model and the
    name ambiguity model) are cross-fitted: blocks are split into two folds, and each fold is
    resolved by models learnt on the other fold's gold only.
 4. B-cubed and pairwise scores over the gold mentions, micro-averaged, separately for blocks
    with 2+ gold identities ("multi") and with one ("single"), for the pipeline and for the
-   two baselines, plus the blocks that lost most.
+   two baselines, plus the blocks that lost most; and how well cluster confidence is
+   calibrated, raw and as `resolve` calibrates it (cross-fitted).
 """
 
 from __future__ import annotations
@@ -22,11 +23,11 @@ from typing import Any
 
 import pandas as pd
 
-from pipeline.anthology.curation import Curation, curation_of
+from pipeline.anthology.blinding import blind
+from pipeline.anthology.curation import Curation, curation_of, fold_of
 from pipeline.anthology.snapshot import Snapshot
 from pipeline.evaluate import baselines
-from pipeline.evaluate.blinding import blind
-from pipeline.evaluate.calibration import cluster_reliability
+from pipeline.evaluate.calibration import reliability_table
 from pipeline.evaluate.metrics import Scores, score_clustering
 from pipeline.evaluate.totals import totals
 from pipeline.resolve.ambiguity import AmbiguityModel, name_commonness, name_features
@@ -39,6 +40,7 @@ from pipeline.resolve.clustering import (
     prepare_evidence,
     training_data,
 )
+from pipeline.resolve.confidence_calibration import ConfidenceCalibration, judge_clusters
 from pipeline.resolve.pair_model import PairModel
 from pipeline.resolve.synthetic import synthetic_blocks
 
@@ -65,11 +67,6 @@ def _kept_for_training(slug: str, fraction: float, seed: int) -> bool:
         return True
     digest = hashlib.blake2b(f"{seed}:{slug}".encode(), digest_size=4).hexdigest()
     return int(digest, 16) / 0xFFFFFFFF < fraction
-
-
-def fold_of(slug: str, folds: int) -> int:
-    """Stable fold of a block (a hash of its slug, so adding names moves no other block)."""
-    return int(hashlib.blake2b(slug.encode("utf-8"), digest_size=4).hexdigest(), 16) % folds
 
 
 def evaluate(snapshot: Snapshot, settings: EvalSettings, show_progress: bool = False
@@ -142,10 +139,21 @@ def evaluate(snapshot: Snapshot, settings: EvalSettings, show_progress: bool = F
         "pipeline": totals(pipeline_scores, gold),
         "baselines": {name: totals(s, gold) for name, s in baseline_scores.items()},
         "worst_blocks": worst,
-        "cluster_confidence": cluster_reliability(
-            clusters["cluster"], clusters["cluster_confidence"], gold_labels),
+        "cluster_confidence": _confidence_reliability(clusters, gold_labels, fold),
         "seconds": round(time.perf_counter() - started, 1),
     }
+
+
+def _confidence_reliability(clusters: pd.DataFrame, gold_labels: pd.Series,
+                            fold: dict[str, int]) -> dict[str, Any]:
+    """Reliability of the raw cluster confidence, and of the calibrated one `resolve` shows:
+    each fold's clusters mapped by the calibration learnt on the other folds' clusters."""
+    judged = judge_clusters(clusters["cluster"], clusters["cluster_confidence"], gold_labels)
+    calibration = ConfidenceCalibration.fit(judged, fold)
+    calibrated = judged.assign(confidence=calibration.apply(
+        judged["name"], judged["confidence"]).to_numpy())
+    return {"raw": reliability_table(judged),
+            "calibrated": reliability_table(calibrated)}
 
 
 def _worst_blocks(per_block: dict[str, Scores], gold: Curation, gold_labels: pd.Series,

@@ -14,7 +14,9 @@ would rather start a new person (pair log-odds 0 at the default resolution).
   not a fragment of another: cohesion (mean affinity of its members, 1 for a singleton)
   times separation (1 minus the highest mean affinity of its members to one other cluster
   at least as large). Of two look-alike clusters the smaller carries the doubt: it is the
-  one a curator would move. `make eval` measures how well this is calibrated.
+  one a curator would move. This raw score ranks clusters; `resolve` then maps it to a
+  probability learnt from blind splits of the curated names (`confidence_calibration.py`),
+  and `make eval` measures both.
 """
 
 from __future__ import annotations

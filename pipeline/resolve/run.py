@@ -10,6 +10,8 @@
    candidates the model's bound keeps whole; split the rest (`clustering.py`, `split.py`)
    under the hard constraints of their ids, ORCIDs and papers, then (optionally) merge
    clusters on pooled evidence (`cluster_merge.py`).
+   Split the curated names once more with their ids and ORCIDs hidden, and learn from
+   those blind clusters what cluster confidence means (`confidence_calibration.py`).
 5. Match each cluster to a registry person (`persons.py`: its explicit ids, else its ORCIDs,
    else the one registry person of the name left unmatched), propose a new id for a confident
    cluster, or leave it to the name's catch-all.
@@ -30,7 +32,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipeline.anthology.curation import curation_of
+from pipeline.anthology.blinding import blind
+from pipeline.anthology.curation import curation_of, fold_of
 from pipeline.anthology.person_units import person_units
 from pipeline.anthology.snapshot import Snapshot
 from pipeline.errors import AnthologyResolveError
@@ -45,6 +48,7 @@ from pipeline.resolve.clustering import (
     learn_evidence,
     training_data,
 )
+from pipeline.resolve.confidence_calibration import ConfidenceCalibration, judge_clusters
 from pipeline.resolve.evidence import EvidenceContext
 from pipeline.resolve.graph import HeterogeneousGraph, build_graph
 from pipeline.resolve.pair_model import PairModel
@@ -55,6 +59,7 @@ from pipeline.resolve.variants import VariantProposals, name_candidates, propose
 from pipeline.resolve.variants import candidate_rows as variant_rows
 
 log = logging.getLogger(__name__)
+CALIBRATION_FOLDS = 2  # curated names calibrate each other's cluster confidence across folds
 
 
 @dataclass(frozen=True)
@@ -166,7 +171,7 @@ def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool =
     context = EvidenceContext.build(mentions, snapshot.papers, authorship, focus=focus,
                                    cache_dir=snapshot.cache_dir)
     lap("evidence context")
-    pair_model = learn_evidence(context, synthetic, commonness, settings.seed)
+    evidence_model = pair_model = learn_evidence(context, synthetic, commonness, settings.seed)
     if settings.calibrate:
         labelled = curation.labelled.to_numpy()
         training = BlockFeatures.compute(
@@ -185,8 +190,11 @@ def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool =
              len(chosen), int((names["mentions"] >= 2).sum()), len(candidates))
     lap("pair model")
 
-    features = BlockFeatures.compute(context, block_rows_of(mentions, chosen), commonness,
-                                     show_progress)
+    # Curated names are also split blind, to calibrate cluster confidence; their pair
+    # features are computed once, with those of the names to resolve.
+    features = BlockFeatures.compute(
+        context, block_rows_of(mentions, sorted(set(chosen) | set(curation.blocks))),
+        commonness, show_progress)
     lap("evidence")
 
     cluster_model = ClusterModel()
@@ -203,6 +211,22 @@ def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool =
     for conflict in conflicts:
         log.warning("curation conflict: %s", conflict)
     lap("split")
+
+    blind_clusters = cluster_blocks(blind(mentions, curation.blocks), features,
+                                    curation.blocks, lambda _: evidence_model,
+                                    registry.catch_all_ids(), settings.resolution,
+                                    settings.seed, show_progress, merger)
+    calibration = ConfidenceCalibration.fit(
+        judge_clusters(blind_clusters["cluster"], blind_clusters["cluster_confidence"],
+                       curation.identity),
+        {slug: fold_of(slug, CALIBRATION_FOLDS) for slug in curation.blocks})
+    clusters["cluster_confidence"] = calibration.apply(
+        mentions.loc[clusters.index, "slug"], clusters["cluster_confidence"])
+    log.info("cluster confidence calibrated on %d clusters of %d curated names split blind "
+             "(%.0f%% of them one whole person)", calibration.overall.clusters,
+             len(curation.blocks), 100 * calibration.judged["right"].mean()
+             if len(calibration.judged) else 0.0)
+    lap("confidence calibration")
 
     assignments, cluster_table = assign_persons(
         mentions, clusters, registry, settings.min_person_mentions,
@@ -229,6 +253,7 @@ def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool =
                 "ambiguity_model": {"training_blocks": ambiguity_model.training_blocks,
                                     "kind": "logistic regression"
                                     if ambiguity_model.model is not None else "fallback rule"},
-                "graph": graph.counts()},
+                "graph": graph.counts(),
+                "cluster_confidence": calibration.describe()},
         timings=timings, context=context, features=features, pair_model=pair_model,
         graph=graph, conflicts=conflicts, variants=variants)
