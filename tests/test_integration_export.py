@@ -191,6 +191,13 @@ def _assert_persons_agree(snapshot: Snapshot, resolution: Resolution, plan: Expo
     # An existing person whose mentions all carry its id already needs no change.
     assert counted["existing"] == proposed["existing"]
     assert exported_changes["existing"] == summarised["existing"] <= counted["existing"]
+    # Each person's mention count is all its mentions of the name once exported, those that
+    # carried its id before included.
+    persons = exported.mentions.groupby(["slug", "person"]).size()
+    shown = {(slug, p.person): p.mentions for slug, people in plan.by_name.items()
+             for p in people if p.status != "catch-all"}
+    assert len(shown) > 10
+    assert shown == {key: int(persons.get(key, 0)) for key in shown}
 
 
 def test_current_export_with_variant_merges_loads_and_joins_the_names(

@@ -66,7 +66,7 @@ class ExportError(AnthologyResolveError):
 class PersonChange:
     person: str
     status: str  # new, existing, catch-all
-    mentions: int
+    mentions: int  # of the name, once exported (with those that already had its id)
     ids_added: int
     names: list[str]
 
@@ -283,7 +283,8 @@ def plan_export(snapshot: Snapshot, assignments: pd.DataFrame, source: Path,
         plan.changeset.edit(str(file), (str(paper), str(role), int(position)),
                             ("id", old_id if isinstance(old_id, str) else None, str(new_id)))
     plan.changeset.registry = registry
-    _summarise(plan, mentions, wanted, status, added, set(new_ids), fmt, split_rows)
+    _summarise(plan, mentions, wanted, status, added, set(new_ids), fmt,
+               desired.reindex(split_rows))
     return plan
 
 
@@ -335,10 +336,14 @@ def _apply_merges(plan: ExportPlan, mentions: pd.DataFrame, assignments: pd.Data
 
 def _summarise(plan: ExportPlan, mentions: pd.DataFrame, wanted: pd.Series, status: pd.Series,
                added: pd.Series, new_ids: set[str], fmt: ExportFormat,
-               split_rows: pd.Index) -> None:
+               person_after: pd.Series) -> None:
     """Counts, and per name split by the resolution its persons (rows only a variant merge
-    changed are summarised with the merges)."""
+    changed are summarised with the merges). `person_after`: the person of every mention
+    the resolution assigned, once exported (a mention that keeps its curated id counts for
+    the person of that id)."""
+    split_rows = person_after.index
     listed = wanted.index[wanted.index.isin(split_rows) | added[wanted.index].to_numpy()]
+    slug_after = mentions.loc[split_rows, "slug"]
     frame = mentions.loc[listed, ["slug", "first", "last"]].assign(
         person=wanted[listed], status=status[listed], added=added[listed])
     changed_names = sorted(set(frame.loc[frame["status"].isin(["new", "unresolved"]), "slug"])
@@ -351,7 +356,8 @@ def _summarise(plan: ExportPlan, mentions: pd.DataFrame, wanted: pd.Series, stat
                     else "new" if person in new_ids else "existing")
             names = sorted({f"{f} {la}".strip() for f, la in zip(members["first"],
                                                                   members["last"])})
-            people.append(PersonChange(str(person), kind, len(members),
+            total = int(((slug_after == slug) & (person_after == person)).sum())
+            people.append(PersonChange(str(person), kind, max(total, len(members)),
                                        int(members["added"].sum()), names))
         plan.by_name[slug] = people
     plan.counts["names changed"] = len(changed_names)
