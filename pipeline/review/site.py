@@ -25,7 +25,7 @@ from typing import Any
 import jinja2
 import pandas as pd
 
-from pipeline.anthology.registry import Registry, unverified_id
+from pipeline.anthology.registry import CATCH_ALL_COMMENT, Registry, unverified_id
 from pipeline.anthology.snapshot import Snapshot
 from pipeline.export.decisions import FORMAT, VERSION
 
@@ -90,22 +90,44 @@ def _mention_records(snapshot: Snapshot, slugs: set[str]
     return records
 
 
+def _merged_names(merges: Iterable[dict[str, Any]]) -> dict[str, list[str]]:
+    """Per person in a name-variant merge: every name string of the merge, canonical first
+    (export lists them in the merged person's entry)."""
+    merged: dict[str, list[str]] = {}
+    for merge in merges:
+        canonical = merge.get("canonical", {})
+        first = f"{canonical.get('first', '')} {canonical.get('last', '')}".strip()
+        names = sorted((f"{n.get('first', '')} {n.get('last', '')}".strip(),
+                        int(n.get("mentions", 0))) for n in merge.get("names", []))
+        ordered = [first] + [n for n, _ in sorted(names, key=lambda n: -n[1]) if n != first]
+        for person in merge.get("persons", []):
+            merged[str(person)] = ordered
+    return merged
+
+
 def _page_data(split: dict[str, Any], registry: Registry,
-               mentions: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """The JSON the page's script reads: groups, mentions, registry facts."""
+               mentions: dict[str, dict[str, Any]], merged: dict[str, list[str]]
+               ) -> dict[str, Any]:
+    """The JSON the page's script reads: groups, mentions, registry facts, and the names
+    variant merges join to its persons."""
     slug = split["name"]
     groups = [{"key": c["cluster"], "person": c["person"], "status": c["status"],
                "mentions": [f"{p['paper']}|{p['role']}|{p['position']}" for p in c["papers"]]}
               for c in split["clusters"]]
     catch_all = next((c["person"] for c in split["clusters"] if c["status"] == "unresolved"),
-                     None)
+                     None) or next((pid for pid in sorted(registry.catch_all_ids())
+                                    if slug in {n.slug for n in registry.persons[pid].names}),
+                                   None)
     legacy = registry.format == "legacy"
     return {"format": FORMAT, "version": VERSION, "name": slug,
             "display": split.get("display") or slug,
             "registry": "legacy" if legacy else "current",
             "catch_all": catch_all or (None if legacy else unverified_id(slug)),
             "taken": sorted(pid for pid in registry.persons if pid.startswith(slug)),
-            "groups": groups, "mentions": mentions}
+            "catch_all_comment": CATCH_ALL_COMMENT,
+            "groups": groups, "mentions": mentions,
+            "merged": {g["person"]: merged[g["person"]] for g in groups
+                       if g["person"] in merged}}
 
 
 def build_site(proposals: dict[str, Any], snapshot: Snapshot, out_dir: Path) -> list[Path]:
@@ -129,8 +151,9 @@ def build_site(proposals: dict[str, Any], snapshot: Snapshot, out_dir: Path) -> 
         names=summaries, merges=len(merges), review_margin=REVIEW_MARGIN)
     written.append(_write(out_dir / "index.html", index))
     page = environment.get_template("name.html.j2")
+    merged = _merged_names(merges)
     for split in splits:
-        data = _page_data(split, snapshot.registry, records.get(split["name"], {}))
+        data = _page_data(split, snapshot.registry, records.get(split["name"], {}), merged)
         html = page.render(
             split=split, summary=summarise(split), abstracts=abstracts, authors=authors,
             with_pages=with_pages, review_margin=REVIEW_MARGIN,

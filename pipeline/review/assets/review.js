@@ -33,6 +33,7 @@
   const sectionOf = (key) => groupsNode.querySelector(`section.group[data-key="${CSS.escape(key)}"]`);
   const label = (g) => (g.person === null ? `as today, not changed (${g.key})`
     : g.status === "unresolved" ? "not attributed (" + g.person + ")" : g.person + " (" + g.status + ")");
+  const CATCH_ALL_COMMENT = data.catch_all_comment;
   const shown = (person) => (person === null ? "as today" : person);
 
   function freeId() {
@@ -90,10 +91,14 @@
       const id = JSON.stringify([m.first, m.last]);
       counts.set(id, (counts.get(id) || 0) + 1);
     }
+    // As export orders a new entry's names: by use, then family name, then given name.
+    const order = (text) => { const [first, last] = JSON.parse(text); return [last, first]; };
     return Array.from(counts.entries())
-      .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
+      .sort((a, b) => b[1] - a[1] || compare(order(a[0]), order(b[0])))
       .map(([id]) => JSON.parse(id));
   }
+
+  const compare = (a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0);
 
   function firstAffiliation(group) {
     const ordered = group.mentions.map((k) => data.mentions[k])
@@ -115,19 +120,34 @@
   const yamlText = (text) => yamlScalar(text, false);
   const yamlName = ([first, last]) => `{first: ${yamlScalar(first, true)}, last: ${yamlScalar(last, true)}}`;
 
-  function entry(group) {
+  function entry(group, comment) {
     const [canonical, ...variants] = names(group);
-    const affiliation = firstAffiliation(group);
+    const note = comment === undefined ? firstAffiliation(group) : comment;
+    const merged = data.merged[group.person];
+    const mergeNote = merged
+      ? `\n# a name-variant merge joins this person with ${merged.join(" / ")}: export lists those names too`
+      : "";
     if (data.registry === "legacy") {
       const lines = [`- canonical: ${yamlName(canonical)}`, `  id: ${group.person}`];
-      if (affiliation) lines.push(`  comment: ${yamlText(affiliation)}`);
+      if (note) lines.push(`  comment: ${yamlText(note)}`);
       if (variants.length) lines.push("  variants:", ...variants.map((n) => `  - ${yamlName(n)}`));
-      return lines.join("\n");
+      return lines.join("\n") + mergeNote;
     }
     const value = {};
-    if (affiliation) value.comment = affiliation;
+    if (note) value.comment = note;
     value.names = [canonical, ...variants].map(([first, last]) => ({ first, last }));
-    return `${JSON.stringify(group.person)}: ${JSON.stringify(value)}`;
+    return `${JSON.stringify(group.person)}: ${JSON.stringify(value)}` + mergeNote;
+  }
+
+  // In the legacy format a name that gets a person needs a catch-all entry for the mentions
+  // left as today (export's rule for null decisions).
+  function catchAllEntry(fresh) {
+    if (data.registry !== "legacy" || data.catch_all || !fresh.length) return null;
+    const left = groups.filter((g) => g.person === null && g.mentions.length);
+    if (!left.length) return null;
+    // The bare slug is the name's implicit person in this format, so numbering starts at 2.
+    return entry({ person: freeId(), mentions: left.flatMap((g) => g.mentions) },
+      CATCH_ALL_COMMENT);
   }
 
   function decisionDocument() {
@@ -158,7 +178,12 @@
     const fresh = groups.filter((g) => g.status === "new" && g.mentions.length);
     const file = data.registry === "legacy" ? "yaml/name_variants.yaml" : "json/people.json";
     const parts = [];
-    if (fresh.length) parts.push(`# New persons (${file})`, ...fresh.map(entry), "");
+    const catchAll = catchAllEntry(fresh);
+    if (fresh.length) {
+      parts.push(`# New persons (${file})`, ...fresh.map((g) => entry(g)));
+      if (catchAll) parts.push("# and the catch-all for the mentions left as today", catchAll);
+      parts.push("");
+    }
     parts.push(`# Paper -> person changes (${moved.length})`, ...(moved.length ? moved : ["none"]));
     document.getElementById("decision-text").value = parts.join("\n");
     document.getElementById("decision-json").value = JSON.stringify(decisionDocument(), null, 2);
