@@ -9,11 +9,13 @@ import subprocess
 from pathlib import Path
 
 import networkx as nx
+import pandas as pd
 import pytest
 from lxml import etree
 from test_review import resolved  # noqa: F401  (the fixture)
 
 from pipeline.cli import main
+from pipeline.gephi.graphs import display_names, variant_graph, variant_slugs
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 SCHEMA = REPOSITORY / "tests" / "fixtures" / "gexf" / "gexf-1.3-subset.xsd"
@@ -147,3 +149,20 @@ def test_a_name_graph_renders_with_its_layout_and_colours(graphs: Path) -> None:
         view.screenshot(path=str(ARTIFACTS / "name-graph.png"))
         browser.close()
     page.unlink()
+
+
+def test_variant_nodes_are_labelled_by_name_and_by_person_where_it_differs() -> None:
+    mentions = pd.DataFrame({"slug": ["a-bergman", "a-bergman", "a-bergman",
+                                      "a-stevie-bergman", "ahmed-hassan-awadallah"],
+                             "first": ["A.", "A.", "a.", "A. Stevie", "Ahmed Hassan"],
+                             "last": ["Bergman", "Bergman", "Bergman", "Bergman", "Awadallah"]})
+    variants = {"merges": [{"links": [
+        {"from": "a-bergman", "to": "a-stevie-bergman", "kind": "abbreviation",
+         "names": ["a-bergman", "a-stevie-bergman"], "confidence": 0.9}]}],
+        "similar": [{"from": "a-bergman", "to": "ahmed-hassan", "kind": "initials",
+                     "names": ["a-bergman", "ahmed-hassan-awadallah"], "confidence": 0.2}]}
+    graph = variant_graph(variants, display_names(mentions, variant_slugs(variants)))
+    assert dict(graph.nodes(data="label")) == {
+        "a-bergman": "A. Bergman", "a-stevie-bergman": "A. Stevie Bergman",
+        "ahmed-hassan": "Ahmed Hassan Awadallah (ahmed-hassan)"}
+    assert graph.edges["a-bergman", "a-stevie-bergman"]["relation"] == "merge"

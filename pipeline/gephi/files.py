@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
@@ -12,11 +14,31 @@ from pipeline.anthology.snapshot import Snapshot
 from pipeline.gephi.graphs import (
     Written,
     coauthor_network,
+    display_names,
     name_graph,
     variant_graph,
+    variant_slugs,
 )
 from pipeline.gephi.write import write_graph
 from pipeline.progress import progress_bar
+
+# Name graphs are written by this many worker processes (forked, so they share the tables);
+# the main process meanwhile builds the two global graphs.
+WORKERS = 2
+_shared: dict[str, Any] = {}
+
+
+def _share(authors: dict[str, list[tuple[str, str]]],
+           affiliation_of: dict[tuple[str, str, int], str], out_dir: Path) -> None:
+    _shared.update(authors=authors, affiliation_of=affiliation_of, out_dir=out_dir)
+
+
+def _write_name_graph(split: dict[str, Any]) -> Written:
+    graph = name_graph(split, _shared["authors"], _shared["affiliation_of"])
+    stem = f"names/{split['name']}"
+    write_graph(graph, _shared["out_dir"] / stem)
+    return Written(stem, f"{split.get('display', split['name'])}: mentions by proposed "
+                   "person, with coauthors", graph.number_of_nodes(), graph.number_of_edges())
 
 
 def write_graphs(proposals: dict[str, Any], assignments: pd.DataFrame, snapshot: Snapshot,
@@ -36,19 +58,24 @@ def write_graphs(proposals: dict[str, Any], assignments: pd.DataFrame, snapshot:
         write_graph(graph, out_dir / stem)
         written.append(Written(stem, what, graph.number_of_nodes(), graph.number_of_edges()))
 
-    with progress_bar("Writing graphs", total=len(splits) + 2,
-                      enabled=show_progress) as advance:
-        for split in splits:
-            save(name_graph(split, authors, affiliation_of), f"names/{split['name']}",
-                 f"{split.get('display', split['name'])}: mentions by proposed person, "
-                 "with coauthors")
+    # Every task is submitted (and the workers forked) before the progress bar starts its
+    # refresh thread: forking a process that runs threads is unsafe.
+    with ProcessPoolExecutor(WORKERS, mp_context=multiprocessing.get_context("fork"),
+                             initializer=_share,
+                             initargs=(authors, affiliation_of, out_dir)) as pool:
+        pending = [pool.submit(_write_name_graph, split) for split in splits]
+        with progress_bar("Writing graphs", total=len(splits) + 2,
+                          enabled=show_progress) as advance:
+            save(coauthor_network(splits, assignments, snapshot), "coauthors",
+                 "resolved person-coauthor network (persons as nodes)")
             advance(1)
-        save(coauthor_network(splits, assignments, snapshot), "coauthors",
-             "resolved person-coauthor network (persons as nodes)")
-        advance(1)
-        save(variant_graph(proposals.get("variants", {})), "variants",
-             "name variants: merged persons and similar links")
-        advance(1)
+            variants = proposals.get("variants", {})
+            save(variant_graph(variants, display_names(mentions, variant_slugs(variants))),
+                 "variants", "name variants: merged persons and similar links")
+            advance(1)
+            for done in as_completed(pending):
+                written.append(done.result())
+                advance(1)
     (out_dir / "index.md").write_text(index_markdown(written), encoding="utf-8")
     return written
 

@@ -122,26 +122,47 @@ def coauthor_network(splits: list[dict[str, Any]], assignments: pd.DataFrame,
     return graph
 
 
-def variant_graph(variants: dict[str, Any]) -> nx.Graph:
-    """Persons linked by merges (a colour per merged person) and `similar` links."""
+def display_names(mentions: pd.DataFrame, slugs: set[str]) -> dict[str, str]:
+    """Per name slug, its most used name string (ties: the first in sort order)."""
+    rows = mentions[mentions["slug"].isin(slugs)]
+    strings = (rows["first"].fillna("") + " " + rows["last"].fillna("")).str.strip()
+    counts = pd.DataFrame({"slug": rows["slug"], "name": strings}).value_counts()
+    ordered = counts.reset_index().sort_values(["slug", "count", "name"],
+                                               ascending=[True, False, True])
+    return dict(ordered.drop_duplicates("slug")[["slug", "name"]].itertuples(index=False))
+
+
+def variant_slugs(variants: dict[str, Any]) -> set[str]:
+    links = [link for merge in variants.get("merges", []) for link in merge.get("links", [])]
+    links += variants.get("similar", [])
+    return {str(n) for link in links for n in link.get("names", [])}
+
+
+def variant_graph(variants: dict[str, Any], names: dict[str, str]) -> nx.Graph:
+    """Persons linked by merges (a colour per merged person) and `similar` links; a node is
+    labelled with its name as written most often, and its person id where that differs
+    from the name's slug. `names`: from `display_names`."""
     graph = nx.Graph(name="name variants")
     merges = variants.get("merges", [])
     colours = palette(len(merges))
     colour_of: dict[str, tuple[int, int, int]] = {}
     for k, merge in enumerate(merges):
         for link in merge.get("links", []):
-            _add_link(graph, link, "merge", k)
+            _add_link(graph, link, "merge", k, names)
             colour_of[str(link["from"])] = colour_of[str(link["to"])] = colours[k]
     for link in variants.get("similar", []):
-        _add_link(graph, link, "similar", -1)
+        _add_link(graph, link, "similar", -1, names)
     add_viz(graph, colour_of)
     return graph
 
 
-def _add_link(graph: nx.Graph, link: dict[str, Any], decision: str, merged: int) -> None:
-    for unit, name in zip((link["from"], link["to"]), link.get("names", ["", ""])):
-        if str(unit) not in graph:
-            graph.add_node(str(unit), label=str(name), name=str(name), merged_into=merged)
+def _add_link(graph: nx.Graph, link: dict[str, Any], decision: str, merged: int,
+              names: dict[str, str]) -> None:
+    for unit, slug in zip((str(link["from"]), str(link["to"])), link.get("names", ["", ""])):
+        if unit not in graph:
+            shown = names.get(str(slug), str(slug))
+            label = shown if unit == slug else f"{shown} ({unit})"
+            graph.add_node(unit, label=label, name=str(slug), merged_into=merged)
     graph.add_edge(str(link["from"]), str(link["to"]), relation=decision,
                    kind_of_variant=str(link.get("kind", "")),
                    weight=float(link.get("confidence", 0.0)))
