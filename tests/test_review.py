@@ -178,3 +178,24 @@ def test_a_mention_decided_as_today_goes_to_the_catch_all_of_a_name_with_persons
     person = exported.mentions.set_index(["paper", "role", "position"])["person"]
     now = person[(paper["paper"], paper["role"], paper["position"])]
     assert now in exported.registry.catch_all_ids()
+
+
+def test_a_mention_with_an_orcid_goes_only_where_that_orcid_allows() -> None:
+    from types import SimpleNamespace
+
+    from pipeline.export.decisions import _orcid_clash
+
+    mine, other = "0000-0002-1825-0097", "0000-0001-5109-3700"
+    registry = SimpleNamespace(persons={
+        "wei-zhang-stanford": SimpleNamespace(orcid=mine),
+        "wei-zhang-mit": SimpleNamespace(orcid=other),
+        "wei-zhang": SimpleNamespace(orcid=None)})
+    owner = {mine: "wei-zhang-stanford", other: "wei-zhang-mit"}
+    clash = _orcid_clash(mine, "wei-zhang", owner, registry)  # type: ignore[arg-type]
+    assert clash is not None and "pinned by the ORCID" in clash
+    assert _orcid_clash(mine, "wei-zhang-stanford", owner, registry) is None  # type: ignore[arg-type]
+    unknown = "0000-0002-1694-233X"  # nobody's ORCID in the registry: free to move, but
+    assert _orcid_clash(unknown, "wei-zhang", owner, registry) is None  # type: ignore[arg-type]
+    clash = _orcid_clash(unknown, "wei-zhang-mit", owner, registry)  # type: ignore[arg-type]
+    assert clash is not None and f"has the ORCID {other}" in clash  # not to another's
+    assert _orcid_clash(None, "wei-zhang-mit", owner, registry) is None  # type: ignore[arg-type]

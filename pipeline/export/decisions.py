@@ -11,7 +11,8 @@ The file is JSON, written by the review page's "Download decisions" button:
 `person` is a registry person of that name (existing), a new valid id no other name uses (a
 new person), the name's catch-all (leave the mentions unattributed), or null (as the snapshot
 has it today; the name's catch-all if the decisions give the name a person). A mention pinned
-by a specific curated id keeps it. The
+by a specific curated id keeps it; so does one whose ORCID the registry gives to a person, and
+a mention with an ORCID never goes to a registry person holding another ORCID. The
 decisions replace the resolution's person for exactly the listed mentions, which must be
 mentions the resolution covers; everything else in `assignments.csv` stands. Any problem is
 an error naming the file and the decision, and nothing is exported.
@@ -31,6 +32,7 @@ from pipeline.anthology.person_ids import propose_id
 from pipeline.anthology.registry import UNVERIFIED_SUFFIX, Registry, unverified_id
 from pipeline.anthology.snapshot import Snapshot
 from pipeline.errors import InputError, Problem
+from pipeline.export.migrate import clean_orcid
 
 FORMAT = "anthology-resolve decisions"
 VERSION = 1
@@ -124,6 +126,9 @@ def apply_decisions(assignments: pd.DataFrame, decisions: list[dict[str, Any]],
     curated = snapshot.mentions.set_index(["paper", "role", "position"])["id"].reindex(keys)
     curated = curated.where(~curated.isin(catch_alls) & curated.notna()
                             & ~curated.astype(str).str.endswith(UNVERIFIED_SUFFIX))
+    orcids = snapshot.mentions.set_index(["paper", "role", "position"])["orcid"].reindex(
+        keys).map(clean_orcid)
+    orcid_owner = registry_orcid_owners(registry)
     person_of = assignments["person"].to_numpy(dtype=object, copy=True)
     status_of = assignments["status"].to_numpy(dtype=object, copy=True)
     seen: dict[tuple[str, str, int], str] = {}
@@ -154,6 +159,9 @@ def apply_decisions(assignments: pd.DataFrame, decisions: list[dict[str, Any]],
                 problems.append(_problem(
                     path, place, f"is pinned by the curated id {curated.iloc[row]}, which "
                     "export never changes; change it in the XML by hand", mention))
+            elif (clash := _orcid_clash(orcids.iloc[row], person, orcid_owner,
+                                        registry)) is not None:
+                problems.append(_problem(path, place, clash, mention))
             else:
                 seen[key] = place
                 if person is None:
@@ -165,6 +173,28 @@ def apply_decisions(assignments: pd.DataFrame, decisions: list[dict[str, Any]],
         raise InputError(problems[:100])
     _settle_as_today(as_today, name_of, person_of, status_of, assignments, snapshot)
     return assignments.assign(person=person_of, status=status_of)
+
+
+def registry_orcid_owners(registry: Registry) -> dict[str, str]:
+    """The registry person of each ORCID the registry holds."""
+    return {orcid: pid for pid, person in sorted(registry.persons.items())
+            if (orcid := clean_orcid(person.orcid)) is not None}
+
+
+def _orcid_clash(orcid: str | None, person: str | None, owner: dict[str, str],
+                 registry: Registry) -> str | None:
+    """Why a mention with this ORCID cannot go to `person`, or None: an ORCID the registry
+    gives to a person pins the mention to that person (as an id would), and a registry
+    person with another ORCID cannot take it."""
+    if orcid is None or person is None:
+        return None
+    if orcid in owner and owner[orcid] != person:
+        return (f"is pinned by the ORCID {orcid} of {owner[orcid]}, which export never "
+                "changes; change it in the XML by hand")
+    held = clean_orcid(registry.persons[person].orcid) if person in registry.persons else None
+    if held is not None and held != orcid:
+        return f"has the ORCID {orcid}, but {person} has the ORCID {held}"
+    return None
 
 
 def _status(person: str | None, name: str, registry: Registry, catch_alls: set[str],

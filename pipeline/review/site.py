@@ -27,7 +27,8 @@ import pandas as pd
 
 from pipeline.anthology.registry import CATCH_ALL_COMMENT, Registry, unverified_id
 from pipeline.anthology.snapshot import Snapshot
-from pipeline.export.decisions import FORMAT, VERSION
+from pipeline.export.decisions import FORMAT, VERSION, registry_orcid_owners
+from pipeline.export.migrate import clean_orcid
 
 REVIEW_MARGIN = 0.1  # a mention this close to another cluster is flagged for a look
 ASSETS = ("review.css", "review.js")
@@ -152,11 +153,17 @@ def build_site(proposals: dict[str, Any], snapshot: Snapshot, out_dir: Path) -> 
     written.append(_write(out_dir / "index.html", index))
     page = environment.get_template("name.html.j2")
     merged = _merged_names(merges)
+    # ORCIDs the registry gives to a person pin their mentions, as ids do (export refuses
+    # to move them); keyed as the proposals write them.
+    owners = registry_orcid_owners(snapshot.registry)
+    orcid_owner = {raw: owners[clean] for s in splits for c in s["clusters"]
+                   for p in c["papers"] if (raw := p.get("orcid"))
+                   and (clean := clean_orcid(raw)) in owners}
     for split in splits:
         data = _page_data(split, snapshot.registry, records.get(split["name"], {}), merged)
         html = page.render(
             split=split, summary=summarise(split), abstracts=abstracts, authors=authors,
-            with_pages=with_pages, review_margin=REVIEW_MARGIN,
+            with_pages=with_pages, review_margin=REVIEW_MARGIN, orcid_owner=orcid_owner,
             data=json.dumps(data, ensure_ascii=False, sort_keys=True).replace("</", "<\\/"))
         written.append(_write(out_dir / "names" / f"{split['name']}.html", html))
     variants = environment.get_template("variants.html.j2").render(
