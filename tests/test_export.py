@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 from builder import two_wei_zhangs
 from conftest import MINI
 from hypothesis import HealthCheck, given, settings
@@ -139,3 +140,21 @@ def test_pr_summary_lists_names_with_nothing_to_decide_once() -> None:
     body = render_summary(plan, {}).body
     assert "nothing to decide (1 names): `ann-lee`" in body
     assert "<code>ann-lee</code>" not in body and "<code>bo-li</code>" in body
+
+
+def test_a_bad_assignments_file_is_refused_with_every_problem_and_its_line(
+        tmp_path: Path) -> None:
+    from pipeline.errors import InputError
+    from pipeline.export.entries import read_assignments
+
+    path = tmp_path / "assignments.csv"
+    path.write_text("paper,role,position,first,last,person,status,cluster,confidence\n"
+                    "2020.a-1.1,author,0,Wei,Zhang,wei-zhang,new,wei-zhang#0,0.5\n"
+                    "2020.a-1.2,author,0,Wei,Zhang,wei-zhang,maybe,wei-zhang#0,0.5\n"
+                    "2020.a-1.3,author,0,Wei,Zhang,wei-zhang,new,wei-zhang#0,notanumber\n"
+                    "2020.a-1.4,writer,x,Wei,Zhang,wei-zhang,new,wei-zhang#0,1.0000\n")
+    with pytest.raises(InputError) as caught:
+        read_assignments(path)
+    found = {(p.line, p.message.split(" ")[0]) for p in caught.value.problems}
+    assert found == {(3, "status"), (4, "confidence"), (5, "position"), (5, "role")}
+    assert all(p.source == str(path) for p in caught.value.problems)

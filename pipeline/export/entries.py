@@ -81,6 +81,9 @@ class ExportPlan:
     merges: list[MergeDecision] = field(default_factory=list)  # name variants applied
 
 
+STATUSES = ("existing", "new", "unresolved", "unchanged")  # of a mention in assignments.csv
+
+
 def read_assignments(path: Path) -> pd.DataFrame:
     """`assignments.csv` with its columns checked; a bad file is an error naming it."""
     try:
@@ -91,11 +94,21 @@ def read_assignments(path: Path) -> pd.DataFrame:
     if missing:
         raise InputError([Problem(str(path), 1, f"missing columns {missing}",
                                   ",".join(table.columns))])
-    bad = ~table["position"].str.fullmatch(r"[0-9]+")
-    if bad.any():
-        row = int(bad.to_numpy().nonzero()[0][0])
-        raise InputError([Problem(str(path), row + 2, "position must be a number",
-                                  table["position"].iloc[row])])
+    # Every reader of a resolution (export, review, graphs) gets the same checks; all
+    # problems are reported together (up to 50 per kind).
+    checks = [
+        ("position", ~table["position"].str.fullmatch(r"[0-9]+"), "position must be a number"),
+        ("role", ~table["role"].isin(["author", "editor"]), "role must be author or editor"),
+        ("status", ~table["status"].isin(STATUSES),
+         f"status must be one of {', '.join(STATUSES)}"),
+        ("confidence", ~table["confidence"].str.fullmatch(r"(0(\.[0-9]+)?|1(\.0+)?)?"),
+         "confidence must be a number from 0 to 1, or empty"),
+    ]
+    problems = [Problem(str(path), int(row) + 2, message, table[column].iloc[row])
+                for column, bad, message in checks
+                for row in bad.to_numpy().nonzero()[0][:50]]
+    if problems:
+        raise InputError(problems)
     return table.assign(position=table["position"].astype(int))
 
 
@@ -133,7 +146,7 @@ def _check_persons(assignments: pd.DataFrame, source: Path, registry: Registry) 
     person = assignments["person"].str.removesuffix(UNVERIFIED_SUFFIX)
     bad_person = changed & ~person.str.fullmatch(r"[a-z0-9][-a-z0-9]+") & ~person.isin(
         list(registry.persons))
-    bad_status = ~assignments["status"].isin(["existing", "new", "unresolved", "unchanged"])
+    bad_status = ~assignments["status"].isin(STATUSES)
     problems = [Problem(str(source), int(i) + 2, "not a valid person id",
                         assignments["person"].iloc[i]) for i in bad_person.to_numpy().nonzero()[0]]
     problems += [Problem(str(source), int(i) + 2, "status must be existing, new, unresolved or "
