@@ -1,9 +1,10 @@
 """The pull-request description of an export: per changed name, who is who and why.
 
 A table of counts; then the names where only registry persons get ids, on one line (nothing
-to decide there); then per other split name a collapsible `<details>` section where each person
-gets one line: its id, whether it is new, how many of the name's mentions it takes and how many
-ids were added, then the evidence `resolve` recorded for its cluster in `proposals.json` (top
+to decide there); then per other split name, most mentions in doubt first, a collapsible
+`<details>` section where each person gets one line: its id, whether it is new, how many of
+the name's mentions it takes, how many ids were added and its cluster confidence (marked
+**check** below 0.5), then the evidence `resolve` recorded for its cluster in `proposals.json` (top
 coauthors, years, venues, affiliations, two papers linked), which is what tells a reviewer
 why the persons are separate; the heading shows the name as the Anthology does. Then the
 name-variant merges as a table, and notes. A pull-request body holds 65,536 characters: the
@@ -20,6 +21,7 @@ from pipeline.export.entries import ExportPlan, PersonChange
 
 TOP = 3
 EXAMPLES = 2  # papers linked per person
+CHECK_BELOW = 0.5  # a person whose cluster confidence is lower is marked for checking
 
 SUMMARY_HEADER = "# Author disambiguation"  # first line of every summary
 
@@ -37,7 +39,8 @@ def evidence_of(proposals: dict[str, Any]) -> dict[str, dict[str, Any]]:
                 examples = [p for p in papers if isinstance(p, dict) and p.get("link")
                             ][:EXAMPLES] if isinstance(papers, list) else []
                 evidence.setdefault(str(cluster["person"]),
-                                    {**cluster["evidence"], "examples": examples})
+                                    {**cluster["evidence"], "examples": examples,
+                                     "confidence": cluster.get("confidence")})
     return evidence
 
 
@@ -95,14 +98,32 @@ def _name_section(slug: str, people: list[PersonChange], evidence: dict[str, dic
              "added</summary>", ""]
     for person in sorted(people, key=lambda p: (p.status == "catch-all", -p.mentions,
                                                 p.person)):
+        confidence = evidence.get(person.person, {}).get("confidence")
+        sure = ""
+        if isinstance(confidence, int | float) and person.status != "catch-all":
+            sure = f", confidence {confidence:.2f}" + (
+                " **check**" if confidence < CHECK_BELOW else "")
         head = (f"- `{person.person}` ({person.status}): {person.mentions} mention"
                 f"{'s' if person.mentions != 1 else ''}, {person.ids_added} id"
-                f"{'s' if person.ids_added != 1 else ''} added")
+                f"{'s' if person.ids_added != 1 else ''} added{sure}")
         why = _evidence_line(evidence.get(person.person, {}))
         if person.status == "catch-all":
             why = "not enough evidence to attribute these to one person"
         lines.append(f"{head}{': ' + why if why else ''}")
     return lines + ["", "</details>", ""]
+
+
+def _doubt(people: list[PersonChange], evidence: dict[str, dict[str, Any]]) -> float:
+    """Expected misplaced mentions: mentions x (1 - cluster confidence), over the persons
+    with a confidence (catch-alls count whole: nobody has decided them)."""
+    total = 0.0
+    for person in people:
+        confidence = evidence.get(person.person, {}).get("confidence")
+        if person.status == "catch-all":
+            total += person.mentions
+        elif isinstance(confidence, int | float):
+            total += person.mentions * (1.0 - confidence)
+    return total
 
 
 def _merge_rows(plan: ExportPlan) -> list[str]:
@@ -135,9 +156,11 @@ def render_summary(plan: ExportPlan, evidence: dict[str, dict[str, Any]],
     # Names whose persons are all registry persons only get ids: nothing to decide there.
     settled = sorted(slug for slug, people in plan.by_name.items()
                      if all(p.status == "existing" for p in people))
-    names: list[list[str]] = [_name_section(slug, people, evidence, display.get(slug))
-                              for slug, people in sorted(plan.by_name.items())
-                              if slug not in settled]
+    # Names a curator most needs to check come first: most mentions in doubt.
+    ordered = sorted((slug for slug in plan.by_name if slug not in settled),
+                     key=lambda slug: (-_doubt(plan.by_name[slug], evidence), slug))
+    names: list[list[str]] = [_name_section(slug, plan.by_name[slug], evidence,
+                                            display.get(slug)) for slug in ordered]
     if settled:
         names.insert(0, [f"Ids added for registry persons only, nothing to decide "
                          f"({len(settled):,} names): "
