@@ -101,10 +101,13 @@ def coauthor_network(splits: list[dict[str, Any]], assignments: pd.DataFrame,
     names: dict[str, Counter[str]] = {}
     for pid, first, last in zip(table["person"], table["first"], table["last"]):
         names.setdefault(pid, Counter())[full_name(first, last)] += 1
+    shown = {pid: min(counts, key=lambda n: (-counts[n], n)) for pid, counts in names.items()}
+    shared = Counter(shown.values())
     for pid in sorted(names):
         kind = status.get(pid, "coauthor")
-        graph.add_node(pid, label=min(names[pid], key=lambda n: (-names[pid][n], n)),
-                       status=kind, papers=int(sum(names[pid].values())))
+        # Persons who share a name (the point of the resolution) are told apart by their id.
+        label = shown[pid] if shared[shown[pid]] == 1 else f"{shown[pid]} ({pid})"
+        graph.add_node(pid, label=label, status=kind, papers=int(sum(names[pid].values())))
     weights: Counter[tuple[str, str]] = Counter()
     for _, group in table.groupby("paper", sort=True):
         people = sorted(set(group["person"]))
