@@ -24,6 +24,7 @@ from pipeline.resolve.run import Resolution
 
 TOP = 5
 ANTHOLOGY_URL = "https://aclanthology.org/{}/"
+VOLUME_URL = "https://aclanthology.org/volumes/{}/"
 # Topic terms a reader can use: words of 3+ letters (the text model also keeps numbers and
 # word pieces, which say nothing to a person).
 READABLE_TERM = re.compile(r"[^\W\d_]{3,}(?: [^\W\d_]{3,})*")
@@ -32,9 +33,13 @@ GENERIC_TERMS = frozenset({"using", "based", "paper", "approach", "propose", "pr
                            "methods", "present", "presents", "task", "tasks"})
 
 
-def paper_link(paper: str) -> str:
-    """The paper's (or, for an editor, the volume's) page in the ACL Anthology."""
-    return ANTHOLOGY_URL.format(paper)
+def paper_link(paper: str, role: str = "author") -> str:
+    """The paper's page in the ACL Anthology, or for an editor the volume's.
+
+    >>> paper_link("2020.acl-main.1"), paper_link("2020.acl-main", "editor")
+    ('https://aclanthology.org/2020.acl-main.1/', 'https://aclanthology.org/volumes/2020.acl-main/')
+    """
+    return (VOLUME_URL if role == "editor" else ANTHOLOGY_URL).format(paper)
 
 
 def _top(counter: Counter[str], n: int = TOP) -> list[dict[str, Any]]:
@@ -151,7 +156,7 @@ def _papers(members: pd.DataFrame, details: pd.DataFrame, acronyms: dict[str, st
             "booktitle": str(details["volume_title"].get(paper, "") or ""),
             "role": str(row["role"]), "position": int(row["position"]),
             "as": f"{row['first'] or ''} {row['last'] or ''}".strip(),
-            "link": paper_link(paper),
+            "link": paper_link(paper, str(row["role"])),
             "pinned": pinned,
             "curated_id": str(row["id"]) if pinned == "id" else None,
             "orcid": str(row["orcid"]) if pd.notna(row["orcid"]) else None,
