@@ -201,7 +201,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     report = evaluate_every_mode(snapshot, settings, args.out, args.cache,
                                  curve=not args.no_curve, user=not args.no_as_user,
                                  ablation=not args.no_ablation,
-                                 variants=not args.no_variants, show_progress=not args.quiet)
+                                 variants=not args.no_variants,
+                                 assignment=not args.no_assignment,
+                                 show_progress=not args.quiet)
     _print_eval(report)
     path = args.out / "evaluation.json"
     atomic_write_text(path, json.dumps(report, indent=2, sort_keys=True) + "\n")
@@ -258,6 +260,8 @@ def _print_eval(report: dict[str, Any]) -> None:
         console.print(ablation)
     if "variants" in report:
         _print_variant_eval(report["variants"])
+    if "assignment" in report:
+        _print_assignment_eval(report["assignment"])
     if "as_user" in report:
         user = Table(title="As a user: `resolve` on copies without the evaluated curation")
         for column in ("mode", "scored by", "multi B3 P", "multi B3 R", "multi B3 F1",
@@ -271,6 +275,25 @@ def _print_eval(report: dict[str, Any]) -> None:
                              f"{multi['b3_recall']:.3f}", f"{multi['b3_f1']:.3f}",
                              f"{single['b3_f1']:.3f}", f"{result['gate_recall']:.3f}")
         console.print(user)
+
+
+def _print_assignment_eval(assignment: dict[str, Any]) -> None:
+    table = Table(title=f"Incremental assignment: {assignment['hidden_share']:.0%} of each "
+                        "gold name's mentions hidden and placed among its known persons; "
+                        f"review below confidence {assignment['review_below']}")
+    for column in ("hidden", "blocks", "mentions", "accuracy", "to review",
+                   "accuracy of the rest", "baseline accuracy"):
+        table.add_column(column, justify="left" if column in ("hidden", "blocks")
+                         else "right")
+    for way in ("newest", "random"):
+        for blocks in ("all", "multi"):
+            row = assignment[way][blocks]
+            rest = row["accuracy_not_reviewed"]
+            table.add_row(way, blocks, f"{row['hidden_mentions']:,}", f"{row['accuracy']:.3f}",
+                          f"{row['sent_to_review']:.1%}",
+                          "-" if rest is None else f"{rest:.3f}",
+                          f"{row['baseline_accuracy']:.3f}")
+    console.print(table)
 
 
 def _print_variant_eval(variants: dict[str, Any]) -> None:
@@ -621,6 +644,9 @@ def _add_evaluate_command(sub: Subcommands) -> None:
                                "of evidence removed in turn)")
     evaluate.add_argument("--no-variants", action="store_true",
                           help="skip the name-variant evaluation")
+    evaluate.add_argument("--no-assignment", action="store_true",
+                          help="skip the incremental-assignment evaluation (hidden curated "
+                               "mentions placed among the known persons of their name)")
     evaluate.add_argument("--without", action="append", default=[], metavar="KIND",
                           choices=list(EVIDENCE_KINDS),
                           help="remove a kind of evidence from every mode; repeatable "

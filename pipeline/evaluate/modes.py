@@ -8,7 +8,9 @@
 - name variants (`variants.py`): merges of name strings proposed blind, against the
   registry's variant lists, ids and ORCIDs, with a strings-only baseline;
 - as a user (`as_user.py`): the real `resolve` on stripped copies, two-fold and with no
-  curation at all.
+  curation at all;
+- incremental assignment (`assignment.py`): hidden curated mentions placed among the known
+  persons of their name, newest 30% and random 30%.
 Nothing that scores a name has learnt from that name's curation.
 """
 
@@ -36,8 +38,9 @@ CURVE = (1.0, 0.5, 0.1, 0.0)
 def evaluate_every_mode(snapshot: Snapshot, settings: EvalSettings, work_parent: Path,
                         cache: Path, curve: bool = True, user: bool = True,
                         ablation: bool = True, variants: bool = True,
-                        show_progress: bool = False) -> dict[str, Any]:
-    report = evaluate(snapshot, settings, show_progress=show_progress)
+                        assignment: bool = True, show_progress: bool = False
+                        ) -> dict[str, Any]:
+    report = evaluate(snapshot, settings, show_progress=show_progress, assignment=assignment)
     if curve:
         report["thin_curation"] = {}
         for fraction in CURVE:

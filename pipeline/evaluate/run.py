@@ -27,6 +27,7 @@ from pipeline.anthology.blinding import blind
 from pipeline.anthology.curation import Curation, curation_of, fold_of
 from pipeline.anthology.snapshot import Snapshot
 from pipeline.evaluate import baselines
+from pipeline.evaluate.assignment import evaluate_assignment
 from pipeline.evaluate.calibration import reliability_table
 from pipeline.evaluate.metrics import Scores, score_clustering
 from pipeline.evaluate.totals import totals
@@ -34,6 +35,7 @@ from pipeline.resolve.ambiguity import AmbiguityModel, name_commonness, name_fea
 from pipeline.resolve.authorship import Authorship
 from pipeline.resolve.cluster_merge import ClusterModel
 from pipeline.resolve.clustering import (
+    BlockLogits,
     ClusterMerger,
     cluster_blocks,
     learn_evidence,
@@ -69,9 +71,10 @@ def _kept_for_training(slug: str, fraction: float, seed: int) -> bool:
     return int(digest, 16) / 0xFFFFFFFF < fraction
 
 
-def evaluate(snapshot: Snapshot, settings: EvalSettings, show_progress: bool = False
-             ) -> dict[str, Any]:
-    """Run the blind evaluation; returns the report (JSON-ready)."""
+def evaluate(snapshot: Snapshot, settings: EvalSettings, show_progress: bool = False,
+             assignment: bool = False) -> dict[str, Any]:
+    """Run the blind evaluation; returns the report (JSON-ready). With `assignment`, also
+    the evaluation of placing hidden mentions among known persons (`assignment.py`)."""
     started = time.perf_counter()
     authors = snapshot.mentions[snapshot.mentions["role"] == "author"]
     gold = curation_of(authors, snapshot.registry)
@@ -111,9 +114,11 @@ def evaluate(snapshot: Snapshot, settings: EvalSettings, show_progress: bool = F
     if settings.merge_clusters:
         merger = ClusterMerger(evidence.context, evidence.commonness,
                                ClusterModel.fit(evidence.context, synthetic, settings.seed))
+    # Without --calibrate every fold uses the evidence model: its log-odds serve again below.
+    logits = BlockLogits(evidence_model, features)
     clusters = cluster_blocks(blinded, features, to_split, lambda s: pair_models[fold[s]],
                               frozenset(), settings.resolution, settings.seed, show_progress,
-                              merger)
+                              merger, None if settings.calibrate else logits)
     predicted = pd.Series(blinded["slug"], dtype=object).loc[evaluated[evaluated].index]
     predicted.update(clusters["cluster"].reindex(predicted.index).dropna())
 
@@ -128,6 +133,11 @@ def evaluate(snapshot: Snapshot, settings: EvalSettings, show_progress: bool = F
             gold_labels, baselines.coauthor_components(authors, gold_index), block),
     }
     worst = _worst_blocks(pipeline_scores, gold, gold_labels, predicted, block)
+    placing = {}
+    if assignment:
+        log.info("incremental assignment: hiding curated mentions of every gold name")
+        placing["assignment"] = evaluate_assignment(authors, gold, logits, evidence.commonness,
+                                                    settings.resolution, settings.seed)
     return {
         "settings": settings.__dict__,
         "gold": {"mentions": int(evaluated.sum()), "blocks": len(gold.blocks),
@@ -140,6 +150,7 @@ def evaluate(snapshot: Snapshot, settings: EvalSettings, show_progress: bool = F
         "baselines": {name: totals(s, gold) for name, s in baseline_scores.items()},
         "worst_blocks": worst,
         "cluster_confidence": _confidence_reliability(clusters, gold_labels, fold),
+        **placing,
         "seconds": round(time.perf_counter() - started, 1),
     }
 

@@ -169,6 +169,22 @@ def logit_matrix(model: PairModel, features: np.ndarray, n: int) -> np.ndarray:
     return logits
 
 
+class BlockLogits:
+    """Pair log-odds matrices of blocks under one pair model, each computed once (splitting
+    the same names again, e.g. with other constraints, needs no new predictions)."""
+
+    def __init__(self, model: PairModel, blocks: BlockFeatures) -> None:
+        self.model = model
+        self.blocks = blocks
+        self._matrices: dict[str, np.ndarray] = {}
+
+    def __call__(self, slug: str) -> np.ndarray:
+        if slug not in self._matrices:
+            self._matrices[slug] = logit_matrix(self.model, self.blocks.features[slug],
+                                                len(self.blocks.rows[slug]))
+        return self._matrices[slug]
+
+
 @dataclass(frozen=True)
 class ClusterMerger:
     """What the cluster-level merge needs: the evidence context, name commonness and the
@@ -189,10 +205,13 @@ def cluster_blocks(
     seed: int,
     show_progress: bool = False,
     merger: ClusterMerger | None = None,
+    logits_of: Callable[[str], np.ndarray] | None = None,
 ) -> pd.DataFrame:
     """Cluster label ("slug#k") and confidence for every mention of the given names, with
     its nearest other cluster, margin and cluster confidence (`placement.py`); with a
-    `merger`, clusters are then merged on their pooled evidence (`cluster_merge.py`)."""
+    `merger`, clusters are then merged on their pooled evidence (`cluster_merge.py`).
+    `logits_of`: the pair log-odds of a block, when already known (`BlockLogits`) under
+    the model `model_for` gives."""
     index: list[int] = []
     clusters: list[str] = []
     confidence: list[float] = []
@@ -204,7 +223,8 @@ def cluster_blocks(
     with progress_bar("Splitting names", total=len(slugs), enabled=show_progress) as advance:
         for slug in slugs:
             rows = blocks.rows[slug]
-            logits = logit_matrix(model_for(slug), blocks.features[slug], len(rows))
+            logits = (logits_of(slug) if logits_of is not None
+                      else logit_matrix(model_for(slug), blocks.features[slug], len(rows)))
             constraints = columns.block(rows)
             result = split_block(logits, constraints, resolution=resolution, seed=seed)
             if merger is not None and result.membership.max(initial=0) >= 1:

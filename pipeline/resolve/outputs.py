@@ -1,4 +1,5 @@
-"""Write what `resolve` produced: `assignments.csv`, `proposals.json`, a run summary.
+"""Write what `resolve` produced: `assignments.csv`, `proposals.json`, `placements.csv`,
+`ambiguity.csv`.
 
 `proposals.json` holds `splits` (per name split into 2+ clusters: its clusters, persons,
 evidence and papers; `split_proposals.py`) and `variants` (persons of several names to
@@ -15,8 +16,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from pipeline.anthology.atomic import atomic_write_text
 from pipeline.anthology.snapshot import Snapshot
+from pipeline.resolve.assignment import PLACEMENT_COLUMNS
 from pipeline.resolve.run import Resolution
 from pipeline.resolve.split_proposals import split_proposals
 
@@ -28,6 +32,18 @@ def assignments_csv(resolution: Resolution) -> str:
     buffer = io.StringIO()
     resolution.assignments[ASSIGNMENT_COLUMNS].to_csv(buffer, index=False, float_format="%.4f",
                                                       lineterminator="\n")
+    return buffer.getvalue()
+
+
+def placements_csv(resolution: Resolution) -> str:
+    """Mentions without a specific id placed among known persons, with their confidence
+    and whether a curator should check them (`assignment.py`)."""
+    table = resolution.placements
+    if table is None:
+        table = pd.DataFrame(columns=PLACEMENT_COLUMNS)
+    buffer = io.StringIO()
+    table[PLACEMENT_COLUMNS].to_csv(buffer, index=False, float_format="%.4f",
+                                    lineterminator="\n")
     return buffer.getvalue()
 
 
@@ -62,6 +78,7 @@ def write_outputs(resolution: Resolution, snapshot: Snapshot, out_dir: Path) -> 
     texts = {
         "assignments.csv": assignments_csv(resolution),
         "ambiguity.csv": ambiguity_csv(resolution),
+        "placements.csv": placements_csv(resolution),
         "proposals.json": json.dumps(document, indent=2, ensure_ascii=False, sort_keys=True,
                                      allow_nan=False) + "\n",
     }

@@ -12,13 +12,17 @@
    clusters on pooled evidence (`cluster_merge.py`).
    Split the curated names once more with their ids and ORCIDs hidden, and learn from
    those blind clusters what cluster confidence means (`confidence_calibration.py`).
+   Hide the newest 30% of the curated mentions of those names, place them among the rest,
+   and learn what a placement's confidence means (`assignment.py`).
 5. Match each cluster to a registry person (`persons.py`: its explicit ids, else its ORCIDs,
    else the one registry person of the name left unmatched), propose a new id for a confident
    cluster, or leave it to the name's catch-all.
 6. Name variants (`variants.py`): pairs of names that may be one person, from their strings,
    decided person by person on the graph; merges and `similar` links are proposed.
-7. The command line then writes `assignments.csv`, `proposals.json` and the ranking
-   `ambiguity.csv` (`outputs.py`).
+7. Every mention without a specific id in a name with known persons gets a placement
+   confidence; those below `assignment.REVIEW_BELOW` are for review.
+8. The command line then writes `assignments.csv`, `proposals.json`, `placements.csv` and
+   the ranking `ambiguity.csv` (`outputs.py`).
 """
 
 from __future__ import annotations
@@ -33,15 +37,21 @@ import numpy as np
 import pandas as pd
 
 from pipeline.anthology.blinding import blind
-from pipeline.anthology.curation import curation_of, fold_of
+from pipeline.anthology.curation import curated_identities, curation_of, fold_of
 from pipeline.anthology.person_units import person_units
 from pipeline.anthology.snapshot import Snapshot
 from pipeline.errors import AnthologyResolveError
 from pipeline.resolve.ambiguity import AmbiguityModel, name_commonness, name_features
+from pipeline.resolve.assignment import (
+    REVIEW_BELOW,
+    learn_placement_confidence,
+    placements_of,
+)
 from pipeline.resolve.authorship import Authorship
 from pipeline.resolve.cluster_merge import ClusterModel
 from pipeline.resolve.clustering import (
     BlockFeatures,
+    BlockLogits,
     ClusterMerger,
     block_rows_of,
     cluster_blocks,
@@ -94,6 +104,8 @@ class Resolution:
     graph: HeterogeneousGraph | None = None
     conflicts: list[str] = field(default_factory=list)  # contradictions in the curation
     variants: VariantProposals | None = None
+    # Mentions without a specific id placed among known persons (`assignment.py`).
+    placements: pd.DataFrame | None = None
 
 
 def candidate_names(names: pd.DataFrame, ambiguity: pd.Series, min_ambiguity: float
@@ -204,9 +216,11 @@ def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool =
         merger = ClusterMerger(context, commonness, cluster_model)
         lap("cluster model")
 
+    logits = BlockLogits(evidence_model, features)  # shared by the split and the blind one
     clusters = cluster_blocks(mentions, features, chosen, lambda _: pair_model,
                               registry.catch_all_ids(),
-                              settings.resolution, settings.seed, show_progress, merger)
+                              settings.resolution, settings.seed, show_progress, merger,
+                              None if settings.calibrate else logits)
     conflicts = list(clusters.attrs.get("conflicts", []))
     for conflict in conflicts:
         log.warning("curation conflict: %s", conflict)
@@ -215,7 +229,7 @@ def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool =
     blind_clusters = cluster_blocks(blind(mentions, curation.blocks), features,
                                     curation.blocks, lambda _: evidence_model,
                                     registry.catch_all_ids(), settings.resolution,
-                                    settings.seed, show_progress, merger)
+                                    settings.seed, show_progress, merger, logits)
     calibration = ConfidenceCalibration.fit(
         judge_clusters(blind_clusters["cluster"], blind_clusters["cluster_confidence"],
                        curation.identity),
@@ -228,9 +242,21 @@ def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool =
              if len(calibration.judged) else 0.0)
     lap("confidence calibration")
 
+    placement_model = learn_placement_confidence(mentions, curation, logits, commonness,
+                                                 settings.resolution, settings.seed,
+                                                 CALIBRATION_FOLDS)
+    lap("placement confidence")
+
     assignments, cluster_table = assign_persons(
         mentions, clusters, registry, settings.min_person_mentions,
         settings.min_person_confidence)
+    placements = placements_of(mentions, curated_identities(mentions, registry),
+                               assignments,
+                               clusters, commonness, placement_model)
+    log.info("placed %d mentions without a specific id among the known persons of their "
+             "names (%d with a known person); %d below confidence %.2f are for review",
+             len(placements), int((placements["to"] == "known").sum()),
+             int(placements["review"].sum()), REVIEW_BELOW)
     lap("match persons")
     variants = None
     if settings.variants:
@@ -256,4 +282,4 @@ def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool =
                 "graph": graph.counts(),
                 "cluster_confidence": calibration.describe()},
         timings=timings, context=context, features=features, pair_model=pair_model,
-        graph=graph, conflicts=conflicts, variants=variants)
+        graph=graph, conflicts=conflicts, variants=variants, placements=placements)
