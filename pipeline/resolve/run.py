@@ -236,6 +236,11 @@ def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool =
         {slug: fold_of(slug, CALIBRATION_FOLDS) for slug in curation.blocks})
     clusters["cluster_confidence"] = calibration.apply(
         mentions.loc[clusters.index, "slug"], clusters["cluster_confidence"])
+    # A cluster whose every mention a curated id or ORCID pins is that person by curation.
+    pinned = (mentions["id"].notna() & ~mentions["id"].isin(registry.catch_all_ids())
+              | mentions["orcid"].notna()).loc[clusters.index]
+    all_pinned = pinned.groupby(clusters["cluster"]).transform("all").astype(bool)
+    clusters.loc[all_pinned, "cluster_confidence"] = 1.0
     log.info("cluster confidence calibrated on %d clusters of %d curated names split blind "
              "(%.0f%% of them one whole person)", calibration.overall.clusters,
              len(curation.blocks), 100 * calibration.judged["right"].mean()
