@@ -158,3 +158,19 @@ def test_a_bad_assignments_file_is_refused_with_every_problem_and_its_line(
     found = {(p.line, p.message.split(" ")[0]) for p in caught.value.problems}
     assert found == {(3, "status"), (4, "confidence"), (5, "position"), (5, "role")}
     assert all(p.source == str(path) for p in caught.value.problems)
+
+
+def test_a_new_person_takes_the_one_orcid_its_mentions_carry() -> None:
+    import numpy as np
+    import pandas as pd
+
+    from pipeline.export.entries import _new_person
+
+    rows = pd.DataFrame({"first": ["Xiaobo"] * 3, "last": ["Liang"] * 3,
+                         "year": [2022, 2025, 2025], "paper": ["a", "b", "c"],
+                         "affiliation": [np.nan] * 3,
+                         "orcid": [np.nan, "0000-0002-1825-0097", "0000-0002-1825-0097"]})
+    assert _new_person("xiaobo-liang", rows, False, set()).orcid == "0000-0002-1825-0097"
+    assert _new_person("xiaobo-liang", rows, False, {"0000-0002-1825-0097"}).orcid is None
+    two = rows.assign(orcid=[np.nan, "0000-0002-1825-0097", "0000-0001-5109-3700"])
+    assert _new_person("xiaobo-liang", two, False, set()).orcid is None

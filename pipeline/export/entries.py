@@ -165,7 +165,9 @@ def _new_person(pid: str, rows: pd.DataFrame, catch_all: bool, taken_orcids: set
         return Person(id=pid, names=tuple(ordered), comment=CATCH_ALL_COMMENT)
     first_seen = rows.sort_values(["year", "paper"], kind="stable")
     affiliations = first_seen["affiliation"].dropna()
-    orcids = {o for o in rows["orcid"].map(clean_orcid) if o is not None}
+    # Plain map: pandas' Series.map turns the None of a mention without ORCID back into NaN,
+    # which counted as a second ORCID and cost every such person its ORCID.
+    orcids = {o for o in map(clean_orcid, rows["orcid"]) if o is not None}
     orcid = next(iter(orcids)) if len(orcids) == 1 and not orcids & taken_orcids else None
     return Person(id=pid, names=tuple(ordered), orcid=orcid,
                   comment=str(affiliations.iloc[0]) if len(affiliations) else None)
