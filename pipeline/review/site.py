@@ -80,14 +80,15 @@ def _mention_records(snapshot: Snapshot, slugs: set[str]
     table = snapshot.mentions
     rows = table[table["slug"].isin(slugs)]
     records: dict[str, dict[str, dict[str, Any]]] = {}
-    for slug, paper, role, position, first, last, affiliation, year in zip(
+    for slug, paper, role, position, first, last, affiliation, year, orcid in zip(
             rows["slug"], rows["paper"], rows["role"], rows["position"],
-            rows["first"].fillna(""), rows["last"], rows["affiliation"], rows["year"]):
+            rows["first"].fillna(""), rows["last"], rows["affiliation"], rows["year"],
+            rows["orcid"]):
         records.setdefault(str(slug), {})[f"{paper}|{role}|{position}"] = {
             "paper": str(paper), "role": str(role), "position": int(position),
             "first": str(first), "last": str(last),
             "affiliation": str(affiliation) if pd.notna(affiliation) else "",
-            "year": int(year) if pd.notna(year) else 0}
+            "year": int(year) if pd.notna(year) else 0, "orcid": clean_orcid(orcid) or ""}
     return records
 
 
@@ -107,8 +108,8 @@ def _merged_names(merges: Iterable[dict[str, Any]]) -> dict[str, list[str]]:
 
 
 def _page_data(split: dict[str, Any], registry: Registry,
-               mentions: dict[str, dict[str, Any]], merged: dict[str, list[str]]
-               ) -> dict[str, Any]:
+               mentions: dict[str, dict[str, Any]], merged: dict[str, list[str]],
+               owned: set[str]) -> dict[str, Any]:
     """The JSON the page's script reads: groups, mentions, registry facts, and the names
     variant merges join to its persons."""
     slug = split["name"]
@@ -126,6 +127,7 @@ def _page_data(split: dict[str, Any], registry: Registry,
             "catch_all": catch_all or (None if legacy else unverified_id(slug)),
             "taken": sorted(pid for pid in registry.persons if pid.startswith(slug)),
             "catch_all_comment": CATCH_ALL_COMMENT,
+            "orcid_owned": sorted({m["orcid"] for m in mentions.values()} & owned),
             "groups": groups, "mentions": mentions,
             "merged": {g["person"]: merged[g["person"]] for g in groups
                        if g["person"] in merged}}
@@ -160,7 +162,8 @@ def build_site(proposals: dict[str, Any], snapshot: Snapshot, out_dir: Path) -> 
                    for p in c["papers"] if (raw := p.get("orcid"))
                    and (clean := clean_orcid(raw)) in owners}
     for split in splits:
-        data = _page_data(split, snapshot.registry, records.get(split["name"], {}), merged)
+        data = _page_data(split, snapshot.registry, records.get(split["name"], {}), merged,
+                          set(owners))
         html = page.render(
             split=split, summary=summarise(split), abstracts=abstracts, authors=authors,
             with_pages=with_pages, review_margin=REVIEW_MARGIN, orcid_owner=orcid_owner,

@@ -120,15 +120,26 @@
   const yamlText = (text) => yamlScalar(text, false);
   const yamlName = ([first, last]) => `{first: ${yamlScalar(first, true)}, last: ${yamlScalar(last, true)}}`;
 
+  // Export gives a new person the ORCID its mentions share, when exactly one and no
+  // registry person has it.
+  function sharedOrcid(group) {
+    const found = new Set(group.mentions.map((k) => data.mentions[k].orcid).filter(Boolean));
+    if (found.size !== 1) return "";
+    const [orcid] = found;
+    return data.orcid_owned.includes(orcid) ? "" : orcid;
+  }
+
   function entry(group, comment) {
     const [canonical, ...variants] = names(group);
     const note = comment === undefined ? firstAffiliation(group) : comment;
+    const orcid = comment === undefined ? sharedOrcid(group) : "";
     const merged = data.merged[group.person];
     const mergeNote = merged
       ? `\n# a name-variant merge joins this person with ${merged.join(" / ")}: export lists those names too`
       : "";
     if (data.registry === "legacy") {
       const lines = [`- canonical: ${yamlName(canonical)}`, `  id: ${group.person}`];
+      if (orcid) lines.push(`  orcid: ${orcid}`);
       if (note) lines.push(`  comment: ${yamlText(note)}`);
       if (variants.length) lines.push("  variants:", ...variants.map((n) => `  - ${yamlName(n)}`));
       return lines.join("\n") + mergeNote;
@@ -136,6 +147,7 @@
     const value = {};
     if (note) value.comment = note;
     value.names = [canonical, ...variants].map(([first, last]) => ({ first, last }));
+    if (orcid) value.orcid = orcid;
     return `${JSON.stringify(group.person)}: ${JSON.stringify(value)}` + mergeNote;
   }
 
@@ -146,8 +158,8 @@
     const left = groups.filter((g) => g.person === null && g.mentions.length);
     if (!left.length) return null;
     // The bare slug is the name's implicit person in this format, so numbering starts at 2.
-    return entry({ person: freeId(), mentions: left.flatMap((g) => g.mentions) },
-      CATCH_ALL_COMMENT);
+    const group = { person: freeId(), mentions: left.flatMap((g) => g.mentions) };
+    return { group, text: entry(group, CATCH_ALL_COMMENT) };
   }
 
   function decisionDocument() {
@@ -167,6 +179,8 @@
 
   function writeDecision() {
     const moved = [];
+    const fresh = groups.filter((g) => g.status === "new" && g.mentions.length);
+    const catchAll = catchAllEntry(fresh);
     for (const g of groups) {
       for (const key of g.mentions) {
         if (original.get(key) !== g.key) {
@@ -175,13 +189,17 @@
         }
       }
     }
-    const fresh = groups.filter((g) => g.status === "new" && g.mentions.length);
+    if (catchAll) {
+      for (const key of catchAll.group.mentions) {
+        const m = data.mentions[key];
+        moved.push(`${m.paper} (${m.role} ${m.position + 1}, ${m.first} ${m.last}) -> ${catchAll.group.person} (catch-all)`);
+      }
+    }
     const file = data.registry === "legacy" ? "yaml/name_variants.yaml" : "json/people.json";
     const parts = [];
-    const catchAll = catchAllEntry(fresh);
     if (fresh.length) {
       parts.push(`# New persons (${file})`, ...fresh.map((g) => entry(g)));
-      if (catchAll) parts.push("# and the catch-all for the mentions left as today", catchAll);
+      if (catchAll) parts.push("# and the catch-all for the mentions left as today", catchAll.text);
       parts.push("");
     }
     parts.push(`# Paper -> person changes (${moved.length})`, ...(moved.length ? moved : ["none"]));
