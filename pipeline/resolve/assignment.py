@@ -60,6 +60,8 @@ def hidden_newest(mentions: pd.DataFrame, gold: pd.Series) -> pd.Index:
 
 
 def hidden_count(n: int) -> int:
+    """How many of a name's n curated mentions to hide: HIDDEN_SHARE, at least one, and
+    never all (one stays known)."""
     return min(max(1, math.floor(HIDDEN_SHARE * n + 0.5)), n - 1)
 
 

@@ -256,8 +256,7 @@ def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool =
         mentions, clusters, registry, settings.min_person_mentions,
         settings.min_person_confidence)
     placements = placements_of(mentions, curated_identities(mentions, registry),
-                               assignments,
-                               clusters, commonness, placement_model)
+                               assignments, clusters, commonness, placement_model)
     log.info("placed %d mentions without a specific id among the known persons of their "
              "names (%d with a known person); %d below confidence %.2f are for review",
              len(placements), int((placements["to"] == "known").sum()),
