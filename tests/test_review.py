@@ -199,3 +199,15 @@ def test_a_mention_with_an_orcid_goes_only_where_that_orcid_allows() -> None:
     clash = _orcid_clash(unknown, "wei-zhang-mit", owner, registry)  # type: ignore[arg-type]
     assert clash is not None and f"has the ORCID {other}" in clash  # not to another's
     assert _orcid_clash(None, "wei-zhang-mit", owner, registry) is None  # type: ignore[arg-type]
+
+
+def test_a_mention_without_an_orcid_reads_as_none_not_nan() -> None:
+    import numpy as np
+    import pandas as pd
+
+    from pipeline.export.decisions import mention_orcids
+
+    mentions = pd.DataFrame({"paper": ["a", "b"], "role": ["author", "author"],
+                             "position": [0, 0], "orcid": [np.nan, "0000-0002-1825-0097"]})
+    keys = pd.MultiIndex.from_tuples([("a", "author", 0), ("b", "author", 0)])
+    assert mention_orcids(mentions, keys) == [None, "0000-0002-1825-0097"]

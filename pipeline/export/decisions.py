@@ -126,8 +126,7 @@ def apply_decisions(assignments: pd.DataFrame, decisions: list[dict[str, Any]],
     curated = snapshot.mentions.set_index(["paper", "role", "position"])["id"].reindex(keys)
     curated = curated.where(~curated.isin(catch_alls) & curated.notna()
                             & ~curated.astype(str).str.endswith(UNVERIFIED_SUFFIX))
-    orcids = snapshot.mentions.set_index(["paper", "role", "position"])["orcid"].reindex(
-        keys).map(clean_orcid)
+    orcids = mention_orcids(snapshot.mentions, keys)
     orcid_owner = registry_orcid_owners(registry)
     person_of = assignments["person"].to_numpy(dtype=object, copy=True)
     status_of = assignments["status"].to_numpy(dtype=object, copy=True)
@@ -159,7 +158,7 @@ def apply_decisions(assignments: pd.DataFrame, decisions: list[dict[str, Any]],
                 problems.append(_problem(
                     path, place, f"is pinned by the curated id {curated.iloc[row]}, which "
                     "export never changes; change it in the XML by hand", mention))
-            elif (clash := _orcid_clash(orcids.iloc[row], person, orcid_owner,
+            elif (clash := _orcid_clash(orcids[row], person, orcid_owner,
                                         registry)) is not None:
                 problems.append(_problem(path, place, clash, mention))
             else:
@@ -173,6 +172,14 @@ def apply_decisions(assignments: pd.DataFrame, decisions: list[dict[str, Any]],
         raise InputError(problems[:100])
     _settle_as_today(as_today, name_of, person_of, status_of, assignments, snapshot)
     return assignments.assign(person=person_of, status=status_of)
+
+
+def mention_orcids(mentions: pd.DataFrame, keys: pd.MultiIndex) -> list[str | None]:
+    """The clean ORCID of each mention (paper, role, position) in `keys`, or None. A plain
+    list: pandas' Series.map would turn the None of a mention without ORCID back into NaN,
+    which then read as a second ORCID."""
+    column = mentions.set_index(["paper", "role", "position"])["orcid"].reindex(keys)
+    return [clean_orcid(o) for o in column]
 
 
 def registry_orcid_owners(registry: Registry) -> dict[str, str]:
