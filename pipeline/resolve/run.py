@@ -237,8 +237,8 @@ def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool =
     clusters["cluster_confidence"] = calibration.apply(
         mentions.loc[clusters.index, "slug"], clusters["cluster_confidence"])
     # A cluster whose every mention a curated id or ORCID pins is that person by curation.
-    pinned = (mentions["id"].notna() & ~mentions["id"].isin(registry.catch_all_ids())
-              | mentions["orcid"].notna()).loc[clusters.index]
+    identity = curated_identities(mentions, registry)
+    pinned = identity.notna().loc[clusters.index]
     all_pinned = pinned.groupby(clusters["cluster"]).transform("all").astype(bool)
     clusters.loc[all_pinned, "cluster_confidence"] = 1.0
     log.info("cluster confidence calibrated on %d clusters of %d curated names split blind "
@@ -255,8 +255,8 @@ def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool =
     assignments, cluster_table = assign_persons(
         mentions, clusters, registry, settings.min_person_mentions,
         settings.min_person_confidence)
-    placements = placements_of(mentions, curated_identities(mentions, registry),
-                               assignments, clusters, commonness, placement_model)
+    placements = placements_of(mentions, identity, assignments, clusters, commonness,
+                               placement_model)
     log.info("placed %d mentions without a specific id among the known persons of their "
              "names (%d with a known person); %d below confidence %.2f are for review",
              len(placements), int((placements["to"] == "known").sum()),
