@@ -109,7 +109,7 @@ def _merged_names(merges: Iterable[dict[str, Any]]) -> dict[str, list[str]]:
 
 def _page_data(split: dict[str, Any], registry: Registry,
                mentions: dict[str, dict[str, Any]], merged: dict[str, list[str]],
-               owned: set[str]) -> dict[str, Any]:
+               owned: set[str], catch_all_of: dict[str, str]) -> dict[str, Any]:
     """The JSON the page's script reads: groups, mentions, registry facts, and the names
     variant merges join to its persons."""
     slug = split["name"]
@@ -117,9 +117,7 @@ def _page_data(split: dict[str, Any], registry: Registry,
                "mentions": [f"{p['paper']}|{p['role']}|{p['position']}" for p in c["papers"]]}
               for c in split["clusters"]]
     catch_all = next((c["person"] for c in split["clusters"] if c["status"] == "unresolved"),
-                     None) or next((pid for pid in sorted(registry.catch_all_ids())
-                                    if slug in {n.slug for n in registry.persons[pid].names}),
-                                   None)
+                     None) or catch_all_of.get(slug)
     legacy = registry.format == "legacy"
     return {"format": FORMAT, "version": VERSION, "name": slug,
             "display": split.get("display") or slug,
@@ -158,12 +156,17 @@ def build_site(proposals: dict[str, Any], snapshot: Snapshot, out_dir: Path) -> 
     # ORCIDs the registry gives to a person pin their mentions, as ids do (export refuses
     # to move them); keyed as the proposals write them.
     owners = registry_orcid_owners(snapshot.registry)
+    # The registry's catch-all of each name (the first by id), found once for every page.
+    catch_all_of: dict[str, str] = {}
+    for pid in sorted(snapshot.registry.catch_all_ids()):
+        for name in snapshot.registry.persons[pid].names:
+            catch_all_of.setdefault(name.slug, pid)
     orcid_owner = {raw: owners[clean] for s in splits for c in s["clusters"]
                    for p in c["papers"] if (raw := p.get("orcid"))
                    and (clean := clean_orcid(raw)) in owners}
     for split in splits:
         data = _page_data(split, snapshot.registry, records.get(split["name"], {}), merged,
-                          set(owners))
+                          set(owners), catch_all_of)
         html = page.render(
             split=split, summary=summarise(split), abstracts=abstracts, authors=authors,
             with_pages=with_pages, review_margin=REVIEW_MARGIN, orcid_owner=orcid_owner,
