@@ -98,6 +98,7 @@ def split_proposals(resolution: Resolution, snapshot: Snapshot) -> list[dict[str
     context = resolution.context
     text_index = snapshot.papers.set_index("paper").index
     info_of = table.set_index("cluster")
+    papers_of = _papers(assignments, details, acronyms)
     out = []
     for slug, rows in assignments.groupby("name", sort=True):
         clusters: list[dict[str, Any]] = []
@@ -119,7 +120,7 @@ def split_proposals(resolution: Resolution, snapshot: Snapshot) -> list[dict[str
                 "confidence": round(float(confidence), 4),
                 "size": len(members),
                 "pinned": int(members["pinned"].notna().sum()),
-                "papers": _papers(members, details, acronyms),
+                "papers": papers_of[str(cluster)],
                 "evidence": {
                     "coauthors": _top(coauthors),
                     "venues": _top(Counter(_venue_label(v, acronyms) for vs in members["venues"]
@@ -136,24 +137,29 @@ def split_proposals(resolution: Resolution, snapshot: Snapshot) -> list[dict[str
     return out
 
 
-def _papers(members: pd.DataFrame, details: pd.DataFrame, acronyms: dict[str, str]
-            ) -> list[dict[str, Any]]:
-    """One record per mention of the cluster, newest first."""
-    ordered = members.assign(year_key=members["year"].fillna(0)).sort_values(
-        ["year_key", "paper", "role", "position"], ascending=[False, True, True, True],
-        kind="stable")
-    records = []
+def _papers(assignments: pd.DataFrame, details: pd.DataFrame, acronyms: dict[str, str]
+            ) -> dict[str, list[dict[str, Any]]]:
+    """Per cluster: one record per mention, newest first (built for all clusters at once:
+    per-cluster sorting and lookups took most of the time of writing the proposals)."""
+    ordered = assignments.assign(year_key=assignments["year"].fillna(0)).sort_values(
+        ["cluster", "year_key", "paper", "role", "position"],
+        ascending=[True, False, True, True, True], kind="stable")
+    keys = pd.Index(ordered["paper"])
+    titles = details["title"].reindex(keys).fillna("").astype(str).tolist()
+    booktitles = details["volume_title"].reindex(keys).fillna("").astype(str).tolist()
+    has_placement = "nearest" in ordered
+    out: dict[str, list[dict[str, Any]]] = {}
     row: dict[Any, Any]
-    for row in ordered.to_dict("records"):
+    for row, title, booktitle in zip(ordered.to_dict("records"), titles, booktitles):
         paper = str(row["paper"])
         year = row["year"]
         pinned = row["pinned"] if isinstance(row["pinned"], str) else None
         record: dict[str, Any] = {
-            "paper": paper, "title": str(details["title"].get(paper, "") or ""),
+            "paper": paper, "title": title,
             "year": int(year) if pd.notna(year) else None,
             "venue": _venue_label(str(row["venues"]), acronyms)
             if pd.notna(row["venues"]) else "",
-            "booktitle": str(details["volume_title"].get(paper, "") or ""),
+            "booktitle": booktitle,
             "role": str(row["role"]), "position": int(row["position"]),
             "as": f"{row['first'] or ''} {row['last'] or ''}".strip(),
             "link": paper_link(paper, str(row["role"])),
@@ -162,11 +168,11 @@ def _papers(members: pd.DataFrame, details: pd.DataFrame, acronyms: dict[str, st
             "orcid": str(row["orcid"]) if pd.notna(row["orcid"]) else None,
             "fit": round(float(row["confidence"]), 4),
         }
-        if "nearest" in row:
+        if has_placement:
             record["nearest"] = str(row["nearest"]) or None
             record["margin"] = round(float(row["margin"]), 4)
-        records.append(record)
-    return records
+        out.setdefault(str(row["cluster"]), []).append(record)
+    return out
 
 
 def _topic_terms(context: EvidenceContext | None, paper_ids: pd.Series, text_index: pd.Index
