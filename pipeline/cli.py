@@ -20,7 +20,7 @@ from pipeline.resolve.evidence_kinds import EVIDENCE_KINDS
 
 if TYPE_CHECKING:
     from pipeline.anthology.snapshot import Snapshot
-    from pipeline.resolve.run import ResolveSettings
+    from pipeline.resolve.settings import ResolveSettings
 
 log = logging.getLogger("pipeline")
 
@@ -95,7 +95,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def _resolve_settings(args: argparse.Namespace) -> ResolveSettings:
-    from pipeline.resolve.run import ResolveSettings
+    from pipeline.resolve.settings import ResolveSettings
 
     return ResolveSettings(
         resolution=args.resolution, seed=args.seed, min_ambiguity=args.min_ambiguity,
@@ -659,7 +659,7 @@ def _add_evaluate_command(sub: Subcommands) -> None:
 
 def _add_split_options(parser: argparse.ArgumentParser,
                        default_min_ambiguity: float = 0.0) -> None:
-    from pipeline.resolve.split import DEFAULT_RESOLUTION, DEFAULT_SEED
+    from pipeline.resolve.settings import DEFAULT_RESOLUTION, DEFAULT_SEED
 
     parser.add_argument("--resolution", type=float, default=DEFAULT_RESOLUTION,
                         help="Leiden CPM resolution on pair log-odds: two groups of mentions "

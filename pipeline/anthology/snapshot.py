@@ -10,7 +10,6 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import gc
-import hashlib
 import json
 import logging
 import os
@@ -26,6 +25,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipeline.anthology.atomic import atomic_write_bytes
+from pipeline.anthology.data_dir import SnapshotNotFoundError, file_digest, find_data_dir
 from pipeline.anthology.names import full_name, name_slug
 from pipeline.anthology.registry import Registry, load_registry, resolve_mentions
 from pipeline.anthology.transaction import recover
@@ -36,10 +36,12 @@ from pipeline.anthology.volumes import (
     VOLUME_FIELDS,
     parse_volume_file,
 )
-from pipeline.errors import AnthologyResolveError, Problem, ProblemLog
+from pipeline.errors import Problem, ProblemLog
 from pipeline.progress import progress_bar
 
 log = logging.getLogger(__name__)
+# find_data_dir, file_digest and SnapshotNotFoundError live in data_dir.py (light to import).
+__all__ = ["Snapshot", "SnapshotNotFoundError", "file_digest", "find_data_dir", "read_snapshot"]
 
 # v2: empty names get no row; problems name files relative to the data directory.
 CACHE_VERSION = "tables-v2"
@@ -66,10 +68,6 @@ _SCHEMAS = {
         ("has_frontmatter", pa.bool_()),
     ]),
 }
-
-
-class SnapshotNotFoundError(AnthologyResolveError):
-    """The given path holds no Anthology data directory."""
 
 
 @dataclass(frozen=True)
@@ -105,22 +103,6 @@ class Snapshot:
     def venue_acronyms(self) -> dict[str, str]:
         """Venue slug -> acronym (`acl` -> `ACL`), for display."""
         return venue_acronyms(self.data_dir)
-
-
-def find_data_dir(path: Path) -> Path:
-    """The directory holding `xml/`: `path` itself or `path/data` (a repository checkout)."""
-    for candidate in (path, path / "data"):
-        if (candidate / "xml").is_dir():
-            return candidate
-    raise SnapshotNotFoundError(
-        f"{path}: no Anthology data here (expected {path}/xml/ or {path}/data/xml/). "
-        "Run `make data` or pass --anthology pointing at an acl-anthology checkout."
-    )
-
-
-def file_digest(path: Path) -> str:
-    """Content hash of one input file (BLAKE2b, 128 bits)."""
-    return hashlib.blake2b(path.read_bytes(), digest_size=16).hexdigest()
 
 
 def _parse_files(paths: list[str]) -> tuple[dict[str, pa.Table], list[Problem]]:

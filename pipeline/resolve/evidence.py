@@ -28,7 +28,7 @@ from sklearn.preprocessing import normalize
 
 from pipeline.resolve.authorship import Authorship
 from pipeline.resolve.evidence_kinds import EVIDENCE_KINDS, FEATURE_NAMES
-from pipeline.resolve.paper_text import paper_text
+from pipeline.resolve.paper_text import PaperText, paper_text
 
 
 def without_evidence(features: np.ndarray, kinds: tuple[str, ...]) -> np.ndarray:
@@ -70,22 +70,26 @@ class EvidenceContext:
     paper_text: sp.csr_matrix  # paper x term TF-IDF, rows L2-normalised
     affiliation_vectors: sp.csr_matrix  # affiliation x char-ngram TF-IDF, L2-normalised
     terms: np.ndarray  # the text model's vocabulary (column names of paper_text)
+    term_idf: np.ndarray  # its inverse document frequencies
+    affiliation_model: TfidfVectorizer | None  # None: no mention in focus had one
 
     @classmethod
     def build(cls, mentions: pd.DataFrame, papers: pd.DataFrame, authorship: Authorship,
-              focus: np.ndarray | None = None, cache_dir: Path | None = None
+              focus: np.ndarray | None = None, cache_dir: Path | None = None,
+              text: PaperText | None = None, affiliation_model: TfidfVectorizer | None = None
               ) -> EvidenceContext:
         """`mentions`: the mention rows to work on; `papers`: the paper table;
         `authorship`: their shared authorship matrices.
 
         `focus` (mention row positions): the mentions that will be compared; only they need
         affiliation vectors. The text model covers every paper (`paper_text.py`, cached in
-        `cache_dir`).
+        `cache_dir`) unless `text` is given. `affiliation_model`: a fitted affiliation
+        vectorizer to reuse (the nightly job keeps it) instead of fitting one on the focus.
         """
         n_papers = len(papers)
         docs_per_slug = np.asarray(authorship.incidence.sum(axis=0)).ravel()
         slug_idf = np.log((1 + n_papers) / (1 + docs_per_slug)) + 1.0
-        text_model = paper_text(papers, cache_dir)
+        text_model = text if text is not None else paper_text(papers, cache_dir)
 
         affiliations = mentions["affiliation"]
         if focus is not None:  # only the mentions being compared need affiliation vectors
@@ -95,10 +99,12 @@ class EvidenceContext:
         aff_cat = pd.Categorical(affiliations.where(affiliations.notna(), None))
         mention_affiliation = np.asarray(aff_cat.codes, dtype=np.int64)
         aff_texts = [str(x).lower() for x in aff_cat.categories]
-        if aff_texts:
-            aff_vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 4),
-                                             sublinear_tf=True, dtype=np.float32)
-            affiliation_vectors = normalize(aff_vectorizer.fit_transform(aff_texts)).tocsr()
+        if affiliation_model is not None:
+            affiliation_vectors = normalize(affiliation_model.transform(aff_texts)).tocsr()
+        elif aff_texts:
+            affiliation_model = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 4),
+                                                sublinear_tf=True, dtype=np.float32)
+            affiliation_vectors = normalize(affiliation_model.fit_transform(aff_texts)).tocsr()
         else:
             affiliation_vectors = sp.csr_matrix((0, 1), dtype=np.float32)
 
@@ -108,7 +114,8 @@ class EvidenceContext:
                       for v in mentions["venues"].unique()}
         mention_venues = [venue_sets[v] for v in mentions["venues"]]
         return cls(authorship, mention_year, mention_affiliation, mention_venues, slug_idf,
-                   text_model.vectors, affiliation_vectors, text_model.terms)
+                   text_model.vectors, affiliation_vectors, text_model.terms, text_model.idf,
+                   affiliation_model)
 
     def mention_vectors(self, rows: np.ndarray) -> MentionVectors:
         """Sparse evidence vectors of the mentions at `rows`, computed in one batch.

@@ -29,16 +29,19 @@ ASSIGNMENT_COLUMNS = ["paper", "role", "position", "first", "last", "person", "s
 
 
 def assignments_csv(resolution: Resolution) -> str:
+    return assignments_table_csv(resolution.assignments)
+
+
+def assignments_table_csv(assignments: pd.DataFrame) -> str:
     buffer = io.StringIO()
-    resolution.assignments[ASSIGNMENT_COLUMNS].to_csv(buffer, index=False, float_format="%.4f",
-                                                      lineterminator="\n")
+    assignments[ASSIGNMENT_COLUMNS].to_csv(buffer, index=False, float_format="%.4f",
+                                           lineterminator="\n")
     return buffer.getvalue()
 
 
-def placements_csv(resolution: Resolution) -> str:
+def placements_csv(table: pd.DataFrame | None) -> str:
     """Mentions without a specific id placed among known persons, with their confidence
     and whether a curator should check them (`assignment.py`)."""
-    table = resolution.placements
     if table is None:
         table = pd.DataFrame(columns=PLACEMENT_COLUMNS)
     buffer = io.StringIO()
@@ -70,18 +73,25 @@ def ambiguity_csv(resolution: Resolution) -> str:
     return buffer.getvalue()
 
 
+def proposals_json(splits: list[dict[str, Any]], variants: dict[str, Any]) -> str:
+    return json.dumps({"splits": splits, "variants": variants}, indent=2, ensure_ascii=False,
+                      sort_keys=True, allow_nan=False) + "\n"
+
+
 def write_outputs(resolution: Resolution, snapshot: Snapshot, out_dir: Path) -> list[Path]:
     """Write the outputs; returns the paths written. Every file is rendered before the first
     is written, so a failure leaves the directory as it was."""
-    document = {"splits": split_proposals(resolution, snapshot),
-                "variants": variant_proposals(resolution)}
-    texts = {
+    return write_texts({
         "assignments.csv": assignments_csv(resolution),
         "ambiguity.csv": ambiguity_csv(resolution),
-        "placements.csv": placements_csv(resolution),
-        "proposals.json": json.dumps(document, indent=2, ensure_ascii=False, sort_keys=True,
-                                     allow_nan=False) + "\n",
-    }
+        "placements.csv": placements_csv(resolution.placements),
+        "proposals.json": proposals_json(split_proposals(resolution, snapshot),
+                                         variant_proposals(resolution)),
+    }, out_dir)
+
+
+def write_texts(texts: dict[str, str], out_dir: Path) -> list[Path]:
+    """Each text to its file name in `out_dir`, atomically; returns the paths written."""
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for name, text in texts.items():

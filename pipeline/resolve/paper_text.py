@@ -26,13 +26,35 @@ from pipeline.anthology.atomic import atomic_write_bytes
 
 log = logging.getLogger(__name__)
 
-CACHE_VERSION = "paper-text-v1"
+CACHE_VERSION = "paper-text-v2"  # v2: the terms' inverse document frequencies are kept
+
+
+@dataclass(frozen=True)
+class TextModel:
+    """A fitted text model: its vocabulary and inverse document frequencies. The nightly job
+    keeps it, so new papers get vectors in the same space without refitting on all papers."""
+
+    terms: np.ndarray
+    idf: np.ndarray
+
+    def vectors(self, texts: np.ndarray) -> sp.csr_matrix:
+        """Rows L2-normalised, exactly as fitting on a corpus with this vocabulary and
+        these frequencies would give."""
+        vectorizer = TfidfVectorizer(stop_words="english", sublinear_tf=True, dtype=np.float32,
+                                     vocabulary=self.terms.tolist())
+        vectorizer.idf_ = self.idf
+        return normalize(sp.csr_matrix(vectorizer.transform(texts))).tocsr()
 
 
 @dataclass(frozen=True)
 class PaperText:
     vectors: sp.csr_matrix  # paper x term, rows L2-normalised (zero where no words)
     terms: np.ndarray  # column names
+    idf: np.ndarray  # per term
+
+    @property
+    def model(self) -> TextModel:
+        return TextModel(self.terms, self.idf)
 
 
 def _texts(papers: pd.DataFrame) -> np.ndarray:
@@ -52,10 +74,22 @@ def fit_paper_text(texts: np.ndarray) -> PaperText:
     try:
         vectors = sp.csr_matrix(vectorizer.fit_transform(texts))
         terms = np.asarray(vectorizer.get_feature_names_out(), dtype=object)
+        idf = np.asarray(vectorizer.idf_, dtype=np.float64)
     except ValueError:  # no term survives min_df/max_df (tiny inputs)
         vectors = sp.csr_matrix((len(texts), 1), dtype=np.float32)
         terms = np.array(["?"], dtype=object)
-    return PaperText(normalize(vectors).tocsr(), terms)
+        idf = np.ones(1)
+    return PaperText(normalize(vectors).tocsr(), terms, idf)
+
+
+def papers_in_model(papers: pd.DataFrame, rows: np.ndarray, model: TextModel) -> PaperText:
+    """Vectors of the papers at `rows` in a kept model's space; every other row is zero.
+    What the nightly job uses: only the papers of the names it recomputes need words."""
+    texts = _texts(papers.iloc[rows])
+    part = model.vectors(texts).tocoo()
+    vectors = sp.csr_matrix((part.data, (rows[part.row], part.col)),
+                            shape=(len(papers), len(model.terms)), dtype=np.float32)
+    return PaperText(vectors, model.terms, model.idf)
 
 
 def paper_text(papers: pd.DataFrame, cache_dir: Path | None) -> PaperText:
@@ -71,7 +105,8 @@ def paper_text(papers: pd.DataFrame, cache_dir: Path | None) -> PaperText:
         if stored["digest"] == digest:
             vectors = sp.load_npz(matrix_path).tocsr()
             if vectors.shape == (len(papers), len(stored["terms"])):
-                return PaperText(vectors, np.asarray(stored["terms"], dtype=object))
+                return PaperText(vectors, np.asarray(stored["terms"], dtype=object),
+                                 np.asarray(stored["idf"], dtype=np.float64))
     except (OSError, ValueError, KeyError, TypeError):
         pass  # nothing to reuse, or unreadable: fit again
     model = fit_paper_text(texts)
@@ -82,7 +117,8 @@ def paper_text(papers: pd.DataFrame, cache_dir: Path | None) -> PaperText:
         # The terms (with the digest) go last: a crash in between leaves no match.
         atomic_write_bytes(matrix_path, buffer.getvalue())
         atomic_write_bytes(terms_path, json.dumps(
-            {"digest": digest, "terms": model.terms.tolist()}).encode("utf-8"))
+            {"digest": digest, "terms": model.terms.tolist(),
+             "idf": model.idf.tolist()}).encode("utf-8"))
         log.debug("cached paper text vectors in %s", directory)
     except OSError as error:
         log.warning("could not cache paper text vectors in %s: %s", directory, error)

@@ -55,7 +55,8 @@ def _cluster_facts(frame: pd.DataFrame, catch_all: set[str],
 
 
 def assign_persons(mentions: pd.DataFrame, clusters: pd.DataFrame, registry: Registry,
-                   min_person_mentions: int, min_person_confidence: float
+                   min_person_mentions: int, min_person_confidence: float,
+                   kept_ids: dict[str, str] | None = None
                    ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Match clusters to registry persons, propose ids, leave the uncertain to a catch-all.
 
@@ -67,7 +68,9 @@ def assign_persons(mentions: pd.DataFrame, clusters: pd.DataFrame, registry: Reg
     slug as id) or `<slug>/unverified` (current formats). A name with no confident cluster
     (or one cluster only) keeps how the Anthology resolves it today. New ids are proposed in
     order of each cluster's first paper, with the affiliation of that paper, so a newer paper
-    does not rename a cluster that already has an id.
+    does not rename a cluster that already has an id. `kept_ids` (cluster label -> id): ids
+    an earlier run proposed (`stable_ids.py`); a cluster of that label that is again a new
+    person keeps its id, and no other cluster is given one of them.
     """
     legacy = registry.format == "legacy"
     catch_all = set(registry.catch_all_ids())
@@ -75,6 +78,8 @@ def assign_persons(mentions: pd.DataFrame, clusters: pd.DataFrame, registry: Reg
     by_slug = _registry_persons_by_slug(registry)
     catch_alls_by_slug = _registry_persons_by_slug(registry, catch_alls=True)
     taken = set(registry.persons)
+    kept_ids = kept_ids or {}
+    reserved = taken | set(kept_ids.values())
     placement = [c for c in ("nearest", "margin", "cluster_confidence") if c in clusters]
     frame = mentions.loc[clusters.index].assign(cluster=clusters["cluster"],
                                                 confidence=clusters["confidence"],
@@ -114,13 +119,17 @@ def assign_persons(mentions: pd.DataFrame, clusters: pd.DataFrame, registry: Reg
                 elif catch_alls_by_slug.get(slug):
                     catch = catch_alls_by_slug[slug][0]
                 else:
-                    catch = propose_id(slug, taken)
+                    catch = propose_id(slug, reserved)
                     taken.add(catch)
+                    reserved.add(catch)
             for cluster in confident:
                 facts_ = facts[cluster]
-                person = propose_id(slug, taken, facts_.earliest_affiliation,
-                                    facts_.orcids[0] if facts_.orcids else None)
+                person = kept_ids.get(cluster, "")
+                if not person or person in taken:
+                    person = propose_id(slug, reserved, facts_.earliest_affiliation,
+                                        facts_.orcids[0] if facts_.orcids else None)
                 taken.add(person)
+                reserved.add(person)
                 matched[cluster] = (person, "new")
             for cluster in unresolved:
                 matched[cluster] = (catch, "unresolved")

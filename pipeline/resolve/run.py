@@ -48,6 +48,7 @@ from pipeline.resolve.assignment import (
     placements_of,
 )
 from pipeline.resolve.authorship import Authorship
+from pipeline.resolve.carryover import Carryover, LearntModels, splice
 from pipeline.resolve.cluster_merge import ClusterModel
 from pipeline.resolve.clustering import (
     BlockFeatures,
@@ -62,29 +63,22 @@ from pipeline.resolve.confidence_calibration import ConfidenceCalibration, judge
 from pipeline.resolve.evidence import EvidenceContext
 from pipeline.resolve.graph import HeterogeneousGraph, build_graph
 from pipeline.resolve.pair_model import PairModel
+from pipeline.resolve.paper_text import TextModel, papers_in_model
 from pipeline.resolve.persons import assign_persons
-from pipeline.resolve.split import DEFAULT_RESOLUTION, DEFAULT_SEED
+from pipeline.resolve.settings import ResolveSettings
+from pipeline.resolve.stable_ids import name_of_cluster, previous_new_persons, relabel
 from pipeline.resolve.synthetic import synthetic_blocks
-from pipeline.resolve.variants import VariantProposals, name_candidates, propose_variants
+from pipeline.resolve.variants import (
+    KeptLinks,
+    VariantProposals,
+    name_candidates,
+    propose_variants,
+)
 from pipeline.resolve.variants import candidate_rows as variant_rows
 
 log = logging.getLogger(__name__)
+__all__ = ["Resolution", "ResolveSettings", "resolve"]
 CALIBRATION_FOLDS = 2  # curated names calibrate each other's cluster confidence across folds
-
-
-@dataclass(frozen=True)
-class ResolveSettings:
-    resolution: float = DEFAULT_RESOLUTION
-    seed: int = DEFAULT_SEED
-    min_ambiguity: float = 0.5  # names the ambiguity score ranks lower are not split
-    names: tuple[str, ...] = ()  # resolve exactly these slugs instead of choosing
-    # A cluster without an id or ORCID becomes a new person only with this much evidence;
-    # otherwise its mentions stay with the name's catch-all.
-    min_person_mentions: int = 2
-    min_person_confidence: float = 0.5
-    calibrate: bool = False  # refit the pair model's prior on the snapshot's curation
-    merge_clusters: bool = False  # the cluster-level merge after the split
-    variants: bool = True  # propose name variants (merges of persons across names)
 
 
 @dataclass
@@ -101,11 +95,12 @@ class Resolution:
     context: EvidenceContext | None = None
     features: BlockFeatures | None = None
     pair_model: PairModel | None = None
-    graph: HeterogeneousGraph | None = None
+    graph: HeterogeneousGraph | None = None  # None when a night reused its models
     conflicts: list[str] = field(default_factory=list)  # contradictions in the curation
     variants: VariantProposals | None = None
     # Mentions without a specific id placed among known persons (`assignment.py`).
     placements: pd.DataFrame | None = None
+    learnt: LearntModels | None = None  # what the run learnt (or reused), for the next
 
 
 def candidate_names(names: pd.DataFrame, ambiguity: pd.Series, min_ambiguity: float
@@ -130,8 +125,11 @@ def constrained_names(mentions: pd.DataFrame, catch_all: frozenset[str]) -> pd.S
     return (several_ids | several_orcids | on_one_paper).rename("constrained")
 
 
-def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool = False
-            ) -> Resolution:
+def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool = False,
+            carry: Carryover | None = None) -> Resolution:
+    """Resolve the snapshot (see the module docstring). `carry`: the previous run of the
+    nightly job (`carryover.py`): person ids are kept stable against its assignments; with
+    its models nothing is learnt again, and with its changed names only they are split."""
     timings: dict[str, float] = {}
     clock = time.perf_counter()
 
@@ -145,14 +143,21 @@ def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool =
 
     mentions = snapshot.mentions
     registry = snapshot.registry
+    learnt = carry.models if carry is not None else None
+    changed = carry.changed if carry is not None and learnt is not None else None
     authorship = Authorship.build(mentions, snapshot.papers)
-    graph = build_graph(mentions, snapshot.papers, snapshot.volumes, registry, authorship)
+    # The graph's counts are reported; a night that reuses its models skips them.
+    graph = None if learnt is not None else build_graph(
+        mentions, snapshot.papers, snapshot.volumes, registry, authorship)
     lap("graph")
 
     names = name_features(mentions, registry, authorship)
     curation = curation_of(mentions, registry)
-    shared = pd.Series({slug: slug in curation.multi_identity for slug in curation.blocks})
-    ambiguity_model = AmbiguityModel.fit(names.loc[curation.blocks], shared)
+    if learnt is None:
+        shared = pd.Series({slug: slug in curation.multi_identity for slug in curation.blocks})
+        ambiguity_model = AmbiguityModel.fit(names.loc[curation.blocks], shared)
+    else:
+        ambiguity_model = learnt.ambiguity
     ambiguity = ambiguity_model.score(names)
     unknown = sorted(set(settings.names) - set(names.index))
     if unknown:
@@ -164,27 +169,46 @@ def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool =
         names.index, fill_value=False)
     candidates = list(settings.names) or candidate_names(names, ambiguity,
                                                          settings.min_ambiguity)
+    if changed is not None:
+        candidates = [slug for slug in candidates if slug in changed]
     lap("ambiguity")
 
     # The pair model learns from synthetic homonyms (and, to calibrate, from the curated
     # names); the text and affiliation vocabularies are fitted on their mentions and those
     # of every candidate name. Training pairs need features only among curated mentions.
-    curated_rows = block_rows_of(mentions, curation.blocks)
-    synthetic = synthetic_blocks(mentions, commonness, authorship, seed=settings.seed)
+    # A night that reuses its models learns nothing: no synthetic or curated blocks.
+    learning = learnt is None
+    curated_rows = block_rows_of(mentions, curation.blocks) if learning else {}
+    synthetic = synthetic_blocks(mentions, commonness, authorship,
+                                 seed=settings.seed) if learning else None
     candidate_rows = block_rows_of(mentions, candidates)
     variant_candidates = name_candidates(mentions) if settings.variants else []
     if settings.names:
         variant_candidates = [c for c in variant_candidates if c.first in settings.names
                               or c.second in settings.names]
+    to_score = variant_candidates if changed is None else [
+        c for c in variant_candidates if c.first in changed or c.second in changed]
     lap("variant candidates")
     focus = np.concatenate([*candidate_rows.values(), *curated_rows.values(),
-                            *synthetic.rows.values(), variant_rows(mentions, variant_candidates),
-                            np.zeros(0, dtype=np.int64)])
-    context = EvidenceContext.build(mentions, snapshot.papers, authorship, focus=focus,
-                                   cache_dir=snapshot.cache_dir)
+                            *(synthetic.rows.values() if synthetic is not None else []),
+                            variant_rows(mentions, to_score), np.zeros(0, dtype=np.int64)])
+    if learnt is None:
+        context = EvidenceContext.build(mentions, snapshot.papers, authorship, focus=focus,
+                                        cache_dir=snapshot.cache_dir)
+    else:
+        paper_rows = np.unique(authorship.mention_paper[focus])
+        context = EvidenceContext.build(
+            mentions, snapshot.papers, authorship, focus=focus,
+            text=papers_in_model(snapshot.papers, paper_rows[paper_rows >= 0], learnt.text),
+            affiliation_model=learnt.affiliations)
     lap("evidence context")
-    evidence_model = pair_model = learn_evidence(context, synthetic, commonness, settings.seed)
-    if settings.calibrate:
+    if learnt is not None:
+        evidence_model, pair_model = learnt.evidence, learnt.pair
+    else:
+        assert synthetic is not None
+        evidence_model = pair_model = learn_evidence(context, synthetic, commonness,
+                                                     settings.seed)
+    if settings.calibrate and learning:
         labelled = curation.labelled.to_numpy()
         training = BlockFeatures.compute(
             context, {slug: rows[labelled[rows]] for slug, rows in curated_rows.items()},
@@ -197,6 +221,8 @@ def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool =
         settings.resolution)]
     chosen = list(settings.names) or sorted(
         set(candidates) & (set(must) | set(splittable)))
+    if changed is not None:
+        chosen = [slug for slug in chosen if slug in changed]
     log.info("resolving %d names of %d with 2+ mentions: %d the ambiguity score, the "
              "curation or the registry selects, less those the prior alone keeps whole",
              len(chosen), int((names["mentions"] >= 2).sum()), len(candidates))
@@ -205,13 +231,16 @@ def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool =
     # Curated names are also split blind, to calibrate cluster confidence; their pair
     # features are computed once, with those of the names to resolve.
     features = BlockFeatures.compute(
-        context, block_rows_of(mentions, sorted(set(chosen) | set(curation.blocks))),
+        context, block_rows_of(mentions, sorted(set(chosen) | set(curated_rows))),
         commonness, show_progress)
     lap("evidence")
 
     cluster_model = ClusterModel()
     merger = None
     if settings.merge_clusters:
+        if synthetic is None:
+            raise AnthologyResolveError("--merge-clusters learns a cluster model on every "
+                                        "run: it cannot reuse learnt models")
         cluster_model = ClusterModel.fit(context, synthetic, seed=settings.seed)
         merger = ClusterMerger(context, commonness, cluster_model)
         lap("cluster model")
@@ -224,16 +253,21 @@ def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool =
     conflicts = list(clusters.attrs.get("conflicts", []))
     for conflict in conflicts:
         log.warning("curation conflict: %s", conflict)
+    if carry is not None:
+        clusters = relabel(clusters, mentions.loc[clusters.index], carry.assignments)
     lap("split")
 
-    blind_clusters = cluster_blocks(blind(mentions, curation.blocks), features,
-                                    curation.blocks, lambda _: evidence_model,
-                                    registry.catch_all_ids(), settings.resolution,
-                                    settings.seed, show_progress, merger, logits)
-    calibration = ConfidenceCalibration.fit(
-        judge_clusters(blind_clusters["cluster"], blind_clusters["cluster_confidence"],
-                       curation.identity),
-        {slug: fold_of(slug, CALIBRATION_FOLDS) for slug in curation.blocks})
+    if learnt is None:
+        blind_clusters = cluster_blocks(blind(mentions, curation.blocks), features,
+                                        curation.blocks, lambda _: evidence_model,
+                                        registry.catch_all_ids(), settings.resolution,
+                                        settings.seed, show_progress, merger, logits)
+        calibration = ConfidenceCalibration.fit(
+            judge_clusters(blind_clusters["cluster"], blind_clusters["cluster_confidence"],
+                           curation.identity),
+            {slug: fold_of(slug, CALIBRATION_FOLDS) for slug in curation.blocks})
+    else:
+        calibration = learnt.calibration
     clusters["cluster_confidence"] = calibration.apply(
         mentions.loc[clusters.index, "slug"], clusters["cluster_confidence"])
     # A cluster whose every mention a curated id or ORCID pins is that person by curation.
@@ -241,20 +275,22 @@ def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool =
     pinned = identity.notna().loc[clusters.index]
     all_pinned = pinned.groupby(clusters["cluster"]).transform("all").astype(bool)
     clusters.loc[all_pinned, "cluster_confidence"] = 1.0
-    log.info("cluster confidence calibrated on %d clusters of %d curated names split blind "
-             "(%.0f%% of them one whole person)", calibration.overall.clusters,
-             len(curation.blocks), 100 * calibration.judged["right"].mean()
-             if len(calibration.judged) else 0.0)
+    if learnt is None:
+        log.info("cluster confidence calibrated on %d clusters of %d curated names split "
+                 "blind (%.0f%% of them one whole person)", calibration.overall.clusters,
+                 len(curation.blocks), 100 * calibration.judged["right"].mean()
+                 if len(calibration.judged) else 0.0)
     lap("confidence calibration")
 
-    placement_model = learn_placement_confidence(mentions, curation, logits, commonness,
-                                                 settings.resolution, settings.seed,
-                                                 CALIBRATION_FOLDS)
+    placement_model = learnt.placement if learnt is not None else learn_placement_confidence(
+        mentions, curation, logits, commonness, settings.resolution, settings.seed,
+        CALIBRATION_FOLDS)
     lap("placement confidence")
 
     assignments, cluster_table = assign_persons(
         mentions, clusters, registry, settings.min_person_mentions,
-        settings.min_person_confidence)
+        settings.min_person_confidence,
+        previous_new_persons(carry.assignments) if carry is not None else None)
     placements = placements_of(mentions, identity, assignments, clusters, commonness,
                                placement_model)
     log.info("placed %d mentions without a specific id among the known persons of their "
@@ -265,16 +301,30 @@ def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool =
     variants = None
     if settings.variants:
         catch_all = registry.catch_all_ids()
+        resolved = assignments
+        if changed is not None and carry is not None:  # the unchanged names as they were
+            resolved = splice(carry.assignments.assign(
+                name=name_of_cluster(carry.assignments["cluster"])), assignments.assign(
+                name=name_of_cluster(assignments["cluster"])), changed, "name")
         variants = propose_variants(
-            mentions, person_units(mentions, assignments, catch_all), variant_candidates,
+            mentions, person_units(mentions, resolved, catch_all), variant_candidates,
             context, synthetic, settings.seed, catch_all,
-            {pid: p.orcid for pid, p in registry.persons.items() if p.orcid})
+            {pid: p.orcid for pid, p in registry.persons.items() if p.orcid},
+            model=learnt.variants if learnt is not None else None,
+            kept=KeptLinks(list(carry.links), changed)
+            if changed is not None and carry is not None else None)
         log.info("name variants: %d candidate pairs, %d merges into %d persons, %d similar "
                  "links", len(variant_candidates),
                  sum(1 for link in variants.links if link.decision == "merge"),
                  len(variants.persons),
                  sum(1 for link in variants.links if link.decision == "similar"))
         lap("name variants")
+    learnt = learnt or LearntModels(
+        ambiguity=ambiguity_model, evidence=evidence_model, pair=pair_model,
+        calibration=calibration, placement=placement_model,
+        variants=variants.learnt if variants is not None else None,
+        text=TextModel(context.terms, context.term_idf),
+        affiliations=context.affiliation_model)
     return Resolution(
         assignments=assignments, clusters=cluster_table, ambiguity=ambiguity,
         name_features=names, resolved_names=chosen,
@@ -283,7 +333,8 @@ def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool =
                 "ambiguity_model": {"training_blocks": ambiguity_model.training_blocks,
                                     "kind": "logistic regression"
                                     if ambiguity_model.model is not None else "fallback rule"},
-                "graph": graph.counts(),
+                "graph": graph.counts() if graph is not None else {},
                 "cluster_confidence": calibration.describe()},
         timings=timings, context=context, features=features, pair_model=pair_model,
-        graph=graph, conflicts=conflicts, variants=variants, placements=placements)
+        graph=graph, conflicts=conflicts, variants=variants, placements=placements,
+        learnt=learnt)

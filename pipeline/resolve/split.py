@@ -22,9 +22,9 @@ import igraph as ig
 import leidenalg
 import numpy as np
 
+from pipeline.resolve.settings import DEFAULT_RESOLUTION, DEFAULT_SEED
+
 CANNOT_LINK = -1.0e6
-DEFAULT_RESOLUTION = 0.0
-DEFAULT_SEED = 42
 
 
 @dataclass(frozen=True)

@@ -160,6 +160,16 @@ def decide_variants(mentions: pd.DataFrame, units: pd.Series, candidates: list[C
                     catch_all: frozenset[str] = frozenset(),
                     unit_orcid: dict[str, str] | None = None) -> list[VariantLink]:
     """Merge and `similar` links between units of candidate names, best first per pair."""
+    links = score_links(mentions, units, candidates, context, model, catch_all, unit_orcid)
+    return settle_links(links, mentions, units, candidates, catch_all, unit_orcid)
+
+
+def score_links(mentions: pd.DataFrame, units: pd.Series, candidates: list[Candidate],
+                context: EvidenceContext, model: ClusterModel,
+                catch_all: frozenset[str] = frozenset(),
+                unit_orcid: dict[str, str] | None = None) -> list[VariantLink]:
+    """Every scored pair of units of the candidate names strong enough for a link, each
+    with its own decision, before the links are checked against each other."""
     slug_units = pd.Series(units.to_numpy(), index=mentions["slug"].to_numpy())
     involved = {c.first for c in candidates} | {c.second for c in candidates}
     in_names = slug_units[slug_units.index.isin(involved)].drop_duplicates().sort_values()
@@ -197,7 +207,19 @@ def decide_variants(mentions: pd.DataFrame, units: pd.Series, candidates: list[C
             u, v, candidate.first, candidate.second, candidate.kind, round(float(evidence[k]), 4),
             round(float(priors[k]), 4), "merge" if merge[k] else "similar",
             {name: round(float(x), 4) for name, x in zip(CLUSTER_FEATURES, features[k])}))
-    links.sort(key=lambda link: (-link.logit, link.first, link.second))
+    return links
+
+
+def settle_links(links: list[VariantLink], mentions: pd.DataFrame, units: pd.Series,
+                 candidates: list[Candidate], catch_all: frozenset[str] = frozenset(),
+                 unit_orcid: dict[str, str] | None = None) -> list[VariantLink]:
+    """The scored links, best first, with the merges that contradict a better one turned
+    into `similar` links (`_consistent`). `candidates`: every candidate pair of names."""
+    if not links:
+        return []
+    links = sorted(links, key=lambda link: (-link.logit, link.first, link.second))
+    wanted = {u for link in links for u in (link.first, link.second)}
+    table = _Units(mentions, units, wanted, catch_all, unit_orcid or {})
     compatible = {(c.first, c.second) for c in candidates}
     return _consistent(links, table, compatible)
 

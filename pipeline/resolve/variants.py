@@ -15,7 +15,7 @@ blinded table (every name its own person). Both call `propose_variants`.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,12 @@ from pipeline.resolve.cluster_merge import ClusterModel
 from pipeline.resolve.evidence import EvidenceContext
 from pipeline.resolve.synthetic import SyntheticBlocks, synthetic_blocks
 from pipeline.resolve.variant_candidates import Candidate, candidate_pairs
-from pipeline.resolve.variant_decision import VariantLink, decide_variants, merged_persons
+from pipeline.resolve.variant_decision import (
+    VariantLink,
+    merged_persons,
+    score_links,
+    settle_links,
+)
 
 
 def name_candidates(mentions: pd.DataFrame) -> list[Candidate]:
@@ -47,11 +52,21 @@ def candidate_rows(mentions: pd.DataFrame, candidates: list[Candidate]) -> np.nd
 
 
 @dataclass(frozen=True)
+class KeptLinks:
+    """Scored links of an earlier run, and the names whose pairs must be scored again."""
+
+    links: list[VariantLink]
+    changed: frozenset[str]
+
+
+@dataclass(frozen=True)
 class VariantProposals:
     links: list[VariantLink]
     persons: list[list[str]]  # units merged into one person each
     names: dict[str, Counter[tuple[str, str]]]  # unit -> its name strings and counts
     model: dict[str, object]
+    scored: list[VariantLink] = field(default_factory=list)  # before settling (`links`)
+    learnt: ClusterModel | None = None
 
     def merges(self) -> list[dict[str, Any]]:
         """One entry per merged person: its units, names, canonical name and links."""
@@ -108,13 +123,31 @@ def find_variants(mentions: pd.DataFrame, papers: pd.DataFrame, units: pd.Series
 
 
 def propose_variants(mentions: pd.DataFrame, units: pd.Series, candidates: list[Candidate],
-                     context: EvidenceContext, synthetic: SyntheticBlocks, seed: int,
+                     context: EvidenceContext, synthetic: SyntheticBlocks | None, seed: int,
                      catch_all: frozenset[str] = frozenset(),
-                     unit_orcid: dict[str, str] | None = None) -> VariantProposals:
-    """Merges and `similar` links among the persons (`units`) of candidate names."""
-    model = ClusterModel.fit(context, synthetic, seed=seed, cut="random")
-    links = decide_variants(mentions, units, candidates, context, model, catch_all,
-                            unit_orcid)
+                     unit_orcid: dict[str, str] | None = None,
+                     model: ClusterModel | None = None,
+                     kept: KeptLinks | None = None) -> VariantProposals:
+    """Merges and `similar` links among the persons (`units`) of candidate names.
+
+    `model`: a variant model learnt before (else it is learnt from `synthetic`). `kept`: the
+    nightly job's scored links of an earlier run; only the candidate pairs touching its
+    `changed` names are scored again, the others keep their earlier scores.
+    """
+    if model is None:
+        if synthetic is None:
+            raise ValueError("propose_variants needs synthetic blocks or a learnt model")
+        model = ClusterModel.fit(context, synthetic, seed=seed, cut="random")
+    to_score = candidates if kept is None else [
+        c for c in candidates if c.first in kept.changed or c.second in kept.changed]
+    scored = score_links(mentions, units, to_score, context, model, catch_all, unit_orcid)
+    if kept is not None:
+        current = {(c.first, c.second) for c in candidates}
+        scored += [link for link in kept.links
+                   if (link.first_name, link.second_name) in current
+                   and link.first_name not in kept.changed
+                   and link.second_name not in kept.changed]
+    links = settle_links(scored, mentions, units, candidates, catch_all, unit_orcid)
     persons = merged_persons(links)
     linked = {u for link in links for u in (link.first, link.second)}
     in_links = units.isin(linked).to_numpy()
@@ -127,4 +160,4 @@ def propose_variants(mentions: pd.DataFrame, units: pd.Series, candidates: list[
         names.setdefault(str(unit), Counter())[(str(first_name), str(last_name))] = int(count)
     return VariantProposals(links, persons, names, {
         **model.describe(), "kind": "gradient-boosted trees on synthetic homonyms cut at random",
-        "candidates": len(candidates)})
+        "candidates": len(candidates)}, scored, model)

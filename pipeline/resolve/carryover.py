@@ -1,0 +1,91 @@
+"""What one run of `resolve` hands to the next: the models it learnt and what it decided.
+
+The nightly job (`pipeline/nightly/`) keeps a `LearntModels` in its state, so a night that
+only adds papers learns nothing again: it splits only the names whose inputs changed, with
+the models of the run that learnt them, and keeps everyone else's clusters as they were.
+`Carryover` is what it passes into `resolve` for that; `splice` puts the recomputed names'
+rows in place of their earlier ones.
+
+The models are stored with pickle: the state directory is the job's own output, restored from
+its own cache, never something downloaded (pickle runs code when it loads).
+"""
+
+from __future__ import annotations
+
+import pickle
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+from pipeline.anthology.atomic import atomic_write_bytes
+from pipeline.resolve.ambiguity import AmbiguityModel
+from pipeline.resolve.assignment import PlacementConfidence
+from pipeline.resolve.cluster_merge import ClusterModel
+from pipeline.resolve.confidence_calibration import ConfidenceCalibration
+from pipeline.resolve.pair_model import PairModel
+from pipeline.resolve.paper_text import TextModel
+from pipeline.resolve.variant_decision import VariantLink
+
+MODELS_VERSION = "learnt-models-v1"
+
+
+class StaleModelsError(Exception):
+    """Stored models written by another version of this code, or unreadable."""
+
+
+@dataclass(frozen=True)
+class LearntModels:
+    """Everything `resolve` learns from a snapshot before it splits names."""
+
+    ambiguity: AmbiguityModel
+    evidence: PairModel  # the pair model's evidence, learnt from synthetic homonyms
+    pair: PairModel  # what splits: `evidence`, or it refitted on the curation (--calibrate)
+    calibration: ConfidenceCalibration  # raw cluster confidence -> probability
+    placement: PlacementConfidence
+    variants: ClusterModel | None  # None: the run looked for no name variants
+    text: TextModel  # words of titles and abstracts
+    affiliations: TfidfVectorizer | None  # character n-grams of affiliations
+
+    def save(self, path: Path) -> None:
+        atomic_write_bytes(path, pickle.dumps((MODELS_VERSION, self),
+                                              protocol=pickle.HIGHEST_PROTOCOL))
+
+    @classmethod
+    def load(cls, path: Path) -> LearntModels:
+        try:
+            version, models = pickle.loads(path.read_bytes())
+        except Exception as error:  # any unpickling failure means: learn again
+            raise StaleModelsError(f"{path}: cannot be read ({error})") from error
+        if version != MODELS_VERSION or not isinstance(models, cls):
+            raise StaleModelsError(f"{path}: written by another version ({version})")
+        return models
+
+
+@dataclass(frozen=True)
+class Carryover:
+    """The previous run, as `resolve` uses it.
+
+    `assignments`: its assignments (person ids are kept stable against them). With `models`,
+    nothing is learnt again; with `changed` as well, only those names are split again and
+    the others keep their rows in `assignments`; `links` are the previous scored name-variant
+    links, kept for pairs of unchanged names.
+    """
+
+    assignments: pd.DataFrame
+    models: LearntModels | None = None
+    changed: frozenset[str] | None = None
+    links: tuple[VariantLink, ...] = ()
+
+
+def splice(previous: pd.DataFrame, current: pd.DataFrame, changed: frozenset[str],
+           name_column: str) -> pd.DataFrame:
+    """`previous` without the rows of `changed` names, plus `current` (the recomputed rows
+    of those names); `name_column` holds each row's name slug."""
+    kept = previous[~previous[name_column].isin(changed)]
+    if not len(kept):
+        return current.reset_index(drop=True)
+    if not len(current):
+        return kept.reset_index(drop=True)
+    return pd.concat([kept, current], ignore_index=True)

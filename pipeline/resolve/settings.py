@@ -1,0 +1,24 @@
+"""The settings of a `resolve` run (light to import: the command line builds them before it
+loads the pipeline)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DEFAULT_RESOLUTION = 0.0  # Leiden CPM resolution on pair log-odds
+DEFAULT_SEED = 42
+
+
+@dataclass(frozen=True)
+class ResolveSettings:
+    resolution: float = DEFAULT_RESOLUTION
+    seed: int = DEFAULT_SEED
+    min_ambiguity: float = 0.5  # names the ambiguity score ranks lower are not split
+    names: tuple[str, ...] = ()  # resolve exactly these slugs instead of choosing
+    # A cluster without an id or ORCID becomes a new person only with this much evidence;
+    # otherwise its mentions stay with the name's catch-all.
+    min_person_mentions: int = 2
+    min_person_confidence: float = 0.5
+    calibrate: bool = False  # refit the pair model's prior on the snapshot's curation
+    merge_clusters: bool = False  # the cluster-level merge after the split
+    variants: bool = True  # propose name variants (merges of persons across names)

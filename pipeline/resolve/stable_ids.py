@@ -1,0 +1,81 @@
+"""Cluster labels and proposed person ids that stay put from one run to the next.
+
+A cluster keeps the label of a cluster of the previous run while it holds more than half of
+that cluster's mentions (a mention is its paper, role and position); a cluster that was a new
+person then keeps that person's proposed id too (`previous_new_persons`, used by
+`persons.assign_persons`). Other clusters get labels the name never had before, so a label
+always means the same group of papers. Since "more than half" can hold for one cluster only,
+no two clusters ever claim one label.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+KEY = ["paper", "role", "position"]
+
+
+def name_of_cluster(cluster: pd.Series) -> pd.Series:
+    """The name slug of each cluster label (`<slug>#<n>`)."""
+    return cluster.astype(str).str.rsplit("#", n=1).str[0]
+
+
+def _number(label: str) -> int:
+    return int(label.rsplit("#", 1)[1])
+
+
+def stable_labels(cluster: pd.Series, keys: pd.DataFrame, previous: pd.DataFrame
+                  ) -> dict[str, str]:
+    """New label of each label in `cluster` (label per mention, `<slug>#<n>`), against
+    `previous` (an earlier run's assignments: paper, role, position, cluster). `keys`:
+    paper, role and position of each mention of `cluster` (same index)."""
+    if not len(previous) or not len(cluster):
+        return {str(label): str(label) for label in set(cluster)}
+    earlier = previous.set_index(KEY)["cluster"]
+    earlier_label = earlier.reindex(pd.MultiIndex.from_frame(keys[KEY])).to_numpy()
+    overlap = pd.DataFrame({"now": cluster.to_numpy(), "before": earlier_label}).dropna()
+    counts = overlap.value_counts().rename("shared").reset_index()
+    counts["size"] = counts["before"].map(earlier.value_counts())
+    counts = counts[2 * counts["shared"] > counts["size"]]
+    counts = counts.sort_values(["shared", "now", "before"], ascending=[False, True, True])
+    inherited: dict[str, str] = dict(
+        counts.drop_duplicates("now")[["now", "before"]].itertuples(index=False))
+
+    name_of = previous["cluster"].astype(str).str.rsplit("#", n=1).str[0]
+    used: dict[str, set[int]] = {}
+    for label, name in zip(previous["cluster"].astype(str), name_of):
+        used.setdefault(name, set()).add(_number(label))
+    for label in inherited.values():
+        used.setdefault(label.rsplit("#", 1)[0], set()).add(_number(label))
+    renamed: dict[str, str] = {}
+    for label in sorted(set(cluster.astype(str)), key=lambda c: (c.rsplit("#", 1)[0],
+                                                                  _number(c))):
+        if label in inherited:
+            renamed[label] = inherited[label]
+            continue
+        name = label.rsplit("#", 1)[0]
+        taken = used.setdefault(name, set())
+        number = _number(label)
+        if number in taken:
+            number = max(taken) + 1
+        taken.add(number)
+        renamed[label] = f"{name}#{number}"
+    return renamed
+
+
+def relabel(clusters: pd.DataFrame, keys: pd.DataFrame, previous: pd.DataFrame
+            ) -> pd.DataFrame:
+    """`clusters` (from `clustering.cluster_blocks`) with stable labels in its `cluster`
+    and `nearest` columns."""
+    renamed = stable_labels(clusters["cluster"], keys, previous)
+    out = clusters.assign(cluster=clusters["cluster"].map(renamed))
+    if "nearest" in out:
+        out["nearest"] = clusters["nearest"].map(lambda c: renamed.get(c, c))
+    out.attrs = dict(clusters.attrs)
+    return out
+
+
+def previous_new_persons(previous: pd.DataFrame) -> dict[str, str]:
+    """Cluster label -> the id an earlier run proposed for it as a new person."""
+    new = previous[previous["status"] == "new"].drop_duplicates("cluster")
+    return dict(zip(new["cluster"].astype(str), new["person"].astype(str)))
