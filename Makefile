@@ -9,12 +9,16 @@ OUT ?= out
 # What `make resolve` writes; exports go beside it, never inside it.
 RESOLUTION ?= $(OUT)/resolution
 CACHE ?= .cache
+# The nightly job's state (kept between nights) and where its artifacts go.
+STATE ?= state
+NIGHTLY_OUT ?= $(OUT)/nightly
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 NODE_STAMP := node_modules/.installed-$(shell cat package.json package-lock.json | cksum | cut -d' ' -f1)
 # Debian packages the browser tests need; installed with apt-get (as root, or with sudo).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install browser data stats resolve export migrate review eval bench graphs test lint clean
+.PHONY: install browser data stats resolve export migrate review eval bench graphs test lint clean \
+	nightly nightly-artifacts
 
 install: $(STAMP) $(NODE_STAMP) browser
 
@@ -67,6 +71,18 @@ eval: data
 graphs: resolve
 	$(BIN)/anthology-resolve graphs --anthology $(ANTHOLOGY) --cache $(CACHE) --resolution $(RESOLUTION) --out graphs/resolution --force
 
+# The nightly job: resolve again, recomputing only the names whose inputs changed since the
+# last night. Results in $(STATE)/run/, the change report in $(STATE)/report.md and .json.
+nightly: data
+	$(BIN)/anthology-resolve nightly --anthology $(ANTHOLOGY) --state $(STATE)
+
+# What the nightly CI job uploads with the report: review pages, Gephi graphs, and the export
+# (registry entries and <author id> patches on a copy of the snapshot, and the PR summary).
+nightly-artifacts:
+	$(BIN)/anthology-resolve review --anthology $(ANTHOLOGY) --cache $(STATE)/cache --resolution $(STATE)/run --out $(NIGHTLY_OUT)/review --force
+	$(BIN)/anthology-resolve graphs --anthology $(ANTHOLOGY) --cache $(STATE)/cache --resolution $(STATE)/run --out $(NIGHTLY_OUT)/graphs --force
+	$(BIN)/anthology-resolve export --anthology $(ANTHOLOGY) --cache $(STATE)/cache --resolution $(STATE)/run --out $(NIGHTLY_OUT)/export --force --summary $(NIGHTLY_OUT)/pr-summary.md
+
 bench: data
 	$(BIN)/anthology-resolve bench --anthology $(ANTHOLOGY) --out $(OUT)/bench
 
@@ -77,4 +93,4 @@ test: data
 
 clean:
 	rm -rf $(VENV) $(CACHE) $(OUT) node_modules tests/artifacts .pytest_cache .mypy_cache .ruff_cache
-	rm -rf graphs/resolution
+	rm -rf graphs/resolution $(STATE)

@@ -462,6 +462,7 @@ def build_parser() -> argparse.ArgumentParser:
             _add_migrate_command,
             _add_graphs_command,
             _add_evaluate_command,
+            _add_nightly_command,
     ):
         add_command(sub)
     return parser
@@ -677,6 +678,64 @@ def _add_split_options(parser: argparse.ArgumentParser,
                         metavar="SCORE",
                         help="only names whose ambiguity score (0-1) reaches this are split; "
                              "the rest stay one person (default: %(default)s)")
+
+
+def _add_nightly_command(sub: Subcommands) -> None:
+    nightly = sub.add_parser(
+        "nightly", help="resolve again, recomputing only what changed since the last night; "
+                        "write a change report",
+        description="Run the main job as the nightly CI job does. The state directory keeps "
+                    "the last night's parsed tables, models, results and name fingerprints. "
+                    "Unchanged input: nothing is recomputed. Otherwise only the names whose "
+                    "mentions, papers, coauthors or registry entries changed are split again, "
+                    "with the models learnt before (a full run when there is no usable state, "
+                    "with --full, or when code, settings or registry format changed). Results "
+                    "go to STATE/run/ (assignments.csv, proposals.json, placements.csv, "
+                    "ambiguity.csv: the files `resolve` writes, for export, review and "
+                    "graphs), the change report to STATE/report.md and STATE/report.json. "
+                    "Exit status: 0 whatever was found, 2 on bad input (the report lists "
+                    "the problems) or a state directory that is not the tool's own.")
+    nightly.add_argument(
+        "--anthology", type=Path, default=DEFAULT_ANTHOLOGY, metavar="DIR",
+        help="Anthology data: a directory holding xml/ and yaml/ (or json/), or a repository "
+             "checkout holding data/ (default: %(default)s)")
+    nightly.add_argument("--state", type=Path, default=Path("state"), metavar="DIR",
+                         help="the job's state, kept between nights: new, empty or written "
+                              "by an earlier night (default: %(default)s)")
+    nightly.add_argument("--full", action="store_true",
+                         help="learn the models again and split every name (person ids "
+                              "still kept stable against the last night)")
+    nightly.add_argument("--workers", type=int, default=0, metavar="N",
+                         help="processes for parsing (default: one per core, at most 4)")
+    _add_split_options(nightly, default_min_ambiguity=0.5)
+    nightly.add_argument("--no-variants", action="store_true",
+                         help="do not look for name variants")
+    _add_person_options(nightly)
+    nightly.set_defaults(func=cmd_nightly, name=[])
+
+
+def cmd_nightly(args: argparse.Namespace) -> int:
+    from pipeline.nightly.run import run_nightly, write_error_report
+
+    try:
+        report, written = run_nightly(args.anthology, args.state, _resolve_settings(args),
+                                      full=args.full, workers=args.workers,
+                                      show_progress=not args.quiet)
+    except InputError as exc:
+        for path in write_error_report(args.anthology, args.state, exc):
+            log.info("wrote %s", path)
+        raise
+    run = report["run"]
+    new = report["new_assignments"]
+    console.print(
+        f"{run['mode']} night ({run['reason']}): {run['recomputed']:,} names recomputed; "
+        f"{len(report['new_ambiguous_names']):,} new ambiguous names, {len(new):,} new "
+        f"assignments ({sum(1 for row in new if row.get('review')):,} for review), "
+        f"{len(report['changed_clusters']):,} clusters changed, {len(report['flipped']):,} "
+        "mentions given to another person", highlight=False)
+    for path in written:
+        log.info("wrote %s", path)
+    return 0
 
 
 def _interrupt_on_sigterm() -> None:

@@ -1,0 +1,67 @@
+"""What each name's split depends on, as one fingerprint per name slug.
+
+A name's block reads its own mentions (paper, position, the name as written, id, ORCID,
+affiliation, year, venues, the registry person the mention resolves to), the papers they are
+on (title, abstract, year, venues and every coauthor) and the registry entries carrying the
+name. A night recomputes a name when this fingerprint changed; a new paper changes the
+fingerprint of each of its authors, a registry edit that of each name of the person edited.
+
+Snapshot-wide statistics (how rare a coauthor's name is, the coauthor-of-coauthor graph) are
+not in it: they move a little with every volume, and following them would recompute every
+name every night. A full run (`nightly --full`, or any change of code or settings) catches up.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from pipeline.anthology.registry import Registry
+from pipeline.anthology.snapshot import Snapshot
+
+MENTION_FIELDS = ["paper", "role", "position", "first", "last", "id", "orcid", "affiliation",
+                  "variant_first", "variant_last", "variant_script", "year", "venues", "person"]
+PAPER_FIELDS = ["paper", "title", "abstract", "year", "venues"]
+
+
+def _row_hashes(frame: pd.DataFrame) -> np.ndarray:
+    return pd.util.hash_pandas_object(frame.astype(str), index=False).to_numpy()
+
+
+def _registry_hashes(registry: Registry) -> pd.Series:
+    """Per slug: a hash of every registry entry carrying a name of that slug."""
+    entries: dict[str, list[str]] = {}
+    for pid, person in sorted(registry.persons.items()):
+        for slug in sorted({name.slug for name in person.names}):
+            entries.setdefault(slug, []).append(f"{pid}\x1f{person!r}")
+    if not entries:
+        return pd.Series(dtype="uint64")
+    texts = pd.Series({slug: "\x1e".join(items) for slug, items in entries.items()})
+    return pd.Series(pd.util.hash_pandas_object(texts, index=False).to_numpy(),
+                     index=texts.index)
+
+
+def name_fingerprints(snapshot: Snapshot) -> pd.Series:
+    """Per name slug (sorted): a 16-hex-digit fingerprint of everything its split reads."""
+    mentions, papers = snapshot.mentions, snapshot.papers
+    authors = papers["authors"].map(lambda names: "|".join(sorted(names)))
+    paper_hash = pd.Series(_row_hashes(papers[PAPER_FIELDS].assign(authors=authors)),
+                           index=papers["paper"].to_numpy())
+    on_paper = paper_hash.reindex(mentions["paper"].to_numpy()).fillna(0).astype("uint64")
+    mention_hash = _row_hashes(pd.DataFrame({
+        "mention": _row_hashes(mentions[MENTION_FIELDS]), "paper": on_paper.to_numpy()}))
+    # A sum is the same whatever the order of the mentions; uint64 arithmetic wraps around.
+    codes, slugs = pd.factorize(mentions["slug"].to_numpy(), sort=True)
+    registry = _registry_hashes(snapshot.registry)
+    index = pd.Index(slugs).union(registry.index)
+    sums = np.zeros(len(index), dtype=np.uint64)
+    np.add.at(sums, index.get_indexer(slugs)[codes], mention_hash.astype(np.uint64))
+    np.add.at(sums, index.get_indexer(registry.index), registry.to_numpy(dtype=np.uint64))
+    return pd.Series([f"{int(value):016x}" for value in sums], index=index, dtype=object)
+
+
+def changed_names(before: dict[str, str], now: pd.Series) -> frozenset[str]:
+    """Slugs whose fingerprint differs, that are new, or that are gone."""
+    now_map = {str(slug): str(value) for slug, value in now.items()}
+    return frozenset(slug for slug in set(before) | set(now_map)
+                     if before.get(slug) != now_map.get(slug))

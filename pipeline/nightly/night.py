@@ -1,0 +1,136 @@
+"""The work of a night that has something to do (`run.py` decides whether there is).
+
+Incremental: with the last night's models, split only the names whose fingerprint changed
+(`fingerprints.py`); every other name keeps last night's clusters, ids and scored variant
+links. Full (no usable state, `--full`, other code or settings, another registry format, or
+more than MAX_CHANGED_SHARE of the names changed): learn and split as `resolve` does. Either
+way a cluster keeps its label and proposed id while it keeps most of its mentions
+(`resolve/stable_ids.py`). The results replace the state's in one step.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from pipeline.anthology.snapshot import read_snapshot
+from pipeline.nightly.fingerprints import changed_names, name_fingerprints
+from pipeline.nightly.inputs import changed_files
+from pipeline.nightly.report import build_report
+from pipeline.nightly.state import NightlyState, Previous
+from pipeline.resolve.assignment import PLACEMENT_COLUMNS
+from pipeline.resolve.carryover import Carryover, splice
+from pipeline.resolve.outputs import (
+    ambiguity_csv,
+    assignments_table_csv,
+    placements_csv,
+    proposals_json,
+    variant_proposals,
+)
+from pipeline.resolve.run import ResolveSettings, resolve
+from pipeline.resolve.split_proposals import split_proposals
+from pipeline.resolve.stable_ids import name_of_cluster
+
+log = logging.getLogger(__name__)
+
+# More names changed than this share: learning again costs little more than the split.
+MAX_CHANGED_SHARE = 0.25
+KEY = ["paper", "role", "position"]
+
+
+@dataclass(frozen=True)
+class Plan:
+    mode: str  # "incremental" or "full"
+    reason: str
+    changed: frozenset[str] | None  # names to split again (incremental only)
+
+
+def plan(previous: Previous | None, config: dict[str, Any], registry_format: str,
+         fingerprints: pd.Series, full: bool) -> Plan:
+    """Whether tonight can reuse the last night's models and results, and for which names."""
+    if full:
+        return Plan("full", "--full was given", None)
+    if previous is None:
+        return Plan("full", "no usable earlier state", None)
+    if previous.manifest.get("config") != config:
+        return Plan("full", "the code, its libraries or the settings changed", None)
+    if previous.models is None:
+        return Plan("full", "the stored models could not be used", None)
+    if previous.manifest.get("registry_format") != registry_format:
+        return Plan("full", f"the registry format changed to {registry_format}", None)
+    changed = changed_names(previous.fingerprints, fingerprints)
+    share = len(changed) / max(1, len(fingerprints))
+    if share > MAX_CHANGED_SHARE:
+        return Plan("full", f"{share:.0%} of the names changed", None)
+    return Plan("incremental", f"{len(changed):,} names changed", changed)
+
+
+def _named(assignments: pd.DataFrame) -> pd.DataFrame:
+    return assignments.assign(name=name_of_cluster(assignments["cluster"]))
+
+
+def resolve_night(anthology: Path, state: NightlyState, settings: ResolveSettings,
+                  inputs: dict[str, str], config: dict[str, Any],
+                  manifest: dict[str, Any] | None, full: bool, workers: int,
+                  show_progress: bool) -> dict[str, Any]:
+    """Resolve (all or the changed names), save the state; returns the report."""
+    snapshot = read_snapshot(anthology, cache_dir=state.cache_dir, workers=workers,
+                             show_progress=show_progress)
+    fingerprints = name_fingerprints(snapshot)
+    previous = state.load()
+    decided = plan(previous, config, snapshot.registry.format, fingerprints, full)
+    log.info("%s night: %s", decided.mode, decided.reason)
+    carry = None
+    if previous is not None:
+        incremental = decided.mode == "incremental"
+        carry = Carryover(previous.assignments,
+                          previous.models if incremental else None,
+                          decided.changed, tuple(previous.links) if incremental else ())
+    resolution = resolve(snapshot, settings, show_progress, carry)
+
+    assignments = resolution.assignments
+    placements = resolution.placements if resolution.placements is not None else \
+        pd.DataFrame(columns=PLACEMENT_COLUMNS)
+    splits = split_proposals(resolution, snapshot)
+    if decided.changed is not None and previous is not None:
+        changed = decided.changed
+        assignments = splice(_named(previous.assignments), _named(assignments), changed,
+                             "name").sort_values(KEY, kind="stable").reset_index(drop=True)
+        placements = splice(previous.placements, placements, changed, "name").sort_values(
+            KEY, kind="stable").reset_index(drop=True)
+        splits = sorted([s for s in previous.proposals["splits"] if s["name"] not in changed]
+                        + splits, key=lambda s: str(s["name"]))
+    variants = variant_proposals(resolution)
+    texts = {
+        "assignments.csv": assignments_table_csv(assignments),
+        "ambiguity.csv": ambiguity_csv(resolution),
+        "placements.csv": placements_csv(placements),
+        "proposals.json": proposals_json(splits, variants),
+    }
+    problems = [str(p) for p in snapshot.problems.problems]
+    run = {"mode": decided.mode, "reason": decided.reason, "files": len(inputs),
+           "changed_files": changed_files(manifest.get("inputs", {}), inputs)
+           if manifest else [],
+           "names": len(fingerprints),
+           "changed_names": len(decided.changed) if decided.changed is not None
+           else len(fingerprints),
+           "recomputed": len(resolution.resolved_names)}
+    report = build_report(
+        run, previous.assignments if previous is not None else None, assignments, placements,
+        previous.proposals.get("variants", {}) if previous is not None else None, variants,
+        set(name_of_cluster(previous.assignments["cluster"])) if previous is not None
+        else set(), problems)
+    assert resolution.learnt is not None
+    state.save(texts, fingerprints,
+               resolution.variants.scored if resolution.variants is not None else [],
+               resolution.learnt,
+               {"inputs": inputs, "config": config, "names": len(fingerprints),
+                "registry_format": snapshot.registry.format, "mode": decided.mode,
+                "problems": problems})
+    log.info("%s night done: %d names recomputed; results in %s", decided.mode,
+             len(resolution.resolved_names), state.run_dir)
+    return report

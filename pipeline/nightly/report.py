@@ -1,0 +1,206 @@
+"""The change report of one night: what a curator should look at, as markdown and JSON.
+
+Sections: how the night ran (unchanged, incremental or full, and why); new ambiguous names
+(resolved tonight, not last night); new assignments (mentions not in last night's results,
+with their person and confidence, and whether a curator should check them); clusters that
+changed (mentions gained or lost); proposals that flipped (a mention now given to another
+person); name-variant links added, dropped or decided otherwise; and the snapshot's problems.
+Both files are deterministic (no clock in them): the same two nights give the same bytes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+import pandas as pd
+
+from pipeline.resolve.stable_ids import name_of_cluster
+
+KEY = ["paper", "role", "position"]
+MARKDOWN_ROWS = 100  # per section; report.json has them all
+HEADER = "# anthology-resolve nightly report"
+
+
+def empty_assignments() -> pd.DataFrame:
+    """No rows (a night that resolved nothing)."""
+    return pd.DataFrame({c: pd.Series(dtype=object) for c in
+                         [*KEY, "first", "last", "person", "status", "cluster", "confidence",
+                          "name", "review"]})
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    records = json.loads(frame.to_json(orient="records", force_ascii=False))
+    return [dict(record) for record in records]
+
+
+def new_assignments(before: pd.DataFrame, now: pd.DataFrame, placements: pd.DataFrame
+                    ) -> pd.DataFrame:
+    """Mentions of resolved names that were not in last night's assignments."""
+    known = pd.MultiIndex.from_frame(before[KEY])
+    fresh = now[~pd.MultiIndex.from_frame(now[KEY]).isin(known)]
+    placed = placements.set_index(KEY)[["confidence", "review"]].rename(
+        columns={"confidence": "placement_confidence"})
+    table = fresh.assign(name=name_of_cluster(fresh["cluster"])).join(placed, on=KEY)
+    return table[[*KEY, "name", "first", "last", "person", "status", "cluster", "confidence",
+                  "placement_confidence", "review"]].sort_values(KEY).reset_index(drop=True)
+
+
+def flipped(before: pd.DataFrame, now: pd.DataFrame) -> pd.DataFrame:
+    """Mentions in both nights whose person changed."""
+    both = before[[*KEY, "person"]].merge(now[[*KEY, "person", "cluster"]], on=KEY,
+                                          suffixes=("_before", "_now"))
+    old = both["person_before"].fillna("")
+    new = both["person_now"].fillna("")
+    table = both[old != new].assign(name=lambda f: name_of_cluster(f["cluster"]))
+    return table[[*KEY, "name", "person_before", "person_now"]].rename(
+        columns={"person_before": "before", "person_now": "now"}).sort_values(KEY).reset_index(
+        drop=True)
+
+
+def _members(assignments: pd.DataFrame) -> dict[str, set[tuple[str, str, int]]]:
+    out: dict[str, set[tuple[str, str, int]]] = {}
+    for paper, role, position, cluster in zip(assignments["paper"], assignments["role"],
+                                              assignments["position"], assignments["cluster"]):
+        out.setdefault(str(cluster), set()).add((str(paper), str(role), int(position)))
+    return out
+
+
+def changed_clusters(before: pd.DataFrame, now: pd.DataFrame) -> pd.DataFrame:
+    """Clusters whose mentions differ between the nights (new and dissolved ones too)."""
+    old, new = _members(before), _members(now)
+    rows = []
+    for cluster in sorted(set(old) | set(new)):
+        was, is_ = old.get(cluster, set()), new.get(cluster, set())
+        if was != is_:
+            rows.append({"name": cluster.rsplit("#", 1)[0], "cluster": cluster,
+                         "before": len(was), "now": len(is_), "gained": len(is_ - was),
+                         "lost": len(was - is_)})
+    return pd.DataFrame(rows, columns=["name", "cluster", "before", "now", "gained", "lost"])
+
+
+def _link_key(link: dict[str, Any]) -> tuple[str, str]:
+    return str(link["from"]), str(link["to"])
+
+
+def _all_links(variants: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
+    links = {_link_key(link): {**link, "decision": "merge"}
+             for merge in variants.get("merges", []) for link in merge["links"]}
+    links.update({_link_key(link): {**link, "decision": "similar"}
+                  for link in variants.get("similar", [])})
+    return links
+
+
+def variant_changes(before: dict[str, Any], now: dict[str, Any]) -> dict[str, list[Any]]:
+    """Links that appeared, disappeared or changed decision (merge / similar)."""
+    old, new = _all_links(before), _all_links(now)
+
+    def brief(link: dict[str, Any]) -> dict[str, Any]:
+        return {"from": link["from"], "to": link["to"], "names": link["names"],
+                "decision": link["decision"], "confidence": link["confidence"]}
+
+    return {
+        "added": [brief(new[k]) for k in sorted(set(new) - set(old))],
+        "dropped": [brief(old[k]) for k in sorted(set(old) - set(new))],
+        "decided_otherwise": [{**brief(new[k]), "before": old[k]["decision"]}
+                              for k in sorted(set(old) & set(new))
+                              if old[k]["decision"] != new[k]["decision"]],
+    }
+
+
+def build_report(run: dict[str, Any], before: pd.DataFrame | None, now: pd.DataFrame,
+                 placements: pd.DataFrame, variants_before: dict[str, Any] | None,
+                 variants_now: dict[str, Any], resolved_before: Iterable[str],
+                 problems: list[str]) -> dict[str, Any]:
+    """The report as a JSON-ready mapping. `run`: how the night ran (mode, reason, counts);
+    `before`/`now`: last night's and tonight's assignments; `problems`: the snapshot's."""
+    previous = before if before is not None else now.iloc[0:0]
+    resolved_now = set(name_of_cluster(now["cluster"]))
+    resolved_then = set(resolved_before)
+    return {
+        "run": run,
+        "new_ambiguous_names": sorted(resolved_now - resolved_then) if before is not None
+        else [],
+        "no_longer_resolved": sorted(resolved_then - resolved_now),
+        "new_assignments": _records(new_assignments(previous, now, placements))
+        if before is not None else [],
+        "changed_clusters": _records(changed_clusters(previous, now))
+        if before is not None else [],
+        "flipped": _records(flipped(previous, now)),
+        "variant_links": variant_changes(variants_before or {}, variants_now)
+        if variants_before is not None else {"added": [], "dropped": [],
+                                             "decided_otherwise": []},
+        "problems": problems,
+    }
+
+
+def report_json(report: dict[str, Any]) -> str:
+    return json.dumps(report, indent=2, ensure_ascii=False, sort_keys=True,
+                      allow_nan=False) + "\n"
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    return str(value).replace("|", "\\|")
+
+
+def _table(rows: list[dict[str, Any]], columns: list[str]) -> list[str]:
+    if not rows:
+        return ["None.", ""]
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(_cell(row.get(c)) for c in columns) + " |"
+              for row in rows[:MARKDOWN_ROWS]]
+    if len(rows) > MARKDOWN_ROWS:
+        lines.append(f"\n... and {len(rows) - MARKDOWN_ROWS:,} more in report.json")
+    return [*lines, ""]
+
+
+def report_markdown(report: dict[str, Any]) -> str:
+    run = report["run"]
+    new = report["new_assignments"]
+    to_check = [row for row in new if row.get("review")]
+    links = report["variant_links"]
+    lines = [
+        HEADER, "",
+        f"**{run['mode']}**: {run['reason']}.", "",
+        f"- input files: {run['files']:,} ({len(run['changed_files']):,} added, changed or "
+        "removed since the last night)",
+        f"- names recomputed: {run['recomputed']:,} of {run['names']:,} "
+        f"({run['changed_names']:,} names whose inputs changed)",
+        f"- new ambiguous names: {len(report['new_ambiguous_names']):,}; no longer resolved: "
+        f"{len(report['no_longer_resolved']):,}",
+        f"- new assignments: {len(new):,} ({len(to_check):,} for review)",
+        f"- clusters changed: {len(report['changed_clusters']):,}; mentions given to another "
+        f"person: {len(report['flipped']):,}",
+        f"- name-variant links added {len(links['added']):,}, dropped "
+        f"{len(links['dropped']):,}, decided otherwise {len(links['decided_otherwise']):,}",
+        f"- problems in the snapshot: {len(report['problems']):,}", "",
+    ]
+    if run["changed_files"]:
+        lines += ["## Changed files", "", *[f"- `{f}`" for f in
+                                           run["changed_files"][:MARKDOWN_ROWS]], ""]
+    lines += ["## New ambiguous names", "",
+              ", ".join(f"`{n}`" for n in report["new_ambiguous_names"]) or "None.", ""]
+    lines += ["## New assignments for review", "",
+              "Placed with a confidence below the review threshold (or none learnt).", "",
+              *_table(to_check, ["paper", "role", "position", "first", "last", "person",
+                                 "status", "placement_confidence"])]
+    lines += ["## All new assignments", "",
+              *_table(new, ["paper", "role", "position", "first", "last", "person", "status",
+                            "confidence", "placement_confidence"])]
+    lines += ["## Clusters that changed", "",
+              *_table(report["changed_clusters"], ["cluster", "before", "now", "gained",
+                                                   "lost"])]
+    lines += ["## Proposals that flipped", "",
+              *_table(report["flipped"], ["paper", "role", "position", "name", "before",
+                                          "now"])]
+    for kind in ("added", "dropped", "decided_otherwise"):
+        lines += [f"## Name-variant links {kind.replace('_', ' ')}", "",
+                  *_table(links[kind], ["from", "to", "decision", "confidence"])]
+    lines += ["## Problems in the snapshot", "",
+              *([f"- {p}" for p in report["problems"][:MARKDOWN_ROWS]] or ["None."]), ""]
+    return "\n".join(lines)

@@ -1,0 +1,93 @@
+"""One night (`anthology-resolve nightly`): resolve the snapshot again, recomputing only what
+changed since the last night, and report what changed.
+
+1. Hash every input file (`inputs.py`). Same files, same code and settings as the last
+   night: nothing to do, and the report says so. This path imports nothing heavy.
+2. Otherwise `night.resolve_night`: read the snapshot (parsed tables cached in the state, so
+   only changed files are parsed), fingerprint every name, split the changed ones (or all),
+   and replace the state's results in one step.
+3. Write the change report (`report.py`) to STATE/report.md and STATE/report.json; on bad
+   input, a report of the errors (the last night's results are kept).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pipeline.anthology.atomic import atomic_write_text
+from pipeline.anthology.data_dir import find_data_dir
+from pipeline.anthology.output_dir import mark
+from pipeline.anthology.transaction import recover
+from pipeline.errors import AnthologyResolveError, InputError
+from pipeline.nightly.inputs import code_digest, input_digests
+from pipeline.nightly.report import build_report, empty_assignments, report_json, report_markdown
+from pipeline.nightly.state import NightlyState, check_state_dir
+
+if TYPE_CHECKING:
+    from pipeline.resolve.settings import ResolveSettings
+
+log = logging.getLogger(__name__)
+
+
+def _write_report(state: NightlyState, report: dict[str, Any]) -> list[Path]:
+    paths = [state.directory / "report.json", state.directory / "report.md"]
+    atomic_write_text(paths[0], report_json(report))
+    atomic_write_text(paths[1], report_markdown(report))
+    return paths
+
+
+def _quiet_run(mode: str, reason: str, manifest: dict[str, Any]) -> dict[str, Any]:
+    return {"mode": mode, "reason": reason, "files": len(manifest.get("inputs", {})),
+            "changed_files": [], "names": manifest.get("names", 0), "changed_names": 0,
+            "recomputed": 0}
+
+
+def run_nightly(anthology: Path, state_dir: Path, settings: ResolveSettings,
+                full: bool = False, workers: int = 0, show_progress: bool = False
+                ) -> tuple[dict[str, Any], list[Path]]:
+    """Run one night; returns the report and the paths written."""
+    data_dir = find_data_dir(anthology)
+    check_state_dir(state_dir, data_dir)
+    recover(data_dir)
+    state = NightlyState(state_dir)
+    inputs = input_digests(data_dir)
+    # As JSON reads it back (a tuple becomes a list), to compare with the stored one.
+    config = json.loads(json.dumps({"settings": asdict(settings), "code": code_digest()}))
+    manifest = state.manifest()
+    if not full and manifest is not None and manifest.get("inputs") == inputs \
+            and manifest.get("config") == config and state.intact(manifest):
+        log.info("the snapshot, code and settings are as the last night left them: nothing "
+                 "to recompute (results in %s)", state.run_dir)
+        report = build_report(
+            _quiet_run("unchanged", "same input files, code and settings", manifest),
+            None, empty_assignments(), empty_assignments(), None, {}, [],
+            manifest.get("problems", []))
+        return report, _write_report(state, report)
+
+    from pipeline.nightly.night import resolve_night
+
+    report = resolve_night(anthology, state, settings, inputs, config, manifest, full,
+                           workers, show_progress)
+    return report, [state.run_dir, *_write_report(state, report)]
+
+
+def write_error_report(anthology: Path, state_dir: Path, error: InputError) -> list[Path]:
+    """A report listing the input's errors (the state's results stay as they were); nothing
+    when the state directory itself is not usable."""
+    try:
+        check_state_dir(state_dir, find_data_dir(anthology))
+    except AnthologyResolveError:
+        return []
+    state = NightlyState(state_dir)
+    report = build_report(
+        _quiet_run("failed", f"{len(error.problems)} error(s) in the input; the results of "
+                   "the last night are kept", state.manifest() or {}),
+        None, empty_assignments(), empty_assignments(), None, {}, [],
+        [str(p) for p in error.problems])
+    state_dir.mkdir(parents=True, exist_ok=True)
+    mark(state_dir)
+    return _write_report(state, report)

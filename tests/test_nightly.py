@@ -1,0 +1,231 @@
+"""The nightly job on small made-up snapshots: what it recomputes, what it keeps, what it
+reports, and that bad input or a broken state never costs the last night's results."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from builder import two_wei_zhangs
+
+from pipeline.anthology.snapshot import read_snapshot
+from pipeline.cli import main
+from pipeline.nightly.fingerprints import changed_names, name_fingerprints
+from pipeline.nightly.report import changed_clusters, flipped, report_markdown
+from pipeline.nightly.run import run_nightly
+from pipeline.resolve.settings import ResolveSettings
+from pipeline.resolve.stable_ids import stable_labels
+
+NAMES = ("wei-zhang", "ingrid-solberg")
+SETTINGS = ResolveSettings(names=NAMES)
+KEY = ["paper", "role", "position"]
+
+
+def _mentions(rows: list[tuple[str, str]]) -> pd.DataFrame:
+    return pd.DataFrame({"paper": [p for p, _ in rows], "role": "author", "position": 0,
+                         "cluster": [c for _, c in rows]})
+
+
+def test_a_cluster_keeps_its_label_while_it_keeps_most_of_its_mentions() -> None:
+    previous = _mentions([("p1", "a#0"), ("p2", "a#0"), ("p3", "a#0"), ("p4", "a#1"),
+                          ("p5", "a#1"), ("p6", "a#2")])
+    # Tonight Leiden numbers them differently: p4, p5 (all of a#1) come first.
+    now = _mentions([("p4", "a#0"), ("p5", "a#0"), ("p7", "a#0"), ("p1", "a#1"),
+                     ("p2", "a#1"), ("p3", "a#2"), ("p6", "a#3")])
+    renamed = stable_labels(now["cluster"], now[KEY], previous)
+    assert renamed["a#0"] == "a#1"  # holds 2 of a#1's 2 mentions
+    assert renamed["a#1"] == "a#0"  # holds 2 of a#0's 3
+    assert renamed["a#3"] == "a#2"  # holds a#2's one mention
+    # p3 alone is no majority of a#0: a new label the name never had
+    assert renamed["a#2"] == "a#3"
+    assert len(set(renamed.values())) == len(renamed)
+
+
+def test_half_of_a_cluster_is_not_enough_to_keep_its_label() -> None:
+    previous = _mentions([("p1", "a#0"), ("p2", "a#0")])
+    now = _mentions([("p1", "a#0"), ("p2", "a#1")])
+    renamed = stable_labels(now["cluster"], now[KEY], previous)
+    assert sorted(renamed.values()) == ["a#1", "a#2"]  # a#0 is retired, never reused
+
+
+def test_a_new_paper_changes_the_fingerprints_of_its_authors_only(tmp_path: Path) -> None:
+    root = two_wei_zhangs(tmp_path / "anthology")
+    aside = tmp_path / "2020.tiny.xml"
+    shutil.move(root / "xml" / "2020.tiny.xml", aside)
+    before = name_fingerprints(read_snapshot(root))
+    shutil.move(aside, root / "xml" / "2020.tiny.xml")
+    snapshot = read_snapshot(root)
+    now = name_fingerprints(snapshot)
+    on_2020 = set(snapshot.mentions.loc[snapshot.mentions["paper"].str.startswith("2020."),
+                                        "slug"])
+    assert changed_names(before.to_dict(), now) == frozenset(on_2020)
+    assert "wei-zhang" in on_2020 and len(now) > len(on_2020)
+    # The same snapshot read again: the same fingerprints (nothing depends on order).
+    assert name_fingerprints(read_snapshot(root)).equals(now)
+
+
+def test_a_registry_edit_changes_the_fingerprint_of_the_names_it_touches(tmp_path: Path
+                                                                        ) -> None:
+    root = two_wei_zhangs(tmp_path / "anthology")
+    before = name_fingerprints(read_snapshot(root))
+    (root / "yaml" / "name_variants.yaml").write_text(
+        "- canonical: {first: Wei, last: Zhang}\n  id: wei-zhang-stanford\n", encoding="utf-8")
+    now = name_fingerprints(read_snapshot(root))
+    assert changed_names(before.to_dict(), now) == frozenset({"wei-zhang"})
+
+
+def test_report_sections_compare_two_nights() -> None:
+    before = _mentions([("p1", "a#0"), ("p2", "a#0"), ("p3", "a#1")]).assign(
+        person=["a-1", "a-1", "a-2"])
+    now = _mentions([("p1", "a#0"), ("p2", "a#1"), ("p3", "a#1"), ("p4", "a#1")]).assign(
+        person=["a-1", "a-2", "a-2", "a-2"])
+    moved = flipped(before, now)
+    assert moved[["paper", "before", "now"]].values.tolist() == [["p2", "a-1", "a-2"]]
+    clusters = changed_clusters(before, now).set_index("cluster")
+    assert clusters.loc["a#0", ["before", "now", "lost"]].tolist() == [2, 1, 1]
+    assert clusters.loc["a#1", ["before", "now", "gained"]].tolist() == [1, 3, 2]
+
+
+def _night(anthology: Path, state: Path, **kwargs: object) -> dict[str, object]:
+    report, _ = run_nightly(anthology, state, SETTINGS, **kwargs)  # type: ignore[arg-type]
+    return report
+
+
+def _persons(state: Path) -> pd.DataFrame:
+    return pd.read_csv(state / "run" / "assignments.csv", dtype=str, keep_default_na=False)
+
+
+@pytest.fixture
+def two_nights(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """A snapshot whose 2020 volume arrives on the second night; the first night's state."""
+    root = two_wei_zhangs(tmp_path / "anthology")
+    aside = tmp_path / "2020.tiny.xml"
+    shutil.move(root / "xml" / "2020.tiny.xml", aside)
+    state = tmp_path / "state"
+    assert _night(root, state)["run"]["mode"] == "full"  # type: ignore[index]
+    return root, state, aside
+
+
+def test_an_unchanged_night_recomputes_nothing_and_keeps_the_results(
+        two_nights: tuple[Path, Path, Path]) -> None:
+    root, state, _ = two_nights
+    results = {p.name: p.read_bytes() for p in (state / "run").iterdir()}
+    report = _night(root, state)
+    assert report["run"]["mode"] == "unchanged"  # type: ignore[index]
+    assert {p.name: p.read_bytes() for p in (state / "run").iterdir()} == results
+    assert "**unchanged**" in (state / "report.md").read_text()
+
+
+def test_a_new_volume_recomputes_its_names_and_keeps_everyone_s_ids(
+        two_nights: tuple[Path, Path, Path], tmp_path: Path) -> None:
+    root, state, aside = two_nights
+    first = _persons(state)
+    shutil.move(aside, root / "xml" / "2020.tiny.xml")
+    report = _night(root, state)
+    run = report["run"]
+    assert run["mode"] == "incremental"  # type: ignore[index]
+    assert run["changed_files"] == ["xml/2020.tiny.xml"]  # type: ignore[index]
+    new = pd.DataFrame(report["new_assignments"])
+    assert set(new["paper"].str[:4]) == {"2020"} and set(new["name"]) == set(NAMES)
+    second = _persons(state)
+    kept = first.merge(second, on=KEY, suffixes=("_before", "_now"))
+    assert len(kept) == len(first)
+    assert (kept["person_before"] == kept["person_now"]).all()
+    assert (kept["cluster_before"] == kept["cluster_now"]).all()
+    assert report["flipped"] == []
+    # A full night on the same snapshot gives everyone the same person and cluster; only
+    # the confidences differ a little (its text and affiliation models saw the 2020 papers).
+    fresh = tmp_path / "fresh-state"
+    _night(root, fresh)
+    columns = [*KEY, "person", "status", "cluster"]
+    assert _persons(fresh)[columns].equals(second[columns])
+    report_md = (state / "report.md").read_text()
+    assert "2020.tiny-main.1" in report_md and "xml/2020.tiny.xml" in report_md
+
+
+def test_same_two_nights_give_the_same_bytes(two_nights: tuple[Path, Path, Path],
+                                             tmp_path: Path) -> None:
+    root, state, aside = two_nights
+    copy = tmp_path / "state-copy"
+    shutil.copytree(state, copy)
+    shutil.move(aside, root / "xml" / "2020.tiny.xml")
+    _night(root, state)
+    _night(root, copy)
+    for path in [*(state / "run").iterdir(), state / "report.md", state / "report.json"]:
+        assert path.read_bytes() == (copy / path.relative_to(state)).read_bytes(), path.name
+
+
+def test_bad_input_is_reported_and_the_last_night_kept(two_nights: tuple[Path, Path, Path]
+                                                       ) -> None:
+    root, state, _ = two_nights
+    results = {p.name: p.read_bytes() for p in (state / "run").iterdir()}
+    (root / "xml" / "2021.bad.xml").write_text("<collection id='2021.bad'><volume>\n",
+                                               encoding="utf-8")
+    assert main(["-q", "nightly", "--anthology", str(root), "--state", str(state)]) == 2
+    report = json.loads((state / "report.json").read_text())
+    assert report["run"]["mode"] == "failed"
+    assert any("2021.bad.xml" in problem for problem in report["problems"])
+    assert {p.name: p.read_bytes() for p in (state / "run").iterdir()} == results
+
+
+def test_an_interrupted_night_leaves_the_last_one_readable(
+        two_nights: tuple[Path, Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    root, state, aside = two_nights
+    results = {p.name: p.read_bytes() for p in (state / "run").iterdir()}
+    shutil.move(aside, root / "xml" / "2020.tiny.xml")
+
+    def interrupted(self: object, path: Path) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("pipeline.resolve.carryover.LearntModels.save", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        _night(root, state)
+    assert {p.name: p.read_bytes() for p in (state / "run").iterdir()} == results
+    assert [p.name for p in state.iterdir() if p.name.startswith(".run.")] == []
+    monkeypatch.undo()
+    assert _night(root, state)["run"]["mode"] == "incremental"  # type: ignore[index]
+
+
+def test_a_damaged_state_means_a_full_night(two_nights: tuple[Path, Path, Path]) -> None:
+    root, state, _ = two_nights
+    with open(state / "run" / "assignments.csv", "a", encoding="utf-8") as handle:
+        handle.write("x,author,0,,X,x,new,x#0,0.5\n")
+    (root / "xml" / "2015.tiny.xml").touch()  # not a change: the same bytes
+    report = _night(root, state)
+    assert report["run"]["mode"] == "full"  # type: ignore[index]
+    assert report["run"]["reason"] == "no usable earlier state"  # type: ignore[index]
+
+
+def test_a_state_directory_not_written_by_the_tool_is_refused(tmp_path: Path) -> None:
+    root = two_wei_zhangs(tmp_path / "anthology")
+    state = tmp_path / "mine"
+    state.mkdir()
+    (state / "notes.txt").write_text("keep me", encoding="utf-8")
+    assert main(["-q", "nightly", "--anthology", str(root), "--state", str(state)]) == 2
+    assert [p.name for p in state.iterdir()] == ["notes.txt"]
+    assert main(["-q", "nightly", "--anthology", str(root),
+                 "--state", str(root / "state")]) == 2
+    assert not (root / "state").exists()
+
+
+def test_report_markdown_lists_every_section() -> None:
+    report = {
+        "run": {"mode": "incremental", "reason": "2 names changed", "files": 3,
+                "changed_files": ["xml/a.xml"], "names": 10, "changed_names": 2,
+                "recomputed": 1},
+        "new_ambiguous_names": ["a"], "no_longer_resolved": [],
+        "new_assignments": [{"paper": "p9", "role": "author", "position": 0, "first": "A",
+                             "last": "B", "person": "a-1", "status": "new", "confidence": 0.9,
+                             "placement_confidence": 0.5, "review": True}],
+        "changed_clusters": [], "flipped": [],
+        "variant_links": {"added": [], "dropped": [], "decided_otherwise": []},
+        "problems": ["xml/a.xml:3: warning: something"],
+    }
+    text = report_markdown(report)
+    for heading in ("New ambiguous names", "New assignments for review", "Clusters that changed",
+                    "Proposals that flipped", "Name-variant links added", "Problems"):
+        assert f"## {heading}" in text
+    assert "| p9 | author | 0 | A | B | a-1 | new | 0.5000 |" in text
