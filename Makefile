@@ -18,7 +18,7 @@ NODE_STAMP := node_modules/.installed-$(shell cat package.json package-lock.json
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: install browser data stats resolve export migrate review eval bench graphs test lint clean \
-	nightly nightly-artifacts
+	nightly nightly-artifacts test-newest
 
 install: $(STAMP) $(NODE_STAMP) browser
 
@@ -73,8 +73,9 @@ graphs: resolve
 
 # The nightly job: resolve again, recomputing only the names whose inputs changed since the
 # last night. Results in $(STATE)/run/, the change report in $(STATE)/report.md and .json.
+# NIGHTLY_FLAGS: e.g. --full (learn again, split every name).
 nightly: data
-	$(BIN)/anthology-resolve nightly --anthology $(ANTHOLOGY) --state $(STATE)
+	$(BIN)/anthology-resolve nightly --anthology $(ANTHOLOGY) --state $(STATE) $(NIGHTLY_FLAGS)
 
 # What the nightly CI job uploads with the report: review pages, Gephi graphs, and the export
 # (registry entries and <author id> patches on a copy of the snapshot, and the PR summary).
@@ -89,7 +90,12 @@ bench: data
 test: data
 	$(BIN)/mypy
 	$(BIN)/ruff check pipeline tests
-	ANTHOLOGY=$(ANTHOLOGY) $(BIN)/pytest -q --doctest-modules pipeline tests
+	ANTHOLOGY=$(ANTHOLOGY) $(BIN)/pytest -q --doctest-modules $(TEST_FLAGS) pipeline tests
+
+# The checks on another snapshot (the nightly job: the newest Anthology), less the tests of
+# the shared snapshots' own figures.
+test-newest:
+	$(MAKE) test TEST_FLAGS='-m "not shared_snapshot"'
 
 clean:
 	rm -rf $(VENV) $(CACHE) $(OUT) node_modules tests/artifacts .pytest_cache .mypy_cache .ruff_cache

@@ -13,7 +13,7 @@ from pipeline.anthology.stats import snapshot_stats
 from pipeline.cli import main
 from pipeline.export.attribution import rule_errors
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.shared_snapshot]
 
 TARBALL = Path(__file__).resolve().parents[2] / "shared" / "anthology" / \
     "anthology-2019-10-09.tar.xz"

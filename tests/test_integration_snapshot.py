@@ -14,6 +14,7 @@ from pipeline.errors import ProblemLog
 pytestmark = pytest.mark.integration
 
 
+@pytest.mark.shared_snapshot
 def test_counts_match_the_snapshot_readme(real_anthology: Path, real_cache: Path) -> None:
     snapshot = read_snapshot(real_anthology, cache_dir=real_cache)
     stats = dict(snapshot_stats(snapshot))
