@@ -23,6 +23,7 @@ ALLOWED = {
     "evaluate": {"anthology", "resolve"},
     "review": {"anthology", "export"},
     "gephi": {"anthology"},
+    "nightly": {"anthology", "resolve", "export"},
 }
 
 

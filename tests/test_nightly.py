@@ -219,7 +219,8 @@ def test_report_markdown_lists_every_section() -> None:
         "new_ambiguous_names": ["a"], "no_longer_resolved": [],
         "new_assignments": [{"paper": "p9", "role": "author", "position": 0, "first": "A",
                              "last": "B", "person": "a-1", "status": "new", "confidence": 0.9,
-                             "placement_confidence": 0.5, "review": True}],
+                             "placement_confidence": 0.5, "review": True,
+                             "why": "new mention"}],
         "changed_clusters": [], "flipped": [],
         "variant_links": {"added": [], "dropped": [], "decided_otherwise": []},
         "problems": ["xml/a.xml:3: warning: something"],
@@ -228,4 +229,4 @@ def test_report_markdown_lists_every_section() -> None:
     for heading in ("New ambiguous names", "New assignments for review", "Clusters that changed",
                     "Proposals that flipped", "Name-variant links added", "Problems"):
         assert f"## {heading}" in text
-    assert "| p9 | author | 0 | A | B | a-1 | new | 0.5000 |" in text
+    assert "| p9 | author | 0 | A | B | a-1 | new | 0.5000 | new mention |" in text

@@ -37,14 +37,20 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 def new_assignments(before: pd.DataFrame, now: pd.DataFrame, placements: pd.DataFrame
                     ) -> pd.DataFrame:
-    """Mentions of resolved names that were not in last night's assignments."""
+    """Mentions of resolved names that were not in last night's assignments; `why`: a name
+    resolved last night too (so a new mention: a new paper, or a name changed on a paper)
+    or a name resolved for the first time (all its mentions are new here)."""
     known = pd.MultiIndex.from_frame(before[KEY])
     fresh = now[~pd.MultiIndex.from_frame(now[KEY]).isin(known)]
     placed = placements.set_index(KEY)[["confidence", "review"]].rename(
         columns={"confidence": "placement_confidence"})
     table = fresh.assign(name=name_of_cluster(fresh["cluster"])).join(placed, on=KEY)
+    resolved_before = set(name_of_cluster(before["cluster"]))
+    table["why"] = table["name"].map(
+        lambda name: "new mention" if name in resolved_before else "newly resolved name")
     return table[[*KEY, "name", "first", "last", "person", "status", "cluster", "confidence",
-                  "placement_confidence", "review"]].sort_values(KEY).reset_index(drop=True)
+                  "placement_confidence", "review", "why"]].sort_values(KEY).reset_index(
+        drop=True)
 
 
 def flipped(before: pd.DataFrame, now: pd.DataFrame) -> pd.DataFrame:
@@ -161,7 +167,8 @@ def _table(rows: list[dict[str, Any]], columns: list[str]) -> list[str]:
 
 def report_markdown(report: dict[str, Any]) -> str:
     run = report["run"]
-    new = report["new_assignments"]
+    # New mentions (what arrived) before the old mentions of names resolved for the first time.
+    new = sorted(report["new_assignments"], key=lambda row: row.get("why") != "new mention")
     to_check = [row for row in new if row.get("review")]
     links = report["variant_links"]
     lines = [
@@ -188,10 +195,10 @@ def report_markdown(report: dict[str, Any]) -> str:
     lines += ["## New assignments for review", "",
               "Placed with a confidence below the review threshold (or none learnt).", "",
               *_table(to_check, ["paper", "role", "position", "first", "last", "person",
-                                 "status", "placement_confidence"])]
+                                 "status", "placement_confidence", "why"])]
     lines += ["## All new assignments", "",
               *_table(new, ["paper", "role", "position", "first", "last", "person", "status",
-                            "confidence", "placement_confidence"])]
+                            "confidence", "placement_confidence", "why"])]
     lines += ["## Clusters that changed", "",
               *_table(report["changed_clusters"], ["cluster", "before", "now", "gained",
                                                    "lost"])]
