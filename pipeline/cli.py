@@ -721,9 +721,12 @@ def cmd_nightly(args: argparse.Namespace) -> int:
         report, written = run_nightly(args.anthology, args.state, _resolve_settings(args),
                                       full=args.full, workers=args.workers,
                                       show_progress=not args.quiet)
-    except InputError as exc:
-        for path in write_error_report(args.anthology, args.state, exc):
-            log.info("wrote %s", path)
+    except Exception as exc:
+        # Bad input, or a bug: tonight's report says why. (A state directory that is not
+        # ours, or one another night holds, gets nothing written into it.)
+        if isinstance(exc, InputError) or not isinstance(exc, AnthologyResolveError):
+            for path in write_error_report(args.anthology, args.state, exc):
+                log.info("wrote %s", path)
         raise
     run = report["run"]
     new = report["new_assignments"]

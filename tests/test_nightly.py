@@ -44,6 +44,15 @@ def test_a_cluster_keeps_its_label_while_it_keeps_most_of_its_mentions() -> None
     assert len(set(renamed.values())) == len(renamed)
 
 
+def test_a_mention_renamed_on_its_paper_does_not_take_its_old_name_s_label() -> None:
+    previous = _mentions([("p1", "chen-li#12"), ("p2", "chen-li#12"), ("p3", "yang-liu#0")])
+    # p1 and p2 now read "Yang Liu": the new yang-liu cluster holds all of chen-li#12.
+    now = _mentions([("p1", "yang-liu#0"), ("p2", "yang-liu#0"), ("p3", "yang-liu#1")])
+    renamed = stable_labels(now["cluster"], now[KEY], previous)
+    assert all(label.startswith("yang-liu#") for label in renamed.values())
+    assert renamed["yang-liu#1"] == "yang-liu#0"  # p3 keeps yang-liu#0
+
+
 def test_half_of_a_cluster_is_not_enough_to_keep_its_label() -> None:
     previous = _mentions([("p1", "a#0"), ("p2", "a#0")])
     now = _mentions([("p1", "a#0"), ("p2", "a#1")])
@@ -189,14 +198,58 @@ def test_an_interrupted_night_leaves_the_last_one_readable(
     assert _night(root, state)["run"]["mode"] == "incremental"  # type: ignore[index]
 
 
-def test_a_damaged_state_means_a_full_night(two_nights: tuple[Path, Path, Path]) -> None:
+def test_a_damaged_state_means_a_full_night_that_keeps_the_ids(
+        two_nights: tuple[Path, Path, Path]) -> None:
     root, state, _ = two_nights
-    with open(state / "run" / "assignments.csv", "a", encoding="utf-8") as handle:
-        handle.write("x,author,0,,X,x,new,x#0,0.5\n")
-    (root / "xml" / "2015.tiny.xml").touch()  # not a change: the same bytes
+    first = _persons(state)
+    models = state / "run" / "models.pickle"
+    models.write_bytes(models.read_bytes()[: models.stat().st_size // 2])
     report = _night(root, state)
     assert report["run"]["mode"] == "full"  # type: ignore[index]
-    assert report["run"]["reason"] == "no usable earlier state"  # type: ignore[index]
+    assert "could not be read whole" in report["run"]["reason"]  # type: ignore[index]
+    assert _persons(state)[[*KEY, "person", "cluster"]].equals(
+        first[[*KEY, "person", "cluster"]])
+    shutil.rmtree(state / "run")  # nothing left to keep ids against: a fresh full night
+    assert _night(root, state)["run"]["reason"] == "no usable earlier state"  # type: ignore
+
+
+def test_a_night_killed_between_the_two_renames_of_its_save_is_put_back(
+        two_nights: tuple[Path, Path, Path]) -> None:
+    root, state, _ = two_nights
+    results = {p.name: p.read_bytes() for p in (state / "run").iterdir()}
+    (state / ".run.killed").mkdir()
+    shutil.move(state / "run", state / ".run.killed" / "old")
+    assert _night(root, state)["run"]["mode"] == "unchanged"  # type: ignore[index]
+    assert {p.name: p.read_bytes() for p in (state / "run").iterdir()} == results
+
+
+def test_a_second_night_on_the_same_state_is_refused(two_nights: tuple[Path, Path, Path]
+                                                     ) -> None:
+    import fcntl
+
+    root, state, _ = two_nights
+    with open(state / ".lock", "a+b") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        assert main(["-q", "nightly", "--anthology", str(root), "--state", str(state)]) == 2
+
+
+def test_a_failing_night_says_so_in_its_report(two_nights: tuple[Path, Path, Path],
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    root, state, aside = two_nights
+    results = {p.name: p.read_bytes() for p in (state / "run").iterdir()}
+    shutil.move(aside, root / "xml" / "2020.tiny.xml")
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr("pipeline.nightly.night.resolve", broken)
+    with pytest.raises(RuntimeError):
+        main(["-q", "nightly", "--anthology", str(root), "--state", str(state)])
+    report = json.loads((state / "report.json").read_text())
+    assert report["run"]["mode"] == "failed" and "a bug" in report["run"]["reason"]
+    assert report["run"]["changed_files"] == ["xml/2020.tiny.xml"]
+    assert "**failed**" in (state / "report.md").read_text()
+    assert {p.name: p.read_bytes() for p in (state / "run").iterdir()} == results
 
 
 def test_a_state_directory_not_written_by_the_tool_is_refused(tmp_path: Path) -> None:
@@ -209,6 +262,13 @@ def test_a_state_directory_not_written_by_the_tool_is_refused(tmp_path: Path) ->
     assert main(["-q", "nightly", "--anthology", str(root),
                  "--state", str(root / "state")]) == 2
     assert not (root / "state").exists()
+    # The state's own results directory, or another command's output, is not a state.
+    night = tmp_path / "state"
+    _night(root, night)
+    results = {p.name: p.read_bytes() for p in (night / "run").iterdir()}
+    assert main(["-q", "nightly", "--anthology", str(root), "--state",
+                 str(night / "run")]) == 2
+    assert {p.name: p.read_bytes() for p in (night / "run").iterdir()} == results
 
 
 def test_report_markdown_lists_every_section() -> None:
@@ -230,3 +290,39 @@ def test_report_markdown_lists_every_section() -> None:
                     "Proposals that flipped", "Name-variant links added", "Problems"):
         assert f"## {heading}" in text
     assert "| p9 | author | 0 | A | B | a-1 | new | 0.5000 | new mention |" in text
+
+
+def test_a_line_added_to_the_registry_changes_no_fingerprint(tmp_path: Path) -> None:
+    root = two_wei_zhangs(tmp_path / "anthology")
+    registry = root / "yaml" / "name_variants.yaml"
+    registry.write_text("- canonical: {first: Ingrid, last: Solberg}\n  id: ingrid-solberg\n",
+                        encoding="utf-8")
+    before = name_fingerprints(read_snapshot(root))
+    registry.write_text("# a comment line above every entry\n" + registry.read_text(),
+                        encoding="utf-8")
+    assert changed_names(before.to_dict(), name_fingerprints(read_snapshot(root))) == set()
+
+
+def test_the_registry_person_stays_with_the_cluster_that_had_it(tmp_path: Path) -> None:
+    """One registry Wei Zhang, two clusters: the larger takes the person in a first run; a
+    later run keeps it with the cluster an earlier run gave it to, even if that is smaller."""
+    from pipeline.resolve.carryover import Carryover
+    from pipeline.resolve.run import resolve
+
+    root = two_wei_zhangs(tmp_path / "anthology")
+    (root / "yaml" / "name_variants.yaml").write_text(
+        "- canonical: {first: Wei, last: Zhang}\n  id: wei-zhang\n", encoding="utf-8")
+    snapshot = read_snapshot(root)
+    first = resolve(snapshot, SETTINGS).assignments
+    wei = first[first["cluster"].str.startswith("wei-zhang#")]
+    holder = wei.loc[wei["person"] == "wei-zhang", "cluster"].iloc[0]
+    other = wei.loc[wei["cluster"] != holder, "cluster"].iloc[0]
+    # Suppose an earlier night had matched the registry person with the other cluster.
+    earlier = first.assign(
+        person=first["cluster"].map({holder: "wei-zhang-x", other: "wei-zhang"}).fillna(
+            first["person"]),
+        status=first["cluster"].map({holder: "new", other: "existing"}).fillna(
+            first["status"]))
+    again = resolve(snapshot, SETTINGS, carry=Carryover(earlier)).assignments
+    assert set(again.loc[again["cluster"] == other, "person"]) == {"wei-zhang"}
+    assert set(again.loc[again["cluster"] == holder, "person"]) == {"wei-zhang-x"}

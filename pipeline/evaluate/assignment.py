@@ -29,13 +29,13 @@ from pipeline.evaluate.calibration import reliability_table
 from pipeline.resolve.assignment import (
     HIDDEN_SHARE,
     NEW,
-    REVIEW_BELOW,
     PlacementConfidence,
     hidden_count,
     hidden_newest,
     place_hidden,
 )
 from pipeline.resolve.clustering import BlockLogits
+from pipeline.resolve.settings import REVIEW_BELOW
 
 RANDOM_SEEDS = (1, 2, 3, 4, 5)
 FOLDS = 2

@@ -13,6 +13,8 @@ name every night. A full run (`nightly --full`, or any change of code or setting
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 
@@ -33,7 +35,9 @@ def _registry_hashes(registry: Registry) -> pd.Series:
     entries: dict[str, list[str]] = {}
     for pid, person in sorted(registry.persons.items()):
         for slug in sorted({name.slug for name in person.names}):
-            entries.setdefault(slug, []).append(f"{pid}\x1f{person!r}")
+            # Where the entry sits in its file is not part of it: a line added above it
+            # would otherwise change every later entry's names.
+            entries.setdefault(slug, []).append(f"{pid}\x1f{replace(person, line=None)!r}")
     if not entries:
         return pd.Series(dtype="uint64")
     texts = pd.Series({slug: "\x1e".join(items) for slug, items in entries.items()})

@@ -56,6 +56,9 @@ def plan(previous: Previous | None, config: dict[str, Any], registry_format: str
         return Plan("full", "--full was given", None)
     if previous is None:
         return Plan("full", "no usable earlier state", None)
+    if not previous.complete:
+        return Plan("full", "the earlier state could not be read whole (labels and ids are "
+                    "kept from its assignments)", None)
     if previous.manifest.get("config") != config:
         return Plan("full", "the code, its libraries or the settings changed", None)
     if previous.models is None:
@@ -66,7 +69,8 @@ def plan(previous: Previous | None, config: dict[str, Any], registry_format: str
     share = len(changed) / max(1, len(fingerprints))
     if share > MAX_CHANGED_SHARE:
         return Plan("full", f"{share:.0%} of the names changed", None)
-    return Plan("incremental", f"{len(changed):,} names changed", changed)
+    return Plan("incremental", f"{len(changed):,} name{'s' if len(changed) != 1 else ''} "
+                "changed", changed)
 
 
 def _named(assignments: pd.DataFrame) -> pd.DataFrame:
@@ -114,14 +118,15 @@ def resolve_night(anthology: Path, state: NightlyState, settings: ResolveSetting
     problems = [str(p) for p in snapshot.problems.problems]
     run = {"mode": decided.mode, "reason": decided.reason, "files": len(inputs),
            "changed_files": changed_files(manifest.get("inputs", {}), inputs)
-           if manifest else [],
+           if manifest else [], "first_night": manifest is None and previous is None,
            "names": len(fingerprints),
            "changed_names": len(decided.changed) if decided.changed is not None
            else len(fingerprints),
            "recomputed": len(resolution.resolved_names)}
     report = build_report(
         run, previous.assignments if previous is not None else None, assignments, placements,
-        previous.proposals.get("variants", {}) if previous is not None else None, variants,
+        previous.proposals.get("variants", {}) if previous is not None and previous.complete
+        else None, variants,
         set(name_of_cluster(previous.assignments["cluster"])) if previous is not None
         else set(), problems)
     assert resolution.learnt is not None

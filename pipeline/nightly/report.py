@@ -16,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 
+from pipeline.resolve.settings import REVIEW_BELOW
 from pipeline.resolve.stable_ids import name_of_cluster
 
 KEY = ["paper", "role", "position"]
@@ -46,6 +47,11 @@ def new_assignments(before: pd.DataFrame, now: pd.DataFrame, placements: pd.Data
         columns={"confidence": "placement_confidence"})
     table = fresh.assign(name=name_of_cluster(fresh["cluster"])).join(placed, on=KEY)
     resolved_before = set(name_of_cluster(before["cluster"]))
+    # A mention of a name with no known person is not placed: its fit to its cluster says
+    # whether a curator should look.
+    unplaced = table["placement_confidence"].isna()
+    fit = pd.to_numeric(table["confidence"], errors="coerce")
+    table["review"] = table["review"].where(~unplaced, ~(fit >= REVIEW_BELOW)).astype(bool)
     table["why"] = table["name"].map(
         lambda name: "new mention" if name in resolved_before else "newly resolved name")
     return table[[*KEY, "name", "first", "last", "person", "status", "cluster", "confidence",
@@ -124,11 +130,15 @@ def build_report(run: dict[str, Any], before: pd.DataFrame | None, now: pd.DataF
     previous = before if before is not None else now.iloc[0:0]
     resolved_now = set(name_of_cluster(now["cluster"]))
     resolved_then = set(resolved_before)
+    gone = int((~pd.MultiIndex.from_frame(previous[KEY]).isin(
+        pd.MultiIndex.from_frame(now[KEY]))).sum()) if len(previous) else 0
     return {
         "run": run,
         "new_ambiguous_names": sorted(resolved_now - resolved_then) if before is not None
         else [],
         "no_longer_resolved": sorted(resolved_then - resolved_now),
+        # mentions in last night's results and not in tonight's (their proposal is gone)
+        "mentions_dropped": gone,
         "new_assignments": _records(new_assignments(previous, now, placements))
         if before is not None else [],
         "changed_clusters": _records(changed_clusters(previous, now))
@@ -171,15 +181,19 @@ def report_markdown(report: dict[str, Any]) -> str:
     new = sorted(report["new_assignments"], key=lambda row: row.get("why") != "new mention")
     to_check = [row for row in new if row.get("review")]
     links = report["variant_links"]
+    files = (f"{run['files']:,} (first night: nothing to compare with)"
+             if run.get("first_night") else
+             f"{run['files']:,} ({len(run['changed_files']):,} added, changed or removed since "
+             "the last night)")
     lines = [
         HEADER, "",
         f"**{run['mode']}**: {run['reason']}.", "",
-        f"- input files: {run['files']:,} ({len(run['changed_files']):,} added, changed or "
-        "removed since the last night)",
+        f"- input files: {files}",
         f"- names recomputed: {run['recomputed']:,} of {run['names']:,} "
-        f"({run['changed_names']:,} names whose inputs changed)",
+        f"({run['changed_names']:,} with changed inputs)",
         f"- new ambiguous names: {len(report['new_ambiguous_names']):,}; no longer resolved: "
-        f"{len(report['no_longer_resolved']):,}",
+        f"{len(report['no_longer_resolved']):,} "
+        f"({report.get('mentions_dropped', 0):,} mentions lose last night's proposal)",
         f"- new assignments: {len(new):,} ({len(to_check):,} for review)",
         f"- clusters changed: {len(report['changed_clusters']):,}; mentions given to another "
         f"person: {len(report['flipped']):,}",
@@ -193,7 +207,8 @@ def report_markdown(report: dict[str, Any]) -> str:
     lines += ["## New ambiguous names", "",
               ", ".join(f"`{n}`" for n in report["new_ambiguous_names"]) or "None.", ""]
     lines += ["## New assignments for review", "",
-              "Placed with a confidence below the review threshold (or none learnt).", "",
+              f"A placement confidence below {REVIEW_BELOW} (or none learnt) or, for a name "
+              f"with no known person, a fit to its cluster below {REVIEW_BELOW}.", "",
               *_table(to_check, ["paper", "role", "position", "first", "last", "person",
                                  "status", "placement_confidence", "why"])]
     lines += ["## All new assignments", "",

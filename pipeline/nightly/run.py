@@ -20,12 +20,16 @@ from typing import TYPE_CHECKING, Any
 
 from pipeline.anthology.atomic import atomic_write_text
 from pipeline.anthology.data_dir import find_data_dir
-from pipeline.anthology.output_dir import mark
 from pipeline.anthology.transaction import recover
 from pipeline.errors import AnthologyResolveError, InputError
-from pipeline.nightly.inputs import code_digest, input_digests
+from pipeline.nightly.inputs import changed_files, code_digest, input_digests
 from pipeline.nightly.report import build_report, empty_assignments, report_json, report_markdown
-from pipeline.nightly.state import NightlyState, check_state_dir
+from pipeline.nightly.state import (
+    STATE_MARKER,
+    STATE_MARKER_TEXT,
+    NightlyState,
+    check_state_dir,
+)
 
 if TYPE_CHECKING:
     from pipeline.resolve.settings import ResolveSettings
@@ -54,6 +58,13 @@ def run_nightly(anthology: Path, state_dir: Path, settings: ResolveSettings,
     check_state_dir(state_dir, data_dir)
     recover(data_dir)
     state = NightlyState(state_dir)
+    with state.locked():
+        return _night(anthology, data_dir, state, settings, full, workers, show_progress)
+
+
+def _night(anthology: Path, data_dir: Path, state: NightlyState, settings: ResolveSettings,
+           full: bool, workers: int, show_progress: bool
+           ) -> tuple[dict[str, Any], list[Path]]:
     inputs = input_digests(data_dir)
     # As JSON reads it back (a tuple becomes a list), to compare with the stored one.
     config = json.loads(json.dumps({"settings": asdict(settings), "code": code_digest()}))
@@ -75,19 +86,34 @@ def run_nightly(anthology: Path, state_dir: Path, settings: ResolveSettings,
     return report, [state.run_dir, *_write_report(state, report)]
 
 
-def write_error_report(anthology: Path, state_dir: Path, error: InputError) -> list[Path]:
-    """A report listing the input's errors (the state's results stay as they were); nothing
-    when the state directory itself is not usable."""
+def write_error_report(anthology: Path, state_dir: Path, error: BaseException
+                       ) -> list[Path]:
+    """A report saying why the night failed (the input's errors with file and line, or the
+    internal error), so no earlier night's report is taken for tonight's; the results of the
+    last night stay as they were. Nothing when the state directory itself is not usable."""
     try:
-        check_state_dir(state_dir, find_data_dir(anthology))
+        data_dir = find_data_dir(anthology)
+        check_state_dir(state_dir, data_dir)
     except AnthologyResolveError:
         return []
     state = NightlyState(state_dir)
-    report = build_report(
-        _quiet_run("failed", f"{len(error.problems)} error(s) in the input; the results of "
-                   "the last night are kept", state.manifest() or {}),
-        None, empty_assignments(), empty_assignments(), None, {}, [],
-        [str(p) for p in error.problems])
+    manifest = state.manifest() or {}
+    if isinstance(error, InputError):
+        reason = f"{len(error.problems)} error(s) in the input"
+        problems = [str(p) for p in error.problems]
+    else:
+        reason = f"the night stopped on an error ({type(error).__name__}: {error})"
+        problems = []
+    try:
+        changed = changed_files(manifest.get("inputs", {}), input_digests(data_dir))
+    except OSError:
+        changed = []
+    run = {**_quiet_run("failed", f"{reason}; the results of the last night are kept",
+                        manifest), "changed_files": changed}
+    report = build_report(run, None, empty_assignments(), empty_assignments(), None, {}, [],
+                          problems)
     state_dir.mkdir(parents=True, exist_ok=True)
-    mark(state_dir)
+    marker = state_dir / STATE_MARKER
+    if not marker.is_file():
+        marker.write_text(STATE_MARKER_TEXT, encoding="utf-8")
     return _write_report(state, report)

@@ -1,6 +1,7 @@
 """The nightly job's state directory: what one night leaves for the next.
 
-    STATE/.anthology-resolve-output   marker: this directory is the tool's own
+    STATE/.anthology-resolve-state    marker: this directory is a state of the nightly job
+    STATE/.lock                       held while a night runs (a second one is refused)
     STATE/cache/                      parsed tables and paper words (`snapshot.py`)
     STATE/run/                        the last night's results, replaced in one rename:
         assignments.csv proposals.json placements.csv ambiguity.csv   (as `resolve` writes)
@@ -11,16 +12,22 @@
                             digest of every file above (a mismatch: the state is not used)
     STATE/report.md, STATE/report.json   the last night's change report
 
-An interrupted night leaves `run/` as the night before left it (`write_dir_atomically`);
-a state that cannot be read is reported and a full run rebuilds it.
+`run/` is replaced by two renames (`write_dir_atomically`): an interrupted night leaves the
+last night's `run/`, or, killed between the two renames, a complete one that the next night
+puts back. A state that cannot be read whole is reported and a full night rebuilds it,
+keeping the labels and ids of last night's assignments if those still read.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import logging
+import os
 import pickle
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,10 +35,8 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from pipeline.anthology.output_dir import (
-    MARKER,
     OutputDirError,
     check_writable_parent,
-    mark,
     write_dir_atomically,
 )
 from pipeline.errors import InputError
@@ -59,7 +64,9 @@ def file_sha256(path: Path) -> str:
 
 @dataclass
 class Previous:
-    """The last night's results, read back."""
+    """The last night's results, read back. `complete` is False when only its assignments
+    could be used (the rest missing or not matching the manifest): the night then runs in
+    full but still keeps its clusters' labels and ids."""
 
     manifest: dict[str, Any]
     assignments: pd.DataFrame
@@ -68,21 +75,34 @@ class Previous:
     fingerprints: dict[str, str]
     links: list[VariantLink]
     models: LearntModels | None  # None: unreadable or stale, so the night learns again
+    complete: bool = True
+
+
+STATE_MARKER = ".anthology-resolve-state"
+STATE_MARKER_TEXT = "The nightly job's state (anthology-resolve nightly --state).\n"
 
 
 def check_state_dir(state: Path, data_dir: Path) -> None:
-    """The state directory must be new, empty or the tool's own, and apart from the data."""
+    """The state directory must be new, empty or a state of the nightly job (its own marker:
+    an output directory of another command is refused, and so is the state's own `run/`),
+    apart from the data, with no symbolic link where the job writes."""
     target, data = state.resolve(), data_dir.resolve()
     if target == data or data in target.parents or target in data.parents:
         raise OutputDirError(f"--state {state} overlaps the data directory {data_dir}; "
                              "choose a separate directory")
+    if state.is_symlink():
+        raise OutputDirError(f"--state {state} is a symbolic link; name a real directory")
     if state.exists():
         if not state.is_dir():
             raise OutputDirError(f"--state {state} exists and is not a directory")
-        if any(state.iterdir()) and not (state / MARKER).is_file():
-            raise OutputDirError(f"--state {state} is not empty and was not written by "
-                                 f"anthology-resolve (no {MARKER} in it); name an empty or "
-                                 "new directory")
+        if any(state.iterdir()) and not (state / STATE_MARKER).is_file():
+            raise OutputDirError(f"--state {state} is not empty and is not a state of "
+                                 f"anthology-resolve nightly (no {STATE_MARKER} in it); name "
+                                 "an empty or new directory, or an earlier night's --state")
+        for inner in ("cache", "run", "report.md", "report.json"):
+            if (state / inner).is_symlink():
+                raise OutputDirError(f"--state {state}: {inner} is a symbolic link; the "
+                                     "state must hold its own files")
     check_writable_parent(state)
 
 
@@ -92,12 +112,53 @@ class NightlyState:
         self.cache_dir = directory / "cache"
         self.run_dir = directory / "run"
 
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the state for one night; a second night on it at the same time is refused
+        (the later one to finish would silently replace the other's results)."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        marker = self.directory / STATE_MARKER
+        if not marker.is_file():
+            marker.write_text(STATE_MARKER_TEXT, encoding="utf-8")
+        with open(self.directory / ".lock", "a+b") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise OutputDirError(f"--state {self.directory}: another night is running "
+                                     "on this state; try again when it has finished"
+                                     ) from None
+            try:
+                self._recover_run()
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def _recover_run(self) -> None:
+        """A night killed between the two renames of its save left no `run/`: put back the
+        newer complete one (the new results if their manifest was written, else the old)."""
+        if self.run_dir.exists():
+            return
+        for staging in sorted(self.directory.glob(".run.*"), reverse=True):
+            for candidate in (staging / "new", staging / "old"):
+                if (candidate / "manifest.json").is_file():
+                    os.replace(candidate, self.run_dir)
+                    log.warning("put back %s, left by an interrupted night", self.run_dir)
+                    return
+
     def manifest(self) -> dict[str, Any] | None:
+        """The last night's manifest, or None when missing, unreadable or not of the shape
+        this version writes."""
         try:
             manifest = json.loads((self.run_dir / "manifest.json").read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return None
         if not isinstance(manifest, dict) or manifest.get("version") != STATE_VERSION:
+            return None
+        shapes = {"inputs": dict, "files": dict, "config": dict, "names": int,
+                  "problems": list, "registry_format": str, "mode": str}
+        if not all(isinstance(manifest.get(key), kind) for key, kind in shapes.items()):
+            log.warning("%s is not a manifest this version wrote; this night runs in full",
+                        self.run_dir / "manifest.json")
             return None
         return manifest
 
@@ -119,13 +180,11 @@ class NightlyState:
 
         # Pickle runs code as it loads: only the tool's own state (marker checked) is read.
         manifest = self.manifest()
-        if manifest is None:
+        if manifest is None or not self.intact(manifest):
             if self.run_dir.exists():
-                log.warning("the state in %s cannot be read; this night runs in full",
+                log.warning("the state in %s cannot be read whole; this night runs in full",
                             self.run_dir)
-            return None
-        if not self.intact(manifest):
-            return None
+            return self._assignments_only()
         try:
             assignments = _read_assignments(self.run_dir / "assignments.csv")
             placements = _read_placements(self.run_dir / "placements.csv")
@@ -139,7 +198,7 @@ class NightlyState:
                 pickle.UnpicklingError, AttributeError, EOFError) as error:
             log.warning("the state in %s cannot be read (%s); this night runs in full",
                         self.run_dir, error)
-            return None
+            return self._assignments_only()
         try:
             models: LearntModels | None = LearntModels.load(self.run_dir / "models.pickle")
         except StaleModelsError as error:
@@ -148,11 +207,23 @@ class NightlyState:
         return Previous(manifest, assignments, placements, proposals, fingerprints, links,
                         models)
 
+    def _assignments_only(self) -> Previous | None:
+        """Last night's assignments alone, when they still read as a valid file: enough to
+        keep cluster labels and ids through a full night."""
+        try:
+            assignments = _read_assignments(self.run_dir / "assignments.csv")
+        except (InputError, OSError, ValueError) as error:
+            if self.run_dir.exists():
+                log.warning("no earlier assignments to keep ids against (%s)", error)
+            return None
+        log.warning("keeping cluster labels and ids against %s", self.run_dir /
+                    "assignments.csv")
+        return Previous({}, assignments, pd.DataFrame(), {}, {}, [], None, complete=False)
+
     def save(self, texts: dict[str, str], fingerprints: pd.Series, links: list[VariantLink],
              models: LearntModels, manifest: dict[str, Any]) -> None:
         """Replace `run/` in one rename with these results (manifest written last)."""
         self.directory.mkdir(parents=True, exist_ok=True)
-        mark(self.directory)
 
         def fill(directory: Path) -> None:
             for name, text in texts.items():

@@ -28,11 +28,9 @@ from sklearn.linear_model import LogisticRegression
 
 from pipeline.anthology.curation import Curation, fold_of
 from pipeline.resolve.clustering import BlockLogits, cluster_blocks
+from pipeline.resolve.settings import REVIEW_BELOW
 
 NEW = ""  # the predicted person of a mention placed with no known person
-# Placements with a confidence below this go to a curator (a policy, set before measuring:
-# a curator checks what is more than one time in ten wrong).
-REVIEW_BELOW = 0.9
 HIDDEN_SHARE = 0.3  # of each curated name's mentions, hidden to learn the confidence from
 MIN_PLACEMENTS = 50  # fewer judged placements: no model, confidence is left unknown (NaN)
 

@@ -84,6 +84,11 @@ def splice(previous: pd.DataFrame, current: pd.DataFrame, changed: frozenset[str
     """`previous` without the rows of `changed` names, plus `current` (the recomputed rows
     of those names); `name_column` holds each row's name slug."""
     kept = previous[~previous[name_column].isin(changed)]
+    if {"paper", "role", "position"} <= set(kept.columns) and len(current):
+        # A mention is in one name only; the recomputed rows win over any earlier one.
+        keys = ["paper", "role", "position"]
+        recomputed = pd.MultiIndex.from_frame(current[keys])
+        kept = kept[~pd.MultiIndex.from_frame(kept[keys]).isin(recomputed)]
     if not len(kept):
         return current.reset_index(drop=True)
     if not len(current):

@@ -68,9 +68,10 @@ def assign_persons(mentions: pd.DataFrame, clusters: pd.DataFrame, registry: Reg
     slug as id) or `<slug>/unverified` (current formats). A name with no confident cluster
     (or one cluster only) keeps how the Anthology resolves it today. New ids are proposed in
     order of each cluster's first paper, with the affiliation of that paper, so a newer paper
-    does not rename a cluster that already has an id. `kept_ids` (cluster label -> id): ids
-    an earlier run proposed (`stable_ids.py`); a cluster of that label that is again a new
-    person keeps its id, and no other cluster is given one of them.
+    does not rename a cluster that already has an id. `kept_ids` (cluster label -> person):
+    an earlier run's persons (`stable_ids.py`); a cluster of that label that is again a new
+    person keeps its proposed id, no other cluster is given one of those, and the name's one
+    remaining registry person stays with the cluster that had it.
     """
     legacy = registry.format == "legacy"
     catch_all = set(registry.catch_all_ids())
@@ -79,7 +80,7 @@ def assign_persons(mentions: pd.DataFrame, clusters: pd.DataFrame, registry: Reg
     catch_alls_by_slug = _registry_persons_by_slug(registry, catch_alls=True)
     taken = set(registry.persons)
     kept_ids = kept_ids or {}
-    reserved = taken | set(kept_ids.values())
+    reserved = taken | set(kept_ids.values())  # registry ids among them are in taken anyway
     placement = [c for c in ("nearest", "margin", "cluster_confidence") if c in clusters]
     frame = mentions.loc[clusters.index].assign(cluster=clusters["cluster"],
                                                 confidence=clusters["confidence"],
@@ -101,8 +102,11 @@ def assign_persons(mentions: pd.DataFrame, clusters: pd.DataFrame, registry: Reg
         free = [pid for pid in by_slug.get(slug, []) if pid not in used]
         if len(free) == 1:
             remaining = [c for c in by_size if c not in matched]
+            # The cluster that had this person in an earlier run keeps it, even when
+            # another one has grown larger since.
+            before = [c for c in remaining if kept_ids.get(c) == free[0]]
             if remaining:
-                matched[remaining[0]] = (free[0], "existing")
+                matched[(before or remaining)[0]] = (free[0], "existing")
         confident = [c for c in by_age if c not in matched
                      and facts[c].size >= min_person_mentions
                      and facts[c].confidence >= min_person_confidence]

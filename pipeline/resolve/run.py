@@ -20,7 +20,7 @@
 6. Name variants (`variants.py`): pairs of names that may be one person, from their strings,
    decided person by person on the graph; merges and `similar` links are proposed.
 7. Every mention without a specific id in a name with known persons gets a placement
-   confidence; those below `assignment.REVIEW_BELOW` are for review.
+   confidence; those below `settings.REVIEW_BELOW` are for review.
 8. The command line then writes `assignments.csv`, `proposals.json`, `placements.csv` and
    the ranking `ambiguity.csv` (`outputs.py`).
 """
@@ -42,11 +42,7 @@ from pipeline.anthology.person_units import person_units
 from pipeline.anthology.snapshot import Snapshot
 from pipeline.errors import AnthologyResolveError
 from pipeline.resolve.ambiguity import AmbiguityModel, name_commonness, name_features
-from pipeline.resolve.assignment import (
-    REVIEW_BELOW,
-    learn_placement_confidence,
-    placements_of,
-)
+from pipeline.resolve.assignment import learn_placement_confidence, placements_of
 from pipeline.resolve.authorship import Authorship
 from pipeline.resolve.carryover import Carryover, LearntModels, splice
 from pipeline.resolve.cluster_merge import ClusterModel
@@ -65,8 +61,8 @@ from pipeline.resolve.graph import HeterogeneousGraph, build_graph
 from pipeline.resolve.pair_model import PairModel
 from pipeline.resolve.paper_text import TextModel, papers_in_model
 from pipeline.resolve.persons import assign_persons
-from pipeline.resolve.settings import ResolveSettings
-from pipeline.resolve.stable_ids import name_of_cluster, previous_new_persons, relabel
+from pipeline.resolve.settings import REVIEW_BELOW, ResolveSettings
+from pipeline.resolve.stable_ids import name_of_cluster, previous_persons, relabel
 from pipeline.resolve.synthetic import synthetic_blocks
 from pipeline.resolve.variants import (
     KeptLinks,
@@ -290,7 +286,7 @@ def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool =
     assignments, cluster_table = assign_persons(
         mentions, clusters, registry, settings.min_person_mentions,
         settings.min_person_confidence,
-        previous_new_persons(carry.assignments) if carry is not None else None)
+        previous_persons(carry.assignments) if carry is not None else None)
     placements = placements_of(mentions, identity, assignments, clusters, commonness,
                                placement_model)
     log.info("placed %d mentions without a specific id among the known persons of their "

@@ -7,6 +7,9 @@ from dataclasses import dataclass
 
 DEFAULT_RESOLUTION = 0.0  # Leiden CPM resolution on pair log-odds
 DEFAULT_SEED = 42
+# Placements with a confidence below this go to a curator (a policy, set before measuring:
+# a curator checks what is more than one time in ten wrong).
+REVIEW_BELOW = 0.9
 
 
 @dataclass(frozen=True)

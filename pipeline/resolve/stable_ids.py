@@ -34,6 +34,10 @@ def stable_labels(cluster: pd.Series, keys: pd.DataFrame, previous: pd.DataFrame
     earlier = previous.set_index(KEY)["cluster"]
     earlier_label = earlier.reindex(pd.MultiIndex.from_frame(keys[KEY])).to_numpy()
     overlap = pd.DataFrame({"now": cluster.to_numpy(), "before": earlier_label}).dropna()
+    # Only a cluster of the same name: a mention renamed on its paper (Chen Li -> Yang Liu)
+    # must not carry its old name's label, nor that person's id, to the new name.
+    same_name = name_of_cluster(overlap["now"]) == name_of_cluster(overlap["before"])
+    overlap = overlap[same_name.to_numpy()]
     counts = overlap.value_counts().rename("shared").reset_index()
     counts["size"] = counts["before"].map(earlier.value_counts())
     counts = counts[2 * counts["shared"] > counts["size"]]
@@ -75,7 +79,8 @@ def relabel(clusters: pd.DataFrame, keys: pd.DataFrame, previous: pd.DataFrame
     return out
 
 
-def previous_new_persons(previous: pd.DataFrame) -> dict[str, str]:
-    """Cluster label -> the id an earlier run proposed for it as a new person."""
-    new = previous[previous["status"] == "new"].drop_duplicates("cluster")
-    return dict(zip(new["cluster"].astype(str), new["person"].astype(str)))
+def previous_persons(previous: pd.DataFrame) -> dict[str, str]:
+    """Cluster label -> the person an earlier run gave it (a new person's proposed id, or the
+    registry person it was matched with)."""
+    kept = previous[previous["status"].isin(["new", "existing"])].drop_duplicates("cluster")
+    return dict(zip(kept["cluster"].astype(str), kept["person"].astype(str)))
