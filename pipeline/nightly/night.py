@@ -5,7 +5,7 @@ Incremental: with the last night's models, split only the names whose fingerprin
 links. Full (no usable state, `--full`, other code or settings, another registry format, or
 more than MAX_CHANGED_SHARE of the names changed): learn and split as `resolve` does. Either
 way a cluster keeps its label and proposed id while it keeps most of its mentions
-(`resolve/stable_ids.py`). The results replace the state's in one step.
+(`resolve/stable_ids.py`). The results replace the state's (`state.py`: two renames).
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ changed since the last night, and report what changed.
    night: nothing to do, and the report says so. This path imports nothing heavy.
 2. Otherwise `night.resolve_night`: read the snapshot (parsed tables cached in the state, so
    only changed files are parsed), fingerprint every name, split the changed ones (or all),
-   and replace the state's results in one step.
+   and replace the state's results (two renames; see `state.py`).
 3. Write the change report (`report.py`) to STATE/report.md and STATE/report.json; on bad
    input, a report of the errors (the last night's results are kept).
 """

@@ -3,7 +3,7 @@
     STATE/.anthology-resolve-state    marker: this directory is a state of the nightly job
     STATE/.lock                       held while a night runs (a second one is refused)
     STATE/cache/                      parsed tables and paper words (`snapshot.py`)
-    STATE/run/                        the last night's results, replaced in one rename:
+    STATE/run/                        the last night's results, replaced by two renames:
         assignments.csv proposals.json placements.csv ambiguity.csv   (as `resolve` writes)
         fingerprints.pickle per name slug: what its split read (`fingerprints.py`)
         links.pickle        scored name-variant links, before settling
@@ -222,7 +222,8 @@ class NightlyState:
 
     def save(self, texts: dict[str, str], fingerprints: pd.Series, links: list[VariantLink],
              models: LearntModels, manifest: dict[str, Any]) -> None:
-        """Replace `run/` in one rename with these results (manifest written last)."""
+        """Replace `run/` with these results (manifest written last; `write_dir_atomically`:
+        the new directory is filled beside it, then the two swap by two renames)."""
         self.directory.mkdir(parents=True, exist_ok=True)
 
         def fill(directory: Path) -> None:
