@@ -28,7 +28,7 @@ class OutputDirError(AnthologyResolveError):
     """An output location would overwrite or delete something this tool did not create."""
 
 
-def _relation(out: Path, protected: Path) -> str | None:
+def path_relation(out: Path, protected: Path) -> str | None:
     if out == protected:
         return "is"
     if out in protected.parents:
@@ -42,7 +42,7 @@ def check_replaceable_dir(out: Path, inputs: dict[str, Path], force: bool) -> No
     """Refuse an `--out` directory that replacing as a whole could lose data with."""
     target = out.resolve()
     for label, path in sorted(inputs.items()):
-        relation = _relation(target, path.resolve())
+        relation = path_relation(target, path.resolve())
         if relation is not None:
             raise OutputDirError(f"--out {out} {relation} the {label} {path}; choose a "
                                  "separate directory")
@@ -65,7 +65,7 @@ def check_replaceable_dir(out: Path, inputs: dict[str, Path], force: bool) -> No
 
 def check_files_dir(out: Path, data_dir: Path) -> None:
     """Refuse a directory for named output files inside the data, or one we cannot write."""
-    if _relation(out.resolve(), data_dir.resolve()) in ("is", "lies inside"):
+    if path_relation(out.resolve(), data_dir.resolve()) in ("is", "lies inside"):
         raise OutputDirError(f"--out {out} lies inside the data directory {data_dir}; "
                              "outputs never go into the snapshot")
     if out.exists() and not out.is_dir():
@@ -83,7 +83,7 @@ def check_summary_file(path: Path, inside_of: dict[str, Path], inputs: list[Path
     not start with `header` (the first line of every summary this tool writes)."""
     target = path.resolve()
     for label, directory in sorted(inside_of.items()):
-        if _relation(target, directory.resolve()) in ("is", "lies inside"):
+        if path_relation(target, directory.resolve()) in ("is", "lies inside"):
             raise OutputDirError(f"--summary {path} lies inside the {label} {directory}")
     if any(target == i.resolve() for i in inputs):
         raise OutputDirError(f"--summary {path} is an input of this run")

@@ -37,6 +37,7 @@ import pandas as pd
 from pipeline.anthology.output_dir import (
     OutputDirError,
     check_writable_parent,
+    path_relation,
     write_dir_atomically,
 )
 from pipeline.errors import InputError
@@ -86,8 +87,7 @@ def check_state_dir(state: Path, data_dir: Path) -> None:
     """The state directory must be new, empty or a state of the nightly job (its own marker:
     an output directory of another command is refused, and so is the state's own `run/`),
     apart from the data, with no symbolic link where the job writes."""
-    target, data = state.resolve(), data_dir.resolve()
-    if target == data or data in target.parents or target in data.parents:
+    if path_relation(state.resolve(), data_dir.resolve()) is not None:
         raise OutputDirError(f"--state {state} overlaps the data directory {data_dir}; "
                              "choose a separate directory")
     if state.is_symlink():
