@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import igraph as ig
+import leidenalg
 import numpy as np
-from hypothesis import given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 from pipeline.resolve.split import Constraints, split_block
@@ -92,3 +94,37 @@ def test_constraints_are_never_violated(data: st.DataObject) -> None:
                 assert not same
     assert ((result.confidence >= 0) & (result.confidence <= 1)).all()
     assert sorted(set(m.tolist())) == list(range(len(set(m.tolist()))))
+
+
+def _leiden_membership(group_logits: np.ndarray, sizes: list[int], resolution: float
+                       ) -> list[int]:
+    graph = ig.Graph(n=2, edges=[(0, 1)])
+    graph.es["weight"] = [float(group_logits[0, 1])]
+    partition = leidenalg.find_partition(
+        graph, leidenalg.CPMVertexPartition, weights="weight", node_sizes=sizes,
+        resolution_parameter=resolution, seed=42, n_iterations=-1)
+    return list(partition.membership)
+
+
+@settings(max_examples=200, deadline=None)
+@example(first=2, evidence=-1.0, resolution=-1.0)
+@example(first=3, evidence=2.0, resolution=0.5)
+@given(st.integers(1, 5), st.floats(-20, 20, allow_nan=False),
+       st.floats(-2, 2, allow_nan=False))
+def test_two_groups_are_joined_exactly_when_leiden_joins_them(
+        first: int, evidence: float, resolution: float) -> None:
+    # A must-link group of `first` mentions (one ORCID) and one more mention: split_block
+    # decides these two groups without Leiden, and must decide as Leiden does.
+    second = 1
+    assume(abs(evidence - resolution * first * second) > 1e-9)  # Leiden's own tolerance
+    # Leiden ignores an edge of weight 0 (log-odds never are 0 exactly).
+    assume(abs(evidence) > 1e-9)
+    n = first + second
+    logits = np.full((n, n), evidence / first)
+    orcids = np.array(["0000-0000-0000-0001"] * first + [None], dtype=object)
+    result = split_block(logits, Constraints(np.arange(n), np.full(n, None, dtype=object),
+                                             orcids), resolution=resolution)
+    expected = _leiden_membership(np.array([[0.0, evidence], [evidence, 0.0]]),
+                                  [first, second], resolution)
+    joined = result.membership[0] == result.membership[-1]
+    assert joined == (expected[0] == expected[1])

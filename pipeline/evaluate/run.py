@@ -116,6 +116,7 @@ def evaluate(snapshot: Snapshot, settings: EvalSettings, show_progress: bool = F
                                ClusterModel.fit(evidence.context, synthetic, settings.seed))
     # Without --calibrate every fold uses the evidence model: its log-odds serve again below.
     logits = BlockLogits(evidence_model, features)
+    logits.prefetch(gold.blocks)
     clusters = cluster_blocks(blinded, features, to_split, lambda s: pair_models[fold[s]],
                               frozenset(), settings.resolution, settings.seed, show_progress,
                               merger, None if settings.calibrate else logits)

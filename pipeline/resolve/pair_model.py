@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from pipeline.resolve.evidence_kinds import FEATURE_NAMES
 
@@ -44,6 +44,16 @@ FALLBACK_WEIGHTS = {
     "year_gap": -0.05,
 }
 FALLBACK_INTERCEPT = -1.5
+
+_threadpools: list[ThreadpoolController] = []
+
+
+def _threadpool_controller() -> ThreadpoolController:
+    """One controller per process: building one scans the loaded libraries, which cost more
+    than the small predictions it wraps (a quarter of a `resolve` over every name)."""
+    if not _threadpools:
+        _threadpools.append(ThreadpoolController())
+    return _threadpools[0]
 
 
 def _balanced_weights(same: np.ndarray, blocks: np.ndarray) -> np.ndarray:
@@ -109,7 +119,7 @@ class PairModel:
         # One thread: OpenMP threads on many small predictions cost far more than they
         # give, and wait on each other when the other core is busy (a helper measured
         # resolve at 16 min 40 s by default, 1 min 44 s with one thread, same output).
-        with threadpool_limits(limits=1, user_api="openmp"):
+        with _threadpool_controller().limit(limits=1, user_api="openmp"):
             predicted = self.classifier.predict_proba(x)[:, 1]
         probability = np.clip(predicted, 1e-6, 1 - 1e-6)
         return np.asarray(np.log(probability / (1 - probability)), dtype=np.float64)

@@ -6,6 +6,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from pipeline.anthology.person_ids import propose_id
@@ -40,17 +41,41 @@ def _cluster_facts(frame: pd.DataFrame, catch_all: set[str],
     explicit = frame["id"].where(~frame["id"].isin(catch_all))
     ordered = frame.assign(explicit=explicit, year_key=frame["year"].fillna(0).astype(int))
     ordered = ordered.sort_values(["year_key", "paper", "role", "position"], kind="stable")
+    # Column by column rather than group by group: a run over every name has ~15k clusters.
+    by_cluster = ordered["cluster"].to_numpy(dtype=object)
+    order = np.argsort(by_cluster, kind="stable")
+    labels, starts, sizes = np.unique(by_cluster[order], return_index=True,
+                                      return_counts=True)
+    values = ordered["confidence"].to_numpy(dtype=np.float64)[order]
+    # Summed slice by slice as Series.mean sums a group, so the means are the same bits.
+    confidence = {label: float(values[start:start + size].sum() / size)
+                  for label, start, size in zip(labels, starts, sizes)}
+    first = ordered.drop_duplicates("cluster").set_index("cluster")
+    first_year = dict(zip(first.index, first["year_key"].astype(int)))
+    first_paper = dict(zip(first.index, first["paper"].astype(str)))
+    affiliated = ordered.dropna(subset=["affiliation"]).drop_duplicates("cluster")
+    earliest_affiliation = dict(zip(affiliated["cluster"], affiliated["affiliation"]))
+    ids: dict[str, Counter[str]] = {}
+    for cluster, pid in zip(ordered["cluster"], ordered["explicit"]):
+        if isinstance(pid, str):
+            ids.setdefault(cluster, Counter())[pid] += 1
+    known: dict[str, Counter[str]] = {}
+    orcids: dict[str, list[str]] = {}
+    for cluster, orcid in zip(ordered["cluster"], ordered["orcid"]):
+        if isinstance(orcid, str):
+            orcids.setdefault(cluster, []).append(orcid)
+            if orcid in by_orcid:
+                known.setdefault(cluster, Counter())[by_orcid[orcid]] += 1
     facts = {}
-    for cluster, group in ordered.groupby("cluster", sort=True):
-        affiliations = group["affiliation"].dropna()
-        orcids = group["orcid"].dropna()
-        facts[str(cluster)] = _ClusterFacts(
-            size=len(group), confidence=float(group["confidence"].mean()),
-            first_seen=(int(group["year_key"].iloc[0]), str(group["paper"].iloc[0])),
-            ids=Counter(group["explicit"].dropna()),
-            known=Counter(by_orcid[o] for o in orcids if o in by_orcid),
-            earliest_affiliation=str(affiliations.iloc[0]) if len(affiliations) else None,
-            orcids=sorted(orcids))
+    for cluster, size in zip(labels, sizes):
+        key = str(cluster)
+        affiliation = earliest_affiliation.get(cluster)
+        facts[key] = _ClusterFacts(
+            size=int(size), confidence=float(confidence[cluster]),
+            first_seen=(int(first_year[cluster]), first_paper[cluster]),
+            ids=ids.get(cluster, Counter()), known=known.get(cluster, Counter()),
+            earliest_affiliation=str(affiliation) if affiliation is not None else None,
+            orcids=sorted(orcids.get(cluster, [])))
     return facts
 
 
@@ -85,13 +110,14 @@ def assign_persons(mentions: pd.DataFrame, clusters: pd.DataFrame, registry: Reg
     frame = mentions.loc[clusters.index].assign(cluster=clusters["cluster"],
                                                 confidence=clusters["confidence"],
                                                 **{c: clusters[c] for c in placement})
-    frame["name"] = frame["cluster"].str.rsplit("#", n=1).str[0]
     facts = _cluster_facts(frame, catch_all, by_orcid)
     rows: list[dict[str, Any]] = []
     person_of: dict[str, str] = {}  # cluster -> person; unresolved clusters keep today's
-    for name, group in frame.groupby("name", sort=True):
-        slug = str(name)
-        by_size = sorted(group["cluster"].unique(), key=lambda c: (-facts[c].size, c))
+    clusters_of: dict[str, list[str]] = {}
+    for cluster in facts:
+        clusters_of.setdefault(cluster.rsplit("#", 1)[0], []).append(cluster)
+    for slug in sorted(clusters_of):
+        by_size = sorted(clusters_of[slug], key=lambda c: (-facts[c].size, c))
         by_age = sorted(by_size, key=lambda c: (facts[c].first_seen, c))
         matched: dict[str, tuple[str, str]] = {}
         for cluster in by_size:

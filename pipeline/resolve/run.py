@@ -242,6 +242,8 @@ def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool =
         lap("cluster model")
 
     logits = BlockLogits(evidence_model, features)  # shared by the split and the blind one
+    logits.prefetch([*([] if settings.calibrate else chosen),
+                     *(curated_rows if learning else [])])
     clusters = cluster_blocks(mentions, features, chosen, lambda _: pair_model,
                               registry.catch_all_ids(),
                               settings.resolution, settings.seed, show_progress, merger,

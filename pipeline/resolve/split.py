@@ -139,6 +139,13 @@ def split_block(
     group_cannot = (indicator @ cannot.astype(float) @ indicator.T) > 0
     group_logits[group_cannot] = CANNOT_LINK
     sizes = indicator.sum(axis=1).astype(int).tolist()
+    if k == 2:
+        # What Leiden finds on two nodes, without building a graph (a third of the names
+        # split have two mentions): CPM joins them when w - resolution * n1 * n2 > 0 (Leiden
+        # asks for a gain above ~1e-15, a tie no sum of real log-odds comes near).
+        join = group_logits[0, 1] - resolution * sizes[0] * sizes[1] > 0
+        membership = _renumber(np.array([0, 0 if join else 1])[group])
+        return SplitResult(membership, confidence_of(logits, membership), tuple(conflicts))
     ii, jj = np.triu_indices(k, 1)
     graph = ig.Graph(n=k, edges=np.column_stack([ii, jj]))
     graph.es["weight"] = group_logits[ii, jj]

@@ -81,7 +81,8 @@ def pinned_by(ids: pd.Series, orcids: pd.Series, catch_all: frozenset[str]) -> p
 def split_proposals(resolution: Resolution, snapshot: Snapshot) -> list[dict[str, Any]]:
     """See the module docstring; names sorted by slug, clusters by size."""
     table = resolution.clusters
-    split_names = sorted(table.groupby("name").filter(lambda g: len(g) > 1)["name"].unique())
+    clusters_per_name = table["name"].value_counts()
+    split_names = sorted(clusters_per_name.index[clusters_per_name > 1])
     assignments = resolution.assignments
     assignments = assignments.assign(name=assignments["cluster"].str.rsplit("#", n=1).str[0])
     assignments = assignments[assignments["name"].isin(split_names)]
@@ -99,19 +100,31 @@ def split_proposals(resolution: Resolution, snapshot: Snapshot) -> list[dict[str
     text_index = snapshot.papers.set_index("paper").index
     info_of = table.set_index("cluster")
     papers_of = _papers(assignments, details, acronyms)
+    # Plain arrays sliced by each group's positions: pandas per group cost most of the time.
+    paper = assignments["paper"].to_numpy(dtype=object)
+    year = assignments["year"].to_numpy(dtype=np.float64, na_value=np.nan)
+    fixed_confidence = "cluster_confidence" in assignments
+    confidence_values = assignments[
+        "cluster_confidence" if fixed_confidence else "confidence"].to_numpy(dtype=np.float64)
+    pinned = assignments["pinned"].notna().to_numpy()
+    venues = assignments["venues"].to_numpy(dtype=object)
+    affiliation = assignments["affiliation"].to_numpy(dtype=object)
+    by_cluster = assignments.groupby("cluster", sort=True).indices
     out = []
-    for slug, rows in assignments.groupby("name", sort=True):
+    for slug, name_rows in sorted(assignments.groupby("name").indices.items()):
+        rows = assignments.iloc[name_rows]
         clusters: list[dict[str, Any]] = []
-        for cluster, members in rows.groupby("cluster", sort=True):
+        for cluster in sorted(set(rows["cluster"])):
+            members = by_cluster[cluster]
             info = info_of.loc[cluster]
             coauthors: Counter[str] = Counter()
-            for paper in members["paper"]:
-                for other_slug, written in coauthor_names.get(paper, []):
+            for paper_id in paper[members]:
+                for other_slug, written in coauthor_names.get(paper_id, []):
                     if other_slug != slug:
                         coauthors[written] += 1
-            years = members["year"].dropna()
-            confidence = (members["cluster_confidence"].iloc[0]
-                          if "cluster_confidence" in members else members["confidence"].mean())
+            years = year[members][~np.isnan(year[members])]
+            confidence = (confidence_values[members[0]] if fixed_confidence
+                          else confidence_values[members].sum() / len(members))
             clusters.append({
                 "cluster": cluster,
                 # Clusters of a name left unchanged have no person of their own.
@@ -119,15 +132,17 @@ def split_proposals(resolution: Resolution, snapshot: Snapshot) -> list[dict[str
                 "status": info["status"],
                 "confidence": round(float(confidence), 4),
                 "size": len(members),
-                "pinned": int(members["pinned"].notna().sum()),
+                "pinned": int(pinned[members].sum()),
                 "papers": papers_of[str(cluster)],
                 "evidence": {
                     "coauthors": _top(coauthors),
-                    "venues": _top(Counter(_venue_label(v, acronyms) for vs in members["venues"]
+                    "venues": _top(Counter(_venue_label(v, acronyms) for vs in venues[members]
                                            for v in str(vs).split("|") if v)),
                     "years": [int(years.min()), int(years.max())] if len(years) else [],
-                    "affiliations": _top(Counter(members["affiliation"].dropna())),
-                    "topic_terms": _topic_terms(context, members["paper"], text_index),
+                    "affiliations": _top(Counter(a for a in affiliation[members]
+                                                 if isinstance(a, str))),
+                    "topic_terms": _topic_terms(context, pd.Series(paper[members]),
+                                                text_index),
                 },
             })
         clusters.sort(key=lambda c: (-c["size"], c["cluster"]))
