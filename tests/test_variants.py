@@ -309,3 +309,50 @@ def test_export_writes_the_canonical_name_resolve_chose(resolved_dir: tuple[Path
                 if any(n.last == "Martinez" for n in p.names)]
     assert str(person.names[0]) == "Héctor Martínez Alonso"
     assert person.id == "hector-martinez-alonso"
+
+
+@pytest.mark.parametrize("registry", ["legacy", "current"])
+def test_a_merge_with_one_cluster_of_a_split_name_keeps_its_other_mentions_apart(
+        tmp_path: Path, registry: str) -> None:
+    """"Jeff Wang" is merged with the first of two "Jeffrey Wang" clusters. The merged person
+    lists "Jeffrey Wang", so name matching would hand it the other cluster's mention too; the
+    export must keep that one where it was (people.json: unverified, with name matching
+    disabled; legacy: the slug's person, given an entry of its own) rather than refuse or
+    move it, and the merged person, named "Jeffrey Wang" as its most used name, must not take
+    the id of that other person."""
+    from pipeline.cli import main
+
+    lab = _people("Lab", 2)
+    volumes = [Volume("2022.tiny", "main", 2022, "tiny", [
+        Paper("Mixtures of experts", [Author("Jeff", "Wang"), *lab]),
+        Paper("Sparse experts at scale", [Author("Jeffrey", "Wang"), *lab]),
+        Paper("Privacy attacks", [Author("Jeffrey", "Wang"), Author("Seth", "Neel")]),
+        Paper("Dense experts", [Author("Jeffrey", "Wang"), *lab]),
+    ])]
+    root = write_snapshot(tmp_path / "anthology", volumes)
+    current = registry == "current"
+    if current:
+        assert main(["-q", "migrate", "--anthology", str(root), "--no-cache", "--out",
+                     str(tmp_path / "migrated")]) == 0
+        root = tmp_path / "migrated"
+    other = "jeffrey-wang/unverified" if current else "jeffrey-wang"
+    res = tmp_path / "res"  # "Jeff Wang", a name with one mention, was not resolved
+    res.mkdir()
+    (res / "assignments.csv").write_text(
+        "paper,role,position,first,last,person,status,cluster,confidence\n"
+        f"2022.tiny-main.2,author,0,Jeffrey,Wang,{other},unchanged,jeffrey-wang#0,0.6\n"
+        f"2022.tiny-main.3,author,0,Jeffrey,Wang,{other},unchanged,jeffrey-wang#1,0.6\n"
+        f"2022.tiny-main.4,author,0,Jeffrey,Wang,{other},unchanged,jeffrey-wang#0,0.6\n",
+        encoding="utf-8")
+    jeff = "jeff-wang/unverified" if current else "jeff-wang"
+    (res / "proposals.json").write_text(json.dumps(_merge(jeff, "jeffrey-wang#0")))
+    assert main(["-q", "export", "--anthology", str(root), "--no-cache", "--resolution",
+                 str(res), "--out", str(tmp_path / "out")]) == 0
+    exported = read_snapshot(tmp_path / "out")
+    wang = exported.mentions[exported.mentions["last"] == "Wang"]
+    persons = dict(zip(wang["paper"], wang["person"]))
+    merged = persons["2022.tiny-main.1"]
+    assert persons["2022.tiny-main.2"] == persons["2022.tiny-main.4"] == merged != other
+    assert persons["2022.tiny-main.3"] == other
+    if current:
+        assert exported.registry.persons[merged].disable_name_matching

@@ -11,6 +11,7 @@ front.
 from __future__ import annotations
 
 import re
+from collections.abc import Container
 
 from acl_anthology.utils.ids import is_verified_person_id
 from slugify import slugify
@@ -52,7 +53,7 @@ def affiliation_suffix(affiliation: str | None) -> str | None:
     return words[0]
 
 
-def propose_id(slug: str, taken: set[str], affiliation: str | None = None,
+def propose_id(slug: str, taken: Container[str], affiliation: str | None = None,
                orcid: str | None = None) -> str:
     """A new id for a person named `slug`, not in `taken` (the caller adds it there).
 

@@ -262,14 +262,9 @@ def plan_export(snapshot: Snapshot, assignments: pd.DataFrame, source: Path,
         if person.orcid:
             taken_orcids.add(person.orcid)
     if fmt == "current":
-        for slug in sorted(set(mentions.loc[wanted.index[wanted.str.endswith(
-                UNVERIFIED_SUFFIX)], "slug"])):
-            holders = registry.ids_for_slug(slug)
-            if len(holders) == 1 and not registry.persons[holders[0]].disable_name_matching:
-                registry.replace_person(registry.persons[holders[0]].with_changes(
-                    disable_name_matching=True))
-                plan.notes.append(f"{holders[0]}: name matching disabled, since other "
-                                  f"mentions of {slug} stay unverified")
+        _keep_unverified(plan, registry, mentions, desired, wanted.index, ids, orcids)
+    else:
+        _give_namesakes_entries(plan, registry, mentions, desired, ids)
 
     # A replaced catch-all id always gives way to the person's own id (the mention would
     # otherwise keep the catch-all id in the XML, whatever name matching says).
@@ -301,6 +296,42 @@ def plan_export(snapshot: Snapshot, assignments: pd.DataFrame, source: Path,
     _summarise(plan, mentions, wanted, status, added, set(new_ids), fmt,
                desired.reindex(split_rows))
     return plan
+
+
+def _keep_unverified(plan: ExportPlan, registry: Registry, mentions: pd.DataFrame,
+                     desired: pd.Series, resolved_rows: pd.Index, ids: pd.Series,
+                     orcids: pd.Series) -> None:
+    """Current format: where mentions of a name must stay unverified but the name's only
+    verified person would take them by name matching, that person stops matching by name.
+    Every such mention counts, not only the resolution's (`resolved_rows`): a merged person
+    that now lists a name of a split name would otherwise take all of its mentions."""
+    by_name = ids.isna() & orcids.isna()
+    stay = desired.str.endswith(UNVERIFIED_SUFFIX, na=False) & (
+        by_name | desired.index.isin(resolved_rows))
+    for slug in sorted(set(mentions.loc[stay, "slug"])):
+        holders = registry.ids_for_slug(slug)
+        if len(holders) == 1 and not registry.persons[holders[0]].disable_name_matching:
+            registry.replace_person(registry.persons[holders[0]].with_changes(
+                disable_name_matching=True))
+            plan.notes.append(f"{holders[0]}: name matching disabled, since other "
+                              f"mentions of {slug} stay unverified")
+
+
+def _give_namesakes_entries(plan: ExportPlan, registry: Registry, mentions: pd.DataFrame,
+                            desired: pd.Series, ids: pd.Series) -> None:
+    """Legacy: a name no entry lists is the person whose id is its slug, with no entry. When
+    a new or merged person now lists such a name, its other mentions would go to that
+    person; the slug's person gets an entry of its own, so the name is shared and ids say
+    who is who (`attribution.py` adds them)."""
+    implicit = ids.isna() & (desired == mentions["slug"]) & ~desired.isin(list(registry.persons))
+    rows = mentions.loc[implicit, ["first", "last", "slug"]]
+    listed = [bool(registry.ids_for_name(f, la)) for f, la in zip(rows["first"], rows["last"])]
+    for slug, group in rows[listed].groupby("slug", sort=True):
+        names = Counter(Name(f, la) for f, la in zip(group["first"], group["last"]))
+        ordered = sorted(names, key=lambda n: (-names[n], n.last, n.first))
+        registry.add_person(Person(id=str(slug), names=tuple(ordered)))
+        plan.notes.append(f"{slug}: given an entry of its own, since another person now "
+                          "lists its name")
 
 
 def _unattributed(ids: pd.Series, registry: Registry) -> pd.Series:

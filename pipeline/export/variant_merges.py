@@ -101,6 +101,9 @@ def plan_merges(mentions: pd.DataFrame, assignments: pd.DataFrame, merges: list[
         lambda rows: pd.Index(rows.to_numpy())).to_dict()
     new_persons = set(assignments.loc[assignments["status"] == "new", "person"])
     taken = set(registry.persons) | new_persons
+    # A legacy name no entry lists is the person whose id is its slug: a merge may take
+    # that id only if every mention of that person is in the merge.
+    in_use = Counter(mentions["person"].dropna())
     decisions, notes = [], []
     for merge in merges:
         persons = [str(p) for p in merge["persons"]]
@@ -134,10 +137,22 @@ def plan_merges(mentions: pd.DataFrame, assignments: pd.DataFrame, merges: list[
         elif proposed:
             person, status = proposed[0], "new"
         else:
-            person, status = propose_id(ordered[0].slug, taken), "new"
+            inside = Counter(mentions.loc[rows, "person"].dropna())
+            person = propose_id(ordered[0].slug, _Taken(taken, in_use, inside))
+            status = "new"
             taken.add(person)
         decisions.append(MergeDecision(person, status, rows, ordered, _confidence(merge)))
     return decisions, notes
+
+
+class _Taken:
+    """Ids a merge may not take: `ids`, and the persons of mentions outside the merge."""
+
+    def __init__(self, ids: set[str], in_use: Counter[str], inside: Counter[str]) -> None:
+        self.ids, self.in_use, self.inside = ids, in_use, inside
+
+    def __contains__(self, pid: object) -> bool:
+        return pid in self.ids or self.in_use[str(pid)] > self.inside[str(pid)]
 
 
 def _confidence(merge: dict[str, Any]) -> float:
