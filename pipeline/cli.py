@@ -518,7 +518,7 @@ def _add_resolve_command(sub: Subcommands) -> None:
                     "ids; find name strings that are one person (name variants) and decide "
                     "them on the graph; write OUT/assignments.csv and OUT/proposals.json.")
     _add_snapshot_options(resolve)
-    _add_split_options(resolve, default_min_ambiguity=0.5)
+    _add_split_options(resolve)
     resolve.add_argument("--no-variants", action="store_true",
                          help="do not look for name variants (by default every pair of "
                               "names is considered; with --name, only pairs touching the "
@@ -658,9 +658,12 @@ def _add_evaluate_command(sub: Subcommands) -> None:
     evaluate.set_defaults(func=cmd_evaluate)
 
 
-def _add_split_options(parser: argparse.ArgumentParser,
-                       default_min_ambiguity: float = 0.0) -> None:
-    from pipeline.resolve.settings import DEFAULT_RESOLUTION, DEFAULT_SEED
+def _add_split_options(parser: argparse.ArgumentParser) -> None:
+    from pipeline.resolve.settings import (
+        DEFAULT_MIN_AMBIGUITY,
+        DEFAULT_RESOLUTION,
+        DEFAULT_SEED,
+    )
 
     parser.add_argument("--resolution", type=float, default=DEFAULT_RESOLUTION,
                         help="Leiden CPM resolution on pair log-odds: two groups of mentions "
@@ -674,10 +677,13 @@ def _add_split_options(parser: argparse.ArgumentParser,
     parser.add_argument("--merge-clusters", action="store_true",
                         help="after the split, merge clusters of a name whose pooled evidence "
                              "says they are one person (experimental: see README)")
-    parser.add_argument("--min-ambiguity", type=float, default=default_min_ambiguity,
+    parser.add_argument("--min-ambiguity", type=float, default=DEFAULT_MIN_AMBIGUITY,
                         metavar="SCORE",
                         help="only names whose ambiguity score (0-1) reaches this are split; "
-                             "the rest stay one person (default: %(default)s)")
+                             "the rest stay one person. The default, 0, considers every name "
+                             "with 2+ mentions (names the registry or curation marks are "
+                             "always split; names so rare the pair model's prior keeps them "
+                             "whole are skipped) (default: %(default)s)")
 
 
 def _add_nightly_command(sub: Subcommands) -> None:
@@ -707,7 +713,7 @@ def _add_nightly_command(sub: Subcommands) -> None:
                               "still kept stable against the last night)")
     nightly.add_argument("--workers", type=int, default=0, metavar="N",
                          help="processes for parsing (default: one per core, at most 4)")
-    _add_split_options(nightly, default_min_ambiguity=0.5)
+    _add_split_options(nightly)
     nightly.add_argument("--no-variants", action="store_true",
                          help="do not look for name variants")
     _add_person_options(nightly)

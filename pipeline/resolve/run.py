@@ -2,7 +2,8 @@
 
 1. Load the snapshot (`anthology/snapshot.py`) and build the heterogeneous graph (`graph.py`).
 2. Score every name for ambiguity (`ambiguity.py`); the model learns from the curated names.
-3. Candidates: names with 2+ mentions and an ambiguity score of at least `min_ambiguity`,
+3. Candidates: names with 2+ mentions and an ambiguity score of at least `min_ambiguity`
+   (0 by default: every such name; the score then only ranks names for review),
    names the registry knows to be shared (2+ persons or a catch-all), and names whose
    curation forces a split (two ids or ORCIDs, twice on one paper).
 4. Learn the pair model's evidence from synthetic homonyms (`synthetic.py`); with

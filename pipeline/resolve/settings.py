@@ -7,6 +7,9 @@ from dataclasses import dataclass
 
 DEFAULT_RESOLUTION = 0.0  # Leiden CPM resolution on pair log-odds
 DEFAULT_SEED = 42
+# No gate: every name with 2+ mentions is considered (a gate at 0.5 skipped 47% of the
+# multi-identity names in the as-a-user evaluation; see README).
+DEFAULT_MIN_AMBIGUITY = 0.0
 # Placements with a confidence below this go to a curator (a policy, set before measuring:
 # a curator checks what is more than one time in ten wrong).
 REVIEW_BELOW = 0.9
@@ -16,7 +19,7 @@ REVIEW_BELOW = 0.9
 class ResolveSettings:
     resolution: float = DEFAULT_RESOLUTION
     seed: int = DEFAULT_SEED
-    min_ambiguity: float = 0.5  # names the ambiguity score ranks lower are not split
+    min_ambiguity: float = DEFAULT_MIN_AMBIGUITY  # names scored lower are not split
     names: tuple[str, ...] = ()  # resolve exactly these slugs instead of choosing
     # A cluster without an id or ORCID becomes a new person only with this much evidence;
     # otherwise its mentions stay with the name's catch-all.
