@@ -159,14 +159,20 @@ class ConstraintColumns:
         return Constraints(self.paper[rows], self.person_id[rows], self.orcid[rows])
 
 
-def logit_matrix(model: PairModel, features: np.ndarray, n: int) -> np.ndarray:
-    logits = np.zeros((n, n))
+def symmetric_matrix(pair_values: np.ndarray, n: int) -> np.ndarray:
+    """The n x n matrix of values given for the pairs (i < j) in `np.triu_indices` order."""
+    matrix = np.zeros((n, n))
     if n > 1:
         ii, jj = np.triu_indices(n, 1)
-        values = model.logits(features.astype(np.float64))
-        logits[ii, jj] = values
-        logits[jj, ii] = values
-    return logits
+        matrix[ii, jj] = pair_values
+        matrix[jj, ii] = pair_values
+    return matrix
+
+
+def logit_matrix(model: PairModel, features: np.ndarray, n: int) -> np.ndarray:
+    if n < 2:
+        return np.zeros((n, n))
+    return symmetric_matrix(model.logits(features.astype(np.float64)), n)
 
 
 # Pairs predicted per model call by `BlockLogits.prefetch` (bounds its memory: ~100 MB).
@@ -202,11 +208,7 @@ class BlockLogits:
             for slug in chunk:
                 n = len(self.blocks.rows[slug])
                 count = n * (n - 1) // 2
-                matrix = np.zeros((n, n))
-                ii, jj = np.triu_indices(n, 1)
-                matrix[ii, jj] = values[offset:offset + count]
-                matrix[jj, ii] = values[offset:offset + count]
-                self._matrices[slug] = matrix
+                self._matrices[slug] = symmetric_matrix(values[offset:offset + count], n)
                 offset += count
 
     def __call__(self, slug: str) -> np.ndarray:
