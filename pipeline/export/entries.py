@@ -156,20 +156,25 @@ def _check_persons(assignments: pd.DataFrame, source: Path, registry: Registry) 
         raise InputError(problems[:100])
 
 
+def _names_by_use(rows: pd.DataFrame) -> tuple[Name, ...]:
+    """The name strings of the mentions `rows`, most used first."""
+    names = Counter(Name(f, la) for f, la in zip(rows["first"], rows["last"]))
+    return tuple(sorted(names, key=lambda n: (-names[n], n.last, n.first)))
+
+
 def _new_person(pid: str, rows: pd.DataFrame, catch_all: bool, taken_orcids: set[str]
                 ) -> Person:
     """A registry entry for the mentions `rows` (all mention columns)."""
-    names = Counter(Name(f, la) for f, la in zip(rows["first"], rows["last"]))
-    ordered = sorted(names, key=lambda n: (-names[n], n.last, n.first))
+    ordered = _names_by_use(rows)
     if catch_all:
-        return Person(id=pid, names=tuple(ordered), comment=CATCH_ALL_COMMENT)
+        return Person(id=pid, names=ordered, comment=CATCH_ALL_COMMENT)
     first_seen = rows.sort_values(["year", "paper"], kind="stable")
     affiliations = first_seen["affiliation"].dropna()
     # Plain map: pandas' Series.map turns the None of a mention without ORCID back into NaN,
     # which counted as a second ORCID and cost every such person its ORCID.
     orcids = {o for o in map(clean_orcid, rows["orcid"]) if o is not None}
     orcid = next(iter(orcids)) if len(orcids) == 1 and not orcids & taken_orcids else None
-    return Person(id=pid, names=tuple(ordered), orcid=orcid,
+    return Person(id=pid, names=ordered, orcid=orcid,
                   comment=str(affiliations.iloc[0]) if len(affiliations) else None)
 
 
@@ -327,9 +332,7 @@ def _give_namesakes_entries(plan: ExportPlan, registry: Registry, mentions: pd.D
     rows = mentions.loc[implicit, ["first", "last", "slug"]]
     listed = [bool(registry.ids_for_name(f, la)) for f, la in zip(rows["first"], rows["last"])]
     for slug, group in rows[listed].groupby("slug", sort=True):
-        names = Counter(Name(f, la) for f, la in zip(group["first"], group["last"]))
-        ordered = sorted(names, key=lambda n: (-names[n], n.last, n.first))
-        registry.add_person(Person(id=str(slug), names=tuple(ordered)))
+        registry.add_person(Person(id=str(slug), names=_names_by_use(group)))
         plan.notes.append(f"{slug}: given an entry of its own, since another person now "
                           "lists its name")
 
