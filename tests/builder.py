@@ -65,20 +65,25 @@ def write_snapshot(root: Path, volumes: list[Volume], registry_yaml: str = "") -
     return root
 
 
-def two_wei_zhangs(root: Path) -> Path:
+def two_wei_zhangs(root: Path, nlp_orcid: str | None = None,
+                   speech_orcid: str | None = None) -> Path:
     """A made-up snapshot: two people named Wei Zhang with disjoint coauthors and topics,
-    and one prolific person with a rare name and a dense coauthor network."""
+    and one prolific person with a rare name and a dense coauthor network. An ORCID given
+    is on that Wei Zhang's papers of 2015 and 2016."""
     nlp = [Author("Alice", "Nakamura"), Author("Bruno", "Oliveira"), Author("Chen", "Hua")]
     speech = [Author("Dmitri", "Petrov"), Author("Eva", "Lindqvist"), Author("Farid", "Haddad")]
     volumes = []
     for year in range(2015, 2021):
+        early = year <= 2016
         papers = [
             Paper(f"Neural parsing of treebanks part {year}",
-                  [Author("Wei", "Zhang", affiliation="Tsinghua University"), nlp[year % 3],
+                  [Author("Wei", "Zhang", affiliation="Tsinghua University",
+                          orcid=nlp_orcid if early else None), nlp[year % 3],
                    nlp[(year + 1) % 3], Author("Ingrid", "Solberg")],
                   "We study dependency parsing, treebanks and syntactic structure."),
             Paper(f"Acoustic models for speech recognition {year}",
-                  [speech[year % 3], Author("Wei", "Zhang", affiliation="Stanford University"),
+                  [speech[year % 3], Author("Wei", "Zhang", affiliation="Stanford University",
+                                            orcid=speech_orcid if early else None),
                    speech[(year + 1) % 3]],
                   "We train acoustic models for automatic speech recognition of audio."),
             Paper(f"Parsing with Ingrid {year}",

@@ -7,6 +7,7 @@ import json
 import re
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from builder import two_wei_zhangs
 
@@ -178,6 +179,70 @@ def test_a_mention_decided_as_today_goes_to_the_catch_all_of_a_name_with_persons
     person = exported.mentions.set_index(["paper", "role", "position"])["person"]
     now = person[(paper["paper"], paper["role"], paper["position"])]
     assert now in exported.registry.catch_all_ids()
+
+
+NLP_ORCID, SPEECH_ORCID = "0000-0002-1825-0097", "0000-0001-5109-3700"
+
+
+@pytest.fixture(scope="module")
+def resolved_with_orcids(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("review-orcids")
+    anthology = two_wei_zhangs(root / "anthology", NLP_ORCID, SPEECH_ORCID)
+    resolution = root / "resolution"
+    assert main(["-q", "resolve", "--anthology", str(anthology), "--no-cache", "--name",
+                 "wei-zhang", "--out", str(resolution)]) == 0
+    return anthology, resolution
+
+
+def _orcid_mentions(resolved: tuple[Path, Path]) -> tuple[dict[str, list[dict[str, object]]],
+                                                           dict[str, str]]:
+    """The ORCID-carrying Wei Zhang mentions by ORCID, and the person of each ORCID's
+    cluster in the resolution."""
+    anthology, resolution = resolved
+    mentions = read_snapshot(anthology).mentions
+    with_orcid = mentions[(mentions["slug"] == "wei-zhang") & mentions["orcid"].notna()]
+    by_orcid: dict[str, list[dict[str, object]]] = {}
+    for row in with_orcid.itertuples():
+        by_orcid.setdefault(str(row.orcid), []).append(
+            {"paper": row.paper, "role": row.role, "position": int(row.position)})
+    assignments = pd.read_csv(resolution / "assignments.csv", dtype=str)
+    person = assignments.set_index("paper")["person"]
+    persons = {orcid: str(person[found[0]["paper"]]) for orcid, found in by_orcid.items()}
+    return by_orcid, persons
+
+
+@pytest.mark.parametrize("case", ["second orcid", "orcid split"])
+def test_decisions_that_break_one_orcid_one_person_are_refused(
+        resolved_with_orcids: tuple[Path, Path], tmp_path: Path,
+        capsys: pytest.CaptureFixture[str], case: str) -> None:
+    by_orcid, persons = _orcid_mentions(resolved_with_orcids)
+    assert len(by_orcid[NLP_ORCID]) == len(by_orcid[SPEECH_ORCID]) == 2
+    assert persons[NLP_ORCID] != persons[SPEECH_ORCID]
+    if case == "second orcid":  # a speech paper joins the parsing person
+        decision = {"name": "wei-zhang", "person": persons[NLP_ORCID],
+                    "mentions": by_orcid[SPEECH_ORCID][:1]}
+        message = f"would also have mentions with the ORCID {NLP_ORCID}"
+    else:  # one of the two parsing papers with the ORCID goes to a new person
+        decision = {"name": "wei-zhang", "person": "wei-zhang-9",
+                    "mentions": by_orcid[NLP_ORCID][:1]}
+        message = f"which mentions of {persons[NLP_ORCID]} also have"
+    out = tmp_path / "exported"
+    path = _decisions(tmp_path / "d.json", [decision])
+    assert _export(resolved_with_orcids, out, path) == 2
+    error = capsys.readouterr().err
+    assert str(path) in error and "decisions[0].mentions[0]" in error and message in error
+    assert not out.exists() and not (tmp_path / "summary.md").exists()
+
+
+def test_a_new_person_given_all_mentions_of_an_orcid_gets_that_orcid(
+        resolved_with_orcids: tuple[Path, Path], tmp_path: Path) -> None:
+    by_orcid, _ = _orcid_mentions(resolved_with_orcids)
+    decision = {"name": "wei-zhang", "person": "wei-zhang-9",
+                "mentions": by_orcid[NLP_ORCID]}
+    out = tmp_path / "exported"
+    assert _export(resolved_with_orcids, out, _decisions(tmp_path / "d.json", [decision])) == 0
+    exported = read_snapshot(out)
+    assert exported.registry.persons["wei-zhang-9"].orcid == NLP_ORCID
 
 
 def test_a_mention_with_an_orcid_goes_only_where_that_orcid_allows() -> None:

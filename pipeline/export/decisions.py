@@ -12,7 +12,8 @@ The file is JSON, written by the review page's "Download decisions" button:
 new person), the name's catch-all (leave the mentions unattributed), or null (as the snapshot
 has it today; the name's catch-all if the decisions give the name a person). A mention pinned
 by a specific curated id keeps it; so does one whose ORCID the registry gives to a person, and
-a mention with an ORCID never goes to a registry person holding another ORCID. The
+a mention with an ORCID never goes to a registry person holding another ORCID, and the
+decisions may neither give a person two ORCIDs nor put one ORCID with two persons. The
 decisions replace the resolution's person for exactly the listed mentions, which must be
 mentions the resolution covers; everything else in `assignments.csv` stands. Any problem is
 an error naming the file and the decision, and nothing is exported.
@@ -131,6 +132,8 @@ def apply_decisions(assignments: pd.DataFrame, decisions: list[dict[str, Any]],
     person_of = assignments["person"].to_numpy(dtype=object, copy=True)
     status_of = assignments["status"].to_numpy(dtype=object, copy=True)
     seen: dict[tuple[str, str, int], str] = {}
+    decided: dict[int, str] = {}  # row -> where in the file
+    decided_mention: dict[str, Any] = {}
     as_today: list[int] = []
     problems: list[Problem] = []
     for k, decision in enumerate(decisions):
@@ -163,15 +166,52 @@ def apply_decisions(assignments: pd.DataFrame, decisions: list[dict[str, Any]],
                 problems.append(_problem(path, place, clash, mention))
             else:
                 seen[key] = place
+                decided[int(row)] = place
+                decided_mention[place] = mention
                 if person is None:
                     as_today.append(int(row))
                 else:
                     person_of[row] = person
                     status_of[row] = status
+    is_person = np.array([s in ("new", "existing") or (
+        s == "unchanged" and isinstance(p, str) and bool(p) and p not in catch_alls
+        and not p.endswith(UNVERIFIED_SUFFIX)) for p, s in zip(person_of, status_of)])
+    is_person[as_today] = False  # settled below: today's person or the name's catch-all
+    problems.extend(_problem(path, place, message, decided_mention[place])
+                    for place, message in orcid_splits(decided, person_of, is_person, orcids))
     if problems:
         raise InputError(problems[:100])
     _settle_as_today(as_today, name_of, person_of, status_of, assignments, snapshot)
     return assignments.assign(person=person_of, status=status_of)
+
+
+def orcid_splits(decided: dict[int, str], person_of: np.ndarray, is_person: np.ndarray,
+                 orcids: list[str | None]) -> list[tuple[str, str]]:
+    """(place, why) for each decided mention (row -> place in the file) that gives a person a
+    second ORCID, or puts mentions of one ORCID with two persons: an ORCID is one person,
+    and a registry entry holds one ORCID (export would write one and drop the other).
+    `is_person`: the row's person is a person, not a catch-all or unverified id."""
+    orcids_of: dict[str, set[str]] = {}
+    persons_of: dict[str, set[str]] = {}
+    for row, orcid in enumerate(orcids):
+        if orcid is not None and is_person[row]:
+            person = str(person_of[row])
+            orcids_of.setdefault(person, set()).add(orcid)
+            persons_of.setdefault(orcid, set()).add(person)
+    found: list[tuple[str, str]] = []
+    for row, place in decided.items():
+        orcid, person = orcids[row], str(person_of[row])
+        if orcid is None or not is_person[row]:
+            continue
+        if len(orcids_of[person]) > 1:
+            others = ", ".join(sorted(orcids_of[person] - {orcid}))
+            found.append((place, f"has the ORCID {orcid}, but {person} would also have "
+                          f"mentions with the ORCID {others}: one person, one ORCID"))
+        elif len(persons_of[orcid]) > 1:
+            others = ", ".join(sorted(persons_of[orcid] - {person}))
+            found.append((place, f"has the ORCID {orcid}, which mentions of {others} also "
+                          "have: one ORCID is one person; decide them together"))
+    return found
 
 
 def mention_orcids(mentions: pd.DataFrame, keys: pd.MultiIndex) -> list[str | None]:
