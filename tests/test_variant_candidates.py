@@ -27,6 +27,11 @@ KNOWN_VARIANTS = [
     (("Yang", "Liu"), ("Xu", "Liu"), None),
     (("John", "Smith"), ("John", "Smith-Jones"), "abbreviation"),
     (("J.", "Smith"), ("John", "Jones"), None),
+    (("Jun", "He"), ("Junhui", "He"), None),  # two complete Chinese given names
+    (("Wen", "Xie"), ("Wenjin", "Xie"), None),
+    (("Liang", "Qiao"), ("Liang", "Xiao"), None),  # two Chinese family names, not a typo
+    (("Xaobing", "Zhou"), ("Xiaobing", "Zhou"), "typo"),
+    (("Koldo", "Gojenola"), ("Koldobika", "Gojenola"), "abbreviation"),
 ]
 
 

@@ -16,6 +16,9 @@ candidate keeps the *kind* of difference, which sets how much a name string alon
 - `typo`: one edit in one token of 4+ letters, the others equal (Mohammed / Mohammad,
   Tateishi / Tateisi); only strong graph evidence makes these a merge.
 
+Two pinyin names are never a short form (Jun / Junhui) or a typo (Qiao / Xiao) of each
+other: each is a complete name (`PINYIN_SYLLABLES`).
+
 The keys: the compact string (all tokens joined), the sorted tokens, each given name's
 initial with each later name (compared only where the given names are compatible, so a block
 like "y|wang" with hundreds of slugs stays cheap), and the name with one token left out (the
@@ -88,13 +91,48 @@ def blocking_keys(name: NameTokens) -> set[str]:
     return keys
 
 
+# Pinyin syllables (a superset: every initial with every final, but j, q and x only before
+# i and u): a Chinese given name is one or two of them, and one such name is not a short
+# form of another (Jun / Junhui, Wen / Wenjin), nor one syllable a typo of another (Qiao /
+# Xiao, Chen / Cheng).
+PINYIN_SYLLABLES = frozenset(
+    initial + final
+    for initial in ("", "b", "p", "m", "f", "d", "t", "n", "l", "g", "k", "h", "j", "q", "x",
+                    "zh", "ch", "sh", "r", "z", "c", "s", "y", "w")
+    for final in ("a", "o", "e", "i", "u", "v", "ai", "ei", "ao", "ou", "an", "en", "ang",
+                  "eng", "ong", "er", "ia", "ie", "iao", "iu", "ian", "in", "iang", "ing",
+                  "iong", "ua", "uo", "uai", "ui", "uan", "un", "uang", "ueng", "ue", "van",
+                  "vn", "ve")
+    if initial not in ("j", "q", "x") or final[0] in "iuv")
+
+
+def is_pinyin_name(token: str, syllables: int = 2) -> bool:
+    """The token is one to `syllables` pinyin syllables ("junhui", "wenjin", "xiao"); longer
+    words read as pinyin are mostly other names (Tateishi).
+
+    >>> is_pinyin_name("junhui"), is_pinyin_name("christopher"), is_pinyin_name("tateishi")
+    (True, False, False)
+    """
+    if not token:
+        return True
+    if syllables == 0:
+        return False
+    return any(token[:end] in PINYIN_SYLLABLES and is_pinyin_name(token[end:], syllables - 1)
+               for end in range(min(len(token), 6), 0, -1))
+
+
+def _both_pinyin(a: str, b: str) -> bool:
+    return is_pinyin_name(a) and is_pinyin_name(b)
+
+
 def _matches(a: str, b: str) -> bool:
     """One token may stand for the other: equal, an initial, or a short form of 3+ letters
-    (Chris / Christopher, Koldo / Koldobika)."""
+    (Chris / Christopher, Koldo / Koldobika), unless both are pinyin names (Jun / Junhui)."""
     if a == b:
         return True
     short, long = (a, b) if len(a) <= len(b) else (b, a)
-    return long.startswith(short) and (len(short) == 1 or len(short) >= 3)
+    return long.startswith(short) and (
+        len(short) == 1 or (len(short) >= 3 and not _both_pinyin(short, long)))
 
 
 def _abbreviates(short: NameTokens, long: NameTokens) -> bool:
@@ -148,7 +186,8 @@ def variant_kind(a: NameTokens, b: NameTokens) -> VariantKind | None:
         return "abbreviation"
     if len(ta) == len(tb) and len(ta) > 1:
         differing = [(x, y) for x, y in zip(ta, tb) if x != y]
-        if len(differing) == 1 and _one_edit(*differing[0]):
+        if len(differing) == 1 and _one_edit(*differing[0]) and not _both_pinyin(
+                *differing[0]):
             return "typo"
     return None
 
