@@ -146,10 +146,13 @@ def test_lowest_logit_bounds_every_pair(seed: int, commonness: float) -> None:
         assert model.lowest_logit(rarest - 0.01) >= 0.0 - 1e-9
 
 
+GIVEN_NAMES = ["Alma", "Boris", "Clara", "Dmitri", "Elena", "Farid"]  # no two one edit apart
+
+
 def test_synthetic_homonyms_pair_rare_names_of_one_family(tmp_path: Path) -> None:
     volumes = []
     for year in range(2000, 2006):
-        papers = [Paper(f"P{year}-{k}", [Author(f"Given{k}x", "Sharedfamily"),
+        papers = [Paper(f"P{year}-{k}", [Author(GIVEN_NAMES[k], "Sharedfamily"),
                                          Author(f"Co{k}", f"Author{k}{year % 2}")])
                   for k in range(6)]
         volumes.append(Volume(f"{year}.syn", "main", year, "syn", papers))
@@ -168,6 +171,26 @@ def test_synthetic_homonyms_pair_rare_names_of_one_family(tmp_path: Path) -> Non
         labels = blocks.labels(key)
         ii, jj = np.triu_indices(len(rows), 1)
         assert (labels == (names[ii] == names[jj])).all()
+
+
+def test_synthetic_homonyms_never_pair_two_strings_of_one_person(tmp_path: Path) -> None:
+    """Viet Lai and Viet Dac Lai may be one person: they are no synthetic homonym (as a
+    negative pair, they taught the models that ten shared coauthors mean two people)."""
+    volumes = []
+    for year in range(2000, 2004):
+        papers = [Paper(f"P{year}-{k}", [Author(first, "Lai"), Author(f"Co{k}", "Author")])
+                  for k, first in enumerate(["Viet", "Viet Dac", "Minh", "Quang"])]
+        volumes.append(Volume(f"{year}.syn", "main", year, "syn", papers))
+    snapshot = read_snapshot(write_snapshot(tmp_path / "a", volumes))
+    mentions = snapshot.mentions
+    authorship = Authorship.build(mentions, snapshot.papers)
+    commonness = name_commonness(mentions) - 10  # every name counts as rare here
+    paired = set()
+    for seed in range(12):
+        blocks = synthetic_blocks(mentions, commonness, authorship, seed=seed)
+        paired.update(frozenset(key.split("+")) for key in blocks.rows)
+    assert frozenset({"viet-lai", "viet-dac-lai"}) not in paired
+    assert frozenset({"minh-lai", "quang-lai"}) in paired  # other pairs still are
 
 
 def test_without_evidence_zeroes_only_the_kinds_removed() -> None:

@@ -2,10 +2,13 @@
 
 A rare name (say "Wojciech Kryściński") is almost surely one person, and two rare names that
 share a family name are surely two people who look alike on paper (same language, often the
-same field). Merging the mentions of two such names into one block makes an ambiguous name
-whose truth is known: pairs within one name are the same person, pairs across are not. The
-pair model learns what the evidence says from these blocks; how common a name is enters only
-as a prior (`pair_model.py`), since synthetic blocks say nothing about it.
+same field), unless the two strings may be one person's (Viet Lai / Viet Dac Lai, a name
+variant by `variant_candidates.variant_kind`): such pairs are left out, or they would teach
+the models that two names sharing ten coauthors are two people. Merging the mentions of two
+such names into one block makes an ambiguous name whose truth is known: pairs within one
+name are the same person, pairs across are not. The pair model learns what the evidence says
+from these blocks; how common a name is enters only as a prior (`pair_model.py`), since
+synthetic blocks say nothing about it.
 
 Everything is seeded and sorted, so the same snapshot gives the same pairs.
 """
@@ -19,6 +22,7 @@ import pandas as pd
 
 from pipeline.anthology.names import name_slug
 from pipeline.resolve.authorship import Authorship
+from pipeline.resolve.variant_candidates import NameTokens, variant_kind
 
 # A name is "rare" when fewer than this many people are expected to share it by chance
 # (exp(commonness), see ambiguity.name_commonness).
@@ -46,7 +50,8 @@ class SyntheticBlocks:
 def synthetic_blocks(mentions: pd.DataFrame, commonness: pd.Series, authorship: Authorship,
                      exclude: set[str] | frozenset[str] = frozenset(), seed: int = 0,
                      max_blocks: int = MAX_BLOCKS) -> SyntheticBlocks:
-    """Pairs of rare author names with one family name and no shared paper, merged.
+    """Pairs of rare author names with one family name, no shared paper and strings that
+    cannot be one person's, merged.
 
     `exclude`: names never used (e.g. the names being evaluated).
     """
@@ -60,7 +65,9 @@ def synthetic_blocks(mentions: pd.DataFrame, commonness: pd.Series, authorship: 
     if len(eligible) == 0:
         return SyntheticBlocks({}, {})
     names = mentions.loc[authors & mentions["slug"].isin(eligible).to_numpy(),
-                         ["slug", "last"]].drop_duplicates("slug")
+                         ["slug", "first", "last"]].drop_duplicates("slug")
+    tokens = {slug: NameTokens.of(first if isinstance(first, str) else "", last)
+              for slug, first, last in zip(names["slug"], names["first"], names["last"])}
     family = names["last"].map(lambda last: name_slug(None, last))
     by_family = names.groupby(family.to_numpy())["slug"].agg(sorted)
     by_family = by_family[by_family.map(len) >= 2].sort_index()
@@ -79,7 +86,8 @@ def synthetic_blocks(mentions: pd.DataFrame, commonness: pd.Series, authorship: 
         permuted = [group[i] for i in rng.permutation(len(group))]
         for a, b in zip(permuted[::2], permuted[1::2]):
             first, second = sorted((a, b))
-            if not paper_sets[first] & paper_sets[second]:
+            if not paper_sets[first] & paper_sets[second] and variant_kind(
+                    tokens[first], tokens[second]) is None:
                 pairs.append((first, second))
     if len(pairs) > max_blocks:
         pairs = [pairs[i] for i in sorted(rng.choice(len(pairs), max_blocks, replace=False))]
