@@ -6,7 +6,8 @@
    (0 by default: every such name; the score then only ranks names for review),
    names the registry knows to be shared (2+ persons or a catch-all), and names whose
    curation forces a split (two ids or ORCIDs, twice on one paper).
-4. Learn the pair model's evidence from synthetic homonyms (`synthetic.py`); with
+4. Learn the pair model's evidence from synthetic homonyms (`synthetic.py`; the name-variant
+   model learns from its own draw, without pairs of strings that may be one person's); with
    `calibrate`, refit its prior on the curated names (`anthology/curation.py`). Drop the
    candidates the model's bound keeps whole; split the rest (`clustering.py`, `split.py`)
    under the hard constraints of their ids, ORCIDs and papers, then (optionally) merge
@@ -178,6 +179,9 @@ def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool =
     curated_rows = block_rows_of(mentions, curation.blocks) if learning else {}
     synthetic = synthetic_blocks(mentions, commonness, authorship,
                                  seed=settings.seed) if learning else None
+    variant_synthetic = synthetic_blocks(
+        mentions, commonness, authorship, seed=settings.seed,
+        distinct_strings=True) if learning and settings.variants else None
     candidate_rows = block_rows_of(mentions, candidates)
     variant_candidates = name_candidates(mentions) if settings.variants else []
     if settings.names:
@@ -188,6 +192,8 @@ def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool =
     lap("variant candidates")
     focus = np.concatenate([*candidate_rows.values(), *curated_rows.values(),
                             *(synthetic.rows.values() if synthetic is not None else []),
+                            *(variant_synthetic.rows.values()
+                              if variant_synthetic is not None else []),
                             variant_rows(mentions, to_score), np.zeros(0, dtype=np.int64)])
     if learnt is None:
         context = EvidenceContext.build(mentions, snapshot.papers, authorship, focus=focus,
@@ -307,7 +313,7 @@ def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool =
                 name=name_of_cluster(assignments["cluster"])), changed, "name")
         variants = propose_variants(
             mentions, person_units(mentions, resolved, catch_all), variant_candidates,
-            context, synthetic, settings.seed, catch_all,
+            context, variant_synthetic, settings.seed, catch_all,
             {pid: p.orcid for pid, p in registry.persons.items() if p.orcid},
             model=learnt.variants if learnt is not None else None,
             kept=KeptLinks(list(carry.links), changed)

@@ -2,13 +2,14 @@
 
 A rare name (say "Wojciech Kryściński") is almost surely one person, and two rare names that
 share a family name are surely two people who look alike on paper (same language, often the
-same field), unless the two strings may be one person's (Viet Lai / Viet Dac Lai, a name
-variant by `variant_candidates.variant_kind`): such pairs are left out, or they would teach
-the models that two names sharing ten coauthors are two people. Merging the mentions of two
-such names into one block makes an ambiguous name whose truth is known: pairs within one
-name are the same person, pairs across are not. The pair model learns what the evidence says
-from these blocks; how common a name is enters only as a prior (`pair_model.py`), since
-synthetic blocks say nothing about it.
+same field). Merging the mentions of two such names into one block makes an ambiguous name
+whose truth is known: pairs within one name are the same person, pairs across are not. For
+the name-variant model (`distinct_strings`), two strings that may be one person's (Viet Lai
+/ Viet Dac Lai, a variant by `variant_candidates.variant_kind`) are never paired: they would
+teach it that two names sharing ten coauthors are two people (the pair model keeps its
+draw: without those pairs the split measured no better; see README). The pair model learns what
+the evidence says from these blocks; how common a name is enters only as a prior
+(`pair_model.py`), since synthetic blocks say nothing about it.
 
 Everything is seeded and sorted, so the same snapshot gives the same pairs.
 """
@@ -49,11 +50,12 @@ class SyntheticBlocks:
 
 def synthetic_blocks(mentions: pd.DataFrame, commonness: pd.Series, authorship: Authorship,
                      exclude: set[str] | frozenset[str] = frozenset(), seed: int = 0,
-                     max_blocks: int = MAX_BLOCKS) -> SyntheticBlocks:
-    """Pairs of rare author names with one family name, no shared paper and strings that
-    cannot be one person's, merged.
+                     max_blocks: int = MAX_BLOCKS, distinct_strings: bool = False
+                     ) -> SyntheticBlocks:
+    """Pairs of rare author names with one family name and no shared paper, merged.
 
-    `exclude`: names never used (e.g. the names being evaluated).
+    `exclude`: names never used (e.g. the names being evaluated). `distinct_strings`: never
+    pair two strings that may be one person's (for the name-variant model).
     """
     rng = np.random.default_rng(seed)
     authors = mentions["role"].to_numpy() == "author"
@@ -86,8 +88,8 @@ def synthetic_blocks(mentions: pd.DataFrame, commonness: pd.Series, authorship: 
         permuted = [group[i] for i in rng.permutation(len(group))]
         for a, b in zip(permuted[::2], permuted[1::2]):
             first, second = sorted((a, b))
-            if not paper_sets[first] & paper_sets[second] and variant_kind(
-                    tokens[first], tokens[second]) is None:
+            if not paper_sets[first] & paper_sets[second] and not (
+                    distinct_strings and variant_kind(tokens[first], tokens[second])):
                 pairs.append((first, second))
     if len(pairs) > max_blocks:
         pairs = [pairs[i] for i in sorted(rng.choice(len(pairs), max_blocks, replace=False))]

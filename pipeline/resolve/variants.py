@@ -114,7 +114,8 @@ def find_variants(mentions: pd.DataFrame, papers: pd.DataFrame, units: pd.Series
     candidates, the evidence they need, decisions."""
     candidates = name_candidates(mentions)
     authorship = Authorship.build(mentions, papers)
-    synthetic = synthetic_blocks(mentions, name_commonness(mentions), authorship, seed=seed)
+    synthetic = synthetic_blocks(mentions, name_commonness(mentions), authorship, seed=seed,
+                                 distinct_strings=True)
     focus = np.concatenate([candidate_rows(mentions, candidates), *synthetic.rows.values()])
     context = EvidenceContext.build(mentions, papers, authorship, focus=focus,
                                     cache_dir=cache_dir)
