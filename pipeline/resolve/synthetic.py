@@ -69,7 +69,8 @@ def synthetic_blocks(mentions: pd.DataFrame, commonness: pd.Series, authorship: 
     names = mentions.loc[authors & mentions["slug"].isin(eligible).to_numpy(),
                          ["slug", "first", "last"]].drop_duplicates("slug")
     tokens = {slug: NameTokens.of(first if isinstance(first, str) else "", last)
-              for slug, first, last in zip(names["slug"], names["first"], names["last"])}
+              for slug, first, last in zip(names["slug"], names["first"], names["last"])
+              } if distinct_strings else {}
     family = names["last"].map(lambda last: name_slug(None, last))
     by_family = names.groupby(family.to_numpy())["slug"].agg(sorted)
     by_family = by_family[by_family.map(len) >= 2].sort_index()
