@@ -13,6 +13,7 @@ from official import build_person_index, items_by_person, person_failures
 from pipeline.anthology.changeset import apply
 from pipeline.anthology.snapshot import Snapshot, find_data_dir, read_snapshot
 from pipeline.export.attribution import rule_errors
+from pipeline.export.decisions import apply_decisions
 from pipeline.export.entries import ExportPlan, plan_export
 from pipeline.export.migrate import plan_migration
 from pipeline.export.pr_summary import evidence_of, render_summary
@@ -124,10 +125,37 @@ def test_current_export_loads_and_each_person_owns_its_cluster(
         assert set(rows["paper"]) <= papers(str(person)), person
 
 
-def test_legacy_export_obeys_the_legacy_rules(real_anthology: Path, real_cache: Path,
-                                              tmp_path: Path) -> None:
+@pytest.fixture(scope="session")
+def legacy_resolution(real_anthology: Path, real_cache: Path) -> tuple[Snapshot, Resolution]:
     snapshot = read_snapshot(real_anthology, cache_dir=real_cache)
-    resolution = resolve(snapshot, ResolveSettings(names=NAMES))
+    return snapshot, resolve(snapshot, ResolveSettings(names=NAMES))
+
+
+def test_the_review_pages_decisions_left_as_proposed_change_nothing(
+        legacy_resolution: tuple[Snapshot, Resolution], tmp_path: Path) -> None:
+    """Every group of every review page, downloaded as the page proposes it (one decision per
+    cluster, its person as proposed), is the resolution itself: export --decisions refuses
+    none of it and moves no mention. Session 11 found the untouched download of the full
+    snapshot refused (ORCID splits the resolution already had) and, once accepted, turning
+    the clusters a legacy name leaves to a new catch-all into new persons."""
+    snapshot, resolution = legacy_resolution
+    decisions = [{"name": split["name"], "person": cluster["person"],
+                  "mentions": [{"paper": p["paper"], "role": p["role"],
+                                "position": p["position"]} for p in cluster["papers"]]}
+                 for split in split_proposals(resolution, snapshot)
+                 for cluster in split["clusters"]]
+    assert {d["person"] for d in decisions} & set(
+        resolution.assignments.loc[resolution.assignments["status"] == "unresolved", "person"])
+    before = resolution.assignments
+    after = apply_decisions(before.copy(), decisions, snapshot, tmp_path / "decisions.json")
+    changed = (after[["person", "status"]] != before[["person", "status"]]).any(axis=1)
+    assert not changed.any(), pd.concat([before[changed], after.loc[changed, ["person",
+                                                                         "status"]]], axis=1)
+
+
+def test_legacy_export_obeys_the_legacy_rules(
+        legacy_resolution: tuple[Snapshot, Resolution], tmp_path: Path) -> None:
+    snapshot, resolution = legacy_resolution
     source = tmp_path / "assignments.csv"
     plan = plan_export(snapshot, resolution.assignments, source)
     assert plan.format == "legacy" and plan.counts["new persons"] > 10

@@ -116,9 +116,9 @@ def test_export_applies_a_decision_to_move_a_paper_to_a_new_person(
     ([{"name": "wei-zhang", "person": "wei-zhang-9", "mentions": [
         {"paper": "2015.tiny-1.1", "role": "author", "position": "first"}]}],
      "needs paper (text), role"),
-    ([{"name": "wei-zhang", "person": "bo-li/unverified", "mentions": [
+    ([{"name": "wei-zhang", "person": "wei-zhang/unverified", "mentions": [
         {"paper": "2015.tiny-main.1", "role": "author", "position": 0}]}],
-     "not the catch-all of wei-zhang"),
+     "only the current registry format (people.json) has"),
     ([{"name": "wei-zhang", "person": "w" * 101, "mentions": [
         {"paper": "2015.tiny-main.1", "role": "author", "position": 0}]}],
      "at most 100 characters"),
@@ -232,6 +232,45 @@ def test_decisions_that_break_one_orcid_one_person_are_refused(
     error = capsys.readouterr().err
     assert str(path) in error and "decisions[0].mentions[0]" in error and message in error
     assert not out.exists() and not (tmp_path / "summary.md").exists()
+
+
+@pytest.mark.parametrize("case", ["null", "null beside a new person"])
+def test_leaving_one_mention_of_an_orcid_unattributed_is_refused(
+        resolved_with_orcids: tuple[Path, Path], tmp_path: Path,
+        capsys: pytest.CaptureFixture[str], case: str) -> None:
+    """`null` for one of the two parsing papers with the ORCID sends it to the name's
+    catch-all (the name has persons), which splits that ORCID between a person and the
+    catch-all; a `null` once hid the mention from the check."""
+    by_orcid, _ = _orcid_mentions(resolved_with_orcids)
+    first, second = by_orcid[NLP_ORCID]
+    decisions: list[dict[str, object]] = [
+        {"name": "wei-zhang", "person": None, "mentions": [first]}]
+    if case == "null beside a new person":
+        decisions.append({"name": "wei-zhang", "person": "wei-zhang-9", "mentions": [second]})
+    out = tmp_path / "exported"
+    path = _decisions(tmp_path / "d.json", decisions)
+    assert _export(resolved_with_orcids, out, path) == 2
+    error = capsys.readouterr().err
+    assert "decisions[0].mentions[0]" in error and "splits one person" in error
+    assert not out.exists() and not (tmp_path / "summary.md").exists()
+
+
+@pytest.mark.parametrize(("registry_format", "person", "message"), [
+    ("legacy", "wei-zhang/unverified", "only the current registry format"),
+    ("current", "bo-li/unverified", "not the catch-all of wei-zhang"),
+    ("current", "wei-zhang/unverified", None),
+])
+def test_an_unverified_id_must_be_the_name_s_own_in_the_current_format(
+        registry_format: str, person: str, message: str | None) -> None:
+    from types import SimpleNamespace
+
+    from pipeline.export.decisions import _status
+    registry = SimpleNamespace(format=registry_format, persons={})
+    status = _status(person, "wei-zhang", registry, set(), {}, {}, {})  # type: ignore[arg-type]
+    if message is None:
+        assert status == "unresolved"
+    else:
+        assert message in getattr(status, "message", "")
 
 
 def test_a_new_person_given_all_mentions_of_an_orcid_gets_that_orcid(

@@ -13,7 +13,10 @@ new person), the name's catch-all (leave the mentions unattributed), or null (as
 has it today; the name's catch-all if the decisions give the name a person). A mention pinned
 by a specific curated id keeps it; so does one whose ORCID the registry gives to a person, and
 a mention with an ORCID never goes to a registry person holding another ORCID, and the
-decisions may neither give a person two ORCIDs nor put one ORCID with two persons. The
+decisions may neither give a person two ORCIDs nor put one ORCID with two persons, nor
+leave a mention unattributed (`null` or the catch-all) while its ORCID has a person; only
+what they change is checked (a split the resolution already has is the plain export's), so
+a review page's groups left as proposed change nothing. The
 decisions replace the resolution's person for exactly the listed mentions, which must be
 mentions the resolution covers; everything else in `assignments.csv` stands. Any problem is
 an error naming the file and the decision, and nothing is exported.
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -122,7 +126,11 @@ def apply_decisions(assignments: pd.DataFrame, decisions: list[dict[str, Any]],
     for name, persons in persons_of_name.items():
         for person in persons:
             name_of_person.setdefault(person, set()).add(name)
-    catch_alls = set(registry.catch_all_ids())
+    # The registry's catch-alls and those the resolution leaves clusters to (a legacy name's
+    # new catch-all is no registry entry yet, and is no new person either).
+    catch_alls = set(registry.catch_all_ids()) | {
+        str(p) for p in assignments.loc[assignments["status"] == "unresolved", "person"]
+        if isinstance(p, str)}
     registry_slugs = _slugs_of(registry)
     curated = snapshot.mentions.set_index(["paper", "role", "position"])["id"].reindex(keys)
     curated = curated.where(~curated.isin(catch_alls) & curated.notna()
@@ -161,9 +169,6 @@ def apply_decisions(assignments: pd.DataFrame, decisions: list[dict[str, Any]],
                 problems.append(_problem(
                     path, place, f"is pinned by the curated id {curated.iloc[row]}, which "
                     "export never changes; change it in the XML by hand", mention))
-            elif (clash := _orcid_clash(orcids[row], person, orcid_owner,
-                                        registry)) is not None:
-                problems.append(_problem(path, place, clash, mention))
             else:
                 seen[key] = place
                 decided[int(row)] = place
@@ -173,44 +178,84 @@ def apply_decisions(assignments: pd.DataFrame, decisions: list[dict[str, Any]],
                 else:
                     person_of[row] = person
                     status_of[row] = status
-    is_person = np.array([s in ("new", "existing") or (
-        s == "unchanged" and isinstance(p, str) and bool(p) and p not in catch_alls
-        and not p.endswith(UNVERIFIED_SUFFIX)) for p, s in zip(person_of, status_of)])
-    is_person[as_today] = False  # settled below: today's person or the name's catch-all
+    # Settled before the ORCID checks, which must see where a `null` mention ends up.
+    _settle_as_today(as_today, name_of, person_of, status_of, assignments, snapshot)
+    today = assignments["person"].to_numpy(dtype=object)
+    moved = {row: place for row, place in decided.items() if person_of[row] != today[row]}
+    for moved_row, place in sorted(moved.items()):
+        clash = _orcid_clash(orcids[moved_row], str(person_of[moved_row]), orcid_owner,
+                             registry)
+        if clash is not None:
+            problems.append(_problem(path, place, clash, decided_mention[place]))
+            del moved[moved_row]
+    before = _orcid_holders(today, _is_person(today, assignments["status"].to_numpy(
+        dtype=object), catch_alls), orcids)
+    after = _orcid_holders(person_of, _is_person(person_of, status_of, catch_alls), orcids)
     problems.extend(_problem(path, place, message, decided_mention[place])
-                    for place, message in orcid_splits(decided, person_of, is_person, orcids))
+                    for place, message in orcid_splits(moved, person_of, orcids, before,
+                                                       after))
     if problems:
         raise InputError(problems[:100])
-    _settle_as_today(as_today, name_of, person_of, status_of, assignments, snapshot)
     return assignments.assign(person=person_of, status=status_of)
 
 
-def orcid_splits(decided: dict[int, str], person_of: np.ndarray, is_person: np.ndarray,
-                 orcids: list[str | None]) -> list[tuple[str, str]]:
-    """(place, why) for each decided mention (row -> place in the file) that gives a person a
-    second ORCID, or puts mentions of one ORCID with two persons: an ORCID is one person,
-    and a registry entry holds one ORCID (export would write one and drop the other).
-    `is_person`: the row's person is a person, not a catch-all or unverified id."""
-    orcids_of: dict[str, set[str]] = {}
-    persons_of: dict[str, set[str]] = {}
+def _is_person(person_of: np.ndarray, status_of: np.ndarray, catch_alls: set[str]
+               ) -> np.ndarray:
+    """Per row: its person is a person, not a catch-all or unverified id (nor none)."""
+    return np.array([s in ("new", "existing") or (
+        s == "unchanged" and isinstance(p, str) and bool(p) and p not in catch_alls
+        and not p.endswith(UNVERIFIED_SUFFIX)) for p, s in zip(person_of, status_of)],
+        dtype=bool)
+
+
+@dataclass(frozen=True)
+class OrcidHolders:
+    """Who holds each ORCID: the persons and catch-alls with a mention of it, and the
+    ORCIDs of each person's mentions."""
+
+    of_orcid: dict[str, set[str]]
+    of_person: dict[str, set[str]]
+
+
+def _orcid_holders(person_of: np.ndarray, is_person: np.ndarray,
+                   orcids: list[str | None]) -> OrcidHolders:
+    of_orcid: dict[str, set[str]] = {}
+    of_person: dict[str, set[str]] = {}
     for row, orcid in enumerate(orcids):
-        if orcid is not None and is_person[row]:
-            person = str(person_of[row])
-            orcids_of.setdefault(person, set()).add(orcid)
-            persons_of.setdefault(orcid, set()).add(person)
-    found: list[tuple[str, str]] = []
-    for row, place in decided.items():
-        orcid, person = orcids[row], str(person_of[row])
-        if orcid is None or not is_person[row]:
+        if orcid is None:
             continue
-        if len(orcids_of[person]) > 1:
-            others = ", ".join(sorted(orcids_of[person] - {orcid}))
+        holder = str(person_of[row])
+        of_orcid.setdefault(orcid, set()).add(holder)
+        if is_person[row]:
+            of_person.setdefault(holder, set()).add(orcid)
+    return OrcidHolders(of_orcid, of_person)
+
+
+def orcid_splits(moved: dict[int, str], person_of: np.ndarray, orcids: list[str | None],
+                 before: OrcidHolders, after: OrcidHolders) -> list[tuple[str, str]]:
+    """(place, why) for each moved mention (row -> place in the file: decided otherwise than
+    the resolution) that gives a person a second ORCID, or puts one ORCID with two persons,
+    or with a person and a catch-all: an ORCID is one person, and a registry entry holds one
+    ORCID (export would write one and drop the other). Only what the decisions change is
+    refused: a split the resolution already has (`before`) is the resolution's, and the
+    plain export writes it the same."""
+    found: list[tuple[str, str]] = []
+    for row, place in sorted(moved.items()):
+        orcid, person = orcids[row], str(person_of[row])
+        if orcid is None:
+            continue
+        theirs = after.of_person.get(person, set())
+        holders = after.of_orcid[orcid]
+        if len(theirs) > 1 and not theirs <= before.of_person.get(person, set()):
+            others = ", ".join(sorted(theirs - {orcid}))
             found.append((place, f"has the ORCID {orcid}, but {person} would also have "
                           f"mentions with the ORCID {others}: one person, one ORCID"))
-        elif len(persons_of[orcid]) > 1:
-            others = ", ".join(sorted(persons_of[orcid] - {person}))
+        elif len(holders) > 1 and not holders <= before.of_orcid.get(orcid, set()):
+            others = ", ".join(sorted(holders - {person}))
+            leaving = "" if person in after.of_person else f"; leaving it to {person} splits " \
+                "one person"
             found.append((place, f"has the ORCID {orcid}, which mentions of {others} also "
-                          "have: one ORCID is one person; decide them together"))
+                          f"have: one ORCID is one person{leaving}; decide them together"))
     return found
 
 
@@ -251,6 +296,10 @@ def _status(person: str | None, name: str, registry: Registry, catch_alls: set[s
     if person is None:
         return "as today"
     ours = person in persons_of_name.get(name, set())
+    if person.endswith(UNVERIFIED_SUFFIX) and registry.format == "legacy":
+        return Problem("", None, "an /unverified id, which only the current registry format "
+                       "(people.json) has; leave the mentions to the name's catch-all, or "
+                       "null for as today")
     if person in catch_alls or person.endswith(UNVERIFIED_SUFFIX):
         if ours or person == unverified_id(name) or name in registry_slugs.get(person, set()):
             return "unresolved"
