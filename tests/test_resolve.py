@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from builder import two_wei_zhangs
+from builder import Author, Paper, Volume, common_name_fillers, two_wei_zhangs, write_snapshot
 
 from pipeline.anthology.snapshot import read_snapshot
 from pipeline.cli import main
@@ -100,3 +100,42 @@ def test_evaluation_blinds_and_scores(tmp_path: Path) -> None:
                               "multi_identity_mentions": 12}
     assert report["pipeline"]["multi"]["b3_f1"] == 1.0
     assert report["baselines"]["one_cluster_per_name"]["multi"]["b3_f1"] < 0.7
+
+
+REGISTRY_ORCID, OTHER_ORCID = "0000-0002-1825-0097", "0000-0001-5109-3700"
+
+
+def _registered_wei_zhang(root: Path, with_ids: bool) -> Path:
+    """The two Wei Zhangs of `two_wei_zhangs`, the parsing one registered as
+    wei-zhang-tsinghua with an ORCID (and, `with_ids`, that id on its 2015-2016 papers);
+    its 2019 paper carries another ORCID, so it is someone else, whatever the coauthors say."""
+    volumes = []
+    nlp = [Author("Alice", "Nakamura"), Author("Bruno", "Oliveira"), Author("Chen", "Hua")]
+    speech = [Author("Dmitri", "Petrov"), Author("Eva", "Lindqvist")]
+    for year in range(2015, 2021):
+        wei = Author("Wei", "Zhang", id="wei-zhang-tsinghua" if with_ids and year <= 2016
+                     else None, orcid=OTHER_ORCID if year == 2019 else None)
+        volumes.append(Volume(f"{year}.tiny", "main", year, "tiny", [
+            Paper(f"Neural parsing of treebanks part {year}",
+                  [wei, nlp[year % 3], nlp[(year + 1) % 3]], "Dependency parsing, treebanks."),
+            Paper(f"Acoustic models for speech recognition {year}",
+                  [speech[year % 2], Author("Wei", "Zhang")], "Acoustic models for speech.")]))
+    volumes.append(common_name_fillers("Wei", "Zhang"))
+    registry = ("- canonical: {first: Wei, last: Zhang}\n  id: wei-zhang-tsinghua\n"
+                f"  orcid: {REGISTRY_ORCID}\n")
+    return write_snapshot(root, volumes, registry)
+
+
+@pytest.mark.parametrize("with_ids", [True, False])
+def test_a_mention_with_another_orcid_never_goes_to_a_registry_person(
+        tmp_path: Path, with_ids: bool) -> None:
+    """With the person's id on other papers (the id brings the registry's ORCID into the
+    split's constraints), or with no id at all (the name's one registry person is not given
+    to a cluster carrying another ORCID). Found on the full snapshot in session 11: 11
+    mentions given to a registry person whose ORCID is not theirs."""
+    snapshot = read_snapshot(_registered_wei_zhang(tmp_path / "anthology", with_ids))
+    resolution = resolve(snapshot, ResolveSettings(names=("wei-zhang",)))
+    person = resolution.assignments.set_index("paper")["person"]
+    assert person["2019.tiny-main.1"] != "wei-zhang-tsinghua"
+    if with_ids:
+        assert person["2015.tiny-main.1"] == "wei-zhang-tsinghua"

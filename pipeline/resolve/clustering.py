@@ -12,7 +12,7 @@ This is the shared core of `resolve` and `evaluate`:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -147,11 +147,16 @@ class ConstraintColumns:
     orcid: np.ndarray
 
     @classmethod
-    def of(cls, mentions: pd.DataFrame, catch_all: frozenset[str]) -> ConstraintColumns:
+    def of(cls, mentions: pd.DataFrame, catch_all: frozenset[str],
+           registry_orcids: Mapping[str, str] | None = None) -> ConstraintColumns:
+        """`registry_orcids` (person id -> the registry's ORCID of it): a mention with such
+        an id and no ORCID of its own takes that ORCID, so that no mention with another
+        ORCID joins it."""
         ids = [x if isinstance(x, str) and x not in catch_all else None
                for x in mentions["id"].to_numpy(dtype=object)]
-        orcids = [x if isinstance(x, str) else None
-                  for x in mentions["orcid"].to_numpy(dtype=object)]
+        implied = registry_orcids or {}
+        orcids = [x if isinstance(x, str) else implied.get(i) if i is not None else None
+                  for x, i in zip(mentions["orcid"].to_numpy(dtype=object), ids)]
         return cls(mentions["paper"].to_numpy(dtype=object), np.array(ids, dtype=object),
                    np.array(orcids, dtype=object))
 
@@ -239,12 +244,13 @@ def cluster_blocks(
     show_progress: bool = False,
     merger: ClusterMerger | None = None,
     logits_of: Callable[[str], np.ndarray] | None = None,
+    registry_orcids: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
     """Cluster label ("slug#k") and confidence for every mention of the given names, with
     its nearest other cluster, margin and cluster confidence (`placement.py`); with a
     `merger`, clusters are then merged on their pooled evidence (`cluster_merge.py`).
     `logits_of`: the pair log-odds of a block, when already known (`BlockLogits`) under
-    the model `model_for` gives."""
+    the model `model_for` gives; `registry_orcids`: see `ConstraintColumns.of`."""
     index: list[int] = []
     clusters: list[str] = []
     confidence: list[float] = []
@@ -252,7 +258,7 @@ def cluster_blocks(
     margin: list[float] = []
     cluster_confidence: list[float] = []
     conflicts: list[str] = []
-    columns = ConstraintColumns.of(mentions, catch_all)
+    columns = ConstraintColumns.of(mentions, catch_all, registry_orcids)
     with progress_bar("Splitting names", total=len(slugs), enabled=show_progress) as advance:
         for slug in slugs:
             rows = blocks.rows[slug]

@@ -86,7 +86,8 @@ def assign_persons(mentions: pd.DataFrame, clusters: pd.DataFrame, registry: Reg
     """Match clusters to registry persons, propose ids, leave the uncertain to a catch-all.
 
     Per name: clusters whose mentions carry ids or ORCIDs are those registry persons; the
-    largest remaining cluster takes the name's one remaining registry person. Other clusters
+    largest remaining cluster takes the name's one remaining registry person, unless its
+    mentions carry an ORCID other than that person's. Other clusters
     become new persons when they are confident enough (`min_person_mentions` and
     `min_person_confidence`); the rest stay unresolved, assigned to the name's catch-all:
     its existing catch-all entry or a new one (legacy registry, whose catch-alls take the bare
@@ -127,7 +128,10 @@ def assign_persons(mentions: pd.DataFrame, clusters: pd.DataFrame, registry: Reg
         used = {person for person, _ in matched.values()}
         free = [pid for pid in by_slug.get(slug, []) if pid not in used]
         if len(free) == 1:
-            remaining = [c for c in by_size if c not in matched]
+            # Never a cluster with an ORCID other than the one the registry gives the person.
+            held = registry.persons[free[0]].orcid
+            remaining = [c for c in by_size if c not in matched
+                         and (not held or set(facts[c].orcids) <= {held})]
             # The cluster that had this person in an earlier run keeps it, even when
             # another one has grown larger since.
             before = [c for c in remaining if kept_ids.get(c) == free[0]]

@@ -254,7 +254,9 @@ def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool =
     clusters = cluster_blocks(mentions, features, chosen, lambda _: pair_model,
                               registry.catch_all_ids(),
                               settings.resolution, settings.seed, show_progress, merger,
-                              None if settings.calibrate else logits)
+                              None if settings.calibrate else logits,
+                              registry_orcids={pid: person.orcid for pid, person
+                                               in registry.persons.items() if person.orcid})
     conflicts = list(clusters.attrs.get("conflicts", []))
     for conflict in conflicts:
         log.warning("curation conflict: %s", conflict)
