@@ -7,7 +7,13 @@ import pandas as pd
 
 from pipeline.anthology.curation import Curation
 from pipeline.evaluate.assignment import baseline, hidden_random
-from pipeline.resolve.assignment import NEW, PlacementConfidence, anchored_persons, hidden_newest
+from pipeline.resolve.assignment import (
+    NEW,
+    PlacementConfidence,
+    anchored_persons,
+    coauthor_support,
+    hidden_newest,
+)
 
 
 def test_a_mention_takes_the_person_of_the_anchors_in_its_cluster_or_a_new_one() -> None:
@@ -53,11 +59,27 @@ def test_placement_confidence_learns_per_kind_and_only_from_the_other_fold() -> 
         rows += [(name, "p", r) for r in [True] * 9 + [False]] * 10
         rows += [(name, NEW, r) for r in new_right] * 50
     judged = pd.DataFrame(rows, columns=["name", "person", "right"]).assign(
-        margin=0.5, known_persons=2, commonness=0.0)
+        margin=0.5, known_persons=2, commonness=0.0, own_shared=0, other_shared=0)
     calibration = PlacementConfidence.fit(judged, {"a": 0, "b": 1})
     placed = pd.DataFrame({"name": ["a", "b", "c"], "person": [NEW, NEW, "p"],
-                           "margin": 0.5, "known_persons": 2, "commonness": 0.0})
+                           "margin": 0.5, "known_persons": 2, "commonness": 0.0,
+                           "own_shared": 0, "other_shared": 0})
     confidence = calibration.apply(placed).round(2).tolist()
     assert confidence[0] > 0.95  # "a" is scored by what "b" taught, and the reverse
     assert abs(confidence[1] - 0.5) < 0.02
     assert abs(confidence[2] - 0.9) < 0.02  # a name outside the curation: both folds
+
+
+def test_coauthor_support_counts_shared_coauthor_names_with_the_placed_and_other_persons(
+        ) -> None:
+    mentions, gold = _block()
+    known = gold.identity.iloc[[0, 1, 4]]  # p on papers 1 and 2 (with c-d), q on paper 5
+    # Mention 2 (paper 3) has no coauthor; mention 3 (paper 4) is given c-d here.
+    mentions = pd.concat([mentions, pd.DataFrame({"slug": ["c-d"], "paper": ["4"],
+                                                  "year": [2004]})], ignore_index=True)
+    person = pd.Series(["p", NEW, "q"], index=[2, 3, 5], dtype=object)
+    support = coauthor_support(mentions, person, known)
+    assert support["own_shared"].tolist() == [0, 0, 0]
+    assert support["other_shared"].tolist() == [0, 1, 0]  # mention 3 shares c-d with p
+    person = pd.Series(["p"], index=[3], dtype=object)
+    assert coauthor_support(mentions, person, known).iloc[0].tolist() == [1, 0]

@@ -9,7 +9,9 @@ Leiden puts it in that person's cluster, or with a new person in a cluster of no
 Its confidence is the probability that the placement is right, from a logistic regression
 on what is known when placing: the `margin` of the placement (affinity to its own cluster
 minus affinity to the nearest other, `placement.py`), whether it goes to a new person, how
-many known persons the name has and how common the name is. It is learnt by hiding the
+many known persons the name has, how common the name is, and how many of its coauthors' names
+the placed person's known papers share, against the most any other known person of the name
+shares (`coauthor_support`). It is learnt by hiding the
 newest 30% of the curated mentions of every curated name and placing them
 (`PlacementConfidence.fit`), cross-fitted over two folds of names: a curated name's
 placements are scored by the model of the other fold. Placements below `REVIEW_BELOW` are
@@ -83,22 +85,53 @@ def place_hidden(mentions: pd.DataFrame, gold: Curation, hidden: pd.Index,
     expected = [t if (s, t) in known_in_block else NEW for s, t in zip(slugs, truth)]
     predicted = person[hidden]
     known_persons = known.groupby(mentions.loc[known.index, "slug"].to_numpy()).nunique()
+    support = coauthor_support(mentions, predicted, known)
     return pd.DataFrame({"name": slugs, "person": predicted,
                          "margin": clusters.loc[hidden, "margin"].astype(float),
                          "known_persons": slugs.map(known_persons).fillna(0).astype(int),
                          "commonness": slugs.map(commonness).astype(float),
+                         **{c: support[c] for c in support},
                          "right": predicted.to_numpy() == np.array(expected, dtype=object),
                          "expected": expected}, index=hidden)
 
 
+def coauthor_support(mentions: pd.DataFrame, person: pd.Series, known: pd.Series
+                     ) -> pd.DataFrame:
+    """Per placed mention (`person`: its placement, NEW or a known person): `own_shared`,
+    how many of its coauthors' names the known mentions of that person have as coauthors
+    (0 for NEW), and `other_shared`, the most any other known person of its name has.
+    `known`: the known person of each anchor mention."""
+    rows = person.index
+    wanted = set(mentions.loc[rows, "paper"]) | set(mentions.loc[known.index, "paper"])
+    on_paper = mentions.loc[mentions["paper"].isin(wanted)].groupby("paper")["slug"].agg(
+        frozenset)
+    pooled: dict[str, dict[str, set[str]]] = {}
+    for slug, who, paper in zip(mentions.loc[known.index, "slug"], known,
+                                mentions.loc[known.index, "paper"]):
+        pooled.setdefault(str(slug), {}).setdefault(str(who), set()).update(on_paper[paper])
+    own: list[int] = []
+    other: list[int] = []
+    for slug, who, paper in zip(mentions.loc[rows, "slug"], person,
+                                mentions.loc[rows, "paper"]):
+        mine = on_paper[paper] - {slug}
+        shared = {p: len(mine & theirs) for p, theirs in pooled.get(str(slug), {}).items()}
+        own.append(shared.get(str(who), 0) if who != NEW else 0)
+        other.append(max((n for p, n in shared.items() if p != who), default=0))
+    return pd.DataFrame({"own_shared": own, "other_shared": other}, index=rows)
+
+
 def placement_features(placed: pd.DataFrame) -> np.ndarray:
-    """Columns `margin`, `person` (NEW or not), `known_persons` (of the name) and
-    `commonness` (`ambiguity.name_commonness`) as the model's inputs."""
+    """Columns `margin`, `person` (NEW or not), `known_persons` (of the name),
+    `commonness` (`ambiguity.name_commonness`) and the coauthor support of the placement
+    (`coauthor_support`) as the model's inputs."""
     margin = placed["margin"].to_numpy(dtype=float)
     new = (placed["person"] == NEW).to_numpy(dtype=float)
     many = np.log(np.maximum(placed["known_persons"].to_numpy(dtype=float), 1.0))
+    own = np.log1p(placed["own_shared"].to_numpy(dtype=float))
+    other = np.log1p(placed["other_shared"].to_numpy(dtype=float))
     return np.column_stack([margin, new, margin * new, many, many * margin, many * new,
-                            placed["commonness"].fillna(0.0).to_numpy(dtype=float)])
+                            placed["commonness"].fillna(0.0).to_numpy(dtype=float),
+                            own, other, (own > other).astype(float)])
 
 
 def _fit(placed: pd.DataFrame) -> LogisticRegression | None:
@@ -171,6 +204,7 @@ def placements_of(mentions: pd.DataFrame, identity: pd.Series, assignments: pd.D
         "name": names[rows], "person": person, "margin": clusters.loc[rows, "margin"],
         "known_persons": names[rows].map(known_persons).astype(int),
         "commonness": names[rows].map(commonness).astype(float)}, index=rows)
+    frame = frame.join(coauthor_support(mentions, person, known.dropna()))
     confidence = model.apply(frame)
     table = mentions.loc[rows, ["paper", "role", "position"]].assign(
         name=names[rows], to=np.where(person == NEW, "new", "known"),
