@@ -141,6 +141,7 @@ def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool =
 
     mentions = snapshot.mentions
     registry = snapshot.registry
+    registry_orcids = {pid: p.orcid for pid, p in registry.persons.items() if p.orcid}
     learnt = carry.models if carry is not None else None
     changed = carry.changed if carry is not None and learnt is not None else None
     authorship = Authorship.build(mentions, snapshot.papers)
@@ -255,8 +256,7 @@ def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool =
                               registry.catch_all_ids(),
                               settings.resolution, settings.seed, show_progress, merger,
                               None if settings.calibrate else logits,
-                              registry_orcids={pid: person.orcid for pid, person
-                                               in registry.persons.items() if person.orcid})
+                              registry_orcids=registry_orcids)
     conflicts = list(clusters.attrs.get("conflicts", []))
     for conflict in conflicts:
         log.warning("curation conflict: %s", conflict)
@@ -316,7 +316,7 @@ def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool =
         variants = propose_variants(
             mentions, person_units(mentions, resolved, catch_all), variant_candidates,
             context, variant_synthetic, settings.seed, catch_all,
-            {pid: p.orcid for pid, p in registry.persons.items() if p.orcid},
+            registry_orcids,
             model=learnt.variants if learnt is not None else None,
             kept=KeptLinks(list(carry.links), changed)
             if changed is not None and carry is not None else None)
