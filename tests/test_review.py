@@ -108,6 +108,15 @@ def test_export_applies_a_decision_to_move_a_paper_to_a_new_person(
     ("not json", "not valid JSON"),
     ({"format": "something else"}, "not a decisions file"),
     ({"format": "anthology-resolve decisions", "version": 7, "decisions": []}, "version"),
+    ({"format": "anthology-resolve decisions", "version": True, "decisions": []}, "version"),
+    ('{"format": "anthology-resolve decisions", "version": 1, "decisions": [], '
+     '"decisions": []}', 'the key "decisions" appears twice'),
+    ([{"name": "wei-zhang", "person": "w", "mentions": [
+        {"paper": "2015.tiny-main.1", "role": "author", "position": 0}]}],
+     "2 to 100 characters"),
+    ([{"name": "wei-zhang", "person": "0000-0002-1825-0097", "mentions": [
+        {"paper": "2015.tiny-main.1", "role": "author", "position": 0}]}],
+     "an ORCID, not a person id"),
     ([{"name": "wei-zhang", "person": "Bad Id!", "mentions": [
         {"paper": "2015.tiny-1.1", "role": "author", "position": 0}]}], "not a valid new id"),
     ([{"name": "wei-zhang", "person": "wei-zhang-9", "mentions": [
@@ -121,7 +130,11 @@ def test_export_applies_a_decision_to_move_a_paper_to_a_new_person(
      "only the current registry format (people.json) has"),
     ([{"name": "wei-zhang", "person": "w" * 101, "mentions": [
         {"paper": "2015.tiny-main.1", "role": "author", "position": 0}]}],
-     "at most 100 characters"),
+     "2 to 100 characters"),
+    # Another name's slug is that name's page: as a "new" id it would merge two people.
+    ([{"name": "wei-zhang", "person": "ingrid-solberg", "mentions": [
+        {"paper": "2015.tiny-main.1", "role": "author", "position": 0}]}],
+     "the id of the mentions of ingrid-solberg in the snapshot"),
 ])
 def test_bad_decisions_are_refused_with_the_place_and_nothing_is_written(
         resolved: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str],
@@ -266,7 +279,7 @@ def test_an_unverified_id_must_be_the_name_s_own_in_the_current_format(
 
     from pipeline.export.decisions import _status
     registry = SimpleNamespace(format=registry_format, persons={})
-    status = _status(person, "wei-zhang", registry, set(), {}, {}, {})  # type: ignore[arg-type]
+    status = _status(person, "wei-zhang", registry, set(), {}, {}, {}, {})  # type: ignore[arg-type]
     if message is None:
         assert status == "unresolved"
     else:
@@ -287,7 +300,7 @@ def test_a_new_person_given_all_mentions_of_an_orcid_gets_that_orcid(
 def test_a_mention_with_an_orcid_goes_only_where_that_orcid_allows() -> None:
     from types import SimpleNamespace
 
-    from pipeline.export.decisions import _orcid_clash
+    from pipeline.export.decision_orcids import orcid_clash as _orcid_clash
 
     mine, other = "0000-0002-1825-0097", "0000-0001-5109-3700"
     registry = SimpleNamespace(persons={
@@ -309,7 +322,7 @@ def test_a_mention_without_an_orcid_reads_as_none_not_nan() -> None:
     import numpy as np
     import pandas as pd
 
-    from pipeline.export.decisions import mention_orcids
+    from pipeline.export.decision_orcids import mention_orcids
 
     mentions = pd.DataFrame({"paper": ["a", "b"], "role": ["author", "author"],
                              "position": [0, 0], "orcid": [np.nan, "0000-0002-1825-0097"]})

@@ -56,7 +56,7 @@ def test_export_out_never_replaces_what_it_did_not_create(
 
 @pytest.mark.parametrize("summary", ["data/xml/2015.tiny.xml", "data/yaml/name_variants.yaml",
                                      "res/assignments.csv", "copy/summary.md", "notes.md",
-                                     "res"])
+                                     "res", "notes.md/summary.md"])
 def test_summary_never_overwrites_data_inputs_or_other_files(
         workdir: Path, summary: str, capsys: pytest.CaptureFixture[str]) -> None:
     (workdir / "notes.md").write_text("my own notes\n")

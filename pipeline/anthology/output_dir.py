@@ -94,16 +94,17 @@ def check_summary_file(path: Path, inside_of: dict[str, Path], inputs: list[Path
             if not handle.read(len(header)) == header:
                 raise OutputDirError(f"--summary {path} exists and is not a summary written "
                                      "by anthology-resolve; name a new file")
-    check_writable_parent(path)
+    check_writable_parent(path, option="--summary")
 
 
-def check_writable_parent(out: Path) -> None:
-    """The nearest existing ancestor of `out` must accept new files."""
+def check_writable_parent(out: Path, option: str = "--out") -> None:
+    """The nearest existing ancestor of `out` (the value of `option`) must accept new
+    files."""
     parent = out.absolute().parent
     while not parent.exists():
         parent = parent.parent
     if not parent.is_dir():
-        raise OutputDirError(f"--out {out}: {parent} is not a directory")
+        raise OutputDirError(f"{option} {out}: {parent} is not a directory")
     _probe(parent)
 
 

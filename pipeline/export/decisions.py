@@ -9,14 +9,15 @@ The file is JSON, written by the review page's "Download decisions" button:
                                   "position": 2}, ...]}, ...]}
 
 `person` is a registry person of that name (existing), a new valid id no other name uses (a
-new person), the name's catch-all (leave the mentions unattributed), or null (as the snapshot
-has it today; the name's catch-all if the decisions give the name a person). A mention pinned
-by a specific curated id keeps it; so does one whose ORCID the registry gives to a person, and
-a mention with an ORCID never goes to a registry person holding another ORCID, and the
-decisions may neither give a person two ORCIDs nor put one ORCID with two persons, nor
-leave a mention unattributed (`null` or the catch-all) while its ORCID has a person; only
-what they change is checked (a split the resolution already has is the plain export's), so
-a review page's groups left as proposed change nothing. The
+new person; another name's slug is that name's page, and so not new), the name's catch-all
+(leave the mentions unattributed), or null (as the snapshot has it today; the name's
+catch-all if the name has a person after the decisions, the resolution's or the decisions'
+own). A mention pinned by a specific curated id keeps it; so does one whose ORCID the
+registry gives to a person, and a mention with an ORCID never goes to a registry person
+holding another ORCID, and the decisions may neither give a person two ORCIDs nor put one
+ORCID with two persons, nor leave a mention unattributed (`null` or the catch-all) while its
+ORCID has a person; only what they change is checked (a split the resolution already has is
+the plain export's), so a review page's groups left as proposed change nothing. The
 decisions replace the resolution's person for exactly the listed mentions, which must be
 mentions the resolution covers; everything else in `assignments.csv` stands. Any problem is
 an error naming the file and the decision, and nothing is exported.
@@ -26,7 +27,6 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,11 +37,19 @@ from pipeline.anthology.person_ids import propose_id
 from pipeline.anthology.registry import UNVERIFIED_SUFFIX, Registry, unverified_id
 from pipeline.anthology.snapshot import Snapshot
 from pipeline.errors import InputError, Problem
-from pipeline.export.migrate import clean_orcid
+from pipeline.export.decision_orcids import (
+    OrcidHolders,
+    is_person,
+    mention_orcids,
+    orcid_clash,
+    orcid_splits,
+    registry_orcid_owners,
+)
 
 FORMAT = "anthology-resolve decisions"
 VERSION = 1
 NEW_ID = re.compile(r"[a-z0-9][-a-z0-9]+")
+ORCID_SHAPE = re.compile(r"\d{4}-\d{4}-\d{4}-\d{3}[\dx]")
 
 
 def _problem(path: Path, where: str, message: str, value: Any = None) -> Problem:
@@ -49,19 +57,36 @@ def _problem(path: Path, where: str, message: str, value: Any = None) -> Problem
                    "" if value is None else json.dumps(value, ensure_ascii=False)[:200])
 
 
+class _RepeatedKey(ValueError):
+    """A JSON object names one key twice (json keeps the last silently)."""
+
+
+def _object_without_repeated_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in found:
+            raise _RepeatedKey(json.dumps(key))
+        found[key] = value
+    return found
+
+
 def read_decisions(path: Path) -> list[dict[str, Any]]:
     """The decisions of a file, their shape checked; errors name the file and the place."""
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
+        document = json.loads(path.read_text(encoding="utf-8"),
+                              object_pairs_hook=_object_without_repeated_keys)
     except (OSError, UnicodeDecodeError, RecursionError) as exc:
         raise InputError([Problem(str(path), None, f"cannot read: {exc}")]) from exc
     except json.JSONDecodeError as exc:
         raise InputError([Problem(str(path), exc.lineno, f"not valid JSON: {exc.msg}")]
                          ) from exc
+    except _RepeatedKey as exc:
+        raise InputError([Problem(str(path), None, f"the key {exc} appears twice in one "
+                                  "object; which one is meant is unclear")]) from exc
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise InputError([Problem(str(path), 1, f'not a decisions file (needs "format": '
                                   f'"{FORMAT}")')])
-    if document.get("version") != VERSION:
+    if type(document.get("version")) is not int or document["version"] != VERSION:
         raise InputError([_problem(path, "version", f"only version {VERSION} is known",
                                    document.get("version"))])
     decisions = document.get("decisions")
@@ -113,8 +138,9 @@ def apply_decisions(assignments: pd.DataFrame, decisions: list[dict[str, Any]],
     docstring); the status follows from the person. A person must belong to the decision's
     name: a registry person listing it, a person the resolution gives it, the name's own
     catch-all, or a new id no other name uses. A mention pinned by a specific curated id keeps
-    that id. `person: null` keeps a mention as the snapshot has it today, unless the decisions
-    give its name a person: then it goes to the name's catch-all."""
+    that id. `person: null` keeps a mention as the snapshot has it today, unless its name has
+    a person after the decisions (one the resolution gives it counts too): then it goes to the
+    name's catch-all, as `resolve` leaves an unattributed cluster."""
     registry = snapshot.registry
     keys = pd.MultiIndex.from_frame(assignments[["paper", "role", "position"]])
     name_of = assignments["cluster"].astype(str).str.rsplit("#", n=1).str[0].to_numpy()
@@ -132,6 +158,7 @@ def apply_decisions(assignments: pd.DataFrame, decisions: list[dict[str, Any]],
         str(p) for p in assignments.loc[assignments["status"] == "unresolved", "person"]
         if isinstance(p, str)}
     registry_slugs = _slugs_of(registry)
+    names_of_id = _names_of_ids(snapshot.mentions)
     curated = snapshot.mentions.set_index(["paper", "role", "position"])["id"].reindex(keys)
     curated = curated.where(~curated.isin(catch_alls) & curated.notna()
                             & ~curated.astype(str).str.endswith(UNVERIFIED_SUFFIX))
@@ -148,7 +175,7 @@ def apply_decisions(assignments: pd.DataFrame, decisions: list[dict[str, Any]],
         where = f"decisions[{k}]"
         person, name = decision["person"], decision["name"]
         status = _status(person, name, registry, catch_alls, registry_slugs,
-                         persons_of_name, name_of_person)
+                         persons_of_name, name_of_person, names_of_id)
         if isinstance(status, Problem):
             problems.append(_problem(path, f"{where}.person", status.message, person))
             continue
@@ -183,115 +210,39 @@ def apply_decisions(assignments: pd.DataFrame, decisions: list[dict[str, Any]],
     today = assignments["person"].to_numpy(dtype=object)
     moved = {row: place for row, place in decided.items() if person_of[row] != today[row]}
     for moved_row, place in sorted(moved.items()):
-        clash = _orcid_clash(orcids[moved_row], str(person_of[moved_row]), orcid_owner,
+        clash = orcid_clash(orcids[moved_row], str(person_of[moved_row]), orcid_owner,
                              registry)
         if clash is not None:
             problems.append(_problem(path, place, clash, decided_mention[place]))
             del moved[moved_row]
-    before = _orcid_holders(today, _is_person(today, assignments["status"].to_numpy(
+    before = OrcidHolders.of(today, is_person(today, assignments["status"].to_numpy(
         dtype=object), catch_alls), orcids)
-    after = _orcid_holders(person_of, _is_person(person_of, status_of, catch_alls), orcids)
+    after = OrcidHolders.of(person_of, is_person(person_of, status_of, catch_alls), orcids)
     problems.extend(_problem(path, place, message, decided_mention[place])
-                    for place, message in orcid_splits(moved, person_of, orcids, before,
-                                                       after))
+                    for place, message in orcid_splits(moved, orcids, before, after))
     if problems:
         raise InputError(problems[:100])
     return assignments.assign(person=person_of, status=status_of)
 
 
-def _is_person(person_of: np.ndarray, status_of: np.ndarray, catch_alls: set[str]
-               ) -> np.ndarray:
-    """Per row: its person is a person, not a catch-all or unverified id (nor none)."""
-    return np.array([s in ("new", "existing") or (
-        s == "unchanged" and isinstance(p, str) and bool(p) and p not in catch_alls
-        and not p.endswith(UNVERIFIED_SUFFIX)) for p, s in zip(person_of, status_of)],
-        dtype=bool)
-
-
-@dataclass(frozen=True)
-class OrcidHolders:
-    """Who holds each ORCID: the persons and catch-alls with a mention of it, and the
-    ORCIDs of each person's mentions."""
-
-    of_orcid: dict[str, set[str]]
-    of_person: dict[str, set[str]]
-
-
-def _orcid_holders(person_of: np.ndarray, is_person: np.ndarray,
-                   orcids: list[str | None]) -> OrcidHolders:
-    of_orcid: dict[str, set[str]] = {}
-    of_person: dict[str, set[str]] = {}
-    for row, orcid in enumerate(orcids):
-        if orcid is None:
+def _names_of_ids(mentions: pd.DataFrame) -> dict[str, set[str]]:
+    """Each id the snapshot uses -> the names (slugs) whose mentions it stands for: every
+    name's own slug (a legacy name's page, the implicit id of its mentions without one) and
+    every explicit id in the XML."""
+    names: dict[str, set[str]] = {}
+    for slug, explicit in zip(mentions["slug"], mentions["id"]):
+        if not isinstance(slug, str):
             continue
-        holder = str(person_of[row])
-        of_orcid.setdefault(orcid, set()).add(holder)
-        if is_person[row]:
-            of_person.setdefault(holder, set()).add(orcid)
-    return OrcidHolders(of_orcid, of_person)
-
-
-def orcid_splits(moved: dict[int, str], person_of: np.ndarray, orcids: list[str | None],
-                 before: OrcidHolders, after: OrcidHolders) -> list[tuple[str, str]]:
-    """(place, why) for each moved mention (row -> place in the file: decided otherwise than
-    the resolution) that gives a person a second ORCID, or puts one ORCID with two persons,
-    or with a person and a catch-all: an ORCID is one person, and a registry entry holds one
-    ORCID (export would write one and drop the other). Only what the decisions change is
-    refused: a split the resolution already has (`before`) is the resolution's, and the
-    plain export writes it the same."""
-    found: list[tuple[str, str]] = []
-    for row, place in sorted(moved.items()):
-        orcid, person = orcids[row], str(person_of[row])
-        if orcid is None:
-            continue
-        theirs = after.of_person.get(person, set())
-        holders = after.of_orcid[orcid]
-        if len(theirs) > 1 and not theirs <= before.of_person.get(person, set()):
-            others = ", ".join(sorted(theirs - {orcid}))
-            found.append((place, f"has the ORCID {orcid}, but {person} would also have "
-                          f"mentions with the ORCID {others}: one person, one ORCID"))
-        elif len(holders) > 1 and not holders <= before.of_orcid.get(orcid, set()):
-            others = ", ".join(sorted(holders - {person}))
-            leaving = "" if person in after.of_person else f"; leaving it to {person} splits " \
-                "one person"
-            found.append((place, f"has the ORCID {orcid}, which mentions of {others} also "
-                          f"have: one ORCID is one person{leaving}; decide them together"))
-    return found
-
-
-def mention_orcids(mentions: pd.DataFrame, keys: pd.MultiIndex) -> list[str | None]:
-    """The clean ORCID of each mention (paper, role, position) in `keys`, or None. A plain
-    list: pandas' Series.map would turn the None of a mention without ORCID back into NaN,
-    which then read as a second ORCID."""
-    column = mentions.set_index(["paper", "role", "position"])["orcid"].reindex(keys)
-    return [clean_orcid(o) for o in column]
-
-
-def registry_orcid_owners(registry: Registry) -> dict[str, str]:
-    """The registry person of each ORCID the registry holds."""
-    return {orcid: pid for pid, person in sorted(registry.persons.items())
-            if (orcid := clean_orcid(person.orcid)) is not None}
-
-
-def _orcid_clash(orcid: str | None, person: str | None, owner: dict[str, str],
-                 registry: Registry) -> str | None:
-    """Why a mention with this ORCID cannot go to `person`, or None: an ORCID the registry
-    gives to a person pins the mention to that person (as an id would), and a registry
-    person with another ORCID cannot take it."""
-    if orcid is None or person is None:
-        return None
-    if orcid in owner and owner[orcid] != person:
-        return (f"is pinned by the ORCID {orcid} of {owner[orcid]}, which export never "
-                "changes; change it in the XML by hand")
-    held = clean_orcid(registry.persons[person].orcid) if person in registry.persons else None
-    if held is not None and held != orcid:
-        return f"has the ORCID {orcid}, but {person} has the ORCID {held}"
-    return None
+        names.setdefault(slug, set()).add(slug)
+        if isinstance(explicit, str) and explicit:
+            names.setdefault(explicit, set()).add(slug)
+    return names
 
 
 def _status(person: str | None, name: str, registry: Registry, catch_alls: set[str],
             registry_slugs: dict[str, set[str]], persons_of_name: dict[str, set[str]],
-            name_of_person: dict[str, set[str]]) -> str | Problem:
+            name_of_person: dict[str, set[str]], names_of_id: dict[str, set[str]]
+            ) -> str | Problem:
     """What a decision's person is for `name`, or the problem with it."""
     if person is None:
         return "as today"
@@ -312,19 +263,27 @@ def _status(person: str | None, name: str, registry: Registry, catch_alls: set[s
                        "in the registry first")
     if not NEW_ID.fullmatch(person) or len(person) > MAX_ID_LENGTH:
         return Problem("", None, f"not a registry id and not a valid new id (lower case "
-                       f"letters, digits, hyphens; at most {MAX_ID_LENGTH} characters)")
+                       f"letters, digits, hyphens; 2 to {MAX_ID_LENGTH} characters)")
+    if ORCID_SHAPE.fullmatch(person):
+        return Problem("", None, "an ORCID, not a person id; choose an id from the name")
     others = name_of_person.get(person, set()) - {name}
     if others:
         return Problem("", None, f"a person the resolution gives to {', '.join(sorted(others))}"
                        f", not to {name}")
+    others = names_of_id.get(person, set()) - {name}
+    if others:
+        return Problem("", None, f"the id of the mentions of {', '.join(sorted(others))} in "
+                       "the snapshot (a name's slug is its page), not a new id for "
+                       f"{name}: export would make one person of them; choose another id")
     return "new"
 
 
 def _settle_as_today(rows: list[int], name_of: np.ndarray, person_of: np.ndarray,
                      status_of: np.ndarray, assignments: pd.DataFrame,
                      snapshot: Snapshot) -> None:
-    """Mentions decided `null` stay as they are today, unless their name now has a person:
-    then they go to the name's catch-all (as `resolve` leaves an unattributed cluster)."""
+    """Mentions decided `null` stay as they are today, unless their name now has a person,
+    whether the decisions or the resolution gave it: then they go to the name's catch-all
+    (as `resolve` leaves an unattributed cluster)."""
     if not rows:
         return
     named = {str(name_of[i]) for i in range(len(name_of))

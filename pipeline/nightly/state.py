@@ -103,7 +103,7 @@ def check_state_dir(state: Path, data_dir: Path) -> None:
             if (state / inner).is_symlink():
                 raise OutputDirError(f"--state {state}: {inner} is a symbolic link; the "
                                      "state must hold its own files")
-    check_writable_parent(state)
+    check_writable_parent(state, option="--state")
 
 
 class NightlyState:

@@ -27,7 +27,8 @@ import pandas as pd
 
 from pipeline.anthology.registry import CATCH_ALL_COMMENT, Registry, unverified_id
 from pipeline.anthology.snapshot import Snapshot
-from pipeline.export.decisions import FORMAT, VERSION, registry_orcid_owners
+from pipeline.export.decision_orcids import registry_orcid_owners
+from pipeline.export.decisions import FORMAT, VERSION
 from pipeline.export.migrate import clean_orcid
 
 REVIEW_MARGIN = 0.1  # a mention this close to another cluster is flagged for a look
