@@ -19,14 +19,25 @@ def _people(prefix: str, n: int) -> list[Author]:
     return [Author(f"{prefix}{k}", f"Coauthor{prefix}{k}") for k in range(n)]
 
 
-def _variants_snapshot(root: Path) -> Path:
+ZIELINSKI_ORCID = "0000-0003-1415-9269"
+
+
+def _variants_snapshot(root: Path, zielinski_orcid: str | None = ZIELINSKI_ORCID) -> Path:
     """Héctor Martínez Alonso writes as "Hector Martinez" too, with the same coauthors and
     topic; Anna Kowalczyk and A. Kowalczyk share coauthors but have different ORCIDs; Li Na
-    and Na Li are two authors of one paper; Bo Chen and Bo Cheng share nothing."""
+    and Na Li are two authors of one paper; Bo Chen and Bo Cheng share nothing; Tomasz
+    Zielinski becomes T. Zielinski with new coauthors and a new topic, under one ORCID."""
     lab = _people("Lab", 3)
     other = _people("Other", 3)
+    sea, sky = _people("Sea", 3), _people("Sky", 3)
     volumes = []
     for year in range(2012, 2020):
+        early = year < 2016
+        zielinski = Paper(
+            f"Zielinski {year}",
+            [Author("Tomasz" if early else "T.", "Zielinski", orcid=zielinski_orcid),
+             *(sea if early else sky)[:2]],
+            "Ocean sensor networks." if early else "Astronomy catalogues.")
         hector = (Author("Héctor", "Martínez Alonso") if year % 3 else
                   Author("Hector", "Martinez"))
         papers = [
@@ -44,6 +55,7 @@ def _variants_snapshot(root: Path) -> Path:
                   "Image captioning.") if year < 2016 else
             Paper(f"Bo Cheng on law {year}", [Author("Bo", "Cheng"), Author("Yan", "Law")],
                   "Legal documents."),
+            zielinski,
         ]
         volumes.append(Volume(f"{year}.tiny", "main", year, "tiny", papers))
     volumes.append(common_name_fillers("Bo", "Chen"))
@@ -91,6 +103,19 @@ def test_different_orcids_are_never_merged(variants: dict[str, object]) -> None:
         assert set(link["names"]) != {"anna-kowalczyk", "a-kowalczyk"}
 
 
+def test_a_shared_orcid_merges_two_strings_the_graph_alone_would_not(
+        variants: dict[str, object], tmp_path: Path) -> None:
+    assert {"Tomasz Zielinski", "T. Zielinski"} in _merged_names(variants)
+    [merge] = [m for m in variants["merges"]  # type: ignore[attr-defined]
+               if "t-zielinski" in {p.split("#")[0] for p in m["persons"]}]
+    assert merge["canonical"] == {"first": "Tomasz", "last": "Zielinski"}  # not the initial
+    snapshot = read_snapshot(_variants_snapshot(tmp_path / "anthology", zielinski_orcid=None))
+    write_outputs(resolve(snapshot, ResolveSettings()), snapshot, tmp_path / "out")
+    without = json.loads((tmp_path / "out" / "proposals.json").read_text())["variants"]
+    assert not any({"Tomasz Zielinski", "T. Zielinski"} <= names
+                   for names in _merged_names(without))
+
+
 def test_two_authors_of_one_paper_are_never_merged(variants: dict[str, object]) -> None:
     for names in _merged_names(variants):
         assert not {"Li Na", "Na Li"} <= names
@@ -133,7 +158,7 @@ def test_export_writes_the_merge_into_the_registry(tmp_path: Path) -> None:
     kowalczyk = exported.mentions[exported.mentions["last"] == "Kowalczyk"]
     assert kowalczyk["person"].nunique() == 2
     summary = (tmp_path / "res" / "pr-summary-legacy.md").read_text()
-    assert "## Name variants merged (1 person)" in summary
+    assert "## Name variants merged (2 persons)" in summary
 
 
 def test_export_can_leave_variants_out(tmp_path: Path) -> None:

@@ -83,14 +83,17 @@ def last_key(last: str) -> str:
 
 def canonical_name(names: Counter[tuple[str, str]]) -> tuple[str, str]:
     """The name the Anthology would show: the most frequent string, then the most complete
-    (more name parts, then accents kept), then alphabetical.
+    (more name parts, then fewer initials, then accents kept), then alphabetical.
 
     >>> canonical_name(Counter({("Hector", "Martinez"): 2, ("Héctor", "Martínez Alonso"): 2}))
     ('Héctor', 'Martínez Alonso')
+    >>> canonical_name(Counter({("T.", "Zielinski"): 4, ("Tomasz", "Zielinski"): 4}))
+    ('Tomasz', 'Zielinski')
     """
-    def rank(item: tuple[tuple[str, str], int]) -> tuple[int, int, bool, str, str]:
+    def rank(item: tuple[tuple[str, str], int]) -> tuple[int, int, int, bool, str, str]:
         (first, last), count = item
-        parts = len(f"{first} {last}".replace("-", " ").split())
-        return (-count, -parts, (first + last).isascii(), first, last)
+        tokens = f"{first} {last}".replace("-", " ").split()
+        initials = sum(len(token.rstrip(".")) <= 1 for token in tokens)
+        return (-count, -len(tokens), initials, (first + last).isascii(), first, last)
 
     return min(names.items(), key=rank)[0]

@@ -20,7 +20,8 @@ itself), and every pair of units across the two slugs is scored
   "Benhamadou" / "Ben Hamadou".
 
 A pair is a `merge` when the log-odds reach `MERGE_LOGIT` and the graph evidence alone is
-positive too (the strings never suffice: a merge needs the graph's support); a `similar`
+positive too (the strings never suffice: a merge needs the graph's support), or when the two
+units share an ORCID (`SAME_ORCID_PRIOR`: the person's own identifier); a `similar`
 link (the registry's field for "possibly the same person") from `SIMILAR_LOGIT`. Never
 merged (cannot-link): units on one paper, with different explicit ids, or with different
 ORCIDs. Merges are taken best first; a unit joins
@@ -51,6 +52,10 @@ KIND_PRIOR: dict[VariantKind, float] = {
 MERGE_LOGIT = float(np.log(0.95 / 0.05))  # a merge must be at least 95% likely
 SIMILAR_LOGIT = 0.0  # a `similar` link: more likely one person than two
 MIN_MERGE_EVIDENCE = 0.0
+# Two units with an ORCID in common are one person by the ORCID's own word (their mentions
+# may still be on one paper, or carry other ids: those stay cannot-links). Large enough to
+# merge whatever the graph says, and to be taken before any other merge of the two units.
+SAME_ORCID_PRIOR = 20.0
 MAX_POOLED_MENTIONS = 30
 
 
@@ -117,21 +122,27 @@ class _Units:
 
     def cannot_link(self, ii: np.ndarray, jj: np.ndarray) -> np.ndarray:
         """Per pair: on one paper, or both with ids (ORCIDs) and none shared."""
-        def shared(matrix: sp.csr_matrix) -> np.ndarray:
-            return np.asarray(matrix[ii].multiply(matrix[jj]).sum(axis=1)).ravel() > 0
-
         def has(matrix: sp.csr_matrix) -> np.ndarray:
             return np.asarray(np.diff(matrix.indptr) > 0)
 
         has_id, has_orcid = has(self.ids), has(self.orcids)
-        return np.asarray(shared(self.papers)
-                          | (has_id[ii] & has_id[jj] & ~shared(self.ids))
-                          | (has_orcid[ii] & has_orcid[jj] & ~shared(self.orcids)))
+        return np.asarray(_shared(self.papers, ii, jj)
+                          | (has_id[ii] & has_id[jj] & ~_shared(self.ids, ii, jj))
+                          | (has_orcid[ii] & has_orcid[jj] & ~_shared(self.orcids, ii, jj)))
+
+    def share_orcid(self, ii: np.ndarray, jj: np.ndarray) -> np.ndarray:
+        """Per pair: the two units have an ORCID in common."""
+        return _shared(self.orcids, ii, jj)
 
     def facts(self, unit: str) -> _UnitFacts:
         k = self.number[unit]
         return _UnitFacts(*(frozenset(m.indices[m.indptr[k]:m.indptr[k + 1]].tolist())
                             for m in (self.papers, self.ids, self.orcids)))
+
+
+def _shared(matrix: sp.csr_matrix, ii: np.ndarray, jj: np.ndarray) -> np.ndarray:
+    """Per pair of rows: they have a column (a value) in common."""
+    return np.asarray(matrix[ii].multiply(matrix[jj]).sum(axis=1)).ravel() > 0
 
 
 def _sampled(rows: np.ndarray, membership: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -196,9 +207,11 @@ def score_links(mentions: pd.DataFrame, units: pd.Series, candidates: list[Candi
     groups = PooledGroups.pool(PooledBlock.of(context, table.rows), table.membership)
     features = groups.pair_features(ii, jj)
     evidence = model.evidence(features)
-    priors = np.array([KIND_PRIOR[c.kind] - c.commonness for _, _, c in pairs])
+    same_orcid = table.share_orcid(ii, jj)
+    priors = np.array([KIND_PRIOR[c.kind] - c.commonness for _, _, c in pairs]) + np.where(
+        same_orcid, SAME_ORCID_PRIOR, 0.0)
     logits = evidence + priors
-    merge = (logits >= MERGE_LOGIT) & (evidence > MIN_MERGE_EVIDENCE)
+    merge = (logits >= MERGE_LOGIT) & ((evidence > MIN_MERGE_EVIDENCE) | same_orcid)
     keep = merge | (logits >= SIMILAR_LOGIT)
     links = []
     for k in np.flatnonzero(keep):
