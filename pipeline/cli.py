@@ -379,10 +379,10 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from pipeline.anthology.atomic import atomic_write_text
-    from pipeline.export.decisions import apply_decisions, read_decisions
+    from pipeline.export.decisions import apply_decisions, read_decisions, renamed_persons
     from pipeline.export.entries import plan_export, read_assignments
     from pipeline.export.pr_summary import display_names, evidence_of, render_summary
-    from pipeline.export.variant_merges import merges_of, read_proposals
+    from pipeline.export.variant_merges import follow_renames, merges_of, read_proposals
 
     data_dir = _check_apply_target(args, {"resolution directory": args.resolution})
     if args.summary is not None:
@@ -399,14 +399,18 @@ def cmd_export(args: argparse.Namespace) -> int:
     assignments = read_assignments(source)
     decisions = read_decisions(args.decisions) if args.decisions is not None else None
     snapshot = _read(args)
-    if decisions is not None:
-        assignments = apply_decisions(assignments, decisions, snapshot, args.decisions)
-        log.info("%d decisions from %s applied (%d mentions)", len(decisions),
-                 args.decisions, sum(len(d["mentions"]) for d in decisions))
     proposals_path = args.resolution / "proposals.json"
     proposals = read_proposals(proposals_path)  # read once: merges and evidence
     merges = [] if args.no_variants else merges_of(proposals, proposals_path)
+    renaming_notes: list[str] = []
+    if decisions is not None:
+        decided = apply_decisions(assignments, decisions, snapshot, args.decisions)
+        merges, renaming_notes = follow_renames(merges, renamed_persons(assignments, decided))
+        assignments = decided
+        log.info("%d decisions from %s applied (%d mentions)", len(decisions),
+                 args.decisions, sum(len(d["mentions"]) for d in decisions))
     plan = plan_export(snapshot, assignments, source, args.format, merges)
+    plan.notes.extend(renaming_notes)
     path = args.summary or args.resolution / f"pr-summary-{plan.format}.md"
     full_path = path.with_name(f"{path.stem}-full.md")
     if args.summary is not None:

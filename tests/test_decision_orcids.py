@@ -62,3 +62,29 @@ def test_leaving_a_mention_unattributed_while_its_orcid_has_a_person_is_refused(
 def test_giving_the_catch_all_s_mention_to_the_orcid_s_person_is_accepted() -> None:
     assert _check(["wei-zhang-1", CATCH_ALL], {1: "wei-zhang-1"}, [X, X]) == []
     assert _check(["wei-zhang-1", CATCH_ALL], {1: "wei-zhang-1"}, [X, None]) == []
+
+
+def test_a_registry_orcid_with_a_bad_checksum_still_pins_its_mentions() -> None:
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from pipeline.export.decision_orcids import (
+        mention_orcids,
+        orcid_clash,
+        registry_orcid_owners,
+    )
+
+    bad = "0000-0003-3333-4444"  # the shape of an ORCID, not its checksum
+    registry = SimpleNamespace(persons={"yang-liu-thu": SimpleNamespace(orcid=bad),
+                                        "yang-liu": SimpleNamespace(orcid=None)})
+    owner = registry_orcid_owners(registry)  # type: ignore[arg-type]
+    assert owner == {bad: "yang-liu-thu"}
+    mentions = pd.DataFrame({"paper": ["a", "b"], "role": ["author", "author"],
+                             "position": [0, 0], "orcid": [bad, "0000-0000-0000-0000"]})
+    keys = pd.MultiIndex.from_tuples([("a", "author", 0), ("b", "author", 0)])
+    # A bad checksum nobody in the registry holds is no identity (placeholders exist).
+    orcids = mention_orcids(mentions, keys, owner)
+    assert orcids == [bad, None]
+    clash = orcid_clash(orcids[0], "yang-liu", owner, registry)  # type: ignore[arg-type]
+    assert clash is not None and "pinned by the ORCID" in clash

@@ -131,6 +131,24 @@ def test_export_applies_a_decision_to_move_a_paper_to_a_new_person(
     ([{"name": "wei-zhang", "person": "w" * 101, "mentions": [
         {"paper": "2015.tiny-main.1", "role": "author", "position": 0}]}],
      "2 to 100 characters"),
+    ([{"name": "wei-zhang", "person": "9wei", "mentions": [
+        {"paper": "2015.tiny-main.1", "role": "author", "position": 0}]}],
+     "starting with a letter"),  # the current format's rule, so a legacy export migrates
+    ([{"name": "wei-zhang", "persons": "wei-zhang-9", "person": None, "mentions": [
+        {"paper": "2015.tiny-main.1", "role": "author", "position": 0}]}],
+     'decisions[0]: unknown key "persons"'),
+    ([{"name": "wei-zhang", "person": None, "mentions": [
+        {"paper": "2015.tiny-main.1", "role": "author", "position": 0, "note": "x"}]}],
+     'decisions[0].mentions[0]: unknown key "note"'),
+    ([{"name": "wei-zhang", "person": "wei-zhang-9", "mentions": [
+        {"paper": "2015.tiny-1.1", "role": "author", "position": 1.0}]}],
+     "a whole number from 0, no decimal point"),
+    # One new id for two names would make one person of them.
+    ([{"name": "wei-zhang", "person": "zhang-or-solberg", "mentions": [
+        {"paper": "2015.tiny-main.1", "role": "author", "position": 0}]},
+      {"name": "ingrid-solberg", "person": "zhang-or-solberg", "mentions": [
+          {"paper": "2015.tiny-main.1", "role": "author", "position": 1}]}],
+     "decisions[1].person: a new id decisions[0] gives to wei-zhang, not to ingrid-solberg"),
     # Another name's slug is that name's page: as a "new" id it would merge two people.
     ([{"name": "wei-zhang", "person": "ingrid-solberg", "mentions": [
         {"paper": "2015.tiny-main.1", "role": "author", "position": 0}]}],

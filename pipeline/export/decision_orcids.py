@@ -4,13 +4,14 @@ resolution already has is the resolution's, and the plain export writes it the s
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from pipeline.anthology.orcids import clean_orcid, orcid_key
 from pipeline.anthology.registry import UNVERIFIED_SUFFIX, Registry
-from pipeline.export.migrate import clean_orcid
 
 
 def is_person(person_of: np.ndarray, status_of: np.ndarray, catch_alls: set[str]
@@ -80,8 +81,8 @@ def orcid_splits(moved: dict[int, str], orcids: list[str | None], before: OrcidH
         elif (len(holders) > 1 and not holders <= before.of_orcid.get(orcid, set())
               and not _only_renamed(orcid, before, after)):
             others = ", ".join(after.label(h) for h in sorted(holders - {person}))
-            leaving = "" if person in after.of_person else f"; leaving it to {person} splits " \
-                "one person"
+            leaving = "" if person in after.of_person else "; leaving it unattributed (with " \
+                f"the catch-all {person}) splits one person"
             found.append((place, f"has the ORCID {orcid}, which mentions of {others} also "
                           f"have: one ORCID is one person{leaving}; decide them together"))
         elif not after.is_person[row] and before.is_person[row] and after.has_person(orcid):
@@ -109,18 +110,23 @@ def _only_renamed(orcid: str, before: OrcidHolders, after: OrcidHolders) -> bool
     return all(len(holders) == 1 for holders in now.values())
 
 
-def mention_orcids(mentions: pd.DataFrame, keys: pd.MultiIndex) -> list[str | None]:
-    """The clean ORCID of each mention (paper, role, position) in `keys`, or None. A plain
-    list: pandas' Series.map would turn the None of a mention without ORCID back into NaN,
-    which then read as a second ORCID."""
+def mention_orcids(mentions: pd.DataFrame, keys: pd.MultiIndex,
+                   registry_held: Collection[str] = ()) -> list[str | None]:
+    """The ORCID of each mention (paper, role, position) in `keys`: a valid one, or one the
+    registry gives to a person (`registry_held`, keyed by `orcid_key`) even with a bad
+    checksum, since it pins the mention all the same; else None. A plain list: pandas'
+    Series.map would turn the None of a mention without ORCID back into NaN, which then read
+    as a second ORCID."""
     column = mentions.set_index(["paper", "role", "position"])["orcid"].reindex(keys)
-    return [clean_orcid(o) for o in column]
+    return [clean_orcid(o) or (key if (key := orcid_key(o)) in registry_held else None)
+            for o in column]
 
 
 def registry_orcid_owners(registry: Registry) -> dict[str, str]:
-    """The registry person of each ORCID the registry holds."""
+    """The registry person of each ORCID the registry holds (keyed by `orcid_key`: a bad
+    checksum in the registry still names one person)."""
     return {orcid: pid for pid, person in sorted(registry.persons.items())
-            if (orcid := clean_orcid(person.orcid)) is not None}
+            if (orcid := orcid_key(person.orcid)) is not None}
 
 
 def orcid_clash(orcid: str | None, person: str | None, owner: dict[str, str],
@@ -133,7 +139,7 @@ def orcid_clash(orcid: str | None, person: str | None, owner: dict[str, str],
     if orcid in owner and owner[orcid] != person:
         return (f"is pinned by the ORCID {orcid} of {owner[orcid]}, which export never "
                 "changes; change it in the XML by hand")
-    held = clean_orcid(registry.persons[person].orcid) if person in registry.persons else None
+    held = orcid_key(registry.persons[person].orcid) if person in registry.persons else None
     if held is not None and held != orcid:
         return f"has the ORCID {orcid}, but {person} has the ORCID {held}"
     return None

@@ -9,7 +9,8 @@ The file is JSON, written by the review page's "Download decisions" button:
                                   "position": 2}, ...]}, ...]}
 
 `person` is a registry person of that name (existing), a new valid id no other name uses (a
-new person; another name's slug is that name's page, and so not new), the name's catch-all
+new person; another name's slug is that name's page, and so not new; one new id given to two
+names would make one person of them), the name's catch-all
 (leave the mentions unattributed), or null (as the snapshot has it today; the name's
 catch-all if the name has a person after the decisions, the resolution's or the decisions'
 own). A mention pinned by a specific curated id keeps it; so does one whose ORCID the
@@ -48,8 +49,12 @@ from pipeline.export.decision_orcids import (
 
 FORMAT = "anthology-resolve decisions"
 VERSION = 1
-NEW_ID = re.compile(r"[a-z0-9][-a-z0-9]+")
-ORCID_SHAPE = re.compile(r"\d{4}-\d{4}-\d{4}-\d{3}[\dx]")
+# The current format's rule for a verified person id (acl_anthology's RE_VERIFIED_PERSON_ID);
+# a new id must pass it in both formats, so a legacy export can be migrated later.
+NEW_ID = re.compile(r"[a-z][-a-z0-9]+")
+ORCID_SHAPE = re.compile(r"\d{4}-?\d{4}-?\d{4}-?\d{3}[\dx]")
+KEYS = {"file": {"format", "version", "decisions"}, "decision": {"name", "person", "mentions"},
+        "mention": {"paper", "role", "position"}}
 
 
 def _problem(path: Path, where: str, message: str, value: Any = None) -> Problem:
@@ -92,12 +97,13 @@ def read_decisions(path: Path) -> list[dict[str, Any]]:
     decisions = document.get("decisions")
     if not isinstance(decisions, list):
         raise InputError([_problem(path, "decisions", "must be a list", decisions)])
-    problems: list[Problem] = []
+    problems: list[Problem] = _unknown_keys(path, "the file", document, "file")
     for k, decision in enumerate(decisions):
         where = f"decisions[{k}]"
         if not isinstance(decision, dict):
             problems.append(_problem(path, where, "must be an object", decision))
             continue
+        problems.extend(_unknown_keys(path, where, decision, "decision"))
         if not isinstance(decision.get("name"), str) or not decision["name"]:
             problems.append(_problem(path, f"{where}.name", "must be a non-empty string",
                                      decision.get("name")))
@@ -118,10 +124,24 @@ def read_decisions(path: Path) -> list[dict[str, Any]]:
                     and mention["position"] >= 0):
                 problems.append(_problem(
                     path, f"{where}.mentions[{j}]", "needs paper (text), role (author or "
-                    "editor) and position (a number from 0)", mention))
+                    "editor) and position (a whole number from 0, no decimal point)",
+                    mention))
+            else:
+                problems.extend(_unknown_keys(path, f"{where}.mentions[{j}]", mention,
+                                              "mention"))
     if problems:
         raise InputError(problems[:100])
     return decisions
+
+
+def _unknown_keys(path: Path, where: str, document: dict[str, Any], kind: str
+                  ) -> list[Problem]:
+    """A key the format does not have (a misspelt one would be ignored silently)."""
+    unknown = sorted(set(document) - KEYS[kind])
+    if not unknown:
+        return []
+    return [_problem(path, where, f"unknown key {', '.join(map(json.dumps, unknown))} (a "
+                     f"{kind} has only {', '.join(sorted(KEYS[kind]))})")]
 
 
 MAX_ID_LENGTH = 100
@@ -162,20 +182,28 @@ def apply_decisions(assignments: pd.DataFrame, decisions: list[dict[str, Any]],
     curated = snapshot.mentions.set_index(["paper", "role", "position"])["id"].reindex(keys)
     curated = curated.where(~curated.isin(catch_alls) & curated.notna()
                             & ~curated.astype(str).str.endswith(UNVERIFIED_SUFFIX))
-    orcids = mention_orcids(snapshot.mentions, keys)
     orcid_owner = registry_orcid_owners(registry)
+    orcids = mention_orcids(snapshot.mentions, keys, orcid_owner)
     person_of = assignments["person"].to_numpy(dtype=object, copy=True)
     status_of = assignments["status"].to_numpy(dtype=object, copy=True)
     seen: dict[tuple[str, str, int], str] = {}
     decided: dict[int, str] = {}  # row -> where in the file
     decided_mention: dict[str, Any] = {}
     as_today: list[int] = []
+    new_id_of: dict[str, tuple[str, str]] = {}  # a new id -> the first name given it, where
     problems: list[Problem] = []
     for k, decision in enumerate(decisions):
         where = f"decisions[{k}]"
         person, name = decision["person"], decision["name"]
         status = _status(person, name, registry, catch_alls, registry_slugs,
                          persons_of_name, name_of_person, names_of_id)
+        if status == "new":
+            first_name, first_where = new_id_of.setdefault(person, (name, where))
+            if first_name != name:
+                status = Problem("", None, f"a new id {first_where} gives to {first_name}, "
+                                 f"not to {name}: export would make one person of the two "
+                                 "names; choose another id, or list the name for it in the "
+                                 "registry first")
         if isinstance(status, Problem):
             problems.append(_problem(path, f"{where}.person", status.message, person))
             continue
@@ -225,6 +253,22 @@ def apply_decisions(assignments: pd.DataFrame, decisions: list[dict[str, Any]],
     return assignments.assign(person=person_of, status=status_of)
 
 
+def renamed_persons(before: pd.DataFrame, after: pd.DataFrame) -> dict[str, str]:
+    """Persons of the resolution (`before`) that the decisions (`after`, same rows) renamed
+    as a whole: every mention of the person went to one other person, and none is left under
+    the old id. Name-variant merges name persons by their resolution ids, and follow them."""
+    was_person = before["status"].isin(["existing", "new"]).to_numpy()
+    is_person_now = after["status"].isin(["existing", "new"]).to_numpy()
+    old, new = before["person"].to_numpy(dtype=object), after["person"].to_numpy(dtype=object)
+    still = {str(p) for p in new[is_person_now]}
+    targets: dict[str, set[str]] = {}
+    for row in np.flatnonzero(was_person):
+        targets.setdefault(str(old[row]), set()).add(
+            str(new[row]) if is_person_now[row] else "")
+    return {person: next(iter(now)) for person, now in sorted(targets.items())
+            if person not in still and len(now) == 1 and "" not in now}
+
+
 def _names_of_ids(mentions: pd.DataFrame) -> dict[str, set[str]]:
     """Each id the snapshot uses -> the names (slugs) whose mentions it stands for: every
     name's own slug (a legacy name's page, the implicit id of its mentions without one) and
@@ -261,11 +305,12 @@ def _status(person: str | None, name: str, registry: Registry, catch_alls: set[s
         return Problem("", None, f"a registry person who is not {name} (its names: "
                        f"{', '.join(sorted(registry_slugs[person]))}); list the name for it "
                        "in the registry first")
-    if not NEW_ID.fullmatch(person) or len(person) > MAX_ID_LENGTH:
-        return Problem("", None, f"not a registry id and not a valid new id (lower case "
-                       f"letters, digits, hyphens; 2 to {MAX_ID_LENGTH} characters)")
     if ORCID_SHAPE.fullmatch(person):
         return Problem("", None, "an ORCID, not a person id; choose an id from the name")
+    if not NEW_ID.fullmatch(person) or len(person) > MAX_ID_LENGTH:
+        return Problem("", None, f"not a registry id and not a valid new id (lower case "
+                       f"letters, digits, hyphens, starting with a letter; 2 to "
+                       f"{MAX_ID_LENGTH} characters)")
     others = name_of_person.get(person, set()) - {name}
     if others:
         return Problem("", None, f"a person the resolution gives to {', '.join(sorted(others))}"

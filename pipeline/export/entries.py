@@ -31,6 +31,7 @@ from typing import Any, Literal
 import pandas as pd
 
 from pipeline.anthology.changeset import Changeset
+from pipeline.anthology.orcids import clean_orcid
 from pipeline.anthology.person_ids import propose_id
 from pipeline.anthology.registry import (
     CATCH_ALL_COMMENT,
@@ -50,7 +51,7 @@ from pipeline.export.attribution import (
     resolve_checked,
     separate_repeated,
 )
-from pipeline.export.migrate import clean_orcid, plan_migration
+from pipeline.export.migrate import plan_migration
 from pipeline.export.variant_merges import MergeDecision, plan_merges
 
 log = logging.getLogger(__name__)

@@ -33,11 +33,11 @@ from pathlib import Path
 
 import pandas as pd
 from acl_anthology.people import Name as OfficialName
-from acl_anthology.utils.attrs import convert_orcid
-from acl_anthology.utils.ids import is_valid_orcid, is_verified_person_id
+from acl_anthology.utils.ids import is_verified_person_id
 from slugify import slugify
 
 from pipeline.anthology.changeset import Changeset
+from pipeline.anthology.orcids import ORCID_PATTERN, clean_orcid
 from pipeline.anthology.person_ids import propose_id
 from pipeline.anthology.registry import REGISTRY_FILES, Name, Person, Registry, unverified_id
 from pipeline.anthology.snapshot import Snapshot
@@ -51,7 +51,6 @@ from pipeline.export.attribution import (
 )
 
 log = logging.getLogger(__name__)
-ORCID_PATTERN = re.compile(r"[0-9]{4}-[0-9]{4}-[0-9]{4}-[0-9]{3}[0-9X]")
 
 
 class MigrationError(AnthologyResolveError):
@@ -67,14 +66,6 @@ class Migration:
     id_map: dict[str, str]  # legacy id -> current id, for every person kept
     counts: Counter[str] = field(default_factory=Counter)
     notes: list[str] = field(default_factory=list)
-
-
-def clean_orcid(value: object) -> str | None:
-    """The ORCID as the library stores it (upper case, no URL), or None if invalid."""
-    if value is None or (isinstance(value, float) and pd.isna(value)):
-        return None
-    orcid = convert_orcid(value)
-    return orcid if orcid is not None and is_valid_orcid(orcid) else None
 
 
 def _legacy_names(person: Person) -> list[Name]:

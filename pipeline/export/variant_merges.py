@@ -91,6 +91,30 @@ def merges_of(proposals: dict[str, Any], path: Path) -> list[dict[str, Any]]:
     return merges
 
 
+def follow_renames(merges: list[dict[str, Any]], renamed: dict[str, str]
+                   ) -> tuple[list[dict[str, Any]], list[str]]:
+    """The merges with each person a curator's decisions renamed as a whole under its new id
+    (`renamed`, from `decisions.renamed_persons`), and notes on those the decisions settled:
+    a merge whose persons the decisions already made one, or whose renamed person another
+    merge names too."""
+    followed, notes = [], []
+    seen: set[str] = set()
+    for merge in merges:
+        before = [str(p) for p in merge["persons"]]
+        persons = list(dict.fromkeys(renamed.get(p, p) for p in before))
+        moves = ", ".join(f"{p} -> {renamed[p]}" for p in before if p in renamed)
+        what = f"variant merge of {', '.join(before)} (renamed by the decisions: {moves})"
+        if len(persons) < 2:
+            notes.append(f"{what}: the decisions already made them one person, {persons[0]}")
+        elif seen & set(persons):
+            notes.append(f"{what} not applied: {', '.join(sorted(seen & set(persons)))} is in "
+                         "another merge too; decide it on the review page")
+        else:
+            followed.append(merge if persons == before else {**merge, "persons": persons})
+            seen.update(persons)
+    return followed, notes
+
+
 def plan_merges(mentions: pd.DataFrame, assignments: pd.DataFrame, merges: list[dict[str, Any]],
                 registry: Registry, catch_all: frozenset[str]) -> tuple[list[MergeDecision],
                                                                         list[str]]:

@@ -25,11 +25,11 @@ from typing import Any
 import jinja2
 import pandas as pd
 
+from pipeline.anthology.orcids import clean_orcid, orcid_key
 from pipeline.anthology.registry import CATCH_ALL_COMMENT, Registry, unverified_id
 from pipeline.anthology.snapshot import Snapshot
 from pipeline.export.decision_orcids import registry_orcid_owners
 from pipeline.export.decisions import FORMAT, VERSION
-from pipeline.export.migrate import clean_orcid
 
 REVIEW_MARGIN = 0.1  # a mention this close to another cluster is flagged for a look
 ASSETS = ("review.css", "review.js")
@@ -164,7 +164,7 @@ def build_site(proposals: dict[str, Any], snapshot: Snapshot, out_dir: Path) -> 
             catch_all_of.setdefault(name.slug, pid)
     orcid_owner = {raw: owners[clean] for s in splits for c in s["clusters"]
                    for p in c["papers"] if (raw := p.get("orcid"))
-                   and (clean := clean_orcid(raw)) in owners}
+                   and (clean := orcid_key(raw)) in owners}
     for split in splits:
         data = _page_data(split, snapshot.registry, records.get(split["name"], {}), merged,
                           set(owners), catch_all_of)

@@ -19,11 +19,11 @@ import yaml
 from acl_anthology.utils.ids import is_verified_person_id
 from acl_anthology.utils.json import collapse_names
 
+from pipeline.anthology.orcids import ORCID_PATTERN
 from pipeline.anthology.registry.model import Name, Person, Registry, RegistryError, RegistryFormat
 from pipeline.errors import InputError, Problem, ProblemLog
 
 ENTRY_KEYS = ("names", "comment", "degree", "disable_name_matching", "orcid", "similar")
-ORCID_PATTERN = re.compile(r"[0-9]{4}-[0-9]{4}-[0-9]{4}-[0-9]{3}[0-9X]")
 
 
 def _entry_lines(text: str, fmt: RegistryFormat) -> dict[str, int]:

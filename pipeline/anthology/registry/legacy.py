@@ -20,13 +20,13 @@ import numpy as np
 import yaml
 from acl_anthology.utils.ids import is_verified_person_id
 
+from pipeline.anthology.orcids import ORCID_PATTERN
 from pipeline.anthology.registry.model import Name, Person, Registry, RegistryError
 from pipeline.errors import InputError, Problem, ProblemLog
 
 KNOWN_KEYS = ("canonical", "id", "orcid", "degree", "comment", "similar", "variants")
 # Keys seen in the real file that the Anthology's loader ignores; kept, not warned about.
 IGNORED_KEYS = ("institution", "note")
-ORCID_PATTERN = re.compile(r"[0-9]{4}-[0-9]{4}-[0-9]{4}-[0-9]{3}[0-9X]")
 _ENTRY_START = re.compile(r"^- ", re.MULTILINE)
 
 
