@@ -27,6 +27,7 @@ import pyarrow.parquet as pq
 from pipeline.anthology.atomic import atomic_write_bytes
 from pipeline.anthology.data_dir import SnapshotNotFoundError, file_digest, find_data_dir
 from pipeline.anthology.names import full_name, name_slug
+from pipeline.anthology.orcids import orcid_key, usable_orcids
 from pipeline.anthology.registry import Registry, load_registry, resolve_mentions
 from pipeline.anthology.transaction import recover
 from pipeline.anthology.venues import add_venues, venue_acronyms
@@ -76,7 +77,9 @@ class Snapshot:
 
     `mentions`: one row per `<author>`/`<editor>`, in file and document order; `paper` is the
     full Anthology id (volume editors carry the volume id), `position` is 0-based within its
-    role, `slug` is the Anthology's name slug. `papers`: one row per paper and front matter.
+    role, `slug` is the Anthology's name slug, `orcid` an ORCID that identifies someone
+    (`orcids.usable_orcids`), `xml_orcid` the attribute as the file has it. `papers`: one row
+    per paper and front matter.
     `volumes`: one row per volume. `problems`: what reading found (warnings; errors raise).
     """
 
@@ -350,6 +353,11 @@ def read_snapshot(
     add_venues(tables, data_dir, log_)
     registry = load_registry(data_dir, log_)
     mentions = tables["mentions"]
+    held = {key for person in registry.persons.values()
+            if (key := orcid_key(person.orcid)) is not None}
+    # `orcid` is identity, `xml_orcid` the attribute as written (what an XML edit expects).
+    mentions["xml_orcid"] = mentions["orcid"]
+    mentions["orcid"] = usable_orcids(mentions, held, log_)
     mentions["person"] = resolve_mentions(registry, mentions, log_, data_dir / "xml")
     log_.raise_if_errors()
     return Snapshot(data_dir, mentions, tables["papers"], tables["volumes"], registry, log_,

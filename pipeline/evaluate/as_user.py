@@ -43,11 +43,11 @@ def strip_curation(snapshot: Snapshot, slugs: list[str], out_dir: Path,
     (and with `registry` in place of the snapshot's, when given)."""
     mentions = snapshot.mentions
     chosen = mentions[mentions["slug"].isin(set(slugs))
-                      & (mentions["id"].notna() | mentions["orcid"].notna())]
+                      & (mentions["id"].notna() | mentions["xml_orcid"].notna())]
     changeset = Changeset(registry=registry)
     for file, paper, role, position, pid, orcid in zip(
             chosen["file"], chosen["paper"], chosen["role"], chosen["position"], chosen["id"],
-            chosen["orcid"]):
+            chosen["xml_orcid"]):
         key = (str(paper), str(role), int(position))
         if isinstance(pid, str):
             changeset.edit(str(file), key, ("id", pid, None))

@@ -150,7 +150,7 @@ def plan_migration(snapshot: Snapshot) -> Migration:
     state = _Progress(legacy, Registry("people-json", target, {}))
 
     orcids = mentions["orcid"].astype(object).map(clean_orcid)
-    invalid = mentions["orcid"].notna() & orcids.isna()
+    invalid = mentions["xml_orcid"].notna() & orcids.isna()
     state.counts["invalid ORCIDs removed"] = int(invalid.sum())
 
     _verify_registry_persons(state, mentions, person_of, orcids)
@@ -347,11 +347,11 @@ def _changeset(mentions: pd.DataFrame, old_ids: pd.Series, ids: pd.Series, orcid
     changeset = Changeset(delete=[REGISTRY_FILES["legacy"]])
     new_ids = ids.astype(object).where(ids.notna(), None)
     id_changed = ~((old_ids == new_ids) | (old_ids.isna() & new_ids.isna()))
-    orcid_removed = mentions["orcid"].notna() & orcids.isna()
+    orcid_removed = mentions["xml_orcid"].notna() & orcids.isna()
     touched = mentions[id_changed | orcid_removed]
     for index, file, paper, role, position, old_id, old_orcid in zip(
             touched.index, touched["file"], touched["paper"], touched["role"],
-            touched["position"], touched["id"], touched["orcid"]):
+            touched["position"], touched["id"], touched["xml_orcid"]):
         key = (str(paper), str(role), int(position))
         old = old_id if isinstance(old_id, str) else None
         new = new_ids[index]
