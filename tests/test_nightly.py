@@ -10,6 +10,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from builder import two_wei_zhangs
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pipeline.anthology.snapshot import read_snapshot
 from pipeline.cli import main
@@ -17,7 +19,7 @@ from pipeline.nightly.fingerprints import changed_names, name_fingerprints
 from pipeline.nightly.report import changed_clusters, flipped, report_markdown
 from pipeline.nightly.run import run_nightly
 from pipeline.resolve.settings import ResolveSettings
-from pipeline.resolve.stable_ids import stable_labels
+from pipeline.resolve.stable_ids import name_of_cluster, stable_labels
 
 NAMES = ("wei-zhang", "ingrid-solberg")
 SETTINGS = ResolveSettings(names=NAMES)
@@ -27,6 +29,19 @@ KEY = ["paper", "role", "position"]
 def _mentions(rows: list[tuple[str, str]]) -> pd.DataFrame:
     return pd.DataFrame({"paper": [p for p, _ in rows], "role": "author", "position": 0,
                          "cluster": [c for _, c in rows]})
+
+
+@given(st.lists(st.one_of(st.none(), st.text(alphabet="ab#-1", max_size=6)), max_size=30))
+def test_the_name_of_a_cluster_label_is_what_precedes_its_last_hash(
+        labels: list[str | None]) -> None:
+    cluster = pd.Series(labels, index=range(10, 10 + len(labels)), dtype=object)
+    names = name_of_cluster(cluster)
+    assert names.index.equals(cluster.index)
+    for label, name in zip(labels, names):
+        if label is None:
+            assert pd.isna(name)
+        else:
+            assert name == label.rsplit("#", 1)[0]
 
 
 def test_a_cluster_keeps_its_label_while_it_keeps_most_of_its_mentions() -> None:

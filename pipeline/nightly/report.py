@@ -71,24 +71,33 @@ def flipped(before: pd.DataFrame, now: pd.DataFrame) -> pd.DataFrame:
         drop=True)
 
 
-def _members(assignments: pd.DataFrame) -> dict[str, set[tuple[str, str, int]]]:
-    out: dict[str, set[tuple[str, str, int]]] = {}
-    for paper, role, position, cluster in zip(assignments["paper"], assignments["role"],
-                                              assignments["position"], assignments["cluster"]):
-        out.setdefault(str(cluster), set()).add((str(paper), str(role), int(position)))
-    return out
+def _memberships(assignments: pd.DataFrame) -> pd.DataFrame:
+    """(paper, role, position, cluster) of each mention, as text and numbers, once each."""
+    return pd.DataFrame({
+        "paper": assignments["paper"].astype(str).to_numpy(dtype=object),
+        "role": assignments["role"].astype(str).to_numpy(dtype=object),
+        "position": assignments["position"].astype(int).to_numpy(),
+        "cluster": assignments["cluster"].astype(str).to_numpy(dtype=object),
+    }).drop_duplicates()
 
 
 def changed_clusters(before: pd.DataFrame, now: pd.DataFrame) -> pd.DataFrame:
     """Clusters whose mentions differ between the nights (new and dissolved ones too)."""
-    old, new = _members(before), _members(now)
-    rows = []
-    for cluster in sorted(set(old) | set(new)):
-        was, is_ = old.get(cluster, set()), new.get(cluster, set())
-        if was != is_:
-            rows.append({"name": cluster.rsplit("#", 1)[0], "cluster": cluster,
-                         "before": len(was), "now": len(is_), "gained": len(is_ - was),
-                         "lost": len(was - is_)})
+    # One merge, not a set per cluster: a night compares 140k mentions.
+    both = _memberships(before).merge(_memberships(now), how="outer", indicator=True)
+    side = both["_merge"].astype(str)
+    counts = pd.DataFrame({
+        "before": (side != "right_only").groupby(both["cluster"]).sum(),
+        "now": (side != "left_only").groupby(both["cluster"]).sum(),
+        "gained": (side == "right_only").groupby(both["cluster"]).sum(),
+        "lost": (side == "left_only").groupby(both["cluster"]).sum(),
+    })
+    counts = counts[(counts["gained"] > 0) | (counts["lost"] > 0)].sort_index()
+    rows = [{"name": cluster.rsplit("#", 1)[0], "cluster": cluster, "before": before,
+             "now": now_, "gained": gained, "lost": lost}
+            for cluster, before, now_, gained, lost in zip(
+                counts.index, *(counts[c].to_numpy(dtype=int).tolist()
+                                for c in ("before", "now", "gained", "lost")))]
     return pd.DataFrame(rows, columns=["name", "cluster", "before", "now", "gained", "lost"])
 
 
