@@ -46,8 +46,14 @@ def _add_snapshot_options(parser: argparse.ArgumentParser) -> None:
 def _read(args: argparse.Namespace) -> Snapshot:
     from pipeline.anthology.snapshot import read_snapshot
 
-    return read_snapshot(args.anthology, cache_dir=None if args.no_cache else args.cache,
-                         workers=args.workers, show_progress=not args.quiet)
+    snapshot = read_snapshot(args.anthology, cache_dir=None if args.no_cache else args.cache,
+                             workers=args.workers, show_progress=not args.quiet)
+    count = len(snapshot.problems.warnings)
+    if count and args.command != "stats":  # stats lists them
+        log.info("%d warning(s) while reading %s, e.g. %s (`anthology-resolve stats "
+                 "--all-warnings` lists them)", count, snapshot.data_dir,
+                 snapshot.problems.warnings[0])
+    return snapshot
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
@@ -379,7 +385,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from pipeline.anthology.atomic import atomic_write_text
-    from pipeline.export.decisions import apply_decisions, read_decisions, renamed_persons
+    from pipeline.export.decisions import apply_decisions, moved_persons, read_decisions
     from pipeline.export.entries import plan_export, read_assignments
     from pipeline.export.pr_summary import display_names, evidence_of, render_summary
     from pipeline.export.variant_merges import follow_renames, merges_of, read_proposals
@@ -405,7 +411,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     renaming_notes: list[str] = []
     if decisions is not None:
         decided = apply_decisions(assignments, decisions, snapshot, args.decisions)
-        merges, renaming_notes = follow_renames(merges, renamed_persons(assignments, decided))
+        merges, renaming_notes = follow_renames(merges, moved_persons(assignments, decided))
         assignments = decided
         log.info("%d decisions from %s applied (%d mentions)", len(decisions),
                  args.decisions, sum(len(d["mentions"]) for d in decisions))

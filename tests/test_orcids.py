@@ -72,3 +72,48 @@ def test_migrate_removes_an_invalid_orcid_from_the_xml(tmp_path: Path) -> None:
                  str(out)]) == 0
     xml = (out / "xml" / "2020.tiny.xml").read_text(encoding="utf-8")
     assert "0000-0000-0000-0000" not in xml and VALID in xml
+
+
+LOWER_X = "0000-0002-1694-233x"  # valid, with the check character in lower case
+
+
+def test_registry_orcids_are_read_as_the_library_reads_them(tmp_path: Path) -> None:
+    import json
+
+    from pipeline.anthology.registry import load_registry
+    from pipeline.errors import ProblemLog
+
+    (tmp_path / "legacy" / "yaml").mkdir(parents=True)
+    (tmp_path / "legacy" / "yaml" / "name_variants.yaml").write_text(
+        f"- canonical: {{first: Lowe, last: Ex}}\n  id: lowe-ex\n  orcid: {LOWER_X}\n"
+        f"- canonical: {{first: Ursula, last: Url}}\n  id: ursula-url\n"
+        f"  orcid: orcid.org/{VALID}\n")
+    (tmp_path / "current" / "json").mkdir(parents=True)
+    (tmp_path / "current" / "json" / "people.json").write_text(json.dumps(
+        {"lowe-ex": {"names": [{"first": "Lowe", "last": "Ex"}], "orcid": LOWER_X}}))
+    for kind in ("legacy", "current"):
+        problems = ProblemLog()
+        registry = load_registry(tmp_path / kind, problems)
+        assert not problems.errors
+        assert registry.persons["lowe-ex"].orcid == LOWER_X.upper()
+    legacy = load_registry(tmp_path / "legacy", ProblemLog())
+    assert legacy.persons["ursula-url"].orcid == VALID
+
+
+def test_migrate_keeps_registry_orcids_in_another_spelling(tmp_path: Path) -> None:
+    import json
+
+    from pipeline.cli import main
+
+    root = write_snapshot(tmp_path / "anthology", [Volume("2020.tiny", "main", 2020, "tiny", [
+        Paper("One paper", [Author("Lowe", "Ex", id="lowe-ex"),
+                            Author("Ursula", "Url", id="ursula-url")])])], registry_yaml=(
+        f"- canonical: {{first: Lowe, last: Ex}}\n  id: lowe-ex\n  orcid: {LOWER_X}\n"
+        f"- canonical: {{first: Ursula, last: Url}}\n  id: ursula-url\n"
+        f"  orcid: orcid.org/{VALID}\n"))
+    out = tmp_path / "migrated"
+    assert main(["-q", "migrate", "--anthology", str(root), "--no-cache", "--out",
+                 str(out)]) == 0
+    people = json.loads((out / "json" / "people.json").read_text(encoding="utf-8"))
+    assert people["lowe-ex"]["orcid"] == LOWER_X.upper()
+    assert people["ursula-url"]["orcid"] == VALID

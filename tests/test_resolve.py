@@ -139,3 +139,31 @@ def test_a_mention_with_another_orcid_never_goes_to_a_registry_person(
     assert person["2019.tiny-main.1"] != "wei-zhang-tsinghua"
     if with_ids:
         assert person["2015.tiny-main.1"] == "wei-zhang-tsinghua"
+
+
+def test_a_mention_with_a_registry_person_s_orcid_never_joins_another_person_s_id(
+        tmp_path: Path) -> None:
+    """The registry gives yang-liu-thu an ORCID that six papers carry, and three papers of
+    the same coauthors carry the id yang-liu-other: the ORCID stands for its person's id,
+    so the two never join (a helper found all nine given to yang-liu-other in session 13)."""
+    lab = [Author("Alice", "Nakamura"), Author("Bruno", "Oliveira")]
+    volumes = []
+    for year in (2019, 2020, 2021):
+        volumes.append(Volume(f"{year}.tiny", "main", year, "tiny", [
+            Paper(f"Parsing {year}", [Author("Yang", "Liu", orcid=REGISTRY_ORCID), *lab],
+                  "Dependency parsing."),
+            Paper(f"More parsing {year}", [Author("Yang", "Liu", orcid=REGISTRY_ORCID),
+                                           *lab], "Dependency parsing."),
+            Paper(f"Other parsing {year}", [Author("Yang", "Liu", id="yang-liu-other"),
+                                            *lab], "Dependency parsing.")]))
+    volumes.append(common_name_fillers("Yang", "Liu"))
+    registry = ("- canonical: {first: Yang, last: Liu}\n  id: yang-liu-thu\n"
+                f"  orcid: {REGISTRY_ORCID}\n"
+                "- canonical: {first: Yang, last: Liu}\n  id: yang-liu-other\n")
+    snapshot = read_snapshot(write_snapshot(tmp_path / "anthology", volumes, registry))
+    resolution = resolve(snapshot, ResolveSettings(names=("yang-liu",)))
+    assignments = resolution.assignments
+    person = assignments.set_index(["paper"])["person"]
+    for year in (2019, 2020, 2021):
+        assert person[f"{year}.tiny-main.1"] == person[f"{year}.tiny-main.2"] == "yang-liu-thu"
+        assert person[f"{year}.tiny-main.3"] == "yang-liu-other"

@@ -143,6 +143,9 @@ def test_export_applies_a_decision_to_move_a_paper_to_a_new_person(
     ([{"name": "wei-zhang", "person": "wei-zhang-9", "mentions": [
         {"paper": "2015.tiny-1.1", "role": "author", "position": 1.0}]}],
      "a whole number from 0, no decimal point"),
+    ([{"name": "wei-zhang", "person": "wei-zhang-9", "mentions": [
+        {"paper": "2015.tiny-1.1", "role": "author", "postion": 1}]}],
+     'no decimal point); unknown key "postion"'),
     # One new id for two names would make one person of them.
     ([{"name": "wei-zhang", "person": "zhang-or-solberg", "mentions": [
         {"paper": "2015.tiny-main.1", "role": "author", "position": 0}]},

@@ -122,10 +122,13 @@ def read_decisions(path: Path) -> list[dict[str, Any]]:
                     and isinstance(mention.get("position"), int)
                     and not isinstance(mention.get("position"), bool)
                     and mention["position"] >= 0):
+                unknown = sorted(set(mention) - KEYS["mention"]) if isinstance(
+                    mention, dict) else []
                 problems.append(_problem(
                     path, f"{where}.mentions[{j}]", "needs paper (text), role (author or "
-                    "editor) and position (a whole number from 0, no decimal point)",
-                    mention))
+                    "editor) and position (a whole number from 0, no decimal point)" + (
+                        f"; unknown key {', '.join(map(json.dumps, unknown))}"
+                        if unknown else ""), mention))
             else:
                 problems.extend(_unknown_keys(path, f"{where}.mentions[{j}]", mention,
                                               "mention"))
@@ -253,20 +256,21 @@ def apply_decisions(assignments: pd.DataFrame, decisions: list[dict[str, Any]],
     return assignments.assign(person=person_of, status=status_of)
 
 
-def renamed_persons(before: pd.DataFrame, after: pd.DataFrame) -> dict[str, str]:
-    """Persons of the resolution (`before`) that the decisions (`after`, same rows) renamed
-    as a whole: every mention of the person went to one other person, and none is left under
-    the old id. Name-variant merges name persons by their resolution ids, and follow them."""
+def moved_persons(before: pd.DataFrame, after: pd.DataFrame) -> dict[str, tuple[str, ...]]:
+    """Persons of the resolution (`before`) none of whose mentions the decisions (`after`,
+    same rows) left with them: the persons those mentions went to, sorted ("" for left
+    unattributed). One person there is a rename, even when the old id now names others (a
+    swap of two ids). Name-variant merges name persons by their resolution ids, and follow
+    a rename."""
     was_person = before["status"].isin(["existing", "new"]).to_numpy()
     is_person_now = after["status"].isin(["existing", "new"]).to_numpy()
     old, new = before["person"].to_numpy(dtype=object), after["person"].to_numpy(dtype=object)
-    still = {str(p) for p in new[is_person_now]}
     targets: dict[str, set[str]] = {}
     for row in np.flatnonzero(was_person):
         targets.setdefault(str(old[row]), set()).add(
             str(new[row]) if is_person_now[row] else "")
-    return {person: next(iter(now)) for person, now in sorted(targets.items())
-            if person not in still and len(now) == 1 and "" not in now}
+    return {person: tuple(sorted(now)) for person, now in sorted(targets.items())
+            if person not in now}
 
 
 def _names_of_ids(mentions: pd.DataFrame) -> dict[str, set[str]]:

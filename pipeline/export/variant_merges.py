@@ -91,19 +91,31 @@ def merges_of(proposals: dict[str, Any], path: Path) -> list[dict[str, Any]]:
     return merges
 
 
-def follow_renames(merges: list[dict[str, Any]], renamed: dict[str, str]
+def follow_renames(merges: list[dict[str, Any]], moved: dict[str, tuple[str, ...]]
                    ) -> tuple[list[dict[str, Any]], list[str]]:
     """The merges with each person a curator's decisions renamed as a whole under its new id
-    (`renamed`, from `decisions.renamed_persons`), and notes on those the decisions settled:
-    a merge whose persons the decisions already made one, or whose renamed person another
-    merge names too."""
+    (`moved`, from `decisions.moved_persons`: a person whose mentions all went to one
+    other), and notes on those the decisions settled or undid: a merge whose persons the
+    decisions already made one, whose renamed person another merge names too, or one of
+    whose persons the decisions dissolved (its mentions given to several, or unattributed)."""
     followed, notes = [], []
     seen: set[str] = set()
+    renamed = {p: targets[0] for p, targets in moved.items() if len(targets) == 1
+               and targets[0]}
     for merge in merges:
         before = [str(p) for p in merge["persons"]]
+        dissolved = [p for p in before if p in moved and p not in renamed]
+        if dissolved:
+            where = "; ".join(f"{p} to {', '.join(t or '(unattributed)' for t in moved[p])}"
+                              for p in dissolved)
+            notes.append(f"variant merge of {', '.join(before)} not applied: the decisions "
+                         f"gave the mentions of {where}; decide the variant on the review "
+                         "page")
+            continue
         persons = list(dict.fromkeys(renamed.get(p, p) for p in before))
         moves = ", ".join(f"{p} -> {renamed[p]}" for p in before if p in renamed)
-        what = f"variant merge of {', '.join(before)} (renamed by the decisions: {moves})"
+        what = f"variant merge of {', '.join(before)}" + (
+            f" (renamed by the decisions: {moves})" if moves else "")
         if len(persons) < 2:
             notes.append(f"{what}: the decisions already made them one person, {persons[0]}")
         elif seen & set(persons):

@@ -151,12 +151,19 @@ class ConstraintColumns:
            registry_orcids: Mapping[str, str] | None = None) -> ConstraintColumns:
         """`registry_orcids` (person id -> the registry's ORCID of it): a mention with such
         an id and no ORCID of its own takes that ORCID, so that no mention with another
-        ORCID joins it."""
-        ids = [x if isinstance(x, str) and x not in catch_all else None
-               for x in mentions["id"].to_numpy(dtype=object)]
+        ORCID joins it; and a mention with that ORCID and no id takes that person's id, so
+        that no mention with another id joins it."""
         implied = registry_orcids or {}
+        holders: dict[str, list[str]] = {}
+        for pid, orcid in implied.items():
+            holders.setdefault(orcid, []).append(pid)
+        owner = {orcid: pids[0] for orcid, pids in holders.items() if len(pids) == 1}
+        orcid_column = mentions["orcid"].to_numpy(dtype=object)
+        ids = [x if isinstance(x, str) and x not in catch_all
+               else owner.get(o) if isinstance(o, str) else None
+               for x, o in zip(mentions["id"].to_numpy(dtype=object), orcid_column)]
         orcids = [x if isinstance(x, str) else implied.get(i) if i is not None else None
-                  for x, i in zip(mentions["orcid"].to_numpy(dtype=object), ids)]
+                  for x, i in zip(orcid_column, ids)]
         return cls(mentions["paper"].to_numpy(dtype=object), np.array(ids, dtype=object),
                    np.array(orcids, dtype=object))
 

@@ -19,7 +19,7 @@ import yaml
 from acl_anthology.utils.ids import is_verified_person_id
 from acl_anthology.utils.json import collapse_names
 
-from pipeline.anthology.orcids import ORCID_PATTERN
+from pipeline.anthology.orcids import orcid_key
 from pipeline.anthology.registry.model import Name, Person, Registry, RegistryError, RegistryFormat
 from pipeline.errors import InputError, Problem, ProblemLog
 
@@ -133,9 +133,12 @@ def _entry_to_person(pid: Any, entry: Any, path: Path, line: int | None,
             return None
         names.append(Name(value.get("first") or "", value["last"], value.get("script")))
     orcid = entry.get("orcid")
-    if orcid is not None and (not isinstance(orcid, str) or not ORCID_PATTERN.fullmatch(orcid)):
-        problems.error(path, line, f"entry {pid!r} has an invalid ORCID", repr(orcid))
-        orcid = None
+    if orcid is not None:
+        # Read as the library reads it (`convert_orcid`: upper case, a URL's path).
+        key = orcid_key(orcid) if isinstance(orcid, str) else None
+        if key is None:
+            problems.error(path, line, f"entry {pid!r} has an invalid ORCID", repr(orcid))
+        orcid = key
     unknown = set(entry) - set(ENTRY_KEYS)
     if unknown:
         # The official library only warns about unknown keys.

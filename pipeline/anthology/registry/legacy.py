@@ -20,7 +20,7 @@ import numpy as np
 import yaml
 from acl_anthology.utils.ids import is_verified_person_id
 
-from pipeline.anthology.orcids import ORCID_PATTERN
+from pipeline.anthology.orcids import orcid_key
 from pipeline.anthology.registry.model import Name, Person, Registry, RegistryError
 from pipeline.errors import InputError, Problem, ProblemLog
 
@@ -51,12 +51,12 @@ def _legacy_orcid(value: Any, path: Path, line: int, problems: ProblemLog) -> st
     if value is None:
         return None
     text = str(value).strip()
-    bare = text.removeprefix("https://orcid.org/").removeprefix("http://orcid.org/")
-    if not ORCID_PATTERN.fullmatch(bare):
+    bare = orcid_key(text)  # as the library reads it: upper case, a URL's path
+    if bare is None:
         problems.warning(path, line, "invalid ORCID, ignored", text)
         return None
     if bare != text:
-        problems.warning(path, line, "ORCID written as a URL; read as the bare ORCID", text)
+        problems.warning(path, line, f"ORCID written as {text!r}; read as {bare}", text)
     return bare
 
 
