@@ -29,6 +29,7 @@ def test_counts_match_the_snapshot_readme(real_anthology: Path, real_cache: Path
     assert stats["registry persons that are catch-alls"] == 90
     assert stats["mentions with an ORCID"] == 14_311
     assert stats["distinct ORCIDs"] == 7_964
+    assert stats["... of which invalid (read as none)"] == 6
     # The README: three older findings files predate some curation.
     unresolved = snapshot.mentions[snapshot.mentions["person"].isna()]
     assert set(unresolved["file"]) <= {"2023.findings.xml", "2024.findings.xml",
