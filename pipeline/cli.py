@@ -387,7 +387,12 @@ def cmd_export(args: argparse.Namespace) -> int:
     from pipeline.anthology.atomic import atomic_write_text
     from pipeline.export.decisions import apply_decisions, moved_persons, read_decisions
     from pipeline.export.entries import plan_export, read_assignments
-    from pipeline.export.pr_summary import display_names, evidence_of, render_summary
+    from pipeline.export.pr_summary import (
+        display_names,
+        evidence_after_decisions,
+        evidence_of,
+        render_summary,
+    )
     from pipeline.export.variant_merges import follow_renames, merges_of, read_proposals
 
     data_dir = _check_apply_target(args, {"resolution directory": args.resolution})
@@ -409,9 +414,12 @@ def cmd_export(args: argparse.Namespace) -> int:
     proposals = read_proposals(proposals_path)  # read once: merges and evidence
     merges = [] if args.no_variants else merges_of(proposals, proposals_path)
     renaming_notes: list[str] = []
+    evidence = evidence_of(proposals)
     if decisions is not None:
         decided = apply_decisions(assignments, decisions, snapshot, args.decisions)
-        merges, renaming_notes = follow_renames(merges, moved_persons(assignments, decided))
+        moved = moved_persons(assignments, decided)
+        merges, renaming_notes = follow_renames(merges, moved)
+        evidence = evidence_after_decisions(evidence, moved)
         assignments = decided
         log.info("%d decisions from %s applied (%d mentions)", len(decisions),
                  args.decisions, sum(len(d["mentions"]) for d in decisions))
@@ -423,7 +431,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         check_summary_file(full_path, protected, [
             args.resolution / "assignments.csv", args.resolution / "proposals.json"],
             SUMMARY_HEADER)
-    summary = render_summary(plan, evidence_of(proposals), full_path.name,
+    summary = render_summary(plan, evidence, full_path.name,
                              display_names(proposals))
     _apply(args, plan.changeset, snapshot.data_dir)
     if args.dry_run:

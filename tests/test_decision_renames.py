@@ -61,3 +61,20 @@ def test_a_rename_that_makes_two_merges_share_a_person_applies_only_the_first() 
     assert followed == [merges[0]]
     [note] = notes
     assert "not applied: a-b is in another merge too" in note
+
+
+def test_the_summary_s_evidence_follows_a_rename_and_a_swap_and_leaves_a_dissolved_person(
+        ) -> None:
+    from pipeline.export.pr_summary import evidence_after_decisions
+
+    evidence = {"bo-chen-iscas": {"years": [2016, 2022]}, "bo-chen-2": {"years": [2019, 2019]},
+                "bo-chen-3": {"years": [2020, 2021]}, "bo-chen-4": {"years": [2024, 2024]}}
+    moved = {"bo-chen-iscas": ("bo-chen-2",), "bo-chen-2": ("bo-chen-iscas",),
+             "bo-chen-3": ("bo-chen-ict",), "bo-chen-4": ("bo-chen-8", "bo-chen-9")}
+    assert evidence_after_decisions(evidence, moved) == {
+        "bo-chen-2": {"years": [2016, 2022]}, "bo-chen-iscas": {"years": [2019, 2019]},
+        "bo-chen-ict": {"years": [2020, 2021]}}
+    # Moved into a person that keeps its own mentions: that person keeps its own evidence.
+    assert evidence_after_decisions(evidence, {"bo-chen-3": ("bo-chen-4",)}) == {
+        "bo-chen-iscas": {"years": [2016, 2022]}, "bo-chen-2": {"years": [2019, 2019]},
+        "bo-chen-4": {"years": [2024, 2024]}}

@@ -44,6 +44,20 @@ def evidence_of(proposals: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return evidence
 
 
+def evidence_after_decisions(evidence: dict[str, dict[str, Any]],
+                             moved: dict[str, tuple[str, ...]]) -> dict[str, dict[str, Any]]:
+    """`evidence` (per person id) after a curator's decisions (`moved`, from
+    `decisions.moved_persons`): a person renamed as a whole takes its evidence to the new id
+    (also when two persons swap ids); a person whose mentions all went elsewhere keeps none,
+    since its cluster is not the group that id now names."""
+    after = {pid: found for pid, found in evidence.items() if pid not in moved}
+    for pid, targets in sorted(moved.items()):
+        target = targets[0] if len(targets) == 1 else ""
+        if target and pid in evidence and (target in moved or target not in evidence):
+            after[target] = evidence[pid]
+    return after
+
+
 def display_names(proposals: dict[str, Any]) -> dict[str, str]:
     """The name as the Anthology shows it, per split name slug (`proposals.json`)."""
     splits = proposals.get("splits", [])
