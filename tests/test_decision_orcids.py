@@ -3,6 +3,8 @@ decisions change is refused, whatever the ids are called."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -64,11 +66,11 @@ def test_giving_the_catch_all_s_mention_to_the_orcid_s_person_is_accepted() -> N
     assert _check(["wei-zhang-1", CATCH_ALL], {1: "wei-zhang-1"}, [X, None]) == []
 
 
-def test_a_registry_orcid_with_a_bad_checksum_still_pins_its_mentions() -> None:
-    from types import SimpleNamespace
-
+def test_a_registry_orcid_with_a_bad_checksum_still_pins_its_mentions(tmp_path: Path) -> None:
     import pandas as pd
+    from builder import Author, Paper, Volume, write_snapshot
 
+    from pipeline.anthology.snapshot import read_snapshot
     from pipeline.export.decision_orcids import (
         mention_orcids,
         orcid_clash,
@@ -76,15 +78,18 @@ def test_a_registry_orcid_with_a_bad_checksum_still_pins_its_mentions() -> None:
     )
 
     bad = "0000-0003-3333-4444"  # the shape of an ORCID, not its checksum
-    registry = SimpleNamespace(persons={"yang-liu-thu": SimpleNamespace(orcid=bad),
-                                        "yang-liu": SimpleNamespace(orcid=None)})
-    owner = registry_orcid_owners(registry)  # type: ignore[arg-type]
+    root = write_snapshot(tmp_path / "anthology", [Volume("2020.tiny", "main", 2020, "tiny", [
+        Paper("One paper", [Author("Yang", "Liu", orcid=bad),
+                            Author("Zhai", "Yu", orcid="0000-0000-0000-0000")])])],
+        registry_yaml=f"- canonical: {{first: Yang, last: Liu}}\n  id: yang-liu-thu\n"
+                      f"  orcid: {bad}\n")
+    snapshot = read_snapshot(root)
+    owner = registry_orcid_owners(snapshot.registry)
     assert owner == {bad: "yang-liu-thu"}
-    mentions = pd.DataFrame({"paper": ["a", "b"], "role": ["author", "author"],
-                             "position": [0, 0], "orcid": [bad, "0000-0000-0000-0000"]})
-    keys = pd.MultiIndex.from_tuples([("a", "author", 0), ("b", "author", 0)])
+    keys = pd.MultiIndex.from_tuples([("2020.tiny-main.1", "author", 0),
+                                      ("2020.tiny-main.1", "author", 1)])
     # A bad checksum nobody in the registry holds is no identity (placeholders exist).
-    orcids = mention_orcids(mentions, keys, owner)
+    orcids = mention_orcids(snapshot.mentions, keys)
     assert orcids == [bad, None]
-    clash = orcid_clash(orcids[0], "yang-liu", owner, registry)  # type: ignore[arg-type]
+    clash = orcid_clash(orcids[0], "yang-liu", owner, snapshot.registry)
     assert clash is not None and "pinned by the ORCID" in clash

@@ -4,13 +4,12 @@ resolution already has is the resolution's, and the plain export writes it the s
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from pipeline.anthology.orcids import clean_orcid, orcid_key
+from pipeline.anthology.orcids import orcid_key
 from pipeline.anthology.registry import UNVERIFIED_SUFFIX, Registry
 
 
@@ -110,16 +109,13 @@ def _only_renamed(orcid: str, before: OrcidHolders, after: OrcidHolders) -> bool
     return all(len(holders) == 1 for holders in now.values())
 
 
-def mention_orcids(mentions: pd.DataFrame, keys: pd.MultiIndex,
-                   registry_held: Collection[str] = ()) -> list[str | None]:
-    """The ORCID of each mention (paper, role, position) in `keys`: a valid one, or one the
-    registry gives to a person (`registry_held`, keyed by `orcid_key`) even with a bad
-    checksum, since it pins the mention all the same; else None. A plain list: pandas'
-    Series.map would turn the None of a mention without ORCID back into NaN, which then read
-    as a second ORCID."""
+def mention_orcids(mentions: pd.DataFrame, keys: pd.MultiIndex) -> list[str | None]:
+    """The ORCID of each mention (paper, role, position) in `keys`, or None: the snapshot's
+    `orcid` column, which already holds only ORCIDs that identify someone
+    (`anthology/orcids.usable_orcids`). A plain list: pandas' Series.map would turn the None
+    of a mention without ORCID back into NaN, which then read as a second ORCID."""
     column = mentions.set_index(["paper", "role", "position"])["orcid"].reindex(keys)
-    return [clean_orcid(o) or (key if (key := orcid_key(o)) in registry_held else None)
-            for o in column]
+    return [o if isinstance(o, str) else None for o in column]
 
 
 def registry_orcid_owners(registry: Registry) -> dict[str, str]:

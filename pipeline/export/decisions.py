@@ -122,8 +122,7 @@ def read_decisions(path: Path) -> list[dict[str, Any]]:
                     and isinstance(mention.get("position"), int)
                     and not isinstance(mention.get("position"), bool)
                     and mention["position"] >= 0):
-                unknown = sorted(set(mention) - KEYS["mention"]) if isinstance(
-                    mention, dict) else []
+                unknown = _unknown(mention, "mention") if isinstance(mention, dict) else []
                 problems.append(_problem(
                     path, f"{where}.mentions[{j}]", "needs paper (text), role (author or "
                     "editor) and position (a whole number from 0, no decimal point)" + (
@@ -137,10 +136,15 @@ def read_decisions(path: Path) -> list[dict[str, Any]]:
     return decisions
 
 
+def _unknown(document: dict[str, Any], kind: str) -> list[str]:
+    """The keys of `document` that a `kind` of the format does not have, sorted."""
+    return sorted(set(document) - KEYS[kind])
+
+
 def _unknown_keys(path: Path, where: str, document: dict[str, Any], kind: str
                   ) -> list[Problem]:
     """A key the format does not have (a misspelt one would be ignored silently)."""
-    unknown = sorted(set(document) - KEYS[kind])
+    unknown = _unknown(document, kind)
     if not unknown:
         return []
     return [_problem(path, where, f"unknown key {', '.join(map(json.dumps, unknown))} (a "
@@ -186,7 +190,7 @@ def apply_decisions(assignments: pd.DataFrame, decisions: list[dict[str, Any]],
     curated = curated.where(~curated.isin(catch_alls) & curated.notna()
                             & ~curated.astype(str).str.endswith(UNVERIFIED_SUFFIX))
     orcid_owner = registry_orcid_owners(registry)
-    orcids = mention_orcids(snapshot.mentions, keys, orcid_owner)
+    orcids = mention_orcids(snapshot.mentions, keys)
     person_of = assignments["person"].to_numpy(dtype=object, copy=True)
     status_of = assignments["status"].to_numpy(dtype=object, copy=True)
     seen: dict[tuple[str, str, int], str] = {}
@@ -271,6 +275,12 @@ def moved_persons(before: pd.DataFrame, after: pd.DataFrame) -> dict[str, tuple[
             str(new[row]) if is_person_now[row] else "")
     return {person: tuple(sorted(now)) for person, now in sorted(targets.items())
             if person not in now}
+
+
+def renamed(moved: dict[str, tuple[str, ...]]) -> dict[str, str]:
+    """The persons of `moved` (`moved_persons`) renamed as a whole: old id -> new id."""
+    return {person: targets[0] for person, targets in moved.items()
+            if len(targets) == 1 and targets[0]}
 
 
 def _names_of_ids(mentions: pd.DataFrame) -> dict[str, set[str]]:

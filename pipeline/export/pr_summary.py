@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from html import escape
 from typing import Any
 
+from pipeline.export.decisions import renamed
 from pipeline.export.entries import ExportPlan, PersonChange
 
 TOP = 3
@@ -51,9 +52,8 @@ def evidence_after_decisions(evidence: dict[str, dict[str, Any]],
     (also when two persons swap ids); a person whose mentions all went elsewhere keeps none,
     since its cluster is not the group that id now names."""
     after = {pid: found for pid, found in evidence.items() if pid not in moved}
-    for pid, targets in sorted(moved.items()):
-        target = targets[0] if len(targets) == 1 else ""
-        if target and pid in evidence and (target in moved or target not in evidence):
+    for pid, target in sorted(renamed(moved).items()):
+        if pid in evidence and (target in moved or target not in evidence):
             after[target] = evidence[pid]
     return after
 

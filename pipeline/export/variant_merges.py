@@ -29,6 +29,7 @@ from pipeline.anthology.person_ids import propose_id
 from pipeline.anthology.person_units import person_units
 from pipeline.anthology.registry import Name, Registry
 from pipeline.errors import InputError, Problem
+from pipeline.export.decisions import renamed
 
 
 @dataclass(frozen=True)
@@ -100,11 +101,10 @@ def follow_renames(merges: list[dict[str, Any]], moved: dict[str, tuple[str, ...
     whose persons the decisions dissolved (its mentions given to several, or unattributed)."""
     followed, notes = [], []
     seen: set[str] = set()
-    renamed = {p: targets[0] for p, targets in moved.items() if len(targets) == 1
-               and targets[0]}
+    renames = renamed(moved)
     for merge in merges:
         before = [str(p) for p in merge["persons"]]
-        dissolved = [p for p in before if p in moved and p not in renamed]
+        dissolved = [p for p in before if p in moved and p not in renames]
         if dissolved:
             where = "; ".join(f"{p} to {', '.join(t or '(unattributed)' for t in moved[p])}"
                               for p in dissolved)
@@ -112,8 +112,8 @@ def follow_renames(merges: list[dict[str, Any]], moved: dict[str, tuple[str, ...
                          f"gave the mentions of {where}; decide the variant on the review "
                          "page")
             continue
-        persons = list(dict.fromkeys(renamed.get(p, p) for p in before))
-        moves = ", ".join(f"{p} -> {renamed[p]}" for p in before if p in renamed)
+        persons = list(dict.fromkeys(renames.get(p, p) for p in before))
+        moves = ", ".join(f"{p} -> {renames[p]}" for p in before if p in renames)
         what = f"variant merge of {', '.join(before)}" + (
             f" (renamed by the decisions: {moves})" if moves else "")
         if len(persons) < 2:
