@@ -4,9 +4,12 @@ reports, and that bad input or a broken state never costs the last night's resul
 from __future__ import annotations
 
 import json
+import logging
+import re
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from builder import two_wei_zhangs
@@ -18,6 +21,8 @@ from pipeline.cli import main
 from pipeline.nightly.fingerprints import changed_names, name_fingerprints
 from pipeline.nightly.report import changed_clusters, flipped, report_markdown
 from pipeline.nightly.run import run_nightly
+from pipeline.resolve.clustering import symmetric_matrix
+from pipeline.resolve.pair_evidence import PairEvidence
 from pipeline.resolve.settings import ResolveSettings
 from pipeline.resolve.stable_ids import name_of_cluster, stable_labels
 
@@ -168,6 +173,30 @@ def test_a_new_volume_recomputes_its_names_and_keeps_everyone_s_ids(
     assert _persons(fresh)[columns].equals(second[columns])
     report_md = (state / "report.md").read_text()
     assert "2020.tiny-main.1" in report_md and "xml/2020.tiny.xml" in report_md
+
+
+def test_a_new_volume_predicts_only_the_pairs_with_a_new_mention(
+        two_nights: tuple[Path, Path, Path], caplog: pytest.LogCaptureFixture) -> None:
+    root, state, aside = two_nights
+    last = PairEvidence.load(state / "run" / "pair_evidence.npz")
+    assert set(last.blocks) == set(NAMES)
+    shutil.move(aside, root / "xml" / "2020.tiny.xml")
+    with caplog.at_level(logging.INFO, logger="pipeline.resolve.run"):
+        assert _night(root, state)["run"]["mode"] == "incremental"  # type: ignore[index]
+    found = re.search(r"pair evidence: (\d+) of (\d+) pairs predicted", caplog.text)
+    assert found is not None
+    predicted, total = int(found[1]), int(found[2])
+    tonight = PairEvidence.load(state / "run" / "pair_evidence.npz")
+    kept = 0
+    for slug, block in tonight.blocks.items():
+        before = {int(key): p for p, key in enumerate(last.blocks[slug].mentions.tolist())}
+        matrix = symmetric_matrix(last.blocks[slug].evidence, len(before))
+        keys = block.mentions.tolist()
+        for value, i, j in zip(block.evidence, *np.triu_indices(len(keys), 1)):
+            if keys[i] in before and keys[j] in before:
+                assert value == matrix[before[keys[i]], before[keys[j]]]
+                kept += 1
+    assert 0 < predicted == total - kept and kept > 0
 
 
 def test_same_two_nights_give_the_same_bytes(two_nights: tuple[Path, Path, Path],

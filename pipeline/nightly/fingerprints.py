@@ -45,21 +45,32 @@ def _registry_hashes(registry: Registry) -> pd.Series:
                      index=texts.index)
 
 
-def name_fingerprints(snapshot: Snapshot) -> pd.Series:
-    """Per name slug (sorted): a 16-hex-digit fingerprint of everything its split reads."""
+def mention_fingerprints(snapshot: Snapshot) -> np.ndarray:
+    """Per mention row: a uint64 hash of the mention and of the paper it is on (title,
+    abstract, year, venues, every coauthor). Two mentions whose fingerprints did not change
+    since the last night have the same pair features, up to the snapshot-wide statistics."""
     mentions, papers = snapshot.mentions, snapshot.papers
     authors = papers["authors"].map(lambda names: "|".join(sorted(names)))
     paper_hash = pd.Series(_row_hashes(papers[PAPER_FIELDS].assign(authors=authors)),
                            index=papers["paper"].to_numpy())
     on_paper = paper_hash.reindex(mentions["paper"].to_numpy()).fillna(0).astype("uint64")
-    mention_hash = _row_hashes(pd.DataFrame({
+    return _row_hashes(pd.DataFrame({
         "mention": _row_hashes(mentions[MENTION_FIELDS]), "paper": on_paper.to_numpy()}))
+
+
+def name_fingerprints(snapshot: Snapshot, mention_hashes: np.ndarray | None = None
+                      ) -> pd.Series:
+    """Per name slug (sorted): a 16-hex-digit fingerprint of everything its split reads.
+    `mention_hashes`: `mention_fingerprints(snapshot)`, if already computed."""
+    mentions = snapshot.mentions
+    if mention_hashes is None:
+        mention_hashes = mention_fingerprints(snapshot)
     # A sum is the same whatever the order of the mentions; uint64 arithmetic wraps around.
     codes, slugs = pd.factorize(mentions["slug"].to_numpy(), sort=True)
     registry = _registry_hashes(snapshot.registry)
     index = pd.Index(slugs).union(registry.index)
     sums = np.zeros(len(index), dtype=np.uint64)
-    np.add.at(sums, index.get_indexer(slugs)[codes], mention_hash.astype(np.uint64))
+    np.add.at(sums, index.get_indexer(slugs)[codes], mention_hashes.astype(np.uint64))
     np.add.at(sums, index.get_indexer(registry.index), registry.to_numpy(dtype=np.uint64))
     return pd.Series([f"{int(value):016x}" for value in sums], index=index, dtype=object)
 

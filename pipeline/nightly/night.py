@@ -18,7 +18,11 @@ from typing import Any
 import pandas as pd
 
 from pipeline.anthology.snapshot import read_snapshot
-from pipeline.nightly.fingerprints import changed_names, name_fingerprints
+from pipeline.nightly.fingerprints import (
+    changed_names,
+    mention_fingerprints,
+    name_fingerprints,
+)
 from pipeline.nightly.inputs import changed_files
 from pipeline.nightly.report import build_report
 from pipeline.nightly.state import NightlyState, Previous
@@ -84,7 +88,8 @@ def resolve_night(anthology: Path, state: NightlyState, settings: ResolveSetting
     """Resolve (all or the changed names), save the state; returns the report."""
     snapshot = read_snapshot(anthology, cache_dir=state.cache_dir, workers=workers,
                              show_progress=show_progress)
-    fingerprints = name_fingerprints(snapshot)
+    mention_keys = mention_fingerprints(snapshot)
+    fingerprints = name_fingerprints(snapshot, mention_keys)
     previous = state.load()
     decided = plan(previous, config, snapshot.registry.format, fingerprints, full)
     log.info("%s night: %s", decided.mode, decided.reason)
@@ -93,8 +98,9 @@ def resolve_night(anthology: Path, state: NightlyState, settings: ResolveSetting
         incremental = decided.mode == "incremental"
         carry = Carryover(previous.assignments,
                           previous.models if incremental else None,
-                          decided.changed, tuple(previous.links) if incremental else ())
-    resolution = resolve(snapshot, settings, show_progress, carry)
+                          decided.changed, tuple(previous.links) if incremental else (),
+                          previous.evidence if incremental else None)
+    resolution = resolve(snapshot, settings, show_progress, carry, mention_keys)
 
     assignments = resolution.assignments
     placements = resolution.placements if resolution.placements is not None else \
@@ -129,10 +135,13 @@ def resolve_night(anthology: Path, state: NightlyState, settings: ResolveSetting
         else None, variants,
         set(name_of_cluster(previous.assignments["cluster"])) if previous is not None
         else set(), problems)
-    assert resolution.learnt is not None
+    assert resolution.learnt is not None and resolution.pair_evidence is not None
+    evidence = resolution.pair_evidence
+    if decided.changed is not None and previous is not None and previous.evidence is not None:
+        evidence = previous.evidence.updated(evidence, decided.changed)
     state.save(texts, fingerprints,
                resolution.variants.scored if resolution.variants is not None else [],
-               resolution.learnt,
+               resolution.learnt, evidence,
                {"inputs": inputs, "config": config, "names": len(fingerprints),
                 "registry_format": snapshot.registry.format, "mode": decided.mode,
                 "problems": problems})

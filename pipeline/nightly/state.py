@@ -8,6 +8,7 @@
         fingerprints.pickle per name slug: what its split read (`fingerprints.py`)
         links.pickle        scored name-variant links, before settling
         models.pickle       what `resolve` learnt (`carryover.LearntModels`)
+        pair_evidence.npz   pair evidence of the names split (`resolve/pair_evidence.py`)
         manifest.json       input digests, settings, code digest, how the night ran, and the
                             digest of every file above (a mismatch: the state is not used)
     STATE/report.md, STATE/report.json   the last night's change report
@@ -46,13 +47,14 @@ from pipeline.errors import InputError
 # only reads the manifest, must not wait for them, so they are imported where used.
 if TYPE_CHECKING:
     from pipeline.resolve.carryover import LearntModels
+    from pipeline.resolve.pair_evidence import PairEvidence
     from pipeline.resolve.variant_decision import VariantLink
 
 log = logging.getLogger(__name__)
 
 STATE_VERSION = "nightly-state-v1"
 RESOLUTION_FILES = ("assignments.csv", "proposals.json", "placements.csv", "ambiguity.csv")
-STATE_FILES = ("fingerprints.pickle", "links.pickle", "models.pickle")
+STATE_FILES = ("fingerprints.pickle", "links.pickle", "models.pickle", "pair_evidence.npz")
 
 
 def file_sha256(path: Path) -> str:
@@ -76,6 +78,7 @@ class Previous:
     fingerprints: dict[str, str]
     links: list[VariantLink]
     models: LearntModels | None  # None: unreadable or stale, so the night learns again
+    evidence: PairEvidence | None = None  # None: every pair is predicted again
     complete: bool = True
 
 
@@ -176,6 +179,7 @@ class NightlyState:
         """The last night's results, or None (logged) when there are none or they do not
         match their manifest."""
         from pipeline.resolve.carryover import LearntModels, StaleModelsError
+        from pipeline.resolve.pair_evidence import PairEvidence
         from pipeline.resolve.variant_decision import VariantLink
 
         # Pickle runs code as it loads: only the tool's own state (marker checked) is read.
@@ -204,8 +208,14 @@ class NightlyState:
         except StaleModelsError as error:
             log.warning("%s; this night learns its models again", error)
             models = None
+        try:
+            evidence: PairEvidence | None = PairEvidence.load(
+                self.run_dir / "pair_evidence.npz")
+        except ValueError as error:
+            log.warning("%s; this night predicts every pair again", error)
+            evidence = None
         return Previous(manifest, assignments, placements, proposals, fingerprints, links,
-                        models)
+                        models, evidence)
 
     def _assignments_only(self) -> Previous | None:
         """Last night's assignments alone, when they still read as a valid file: enough to
@@ -221,7 +231,8 @@ class NightlyState:
         return Previous({}, assignments, pd.DataFrame(), {}, {}, [], None, complete=False)
 
     def save(self, texts: dict[str, str], fingerprints: pd.Series, links: list[VariantLink],
-             models: LearntModels, manifest: dict[str, Any]) -> None:
+             models: LearntModels, evidence: PairEvidence, manifest: dict[str, Any]
+             ) -> None:
         """Replace `run/` with these results (manifest written last; `write_dir_atomically`:
         the new directory is filled beside it, then the two swap by two renames)."""
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -234,6 +245,7 @@ class NightlyState:
             (directory / "links.pickle").write_bytes(pickle.dumps(
                 sorted(links, key=lambda x: (x.first, x.second))))
             models.save(directory / "models.pickle")
+            (directory / "pair_evidence.npz").write_bytes(evidence.to_bytes())
             digests = {name: file_sha256(directory / name)
                        for name in (*RESOLUTION_FILES, *STATE_FILES)}
             (directory / "manifest.json").write_text(json.dumps(

@@ -24,6 +24,7 @@ from pipeline.resolve.ambiguity import AmbiguityModel
 from pipeline.resolve.assignment import PlacementConfidence
 from pipeline.resolve.cluster_merge import ClusterModel
 from pipeline.resolve.confidence_calibration import ConfidenceCalibration
+from pipeline.resolve.pair_evidence import PairEvidence
 from pipeline.resolve.pair_model import PairModel
 from pipeline.resolve.paper_text import TextModel
 from pipeline.resolve.variant_decision import VariantLink
@@ -70,13 +71,15 @@ class Carryover:
     `assignments`: its assignments (person ids are kept stable against them). With `models`,
     nothing is learnt again; with `changed` as well, only those names are split again and
     the others keep their rows in `assignments`; `links` are the previous scored name-variant
-    links, kept for pairs of unchanged names.
+    links, kept for pairs of unchanged names; `evidence` the pair evidence the previous run
+    kept (used only with its `models`).
     """
 
     assignments: pd.DataFrame
     models: LearntModels | None = None
     changed: frozenset[str] | None = None
     links: tuple[VariantLink, ...] = ()
+    evidence: PairEvidence | None = None
 
 
 def splice(previous: pd.DataFrame, current: pd.DataFrame, changed: frozenset[str],

@@ -25,7 +25,7 @@ from pipeline.resolve.authorship import Authorship
 from pipeline.resolve.cluster_merge import ClusterModel, PooledBlock
 from pipeline.resolve.evidence import EvidenceContext, pair_matrix, without_evidence
 from pipeline.resolve.evidence_kinds import FEATURE_NAMES
-from pipeline.resolve.pair_model import PairModel
+from pipeline.resolve.pair_model import COMMONNESS_COLUMN, PairModel
 from pipeline.resolve.placement import placement_of
 from pipeline.resolve.split import Constraints, cannot_link, confidence_of, split_block
 from pipeline.resolve.synthetic import SyntheticBlocks
@@ -193,11 +193,19 @@ PREFETCH_PAIRS = 1_000_000
 
 class BlockLogits:
     """Pair log-odds matrices of blocks under one pair model, each computed once (splitting
-    the same names again, e.g. with other constraints, needs no new predictions)."""
+    the same names again, e.g. with other constraints, needs no new predictions).
 
-    def __init__(self, model: PairModel, blocks: BlockFeatures) -> None:
+    `known`: per slug, evidence already known for some of its pairs (NaN where not, as
+    `PairEvidence.known` gives it; the nightly job's kept pairs): only the others are
+    predicted. `evidence(slug)` gives a block's evidence, to be kept for the next night."""
+
+    def __init__(self, model: PairModel, blocks: BlockFeatures,
+                 known: Callable[[str], np.ndarray] | None = None) -> None:
         self.model = model
         self.blocks = blocks
+        self.known = known
+        self.predicted_pairs = 0
+        self._evidence: dict[str, np.ndarray] = {}
         self._matrices: dict[str, np.ndarray] = {}
 
     def prefetch(self, slugs: Iterable[str]) -> None:
@@ -208,25 +216,47 @@ class BlockLogits:
                 if slug not in self._matrices and len(self.blocks.rows[slug]) > 1]
         start = 0
         while start < len(todo):
-            chunk: list[str] = []
+            chunk: dict[str, tuple[np.ndarray, np.ndarray]] = {}
             pairs = 0
             while start < len(todo) and (not chunk or pairs < PREFETCH_PAIRS):
-                chunk.append(todo[start])
-                pairs += len(self.blocks.features[todo[start]])
+                slug = todo[start]
+                evidence, missing = self._known(slug)
+                chunk[slug] = (evidence, missing)
+                pairs += int(missing.sum())
                 start += 1
-            values = self.model.logits(np.vstack(
-                [self.blocks.features[slug] for slug in chunk]).astype(np.float64))
+            wanted = [self.blocks.features[slug][missing]
+                      for slug, (_, missing) in chunk.items()]
+            values = self.model.evidence(np.vstack(wanted).astype(np.float64)) \
+                if pairs else np.zeros(0)
+            self.predicted_pairs += pairs
             offset = 0
-            for slug in chunk:
-                n = len(self.blocks.rows[slug])
-                count = n * (n - 1) // 2
-                self._matrices[slug] = symmetric_matrix(values[offset:offset + count], n)
+            for slug, (evidence, missing) in chunk.items():
+                count = int(missing.sum())
+                evidence[missing] = values[offset:offset + count]
                 offset += count
+                self._keep(slug, evidence)
+
+    def _known(self, slug: str) -> tuple[np.ndarray, np.ndarray]:
+        """The block's evidence as far as known (NaN elsewhere) and where it is missing."""
+        pairs = len(self.blocks.features[slug])
+        evidence = self.known(slug) if self.known is not None else np.full(pairs, np.nan)
+        return evidence, np.isnan(evidence)
+
+    def _keep(self, slug: str, evidence: np.ndarray) -> None:
+        self._evidence[slug] = evidence
+        commonness = self.blocks.features[slug][:, COMMONNESS_COLUMN].astype(np.float64)
+        self._matrices[slug] = symmetric_matrix(self.model.logits_from(evidence, commonness),
+                                                len(self.blocks.rows[slug]))
+
+    def evidence(self, slug: str) -> np.ndarray | None:
+        """The block's pair evidence, if its matrix was computed."""
+        return self._evidence.get(slug)
 
     def __call__(self, slug: str) -> np.ndarray:
         if slug not in self._matrices:
-            self._matrices[slug] = logit_matrix(self.model, self.blocks.features[slug],
-                                                len(self.blocks.rows[slug]))
+            if len(self.blocks.rows[slug]) < 2:
+                return np.zeros((len(self.blocks.rows[slug]),) * 2)
+            self.prefetch([slug])
         return self._matrices[slug]
 
 

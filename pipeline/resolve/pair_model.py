@@ -161,9 +161,13 @@ class PairModel:
     def logits(self, features: np.ndarray) -> np.ndarray:
         if len(features) == 0:
             return np.zeros(0)
+        return self.logits_from(self.evidence(features), features[:, COMMONNESS_COLUMN])
+
+    def logits_from(self, evidence: np.ndarray, commonness: np.ndarray | float
+                    ) -> np.ndarray:
+        """Log-odds from `evidence` (as `evidence` gives it) and the name's commonness."""
         scale, weight, intercept = self.calibration
-        return np.asarray(scale * self.evidence(features)
-                          + weight * features[:, COMMONNESS_COLUMN] + intercept,
+        return np.asarray(scale * evidence + weight * commonness + intercept,
                           dtype=np.float64)
 
     def describe(self) -> dict[str, object]:

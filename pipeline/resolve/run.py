@@ -60,6 +60,7 @@ from pipeline.resolve.clustering import (
 from pipeline.resolve.confidence_calibration import ConfidenceCalibration, judge_clusters
 from pipeline.resolve.evidence import EvidenceContext
 from pipeline.resolve.graph import HeterogeneousGraph, build_graph
+from pipeline.resolve.pair_evidence import BlockEvidence, PairEvidence
 from pipeline.resolve.pair_model import PairModel
 from pipeline.resolve.paper_text import TextModel, papers_in_model
 from pipeline.resolve.persons import assign_persons
@@ -99,6 +100,7 @@ class Resolution:
     # Mentions without a specific id placed among known persons (`assignment.py`).
     placements: pd.DataFrame | None = None
     learnt: LearntModels | None = None  # what the run learnt (or reused), for the next
+    pair_evidence: PairEvidence | None = None  # of the names split, with `mention_keys`
 
 
 def candidate_names(names: pd.DataFrame, ambiguity: pd.Series, min_ambiguity: float
@@ -124,10 +126,14 @@ def constrained_names(mentions: pd.DataFrame, catch_all: frozenset[str]) -> pd.S
 
 
 def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool = False,
-            carry: Carryover | None = None) -> Resolution:
+            carry: Carryover | None = None, mention_keys: np.ndarray | None = None
+            ) -> Resolution:
     """Resolve the snapshot (see the module docstring). `carry`: the previous run of the
     nightly job (`carryover.py`): person ids are kept stable against its assignments; with
-    its models nothing is learnt again, and with its changed names only they are split."""
+    its models nothing is learnt again, and with its changed names only they are split,
+    predicting only the pairs its kept evidence lacks. `mention_keys`: a fingerprint per
+    mention row (the nightly job's); with them the resolution keeps the pair evidence of
+    the names it split (`Resolution.pair_evidence`) for the next night."""
     timings: dict[str, float] = {}
     clock = time.perf_counter()
 
@@ -249,7 +255,11 @@ def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool =
         merger = ClusterMerger(context, commonness, cluster_model)
         lap("cluster model")
 
-    logits = BlockLogits(evidence_model, features)  # shared by the split and the blind one
+    kept_evidence = carry.evidence if learnt is not None and carry is not None else None
+    logits = BlockLogits(  # shared by the split and the blind one
+        evidence_model, features,
+        None if kept_evidence is None or mention_keys is None else
+        lambda slug: kept_evidence.known(slug, mention_keys[features.rows[slug]]))
     logits.prefetch([*([] if settings.calibrate else chosen),
                      *(curated_rows if learning else [])])
     clusters = cluster_blocks(mentions, features, chosen, lambda _: pair_model,
@@ -257,6 +267,10 @@ def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool =
                               settings.resolution, settings.seed, show_progress, merger,
                               None if settings.calibrate else logits,
                               registry_orcids=registry_orcids)
+    if kept_evidence is not None:
+        total = sum(len(features.features[slug]) for slug in chosen)
+        log.info("pair evidence: %d of %d pairs predicted, the others kept from the last "
+                 "night", logits.predicted_pairs, total)
     conflicts = list(clusters.attrs.get("conflicts", []))
     for conflict in conflicts:
         log.warning("curation conflict: %s", conflict)
@@ -326,6 +340,9 @@ def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool =
                  len(variants.persons),
                  sum(1 for link in variants.links if link.decision == "similar"))
         lap("name variants")
+    pair_evidence = None if mention_keys is None else PairEvidence({
+        slug: BlockEvidence(mention_keys[features.rows[slug]], evidence) for slug in chosen
+        if (evidence := logits.evidence(slug)) is not None})
     learnt = learnt or LearntModels(
         ambiguity=ambiguity_model, evidence=evidence_model, pair=pair_model,
         calibration=calibration, placement=placement_model,
@@ -344,4 +361,4 @@ def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool =
                 "cluster_confidence": calibration.describe()},
         timings=timings, context=context, features=features, pair_model=pair_model,
         graph=graph, conflicts=conflicts, variants=variants, placements=placements,
-        learnt=learnt)
+        learnt=learnt, pair_evidence=pair_evidence)

@@ -1,0 +1,123 @@
+"""Pair evidence one night keeps for the next (the nightly job's state, `pair_evidence.npz`).
+
+For each name a night split: the fingerprint of each of its mentions
+(`nightly/fingerprints.py`: the mention and its paper as read) and the evidence model's log
+likelihood ratio of every pair of them. The next night, which reuses the same models, predicts
+only the pairs with a new or changed mention and keeps the others' evidence; the prior (the
+name's commonness) is applied afresh. Like the names a night does not split, the kept pairs do
+not follow the snapshot-wide statistics that moved since (how rare a coauthor's name is, the
+coauthor-of-coauthor graph); a full night catches up.
+
+Stored as plain arrays in one `.npz`, read without pickle.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+FORMAT = "pair-evidence-v1"
+
+
+@dataclass(frozen=True)
+class BlockEvidence:
+    """One name: its mentions' fingerprints (block order) and the evidence of each pair
+    (i < j, in `np.triu_indices` order)."""
+
+    mentions: np.ndarray  # uint64
+    evidence: np.ndarray  # float64, len(mentions) * (len(mentions) - 1) / 2
+
+    def __post_init__(self) -> None:
+        n = len(self.mentions)
+        if len(self.evidence) != n * (n - 1) // 2:
+            raise ValueError(f"{n} mentions need {n * (n - 1) // 2} pair values, "
+                             f"not {len(self.evidence)}")
+
+
+class PairEvidence:
+    """The kept evidence of every name, by name slug."""
+
+    def __init__(self, blocks: Mapping[str, BlockEvidence] | None = None) -> None:
+        self.blocks = dict(sorted((blocks or {}).items()))
+
+    def __len__(self) -> int:
+        return len(self.blocks)
+
+    def pairs(self) -> int:
+        return sum(len(block.evidence) for block in self.blocks.values())
+
+    def known(self, slug: str, mentions: np.ndarray) -> np.ndarray:
+        """Evidence of the pairs (i < j, `np.triu_indices` order) of `mentions` (fingerprints,
+        tonight's block order): the kept value where both mentions were in the name's block,
+        NaN where a pair must be predicted."""
+        n = len(mentions)
+        out = np.full(n * (n - 1) // 2, np.nan)
+        kept = self.blocks.get(slug)
+        if kept is None or n < 2 or len(kept.mentions) < 2:
+            return out
+        position_of = {int(key): p for p, key in enumerate(kept.mentions.tolist())}
+        if len(position_of) != len(kept.mentions):  # a repeated fingerprint: trust nothing
+            return out
+        position = np.array([position_of.get(int(key), -1) for key in mentions.tolist()],
+                            dtype=np.int64)
+        ii, jj = np.triu_indices(n, 1)
+        first, second = position[ii], position[jj]
+        both = (first >= 0) & (second >= 0)
+        low = np.minimum(first[both], second[both])
+        high = np.maximum(first[both], second[both])
+        m = len(kept.mentions)
+        out[both] = kept.evidence[low * m - low * (low + 1) // 2 + high - low - 1]
+        return out
+
+    def updated(self, tonight: PairEvidence, recomputed: frozenset[str] | None
+                ) -> PairEvidence:
+        """Tonight's evidence, plus this (last night's) for the names not recomputed
+        (`recomputed` None: every name was, so nothing of this is kept)."""
+        kept = {} if recomputed is None else {
+            slug: block for slug, block in self.blocks.items() if slug not in recomputed}
+        return PairEvidence({**kept, **tonight.blocks})
+
+    def to_bytes(self) -> bytes:
+        """The `.npz` file's bytes (`load` reads them back)."""
+        slugs = list(self.blocks)
+        sizes = np.array([len(self.blocks[s].mentions) for s in slugs], dtype=np.int64)
+        empty = (np.zeros(0, dtype=np.uint64), np.zeros(0))
+        buffer = io.BytesIO()
+        np.savez(buffer, format=np.array(FORMAT), slugs=np.array(slugs, dtype=str),
+                 sizes=sizes,
+                 mentions=np.concatenate([*(self.blocks[s].mentions for s in slugs),
+                                          empty[0]]).astype(np.uint64),
+                 evidence=np.concatenate([*(self.blocks[s].evidence for s in slugs),
+                                          empty[1]]).astype(np.float64))
+        return buffer.getvalue()
+
+    @classmethod
+    def load(cls, path: Path) -> PairEvidence:
+        """Raises ValueError when the file is not one `save` wrote."""
+        try:
+            with np.load(io.BytesIO(path.read_bytes()), allow_pickle=False) as stored:
+                version = str(stored["format"])
+                slugs = [str(s) for s in stored["slugs"]]
+                sizes = stored["sizes"].astype(np.int64)
+                mentions = stored["mentions"].astype(np.uint64)
+                evidence = stored["evidence"].astype(np.float64)
+        except (OSError, KeyError, EOFError, ValueError, zipfile.BadZipFile) as error:
+            raise ValueError(f"{path}: cannot be read ({error})") from error
+        if version != FORMAT:
+            raise ValueError(f"{path}: written by another version ({version})")
+        pair_counts = sizes * (sizes - 1) // 2
+        if len(slugs) != len(sizes) or sizes.sum() != len(mentions) \
+                or pair_counts.sum() != len(evidence):
+            raise ValueError(f"{path}: its arrays do not fit together")
+        mention_ends = np.cumsum(sizes)
+        pair_ends = np.cumsum(pair_counts)
+        return cls({slug: BlockEvidence(mentions[m_end - size:m_end],
+                                        evidence[p_end - count:p_end])
+                    for slug, size, m_end, count, p_end in zip(
+                        slugs, sizes.tolist(), mention_ends.tolist(), pair_counts.tolist(),
+                        pair_ends.tolist())})

@@ -1,0 +1,110 @@
+"""The pair evidence a night keeps for the next (`resolve/pair_evidence.py`) and how the
+split's log-odds use it (`clustering.BlockLogits`)."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pipeline.resolve.clustering import BlockFeatures, BlockLogits, symmetric_matrix
+from pipeline.resolve.evidence_kinds import FEATURE_NAMES
+from pipeline.resolve.pair_evidence import BlockEvidence, PairEvidence
+from pipeline.resolve.pair_model import PairModel
+
+
+def _keys(*values: int) -> np.ndarray:
+    return np.array(values, dtype=np.uint64)
+
+
+def test_kept_pairs_are_found_whatever_the_order_and_new_mentions_are_unknown() -> None:
+    # Last night: mentions 10, 20, 30; pairs (10,20)=1, (10,30)=2, (20,30)=3.
+    kept = PairEvidence({"a": BlockEvidence(_keys(10, 20, 30), np.array([1.0, 2.0, 3.0]))})
+    # Tonight: 30, 40 (new), 10; pairs (30,40), (30,10), (40,10).
+    known = kept.known("a", _keys(30, 40, 10))
+    assert np.isnan(known[0]) and known[1] == 2.0 and np.isnan(known[2])
+    assert np.isnan(kept.known("b", _keys(10, 20))).all()  # a name not kept
+
+
+@given(st.integers(2, 9), st.randoms(use_true_random=False), st.integers(0, 4))
+def test_known_evidence_is_last_night_s_value_of_that_pair(size: int, rng: random.Random,
+                                                            new: int) -> None:
+    old = np.array(rng.sample(range(1, 1000), size), dtype=np.uint64)
+    values = np.array([rng.uniform(-5, 5) for _ in range(size * (size - 1) // 2)])
+    matrix = symmetric_matrix(values, size)
+    kept = PairEvidence({"a": BlockEvidence(old, values)})
+    # Tonight: some of last night's mentions, in another order, and new ones.
+    stayed = rng.sample(range(size), rng.randint(0, size))
+    tonight = [int(old[p]) for p in stayed] + list(range(2000, 2000 + new))
+    rng.shuffle(tonight)
+    position = {int(key): p for p, key in enumerate(old.tolist())}
+    known = kept.known("a", np.array(tonight, dtype=np.uint64))
+    ii, jj = np.triu_indices(len(tonight), 1)
+    for value, i, j in zip(known, ii, jj):
+        a, b = position.get(tonight[i]), position.get(tonight[j])
+        if a is None or b is None:
+            assert np.isnan(value)
+        else:
+            assert value == matrix[a, b]
+
+
+def test_it_reads_back_what_it_wrote_and_refuses_anything_else(tmp_path: Path) -> None:
+    evidence = PairEvidence({"b": BlockEvidence(_keys(1, 2), np.array([0.5])),
+                             "a": BlockEvidence(_keys(3, 4, 5), np.array([1.0, -2.0, 3.0])),
+                             "c": BlockEvidence(_keys(), np.zeros(0))})
+    path = tmp_path / "pair_evidence.npz"
+    path.write_bytes(evidence.to_bytes())
+    back = PairEvidence.load(path)
+    assert list(back.blocks) == ["a", "b", "c"] and back.pairs() == 4
+    for slug, block in evidence.blocks.items():
+        assert back.blocks[slug].mentions.tolist() == block.mentions.tolist()
+        assert back.blocks[slug].evidence.tolist() == block.evidence.tolist()
+    assert back.to_bytes() == evidence.to_bytes()
+    path.write_bytes(evidence.to_bytes()[:100])
+    with pytest.raises(ValueError, match="pair_evidence.npz"):
+        PairEvidence.load(path)
+    with pytest.raises(ValueError, match="3 mentions need 3 pair values"):
+        BlockEvidence(_keys(1, 2, 3), np.zeros(2))
+
+
+def test_a_night_keeps_the_names_it_did_not_recompute() -> None:
+    last = PairEvidence({"a": BlockEvidence(_keys(1, 2), np.array([1.0])),
+                         "b": BlockEvidence(_keys(3, 4), np.array([2.0])),
+                         "c": BlockEvidence(_keys(5, 6), np.array([3.0]))})
+    tonight = PairEvidence({"a": BlockEvidence(_keys(1, 2, 7), np.array([1.0, 0.0, 0.0]))})
+    merged = last.updated(tonight, frozenset({"a", "b"}))  # b changed, no longer split
+    assert sorted(merged.blocks) == ["a", "c"] and merged.pairs() == 4
+    assert sorted(last.updated(tonight, None).blocks) == ["a"]
+
+
+def _model_and_blocks() -> tuple[PairModel, BlockFeatures]:
+    rng = np.random.default_rng(0)
+    x = rng.random((400, len(FEATURE_NAMES)))
+    same = x[:, 0] + 0.3 * rng.random(400) > 0.6
+    model = PairModel.fit_evidence(x, same, np.arange(400) // 4)
+    n = 6
+    features = rng.random((n * (n - 1) // 2, len(FEATURE_NAMES))).astype(np.float32)
+    return model, BlockFeatures({"a": np.arange(n)}, {"a": features})
+
+
+def test_only_the_pairs_not_kept_are_predicted_and_the_log_odds_are_the_same() -> None:
+    model, blocks = _model_and_blocks()
+    fresh = BlockLogits(model, blocks)
+    expected = fresh("a")
+    evidence = fresh.evidence("a")
+    assert evidence is not None and fresh.predicted_pairs == 15
+    partly = evidence.copy()
+    partly[[0, 4, 9]] = np.nan
+    reusing = BlockLogits(model, blocks, known=lambda slug: partly.copy())
+    reusing.prefetch(["a"])
+    assert reusing.predicted_pairs == 3
+    assert np.array_equal(reusing("a"), expected)
+    # Kept evidence is used as it is, not predicted again.
+    shifted = evidence + 1.0
+    kept = BlockLogits(model, blocks, known=lambda slug: shifted.copy())
+    assert np.allclose(kept("a") - expected, symmetric_matrix(np.ones(15), 6))
+    assert kept.predicted_pairs == 0
