@@ -164,9 +164,19 @@ def _nightly_command(data_dir: Path, state: Path) -> None:
                     str(data_dir), "--state", str(state)], check=True, capture_output=True)
 
 
+def _night_was(state: Path, mode: str) -> None:
+    """A bench night that ran another way than the case means measures something else."""
+    ran = json.loads((state / "report.json").read_text(encoding="utf-8"))["run"]
+    if ran["mode"] != mode:
+        raise RuntimeError(f"the night in {state} ran {ran['mode']} ({ran['reason']}), "
+                           f"not {mode}: the measurement would not be of this case")
+
+
 def _nightly_unchanged(data_dir: Path, cache: Path) -> None:
     """`anthology-resolve nightly` on the snapshot its state has seen (the whole process)."""
-    _nightly_command(data_dir, _nightly_paths(data_dir, cache)[2])
+    state = _nightly_paths(data_dir, cache)[2]
+    _nightly_command(data_dir, state)
+    _night_was(state, "unchanged")
 
 
 def _nightly_add_volume(data_dir: Path, cache: Path) -> None:
@@ -176,6 +186,7 @@ def _nightly_add_volume(data_dir: Path, cache: Path) -> None:
     tonight = cache / "nightly" / "state-tonight"
     _copy_state(state_without, tonight)
     _nightly_command(data_dir, tonight)
+    _night_was(tonight, "incremental")
 
 
 def _evaluate(data_dir: Path, cache: Path) -> None:

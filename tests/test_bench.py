@@ -1,0 +1,28 @@
+"""`make bench` measures what its case names: a nightly case whose night ran another way
+(a full night where an incremental one was meant) is an error, not a figure."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from pipeline.bench import _night_was
+
+
+def _report(state: Path, mode: str, reason: str) -> None:
+    state.mkdir(parents=True, exist_ok=True)
+    (state / "report.json").write_text(json.dumps({"run": {"mode": mode, "reason": reason}}))
+
+
+def test_a_night_of_the_mode_its_case_means_passes(tmp_path: Path) -> None:
+    _report(tmp_path, "incremental", "4,488 names changed")
+    _night_was(tmp_path, "incremental")
+
+
+def test_a_full_night_where_an_incremental_one_was_meant_stops_the_bench(tmp_path: Path
+                                                                       ) -> None:
+    _report(tmp_path, "full", "the code, its libraries or the settings changed")
+    with pytest.raises(RuntimeError, match="ran full .the code.*not incremental"):
+        _night_was(tmp_path, "incremental")
