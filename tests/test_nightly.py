@@ -18,11 +18,16 @@ from hypothesis import strategies as st
 
 from pipeline.anthology.snapshot import read_snapshot
 from pipeline.cli import main
-from pipeline.nightly.fingerprints import changed_names, name_fingerprints
+from pipeline.nightly.fingerprints import (
+    changed_names,
+    mention_fingerprints,
+    name_fingerprints,
+)
 from pipeline.nightly.report import changed_clusters, flipped, report_markdown
 from pipeline.nightly.run import run_nightly
+from pipeline.nightly.state import file_sha256
 from pipeline.resolve.clustering import symmetric_matrix
-from pipeline.resolve.pair_evidence import PairEvidence
+from pipeline.resolve.pair_evidence import BlockEvidence, PairEvidence
 from pipeline.resolve.settings import ResolveSettings
 from pipeline.resolve.stable_ids import name_of_cluster, stable_labels
 
@@ -94,6 +99,38 @@ def test_a_new_paper_changes_the_fingerprints_of_its_authors_only(tmp_path: Path
     assert "wei-zhang" in on_2020 and len(now) > len(on_2020)
     # The same snapshot read again: the same fingerprints (nothing depends on order).
     assert name_fingerprints(read_snapshot(root)).equals(now)
+
+
+def test_a_new_co_editor_changes_the_fingerprints_of_the_volume_s_editors(tmp_path: Path
+                                                                          ) -> None:
+    # An editor sits on the volume id; its pair features read the volume's front matter.
+    root = two_wei_zhangs(tmp_path / "anthology")
+    volume = root / "xml" / "2017.tiny.xml"
+
+    def editors(second: str) -> None:
+        text = volume.read_text(encoding="utf-8")
+        start = text.index("<venue>tiny</venue>") + len("<venue>tiny</venue>")
+        end = text.index("</meta>")
+        volume.write_text(text[:start] + "<editor><first>Wei</first><last>Zhang</last>"
+                          f"</editor><editor><first>{second}</first><last>Petrov</last>"
+                          "</editor>" + text[end:end + len("</meta>")] + "<frontmatter/>"
+                          + text[end + len("</meta>"):].replace("<frontmatter/>", ""),
+                          encoding="utf-8")
+
+    editors("Dmitri")
+    snapshot = read_snapshot(root)
+    before = name_fingerprints(snapshot)
+    editor = ((snapshot.mentions["role"] == "editor")
+              & (snapshot.mentions["slug"] == "wei-zhang")).to_numpy()
+    assert editor.sum() == 1
+    keys = mention_fingerprints(snapshot)
+    editors("Anna")
+    snapshot = read_snapshot(root)
+    now = mention_fingerprints(snapshot)
+    assert now[editor][0] != keys[editor][0]
+    assert (now[~editor] == keys[~editor]).sum() == (~editor).sum() - 1  # and the co-editor
+    assert changed_names(before.to_dict(), name_fingerprints(snapshot)) == frozenset(
+        {"wei-zhang", "dmitri-petrov", "anna-petrov"})
 
 
 def test_a_registry_edit_changes_the_fingerprint_of_the_names_it_touches(tmp_path: Path
@@ -197,6 +234,29 @@ def test_a_new_volume_predicts_only_the_pairs_with_a_new_mention(
                 assert value == matrix[before[keys[i]], before[keys[j]]]
                 kept += 1
     assert 0 < predicted == total - kept and kept > 0
+
+
+def test_kept_evidence_the_model_cannot_have_given_is_predicted_again(
+        two_nights: tuple[Path, Path, Path], caplog: pytest.LogCaptureFixture) -> None:
+    root, state, aside = two_nights
+    path = state / "run" / "pair_evidence.npz"
+    last = PairEvidence.load(path)
+    path.unlink()  # the state's files are replaced, never written into (hard links)
+    path.write_bytes(PairEvidence({slug: BlockEvidence(block.mentions,
+                                                       np.full(len(block.evidence), 1e6))
+                                   for slug, block in last.blocks.items()}).to_bytes())
+    manifest_path = state / "run" / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["files"]["pair_evidence.npz"] = file_sha256(path)
+    manifest_path.unlink()
+    manifest_path.write_text(json.dumps(manifest))
+    shutil.move(aside, root / "xml" / "2020.tiny.xml")
+    with caplog.at_level(logging.INFO, logger="pipeline.resolve.run"):
+        assert _night(root, state)["run"]["mode"] == "incremental"  # type: ignore[index]
+    assert "outside the range of the stored evidence model" in caplog.text
+    assert "pairs predicted, the others kept" not in caplog.text
+    assert np.abs(np.concatenate([b.evidence for b in PairEvidence.load(
+        path).blocks.values()])).max() < 100
 
 
 def test_same_two_nights_give_the_same_bytes(two_nights: tuple[Path, Path, Path],

@@ -3,6 +3,7 @@ split's log-odds use it (`clustering.BlockLogits`)."""
 
 from __future__ import annotations
 
+import io
 import random
 from pathlib import Path
 
@@ -69,6 +70,53 @@ def test_it_reads_back_what_it_wrote_and_refuses_anything_else(tmp_path: Path) -
         PairEvidence.load(path)
     with pytest.raises(ValueError, match="3 mentions need 3 pair values"):
         BlockEvidence(_keys(1, 2, 3), np.zeros(2))
+
+
+def _archive(**changes: object) -> bytes:
+    good = PairEvidence({"a": BlockEvidence(_keys(3, 4, 5), np.array([1.0, -2.0, 3.0])),
+                         "b": BlockEvidence(_keys(1, 2), np.array([0.5]))})
+    with np.load(io.BytesIO(good.to_bytes())) as stored:
+        arrays = {key: stored[key] for key in stored.files}
+    for key, value in changes.items():
+        if value is None:
+            del arrays[key]
+        else:
+            arrays[key] = value
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)  # type: ignore[arg-type]
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"not an archive", "not an .npz archive"),
+    (_archive(slugs=np.array(["a", "b"], dtype=object)), "cannot be read"),
+    (_archive(sizes=np.array(5)), "shapes and types"),
+    (_archive(evidence=np.array([[1.0, -2.0, 3.0, 0.5]])), "shapes and types"),
+    (_archive(evidence=np.array(["x"] * 4)), "shapes and types"),
+    (_archive(sizes=None), "cannot be read"),
+    (_archive(format=np.array("pair-evidence-v0")), "another version"),
+    (_archive(slugs=np.array(["a", "a"])), "do not fit together"),
+    (_archive(sizes=np.array([6, -1])), "do not fit together"),
+    (_archive(evidence=np.array([1.0, np.inf, 3.0, 0.5])), "not a finite number"),
+    (_archive(evidence=np.array([1.0, np.nan, 3.0, 0.5])), "not a finite number"),
+])
+def test_a_damaged_file_is_refused_with_its_name(tmp_path: Path, content: bytes,
+                                                  message: str) -> None:
+    path = tmp_path / "pair_evidence.npz"
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match=f"pair_evidence.npz: .*{message}"):
+        PairEvidence.load(path)
+
+
+def test_values_outside_the_model_s_range_are_not_taken_for_its_own() -> None:
+    kept = PairEvidence({"a": BlockEvidence(_keys(1, 2, 3), np.array([-13.8, 0.0, 13.8]))})
+    assert kept.within(-13.9, 13.9)
+    assert not kept.within(-13.0, 13.9) and not kept.within(-13.9, 13.0)
+
+
+def test_a_fingerprint_repeated_tonight_trusts_nothing() -> None:
+    kept = PairEvidence({"a": BlockEvidence(_keys(10, 20, 30), np.array([1.0, 2.0, 3.0]))})
+    assert np.isnan(kept.known("a", _keys(10, 10, 20))).all()
 
 
 def test_a_night_keeps_the_names_it_did_not_recompute() -> None:

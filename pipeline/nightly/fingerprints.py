@@ -2,9 +2,10 @@
 
 A name's block reads its own mentions (paper, position, the name as written, id, ORCID,
 affiliation, year, venues, the registry person the mention resolves to), the papers they are
-on (title, abstract, year, venues and every coauthor) and the registry entries carrying the
-name. A night recomputes a name when this fingerprint changed; a new paper changes the
-fingerprint of each of its authors, a registry edit that of each name of the person edited.
+on (title, abstract, year, venues and every coauthor; for a volume editor, the volume's front
+matter: its title and every editor) and the registry entries carrying the name. A night
+recomputes a name when this fingerprint changed; a new paper changes the fingerprint of each
+of its authors, a registry edit that of each name of the person edited.
 
 Snapshot-wide statistics (how rare a coauthor's name is, the coauthor-of-coauthor graph) are
 not in it: they move a little with every volume, and following them would recompute every
@@ -51,11 +52,16 @@ def mention_fingerprints(snapshot: Snapshot) -> np.ndarray:
     since the last night have the same pair features, up to the snapshot-wide statistics."""
     mentions, papers = snapshot.mentions, snapshot.papers
     authors = papers["authors"].map(lambda names: "|".join(sorted(names)))
-    paper_hash = pd.Series(_row_hashes(papers[PAPER_FIELDS].assign(authors=authors)),
-                           index=papers["paper"].to_numpy())
-    on_paper = paper_hash.reindex(mentions["paper"].to_numpy()).fillna(0).astype("uint64")
+    paper_hash = _row_hashes(papers[PAPER_FIELDS].assign(authors=authors)).astype(np.uint64)
+    # Volume editors sit on the volume id; their pair features read its front matter (the
+    # booktitle and every editor), as `Authorship.build` does, so their fingerprint does too.
+    paper_index = pd.Index(papers["paper"])
+    paper = mentions["paper"].astype(str)
+    position = paper_index.get_indexer(paper)
+    position = np.where(position >= 0, position, paper_index.get_indexer(paper + ".0"))
+    on_paper = np.where(position >= 0, paper_hash[position], np.uint64(0)).astype(np.uint64)
     return _row_hashes(pd.DataFrame({
-        "mention": _row_hashes(mentions[MENTION_FIELDS]), "paper": on_paper.to_numpy()}))
+        "mention": _row_hashes(mentions[MENTION_FIELDS]), "paper": on_paper}))
 
 
 def name_fingerprints(snapshot: Snapshot, mention_hashes: np.ndarray | None = None

@@ -170,6 +170,10 @@ class NightlyState:
         files = manifest.get("files", {})
         for name in (*RESOLUTION_FILES, *STATE_FILES):
             path = self.run_dir / name
+            if name not in files and not path.exists():
+                log.warning("%s has no %s: an earlier version of the tool wrote it; this "
+                            "night runs in full", self.run_dir, name)
+                return False
             if not path.is_file() or files.get(name) != file_sha256(path):
                 log.warning("%s does not match its manifest; this night runs in full", path)
                 return False

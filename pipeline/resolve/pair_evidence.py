@@ -63,6 +63,8 @@ class PairEvidence:
         position_of = {int(key): p for p, key in enumerate(kept.mentions.tolist())}
         if len(position_of) != len(kept.mentions):  # a repeated fingerprint: trust nothing
             return out
+        if len(set(mentions.tolist())) != n:  # a repeated fingerprint tonight: likewise
+            return out
         position = np.array([position_of.get(int(key), -1) for key in mentions.tolist()],
                             dtype=np.int64)
         ii, jj = np.triu_indices(n, 1)
@@ -98,22 +100,33 @@ class PairEvidence:
 
     @classmethod
     def load(cls, path: Path) -> PairEvidence:
-        """Raises ValueError when the file is not one `save` wrote."""
+        """Raises ValueError when the file is not one `to_bytes` wrote."""
+        data = path.read_bytes()
+        if not zipfile.is_zipfile(io.BytesIO(data)):
+            raise ValueError(f"{path}: not an .npz archive")
         try:
-            with np.load(io.BytesIO(path.read_bytes()), allow_pickle=False) as stored:
-                version = str(stored["format"])
-                slugs = [str(s) for s in stored["slugs"]]
-                sizes = stored["sizes"].astype(np.int64)
-                mentions = stored["mentions"].astype(np.uint64)
-                evidence = stored["evidence"].astype(np.float64)
-        except (OSError, KeyError, EOFError, ValueError, zipfile.BadZipFile) as error:
-            raise ValueError(f"{path}: cannot be read ({error})") from error
-        if version != FORMAT:
-            raise ValueError(f"{path}: written by another version ({version})")
+            with np.load(io.BytesIO(data), allow_pickle=False) as stored:
+                arrays = {key: stored[key] for key in
+                          ("format", "slugs", "sizes", "mentions", "evidence")}
+        except Exception as error:  # whatever a damaged archive raises: predict again
+            raise ValueError(f"{path}: cannot be read ({type(error).__name__}: {error})"
+                             ) from error
+        if arrays["format"].shape != () or str(arrays["format"]) != FORMAT:
+            raise ValueError(f"{path}: written by another version ({arrays['format']!s:.40})")
+        kinds = {"slugs": "U", "sizes": "i", "mentions": "u", "evidence": "f"}
+        if any(arrays[key].ndim != 1 or arrays[key].dtype.kind != kind
+               for key, kind in kinds.items()):
+            raise ValueError(f"{path}: its arrays are not of the shapes and types written")
+        slugs = [str(s) for s in arrays["slugs"]]
+        sizes = arrays["sizes"].astype(np.int64)
+        mentions = arrays["mentions"].astype(np.uint64)
+        evidence = arrays["evidence"].astype(np.float64)
         pair_counts = sizes * (sizes - 1) // 2
-        if len(slugs) != len(sizes) or sizes.sum() != len(mentions) \
-                or pair_counts.sum() != len(evidence):
+        if len(slugs) != len(sizes) or len(set(slugs)) != len(slugs) or (sizes < 0).any() \
+                or sizes.sum() != len(mentions) or pair_counts.sum() != len(evidence):
             raise ValueError(f"{path}: its arrays do not fit together")
+        if not np.isfinite(evidence).all():
+            raise ValueError(f"{path}: holds evidence that is not a finite number")
         mention_ends = np.cumsum(sizes)
         pair_ends = np.cumsum(pair_counts)
         return cls({slug: BlockEvidence(mentions[m_end - size:m_end],
@@ -121,3 +134,11 @@ class PairEvidence:
                     for slug, size, m_end, count, p_end in zip(
                         slugs, sizes.tolist(), mention_ends.tolist(), pair_counts.tolist(),
                         pair_ends.tolist())})
+
+    def within(self, low: float, high: float) -> bool:
+        """Every kept value lies in [low, high] (the evidence model's range), give or take
+        rounding: anything else was not written by that model."""
+        slack = 1e-6 * max(1.0, abs(low), abs(high))
+        return all(block.evidence.min(initial=low) >= low - slack
+                   and block.evidence.max(initial=high) <= high + slack
+                   for block in self.blocks.values())

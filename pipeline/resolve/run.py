@@ -255,7 +255,12 @@ def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool =
         merger = ClusterMerger(context, commonness, cluster_model)
         lap("cluster model")
 
-    kept_evidence = carry.evidence if learnt is not None and carry is not None else None
+    kept_evidence = carry.evidence if learnt is not None and carry is not None \
+        and not settings.calibrate else None  # (calibrated log-odds are not `BlockLogits`)
+    if kept_evidence is not None and not kept_evidence.within(*evidence_model.evidence_range()):
+        log.warning("the kept pair evidence lies outside the range of the stored evidence "
+                    "model; every pair is predicted again")
+        kept_evidence = None
     logits = BlockLogits(  # shared by the split and the blind one
         evidence_model, features,
         None if kept_evidence is None or mention_keys is None else
