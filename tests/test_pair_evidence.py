@@ -68,6 +68,8 @@ def test_it_reads_back_what_it_wrote_and_refuses_anything_else(tmp_path: Path) -
     path.write_bytes(evidence.to_bytes()[:100])
     with pytest.raises(ValueError, match="pair_evidence.npz"):
         PairEvidence.load(path)
+    with pytest.raises(ValueError, match="missing.npz: cannot be read"):
+        PairEvidence.load(tmp_path / "missing.npz")
     with pytest.raises(ValueError, match="3 mentions need 3 pair values"):
         BlockEvidence(_keys(1, 2, 3), np.zeros(2))
 

@@ -101,7 +101,10 @@ class PairEvidence:
     @classmethod
     def load(cls, path: Path) -> PairEvidence:
         """Raises ValueError when the file is not one `to_bytes` wrote."""
-        data = path.read_bytes()
+        try:
+            data = path.read_bytes()
+        except OSError as error:
+            raise ValueError(f"{path}: cannot be read ({error.strerror or error})") from error
         if not zipfile.is_zipfile(io.BytesIO(data)):
             raise ValueError(f"{path}: not an .npz archive")
         try:

@@ -261,9 +261,10 @@ def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool =
         log.warning("the kept pair evidence lies outside the range of the stored evidence "
                     "model; every pair is predicted again")
         kept_evidence = None
+    if mention_keys is None:
+        kept_evidence = None
     logits = BlockLogits(  # shared by the split and the blind one
-        evidence_model, features,
-        None if kept_evidence is None or mention_keys is None else
+        evidence_model, features, None if kept_evidence is None or mention_keys is None else
         lambda slug: kept_evidence.known(slug, mention_keys[features.rows[slug]]))
     logits.prefetch([*([] if settings.calibrate else chosen),
                      *(curated_rows if learning else [])])
