@@ -123,18 +123,19 @@ class EvidenceContext:
         Each mention's own name is removed from its coauthor and two-hop vectors (a name is
         not its own coauthor); this is what the per-block similarities are built from.
         """
-        n = len(rows)
         authorship = self.authorship
         papers = authorship.mention_paper[rows]
         valid = papers >= 0
-        own = sp.csr_matrix((np.ones(n), (np.arange(n), authorship.mention_slug[rows])),
-                            shape=(n, len(authorship.slugs)))
-        coauthor = _scale_rows(authorship.incidence[np.where(valid, papers, 0)], valid)
-        coauthor = _drop_entries(coauthor, own)
-        two_hop = _drop_entries((coauthor @ authorship.coauthorship + coauthor * 3.0).tocsr(),
-                                own)
-        two_hop.data = np.log1p(two_hop.data)
-        two_hop = normalize(_scale_columns(two_hop, self.slug_idf)).tocsr()
+        own = authorship.mention_slug[rows]
+        coauthor = _without_own(
+            _scale_rows(authorship.incidence[np.where(valid, papers, 0)], valid), own)
+        # Two-hop vectors hold tens of millions of entries: changed in place, not copied.
+        two_hop = _without_own(
+            (coauthor @ authorship.coauthorship + coauthor * 3.0).tocsr(), own)
+        np.log1p(two_hop.data, out=two_hop.data)
+        two_hop.data *= self.slug_idf[two_hop.indices].astype(two_hop.dtype)
+        two_hop.eliminate_zeros()
+        two_hop = normalize(two_hop).tocsr()
         text = _scale_rows(self.paper_text[np.where(valid, papers, 0)], valid)
         return MentionVectors(
             rows=np.asarray(rows), coauthor=coauthor,
@@ -201,11 +202,12 @@ class EvidenceContext:
         }
 
 
-def _drop_entries(matrix: sp.csr_matrix, mask: sp.csr_matrix) -> sp.csr_matrix:
-    """`matrix` with the entries where `mask` is non-zero removed."""
-    out = (matrix - matrix.multiply(mask.astype(bool))).tocsr()
-    out.eliminate_zeros()
-    return out
+def _without_own(matrix: sp.csr_matrix, own: np.ndarray) -> sp.csr_matrix:
+    """`matrix` (changed in place) without the entry of each row i in column `own[i]`."""
+    row_of_entry = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))
+    matrix.data[matrix.indices == own[row_of_entry]] = 0
+    matrix.eliminate_zeros()
+    return matrix
 
 
 def _scale_rows(matrix: sp.csr_matrix, factors: np.ndarray) -> sp.csr_matrix:
