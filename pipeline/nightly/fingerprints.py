@@ -21,6 +21,7 @@ import pandas as pd
 
 from pipeline.anthology.registry import Registry
 from pipeline.anthology.snapshot import Snapshot
+from pipeline.resolve.authorship import paper_rows
 
 MENTION_FIELDS = ["paper", "role", "position", "first", "last", "id", "orcid", "affiliation",
                   "variant_first", "variant_last", "variant_script", "year", "venues", "person"]
@@ -53,12 +54,8 @@ def mention_fingerprints(snapshot: Snapshot) -> np.ndarray:
     mentions, papers = snapshot.mentions, snapshot.papers
     authors = papers["authors"].map(lambda names: "|".join(sorted(names)))
     paper_hash = _row_hashes(papers[PAPER_FIELDS].assign(authors=authors)).astype(np.uint64)
-    # Volume editors sit on the volume id; their pair features read its front matter (the
-    # booktitle and every editor), as `Authorship.build` does, so their fingerprint does too.
-    paper_index = pd.Index(papers["paper"])
-    paper = mentions["paper"].astype(str)
-    position = paper_index.get_indexer(paper)
-    position = np.where(position >= 0, position, paper_index.get_indexer(paper + ".0"))
+    # The paper the pair features read: for a volume editor, the volume's front matter.
+    position = paper_rows(mentions, papers)
     on_paper = np.where(position >= 0, paper_hash[position], np.uint64(0)).astype(np.uint64)
     return _row_hashes(pd.DataFrame({
         "mention": _row_hashes(mentions[MENTION_FIELDS]), "paper": on_paper}))

@@ -18,6 +18,15 @@ from scipy.sparse.csgraph import connected_components
 MAX_AUTHORS_FOR_COAUTHORSHIP = 25
 
 
+def paper_rows(mentions: pd.DataFrame, papers: pd.DataFrame) -> np.ndarray:
+    """Row in `papers` of the paper each mention reads (-1: none). Volume editors sit on the
+    volume id; their paper is the volume's front matter, if it has one."""
+    paper_index = pd.Index(papers["paper"])
+    mention_paper = paper_index.get_indexer(pd.Index(mentions["paper"]))
+    frontmatter = paper_index.get_indexer(pd.Index(mentions["paper"] + ".0"))
+    return np.asarray(np.where(mention_paper >= 0, mention_paper, frontmatter))
+
+
 @dataclass(frozen=True)
 class Authorship:
     slugs: pd.Index  # name slugs, sorted: the column order of the matrices
@@ -28,11 +37,7 @@ class Authorship:
 
     @classmethod
     def build(cls, mentions: pd.DataFrame, papers: pd.DataFrame) -> Authorship:
-        paper_index = pd.Index(papers["paper"])
-        mention_paper = paper_index.get_indexer(pd.Index(mentions["paper"]))
-        # Volume editors sit on the volume id; their paper is the front matter if any.
-        frontmatter = paper_index.get_indexer(pd.Index(mentions["paper"] + ".0"))
-        mention_paper = np.where(mention_paper >= 0, mention_paper, frontmatter)
+        mention_paper = paper_rows(mentions, papers)
         codes, slugs = pd.factorize(mentions["slug"], sort=True)
         known = mention_paper >= 0
         incidence = sp.csr_matrix(

@@ -45,9 +45,6 @@ class PairEvidence:
     def __init__(self, blocks: Mapping[str, BlockEvidence] | None = None) -> None:
         self.blocks = dict(sorted((blocks or {}).items()))
 
-    def __len__(self) -> int:
-        return len(self.blocks)
-
     def pairs(self) -> int:
         return sum(len(block.evidence) for block in self.blocks.values())
 

@@ -255,13 +255,12 @@ def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool =
         merger = ClusterMerger(context, commonness, cluster_model)
         lap("cluster model")
 
+    # Calibrated log-odds do not come from `BlockLogits`, so they keep no evidence.
     kept_evidence = carry.evidence if learnt is not None and carry is not None \
-        and not settings.calibrate else None  # (calibrated log-odds are not `BlockLogits`)
+        and mention_keys is not None and not settings.calibrate else None
     if kept_evidence is not None and not kept_evidence.within(*evidence_model.evidence_range()):
         log.warning("the kept pair evidence lies outside the range of the stored evidence "
                     "model; every pair is predicted again")
-        kept_evidence = None
-    if mention_keys is None:
         kept_evidence = None
     logits = BlockLogits(  # shared by the split and the blind one
         evidence_model, features, None if kept_evidence is None or mention_keys is None else
