@@ -5,6 +5,7 @@ from __future__ import annotations
 import igraph as ig
 import leidenalg
 import numpy as np
+import pytest
 from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
@@ -128,3 +129,10 @@ def test_two_groups_are_joined_exactly_when_leiden_joins_them(
                                   [first, second], resolution)
     joined = result.membership[0] == result.membership[-1]
     assert joined == (expected[0] == expected[1])
+
+
+@pytest.mark.parametrize("k", [3, 4, 17])
+def test_the_complete_graph_lists_its_edges_in_the_order_of_triu_indices(k: int) -> None:
+    # split_block builds Leiden's graph with Graph.Full and weights in triu order.
+    ii, jj = np.triu_indices(k, 1)
+    assert ig.Graph.Full(k).get_edgelist() == list(zip(ii.tolist(), jj.tolist()))

@@ -28,6 +28,7 @@ from sklearn.preprocessing import normalize
 from pipeline.resolve.evidence import EvidenceContext, MentionVectors
 from pipeline.resolve.pair_model import FALLBACK_INTERCEPT, FALLBACK_WEIGHTS
 from pipeline.resolve.synthetic import SyntheticBlocks
+from pipeline.resolve.tree_prediction import predict_positive
 
 CLUSTER_FEATURES = (
     "shared_coauthors_idf", "shared_coauthor_count", "two_hop_cosine", "affiliation_cosine",
@@ -223,7 +224,7 @@ class ClusterModel:
                         * features[:, column["years_both_active"]])
             return np.asarray(features[:, :8] @ weights + FALLBACK_INTERCEPT
                               + CONFLICT_PER_YEAR * conflict, dtype=np.float64)
-        probability = np.clip(self.classifier.predict_proba(features)[:, 1], 1e-6, 1 - 1e-6)
+        probability = np.clip(predict_positive(self.classifier, features), 1e-6, 1 - 1e-6)
         return np.asarray(np.log(probability / (1 - probability)), dtype=np.float64)
 
     def merge(self, block: PooledBlock, membership: np.ndarray, cannot: np.ndarray,

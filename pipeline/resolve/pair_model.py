@@ -25,6 +25,7 @@ from sklearn.linear_model import LogisticRegression
 from threadpoolctl import ThreadpoolController
 
 from pipeline.resolve.evidence_kinds import FEATURE_NAMES
+from pipeline.resolve.tree_prediction import predict_positive
 
 MIN_TRAINING_PAIRS = 200
 EVIDENCE_FEATURES = tuple(n for n in FEATURE_NAMES if n != "name_commonness")
@@ -120,7 +121,7 @@ class PairModel:
         # give, and wait on each other when the other core is busy (a helper measured
         # resolve at 16 min 40 s by default, 1 min 44 s with one thread, same output).
         with _threadpool_controller().limit(limits=1, user_api="openmp"):
-            predicted = self.classifier.predict_proba(x)[:, 1]
+            predicted = predict_positive(self.classifier, x)
         probability = np.clip(predicted, 1e-6, 1 - 1e-6)
         return np.asarray(np.log(probability / (1 - probability)), dtype=np.float64)
 

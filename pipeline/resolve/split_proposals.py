@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -97,8 +98,8 @@ def split_proposals(resolution: Resolution, snapshot: Snapshot) -> list[dict[str
     coauthor_names = snapshot.names_on(paper_ids)
     acronyms = snapshot.venue_acronyms()
     context = resolution.context
-    text_index = snapshot.papers.set_index("paper").index
-    info_of = table.set_index("cluster")
+    text_row = {paper: row for row, paper in enumerate(snapshot.papers["paper"])}
+    info_of = table.set_index("cluster")[["person", "status"]].to_dict("index")
     papers_of = _papers(assignments, details, acronyms)
     # Plain arrays sliced by each group's positions: pandas per group cost most of the time.
     paper = assignments["paper"].to_numpy(dtype=object)
@@ -116,7 +117,7 @@ def split_proposals(resolution: Resolution, snapshot: Snapshot) -> list[dict[str
         clusters: list[dict[str, Any]] = []
         for cluster in sorted(set(rows["cluster"])):
             members = by_cluster[cluster]
-            info = info_of.loc[cluster]
+            info = info_of[cluster]
             coauthors: Counter[str] = Counter()
             for paper_id in paper[members]:
                 for other_slug, written in coauthor_names.get(paper_id, []):
@@ -141,8 +142,7 @@ def split_proposals(resolution: Resolution, snapshot: Snapshot) -> list[dict[str
                     "years": [int(years.min()), int(years.max())] if len(years) else [],
                     "affiliations": _top(Counter(a for a in affiliation[members]
                                                  if isinstance(a, str))),
-                    "topic_terms": _topic_terms(context, pd.Series(paper[members]),
-                                                text_index),
+                    "topic_terms": _topic_terms(context, paper[members], text_row),
                 },
             })
         clusters.sort(key=lambda c: (-c["size"], c["cluster"]))
@@ -190,13 +190,14 @@ def _papers(assignments: pd.DataFrame, details: pd.DataFrame, acronyms: dict[str
     return out
 
 
-def _topic_terms(context: EvidenceContext | None, paper_ids: pd.Series, text_index: pd.Index
-                 ) -> list[str]:
-    """The heaviest readable TF-IDF terms of the cluster's papers."""
+def _topic_terms(context: EvidenceContext | None, paper_ids: Iterable[str],
+                 text_row: dict[str, int]) -> list[str]:
+    """The heaviest readable TF-IDF terms of the cluster's papers (`text_row`: each paper's
+    row in the text matrix)."""
     if context is None:
         return []
-    positions = text_index.get_indexer(pd.Index(sorted(set(paper_ids))))
-    positions = positions[positions >= 0]
+    positions = np.array([text_row[p] for p in sorted(set(paper_ids)) if p in text_row],
+                         dtype=np.intp)
     if len(positions) == 0:
         return []
     # Summed over the terms the papers use (a sort of the whole vocabulary per cluster

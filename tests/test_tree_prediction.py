@@ -1,0 +1,57 @@
+"""Predicting once per distinct path through the trees gives exactly the classifier's floats."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.ensemble import HistGradientBoostingClassifier
+
+from pipeline.resolve.tree_prediction import distinct_paths, predict_positive, split_thresholds
+
+
+def _fitted(columns: int, seed: int = 0) -> tuple[HistGradientBoostingClassifier, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    # Rounded values repeat, as pair features do (counts, year gaps, zero similarities).
+    x = np.round(rng.random((3000, columns)) * 4, 1)
+    y = (x[:, 0] + rng.normal(0, 1, len(x)) > 2).astype(int)
+    classifier = HistGradientBoostingClassifier(max_iter=30, max_leaf_nodes=7, random_state=0)
+    return classifier.fit(x, y), x
+
+
+def test_the_same_floats_as_predicting_every_row() -> None:
+    classifier, x = _fitted(4)
+    rows = np.vstack([x, np.round(np.random.default_rng(1).random((5000, 4)) * 4, 2)])
+    expected = classifier.predict_proba(rows)[:, 1]
+    assert np.array_equal(predict_positive(classifier, rows), expected)
+    first, _ = distinct_paths(rows, split_thresholds(classifier))
+    assert len(first) < len(rows)  # rows did share paths
+
+
+def test_a_value_on_a_threshold_takes_the_threshold_side() -> None:
+    classifier, x = _fitted(3)
+    thresholds = split_thresholds(classifier)
+    on = np.array([[t[0] if len(t) else 0.0 for t in thresholds]])
+    around = np.vstack([on, np.nextafter(on, np.inf), np.nextafter(on, -np.inf)])
+    assert np.array_equal(predict_positive(classifier, around),
+                          classifier.predict_proba(around)[:, 1])
+
+
+def test_missing_values_fall_back_to_the_classifier() -> None:
+    classifier, x = _fitted(3)
+    rows = x[:50].copy()
+    rows[::7, 1] = np.nan
+    assert np.array_equal(predict_positive(classifier, rows),
+                          classifier.predict_proba(rows)[:, 1], equal_nan=True)
+
+
+@pytest.mark.parametrize("columns", [1, 40])
+def test_few_and_many_features(columns: int) -> None:
+    # 40 features with many thresholds each overflow a single integer key: rows are then
+    # compared whole.
+    classifier, x = _fitted(columns, seed=columns)
+    assert np.array_equal(predict_positive(classifier, x), classifier.predict_proba(x)[:, 1])
+
+
+def test_no_rows() -> None:
+    classifier, _ = _fitted(2)
+    assert predict_positive(classifier, np.zeros((0, 2))).shape == (0,)
