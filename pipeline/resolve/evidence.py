@@ -66,6 +66,7 @@ class EvidenceContext:
     mention_year: np.ndarray  # year (or -1)
     mention_affiliation: np.ndarray  # affiliation code (-1 if none)
     mention_venues: list[frozenset[str]]
+    venue_incidence: sp.csr_matrix  # mention x venue, ones (the sets above, for products)
     slug_idf: np.ndarray
     paper_text: sp.csr_matrix  # paper x term TF-IDF, rows L2-normalised
     affiliation_vectors: sp.csr_matrix  # affiliation x char-ngram TF-IDF, L2-normalised
@@ -113,7 +114,8 @@ class EvidenceContext:
         venue_sets = {v: frozenset(v.split("|")) if v else frozenset()
                       for v in mentions["venues"].unique()}
         mention_venues = [venue_sets[v] for v in mentions["venues"]]
-        return cls(authorship, mention_year, mention_affiliation, mention_venues, slug_idf,
+        return cls(authorship, mention_year, mention_affiliation, mention_venues,
+                   _incidence(mentions["venues"], venue_sets), slug_idf,
                    text_model.vectors, affiliation_vectors, text_model.terms, text_model.idf,
                    affiliation_model)
 
@@ -170,18 +172,10 @@ class EvidenceContext:
             both = np.zeros((n, n), dtype=bool)
             aff_cos = np.zeros((n, n))
 
-        venues = [self.mention_venues[i] for i in rows]
-        venue_codes: dict[str, int] = {}
-        for vs in venues:
-            for v in vs:
-                venue_codes.setdefault(v, len(venue_codes))
-        if venue_codes:
-            vrows = [i for i, vs in enumerate(venues) for _ in vs]
-            vcols = [venue_codes[v] for vs in venues for v in vs]
-            vm = sp.csr_matrix((np.ones(len(vrows)), (vrows, vcols)),
-                               shape=(n, len(venue_codes)))
+        vm = self.venue_incidence[rows]
+        if vm.nnz:
             inter = (vm @ vm.T).toarray()
-            sizes = np.asarray(vm.sum(axis=1)).ravel()
+            sizes = np.diff(vm.indptr).astype(np.float64)
             union = sizes[:, None] + sizes[None, :] - inter
             venue_j = np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
         else:
@@ -200,6 +194,18 @@ class EvidenceContext:
             "venue_jaccard": venue_j,
             "year_gap": np.minimum(gap, 30.0),
         }
+
+
+def _incidence(values: pd.Series, sets: dict[str, frozenset[str]]) -> sp.csr_matrix:
+    """Row i holds a one in the column of each member of `sets[values[i]]`."""
+    columns = {member: k for k, member in enumerate(sorted(set().union(*sets.values())))}
+    by_value = sp.csr_matrix(
+        (np.ones(sum(len(members) for members in sets.values())),
+         ([row for row, members in enumerate(sets.values()) for _ in members],
+          [columns[member] for members in sets.values() for member in members])),
+        shape=(len(sets), len(columns)))
+    row_of = {value: row for row, value in enumerate(sets)}
+    return by_value[np.array([row_of[v] for v in values], dtype=np.int64)].tocsr()
 
 
 def _without_own(matrix: sp.csr_matrix, own: np.ndarray) -> sp.csr_matrix:
