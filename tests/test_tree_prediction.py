@@ -13,8 +13,11 @@ def _fitted(columns: int, seed: int = 0) -> tuple[HistGradientBoostingClassifier
     rng = np.random.default_rng(seed)
     # Rounded values repeat, as pair features do (counts, year gaps, zero similarities).
     x = np.round(rng.random((3000, columns)) * 4, 1)
-    y = (x[:, 0] + rng.normal(0, 1, len(x)) > 2).astype(int)
-    classifier = HistGradientBoostingClassifier(max_iter=30, max_leaf_nodes=7, random_state=0)
+    # Every column matters a little, so that many features have split thresholds.
+    signal = x[:, 0] + 0.1 * x.sum(axis=1)
+    y = (signal + rng.normal(0, 1, len(x)) > np.median(signal)).astype(int)
+    classifier = HistGradientBoostingClassifier(max_iter=60, max_leaf_nodes=15,
+                                                early_stopping=False, random_state=0)
     return classifier.fit(x, y), x
 
 
@@ -28,12 +31,27 @@ def test_the_same_floats_as_predicting_every_row() -> None:
 
 
 def test_a_value_on_a_threshold_takes_the_threshold_side() -> None:
+    # Each threshold of each feature, just above it first and then on it: had "on" been
+    # keyed with "above", it would take the prediction of the row just above.
     classifier, x = _fitted(3)
-    thresholds = split_thresholds(classifier)
-    on = np.array([[t[0] if len(t) else 0.0 for t in thresholds]])
-    around = np.vstack([on, np.nextafter(on, np.inf), np.nextafter(on, -np.inf)])
-    assert np.array_equal(predict_positive(classifier, around),
-                          classifier.predict_proba(around)[:, 1])
+    rows = []
+    for feature, thresholds in enumerate(split_thresholds(classifier)):
+        for threshold in thresholds:
+            for value in (np.nextafter(threshold, np.inf), threshold):
+                row = x[0].copy()
+                row[feature] = value
+                rows.append(row)
+    grid = np.array(rows)
+    assert np.array_equal(predict_positive(classifier, grid),
+                          classifier.predict_proba(grid)[:, 1])
+
+
+def test_a_refitted_classifier_is_read_again() -> None:
+    classifier, x = _fitted(3)
+    predict_positive(classifier, x)
+    y = (x[:, 1] > 2).astype(int)
+    classifier.fit(x, y)
+    assert np.array_equal(predict_positive(classifier, x), classifier.predict_proba(x)[:, 1])
 
 
 def test_missing_values_fall_back_to_the_classifier() -> None:
@@ -49,6 +67,8 @@ def test_few_and_many_features(columns: int) -> None:
     # 40 features with many thresholds each overflow a single integer key: rows are then
     # compared whole.
     classifier, x = _fitted(columns, seed=columns)
+    radix = [len(t) + 1 for t in split_thresholds(classifier)]
+    assert (np.prod(np.asarray(radix, dtype=np.float64)) >= 2.0 ** 62) == (columns == 40)
     assert np.array_equal(predict_positive(classifier, x), classifier.predict_proba(x)[:, 1])
 
 

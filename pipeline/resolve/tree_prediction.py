@@ -9,8 +9,15 @@ in a fraction of the time when rows repeat their keys, as the millions of pair r
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier
+
+# Thresholds of each classifier seen, with the trees they were read from (a refit replaces
+# the trees): some callers predict a few rows at a time, thousands of times.
+_read: weakref.WeakKeyDictionary[HistGradientBoostingClassifier,
+                                  tuple[object, list[np.ndarray]]] = weakref.WeakKeyDictionary()
 
 
 def split_thresholds(classifier: HistGradientBoostingClassifier) -> list[np.ndarray]:
@@ -22,6 +29,14 @@ def split_thresholds(classifier: HistGradientBoostingClassifier) -> list[np.ndar
             for feature in np.unique(splits["feature_idx"]):
                 found[feature].append(splits["num_threshold"][splits["feature_idx"] == feature])
     return [np.unique(np.concatenate(parts)) if parts else np.zeros(0) for parts in found]
+
+
+def _thresholds_of(classifier: HistGradientBoostingClassifier) -> list[np.ndarray]:
+    trees, thresholds = _read.get(classifier, (None, []))
+    if trees is not classifier._predictors:
+        trees, thresholds = classifier._predictors, split_thresholds(classifier)
+        _read[classifier] = (trees, thresholds)
+    return thresholds
 
 
 def distinct_paths(x: np.ndarray, thresholds: list[np.ndarray]
@@ -51,6 +66,6 @@ def predict_positive(classifier: HistGradientBoostingClassifier, x: np.ndarray
     if np.isnan(x).any() or classifier.is_categorical_ is not None:
         # Missing values and categories take paths the thresholds alone do not tell.
         return np.asarray(classifier.predict_proba(x)[:, 1], dtype=np.float64)
-    first, inverse = distinct_paths(x, split_thresholds(classifier))
+    first, inverse = distinct_paths(x, _thresholds_of(classifier))
     predicted = classifier.predict_proba(x[first])[:, 1]
     return np.asarray(predicted[inverse], dtype=np.float64)
