@@ -59,14 +59,8 @@ class PooledBlock:
             affiliation = sp.diags(has.astype(float)) @ affiliation
         else:
             affiliation = sp.csr_matrix((len(rows), width))
-        venue_sets = [context.mention_venues[i] for i in rows]
-        names = sorted({v for vs in venue_sets for v in vs})
-        column = {v: i for i, v in enumerate(names)}
-        vr = [i for i, vs in enumerate(venue_sets) for _ in vs]
-        vc = [column[v] for vs in venue_sets for v in vs]
-        venues = sp.csr_matrix((np.ones(len(vr)), (vr, vc)),
-                               shape=(len(rows), max(1, len(names))))
-        return cls(vectors, context.mention_year[rows], sp.csr_matrix(affiliation), has, venues)
+        return cls(vectors, context.mention_year[rows], sp.csr_matrix(affiliation), has,
+                   context.venue_incidence[rows])
 
     def features(self, membership: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Features of every pair of groups (upper triangle) and the pairs' group numbers."""

@@ -65,8 +65,7 @@ class EvidenceContext:
     authorship: Authorship  # mention -> paper/name, paper x name incidence, coauthorship
     mention_year: np.ndarray  # year (or -1)
     mention_affiliation: np.ndarray  # affiliation code (-1 if none)
-    mention_venues: list[frozenset[str]]
-    venue_incidence: sp.csr_matrix  # mention x venue, ones (the sets above, for products)
+    venue_incidence: sp.csr_matrix  # mention x venue, ones
     slug_idf: np.ndarray
     paper_text: sp.csr_matrix  # paper x term TF-IDF, rows L2-normalised
     affiliation_vectors: sp.csr_matrix  # affiliation x char-ngram TF-IDF, L2-normalised
@@ -113,8 +112,7 @@ class EvidenceContext:
         mention_year = years.fillna(-1).astype(np.int64).to_numpy()
         venue_sets = {v: frozenset(v.split("|")) if v else frozenset()
                       for v in mentions["venues"].unique()}
-        mention_venues = [venue_sets[v] for v in mentions["venues"]]
-        return cls(authorship, mention_year, mention_affiliation, mention_venues,
+        return cls(authorship, mention_year, mention_affiliation,
                    _incidence(mentions["venues"], venue_sets), slug_idf,
                    text_model.vectors, affiliation_vectors, text_model.terms, text_model.idf,
                    affiliation_model)
