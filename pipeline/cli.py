@@ -40,7 +40,9 @@ def _add_snapshot_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-cache", action="store_true",
                         help="parse every volume file and write no cache")
     parser.add_argument("--workers", type=int, default=0, metavar="N",
-                        help="processes for parsing (default: one per core, at most 4)")
+                        help="processes for parsing and, in resolve, for the stages that "
+                             "go name by name (pair features, the split; the same output with "
+                             "any number; default: one per core, at most 4)")
 
 
 def _read(args: argparse.Namespace) -> Snapshot:
@@ -122,7 +124,8 @@ def cmd_resolve(args: argparse.Namespace) -> int:
     _check_files_out(args)
     snapshot = _read(args)
     settings = _resolve_settings(args)
-    resolution = resolve(snapshot, settings, show_progress=not args.quiet)
+    resolution = resolve(snapshot, settings, show_progress=not args.quiet,
+                         workers=args.workers)
     written = write_outputs(resolution, snapshot, args.out)
     table = resolution.clusters
     changed = table[table["status"] != "unchanged"]
@@ -730,7 +733,9 @@ def _add_nightly_command(sub: Subcommands) -> None:
                          help="learn the models again and split every name (person ids "
                               "still kept stable against the last night)")
     nightly.add_argument("--workers", type=int, default=0, metavar="N",
-                         help="processes for parsing (default: one per core, at most 4)")
+                         help="processes for parsing and for the stages that go name by "
+                              "name (the same output with any number; default: one per "
+                              "core, at most 4)")
     _add_split_options(nightly)
     nightly.add_argument("--no-variants", action="store_true",
                          help="do not look for name variants")

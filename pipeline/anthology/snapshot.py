@@ -7,14 +7,10 @@ each kind with a `file` column; a changed file replaces only its own rows.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import gc
 import json
 import logging
 import os
-import signal
-import sys
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +34,7 @@ from pipeline.anthology.volumes import (
     parse_volume_file,
 )
 from pipeline.errors import Problem, ProblemLog
+from pipeline.parallel import die_with_parent
 from pipeline.progress import progress_bar
 
 log = logging.getLogger(__name__)
@@ -170,7 +167,7 @@ def parse_xml_files(
     batches = _batches(paths, workers * 8)
     parts: list[dict[str, pa.Table]] = []
     problems: list[Problem] = []
-    with ProcessPoolExecutor(max_workers=workers, initializer=_die_with_parent,
+    with ProcessPoolExecutor(max_workers=workers, initializer=die_with_parent,
                              initargs=(os.getpid(),)) as pool, progress_bar(
         "Parsing volume files", total=len(paths), enabled=show_progress
     ) as advance:
@@ -179,17 +176,6 @@ def parse_xml_files(
             problems.extend(batch_problems)
             advance(len(batch))
     return {n: pa.concat_tables([p[n] for p in parts]) for n in TABLE_NAMES}, problems
-
-
-def _die_with_parent(parent: int) -> None:
-    """Worker start-up: end when the parent ends, even by SIGKILL (Linux `PR_SET_PDEATHSIG`);
-    otherwise a killed run leaves its workers blocked on a pipe for ever."""
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        pr_set_pdeathsig = 1
-        libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
-    if os.getppid() != parent:  # the parent died before the line above ran
-        os._exit(1)
 
 
 class TableCache:

@@ -100,7 +100,7 @@ def resolve_night(anthology: Path, state: NightlyState, settings: ResolveSetting
                           previous.models if incremental else None,
                           decided.changed, tuple(previous.links) if incremental else (),
                           previous.evidence if incremental else None)
-    resolution = resolve(snapshot, settings, show_progress, carry, mention_keys)
+    resolution = resolve(snapshot, settings, show_progress, carry, mention_keys, workers)
 
     assignments = resolution.assignments
     placements = resolution.placements if resolution.placements is not None else \

@@ -66,8 +66,8 @@ def hidden_count(n: int) -> int:
 
 
 def place_hidden(mentions: pd.DataFrame, gold: Curation, hidden: pd.Index,
-                 logits: BlockLogits, commonness: pd.Series, resolution: float, seed: int
-                 ) -> pd.DataFrame:
+                 logits: BlockLogits, commonness: pd.Series, resolution: float, seed: int,
+                 workers: int = 1) -> pd.DataFrame:
     """Hide the curation of the `hidden` mentions, split every curated name with the rest
     as anchors; per hidden mention: `name`, predicted `person` (a curated identity or NEW),
     `margin`, `known_persons` of its name, `commonness`, the `expected` person (NEW when
@@ -77,7 +77,8 @@ def place_hidden(mentions: pd.DataFrame, gold: Curation, hidden: pd.Index,
     anchored = mentions.assign(id=pd.Series(known, dtype=object).reindex(mentions.index),
                                orcid=None)
     clusters = cluster_blocks(anchored, logits.blocks, gold.blocks, lambda _: logits.model,
-                              frozenset(), resolution, seed, logits_of=logits)
+                              frozenset(), resolution, seed, logits_of=logits,
+                              workers=workers)
     person = anchored_persons(clusters["cluster"], known)
     truth = gold.identity[hidden]
     slugs = mentions.loc[hidden, "slug"]
@@ -173,11 +174,12 @@ class PlacementConfidence:
 
 def learn_placement_confidence(mentions: pd.DataFrame, curation: Curation, logits: BlockLogits,
                                commonness: pd.Series, resolution: float, seed: int,
-                               folds: int = 2) -> PlacementConfidence:
+                               folds: int = 2, workers: int = 1) -> PlacementConfidence:
     """Hide the newest HIDDEN_SHARE of every curated name's curated mentions, place them, and
     learn from how often each placement was right (cross-fitted over `folds` of names)."""
     hidden = hidden_newest(mentions, curation.identity[curation.labelled])
-    judged = place_hidden(mentions, curation, hidden, logits, commonness, resolution, seed)
+    judged = place_hidden(mentions, curation, hidden, logits, commonness, resolution, seed,
+                          workers)
     return PlacementConfidence.fit(judged, {slug: fold_of(slug, folds)
                                             for slug in curation.blocks})
 

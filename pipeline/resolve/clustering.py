@@ -13,12 +13,13 @@ This is the shared core of `resolve` and `evaluate`:
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from pipeline.parallel import contiguous_chunks, forked_map
 from pipeline.progress import progress_bar
 from pipeline.resolve.ambiguity import name_commonness
 from pipeline.resolve.authorship import Authorship
@@ -40,7 +41,10 @@ class BlockFeatures:
 
     @classmethod
     def compute(cls, context: EvidenceContext, block_rows: dict[str, np.ndarray],
-                commonness: pd.Series, show_progress: bool = False) -> BlockFeatures:
+                commonness: pd.Series, show_progress: bool = False, workers: int = 1
+                ) -> BlockFeatures:
+        """`workers`: processes that compute them (`parallel.py`; the same features with any
+        number: every feature of a pair depends only on its two mentions)."""
         features: dict[str, np.ndarray] = {
             slug: np.zeros((0, len(FEATURE_NAMES)), dtype=np.float32)
             for slug, rows in block_rows.items() if len(rows) < 2
@@ -48,18 +52,34 @@ class BlockFeatures:
         multi = {slug: rows for slug, rows in block_rows.items() if len(rows) > 1}
         if not multi:
             return cls(dict(block_rows), features)
-        vectors = context.mention_vectors(np.concatenate(list(multi.values())))
-        with progress_bar("Pair evidence", total=len(block_rows),
-                          enabled=show_progress) as advance:
-            advance(len(features))
-            for batch, (start, stop) in _batches(multi):
-                similarities = context.similarities(vectors, start, stop)
+        rows = np.concatenate(list(multi.values()))
+        batches = list(_batches(multi))
+        costs = [float(stop - start) ** 2 for _, (start, stop) in batches]
+        if sum(len(r) * (len(r) - 1) // 2 for r in multi.values()) < MIN_FORKED_WORK:
+            workers = 1  # not worth a fork
+        chunks = contiguous_chunks(costs, CHUNKS_PER_WORKER * workers) if workers > 1 \
+            else [range(len(batches))]
+
+        def chunk_features(number: int) -> dict[str, np.ndarray]:
+            chosen = batches[chunks[number].start:chunks[number].stop]
+            offset = chosen[0][1][0]
+            vectors = context.mention_vectors(rows[offset:chosen[-1][1][1]])
+            out: dict[str, np.ndarray] = {}
+            for batch, (start, stop) in chosen:
+                similarities = context.similarities(vectors, start - offset, stop - offset)
                 for slug, (a, b) in batch:
                     ii, jj = np.triu_indices(b - a, 1)
-                    features[slug] = pair_matrix(
+                    out[slug] = pair_matrix(
                         similarities, ii + a - start, jj + a - start,
                         float(commonness.get(slug, 0.0))).astype(np.float32)
-                advance(len(batch))
+            return out
+
+        with forked_map(chunk_features, len(chunks), workers) as results, progress_bar(
+                "Pair evidence", total=len(block_rows), enabled=show_progress) as advance:
+            advance(len(features))
+            for part in results:
+                features.update(part)
+                advance(len(part))
         return cls(dict(block_rows), {slug: features[slug] for slug in block_rows})
 
     def without(self, kinds: tuple[str, ...]) -> BlockFeatures:
@@ -73,6 +93,16 @@ class BlockFeatures:
 # Small names are batched: one sparse product per batch of about this many mentions.
 # Larger batches waste work on cross-name pairs (measured: 100 beats 50 and 250).
 BATCH_ROWS = 100
+
+# Below this much work (pairs) a stage runs in one process: forking and sending the results
+# back cost more than they save.
+MIN_FORKED_WORK = 200_000.0
+# What splitting a name costs besides its pairs, in pairs (measured on the shared snapshot:
+# about 0.2 ms a name for the constraints, Leiden and the placement; 0.5 us a pair).
+PER_NAME_WORK = 400.0
+# Work is cut into this many chunks per worker, so that one slow chunk does not leave the
+# other workers idle at the end.
+CHUNKS_PER_WORKER = 8
 
 
 def _batches(blocks: dict[str, np.ndarray]
@@ -105,11 +135,12 @@ def synthetic_training_data(blocks: BlockFeatures, synthetic: SyntheticBlocks
 
 
 def learn_evidence(context: EvidenceContext, synthetic: SyntheticBlocks,
-                   commonness: pd.Series, seed: int, without: tuple[str, ...] = ()
-                   ) -> PairModel:
+                   commonness: pd.Series, seed: int, without: tuple[str, ...] = (),
+                   workers: int = 1) -> PairModel:
     """The pair model's evidence, learnt from the synthetic homonyms' pair features
-    (less the evidence kinds in `without`)."""
-    features = BlockFeatures.compute(context, synthetic.rows, commonness).without(without)
+    (less the evidence kinds in `without`); `workers` compute the features."""
+    features = BlockFeatures.compute(context, synthetic.rows, commonness,
+                                     workers=workers).without(without)
     return PairModel.fit_evidence(*synthetic_training_data(features, synthetic), seed=seed)
 
 
@@ -282,50 +313,88 @@ def cluster_blocks(
     merger: ClusterMerger | None = None,
     logits_of: Callable[[str], np.ndarray] | None = None,
     registry_orcids: Mapping[str, str] | None = None,
+    workers: int = 1,
 ) -> pd.DataFrame:
     """Cluster label ("slug#k") and confidence for every mention of the given names, with
     its nearest other cluster, margin and cluster confidence (`placement.py`); with a
     `merger`, clusters are then merged on their pooled evidence (`cluster_merge.py`).
     `logits_of`: the pair log-odds of a block, when already known (`BlockLogits`) under
-    the model `model_for` gives; `registry_orcids`: see `ConstraintColumns.of`."""
-    index: list[int] = []
-    clusters: list[str] = []
-    confidence: list[float] = []
-    nearest: list[str] = []
-    margin: list[float] = []
-    cluster_confidence: list[float] = []
-    conflicts: list[str] = []
+    the model `model_for` gives; `registry_orcids`: see `ConstraintColumns.of`. `workers`:
+    processes that split the names (`parallel.py`; the same output with any number)."""
     columns = ConstraintColumns.of(mentions, catch_all, registry_orcids)
-    with progress_bar("Splitting names", total=len(slugs), enabled=show_progress) as advance:
-        for slug in slugs:
+
+    def split_names(names: range) -> _SplitRows:
+        out = _SplitRows()
+        for slug in slugs[names.start:names.stop]:
             rows = blocks.rows[slug]
             logits = (logits_of(slug) if logits_of is not None
                       else logit_matrix(model_for(slug), blocks.features[slug], len(rows)))
             constraints = columns.block(rows)
-            result = split_block(logits, constraints, resolution=resolution, seed=seed)
+            cannot = cannot_link(constraints)
+            result = split_block(logits, constraints, resolution=resolution, seed=seed,
+                                 cannot=cannot)
             if merger is not None and result.membership.max(initial=0) >= 1:
                 prior = model_for(slug).prior(float(merger.commonness.get(slug, 0.0)))
                 membership = merger.model.merge(
-                    PooledBlock.of(merger.context, rows), result.membership,
-                    cannot_link(constraints), prior)
+                    PooledBlock.of(merger.context, rows), result.membership, cannot, prior)
                 result = replace(result, membership=membership,
                                  confidence=confidence_of(logits, membership))
             papers = columns.paper[rows]
-            conflicts.extend(f"{slug}: {c.describe(str(papers[c.first]), str(papers[c.second]))}"
-                             for c in result.conflicts)
-            index.extend(rows.tolist())
-            clusters.extend(f"{slug}#{k}" for k in result.membership.tolist())
-            confidence.extend(result.confidence.tolist())
-            placement = placement_of(logits, result.membership, cannot_link(constraints))
-            nearest.extend(f"{slug}#{k}" if k >= 0 else "" for k in placement.nearest.tolist())
-            margin.extend(placement.margin.tolist())
-            cluster_confidence.extend(placement.cluster_confidence.tolist())
-            advance(1)
-    table = pd.DataFrame({"cluster": clusters, "confidence": confidence, "nearest": nearest,
-                          "margin": margin, "cluster_confidence": cluster_confidence},
-                         index=mentions.index[np.array(index, dtype=np.int64)])
-    table.attrs["conflicts"] = conflicts
+            out.conflicts.extend(
+                f"{slug}: {c.describe(str(papers[c.first]), str(papers[c.second]))}"
+                for c in result.conflicts)
+            out.index.extend(rows.tolist())
+            out.clusters.extend(f"{slug}#{k}" for k in result.membership.tolist())
+            out.confidence.extend(result.confidence.tolist())
+            placement = placement_of(logits, result.membership, cannot)
+            out.nearest.extend(f"{slug}#{k}" if k >= 0 else ""
+                               for k in placement.nearest.tolist())
+            out.margin.extend(placement.margin.tolist())
+            out.cluster_confidence.extend(placement.cluster_confidence.tolist())
+        return out
+
+    # Work per name grows with its pairs; small runs are not worth a fork. Workers must not
+    # predict (scikit-learn's OpenMP code can hang in a fork): only log-odds computed here
+    # before forking, and no cluster model, let them run.
+    costs = [float(len(blocks.rows[slug])) ** 2 + PER_NAME_WORK for slug in slugs]
+    if sum(costs) < MIN_FORKED_WORK or merger is not None \
+            or not isinstance(logits_of, BlockLogits):
+        workers = 1
+    else:
+        logits_of.prefetch(slugs)
+    chunks = contiguous_chunks(costs, CHUNKS_PER_WORKER * workers) if workers > 1 \
+        else [range(len(slugs))]
+    split = _SplitRows()
+    with forked_map(lambda number: split_names(chunks[number]), len(chunks),
+                    workers) as results, progress_bar(
+            "Splitting names", total=len(slugs), enabled=show_progress) as advance:
+        for chunk, part in zip(chunks, results):
+            split.extend(part)
+            advance(len(chunk))
+    table = pd.DataFrame({"cluster": split.clusters, "confidence": split.confidence,
+                          "nearest": split.nearest, "margin": split.margin,
+                          "cluster_confidence": split.cluster_confidence},
+                         index=mentions.index[np.array(split.index, dtype=np.int64)])
+    table.attrs["conflicts"] = split.conflicts
     return table
+
+
+@dataclass
+class _SplitRows:
+    """What splitting a run of names gives, one entry per mention (conflicts per name)."""
+
+    index: list[int] = field(default_factory=list)
+    clusters: list[str] = field(default_factory=list)
+    confidence: list[float] = field(default_factory=list)
+    nearest: list[str] = field(default_factory=list)
+    margin: list[float] = field(default_factory=list)
+    cluster_confidence: list[float] = field(default_factory=list)
+    conflicts: list[str] = field(default_factory=list)
+
+    def extend(self, other: _SplitRows) -> None:
+        for name in ("index", "clusters", "confidence", "nearest", "margin",
+                     "cluster_confidence", "conflicts"):
+            getattr(self, name).extend(getattr(other, name))
 
 
 def block_rows_of(mentions: pd.DataFrame, slugs: list[str]) -> dict[str, np.ndarray]:

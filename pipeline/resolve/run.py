@@ -43,6 +43,7 @@ from pipeline.anthology.curation import curated_identities, curation_of, fold_of
 from pipeline.anthology.person_units import person_units
 from pipeline.anthology.snapshot import Snapshot
 from pipeline.errors import AnthologyResolveError
+from pipeline.parallel import worker_count
 from pipeline.resolve.ambiguity import AmbiguityModel, name_commonness, name_features
 from pipeline.resolve.assignment import learn_placement_confidence, placements_of
 from pipeline.resolve.authorship import Authorship
@@ -126,16 +127,19 @@ def constrained_names(mentions: pd.DataFrame, catch_all: frozenset[str]) -> pd.S
 
 
 def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool = False,
-            carry: Carryover | None = None, mention_keys: np.ndarray | None = None
-            ) -> Resolution:
+            carry: Carryover | None = None, mention_keys: np.ndarray | None = None,
+            workers: int = 0) -> Resolution:
     """Resolve the snapshot (see the module docstring). `carry`: the previous run of the
     nightly job (`carryover.py`): person ids are kept stable against its assignments; with
     its models nothing is learnt again, and with its changed names only they are split,
     predicting only the pairs its kept evidence lacks. `mention_keys`: a fingerprint per
     mention row (the nightly job's); with them the resolution keeps the pair evidence of
-    the names it split (`Resolution.pair_evidence`) for the next night."""
+    the names it split (`Resolution.pair_evidence`) for the next night. `workers`: processes
+    for the stages that go name by name (0: one per core, at most 4; `parallel.py`); the
+    output is the same with any number."""
     timings: dict[str, float] = {}
     clock = time.perf_counter()
+    workers = worker_count(workers)
 
     def lap(stage: str) -> None:
         nonlocal clock
@@ -217,7 +221,7 @@ def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool =
     else:
         assert synthetic is not None
         evidence_model = pair_model = learn_evidence(context, synthetic, commonness,
-                                                     settings.seed)
+                                                     settings.seed, workers=workers)
     if settings.calibrate and learning:
         labelled = curation.labelled.to_numpy()
         training = BlockFeatures.compute(
@@ -242,7 +246,7 @@ def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool =
     # features are computed once, with those of the names to resolve.
     features = BlockFeatures.compute(
         context, block_rows_of(mentions, sorted(set(chosen) | set(curated_rows))),
-        commonness, show_progress)
+        commonness, show_progress, workers)
     lap("evidence")
 
     cluster_model = ClusterModel()
@@ -271,7 +275,7 @@ def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool =
                               registry.catch_all_ids(),
                               settings.resolution, settings.seed, show_progress, merger,
                               None if settings.calibrate else logits,
-                              registry_orcids=registry_orcids)
+                              registry_orcids=registry_orcids, workers=workers)
     if kept_evidence is not None:
         total = sum(len(features.features[slug]) for slug in chosen)
         log.info("pair evidence: %d of %d pairs predicted, the others kept from the last "
@@ -287,7 +291,8 @@ def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool =
         blind_clusters = cluster_blocks(blind(mentions, curation.blocks), features,
                                         curation.blocks, lambda _: evidence_model,
                                         registry.catch_all_ids(), settings.resolution,
-                                        settings.seed, show_progress, merger, logits)
+                                        settings.seed, show_progress, merger, logits,
+                                        workers=workers)
         calibration = ConfidenceCalibration.fit(
             judge_clusters(blind_clusters["cluster"], blind_clusters["cluster_confidence"],
                            curation.identity),
@@ -310,7 +315,7 @@ def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool =
 
     placement_model = learnt.placement if learnt is not None else learn_placement_confidence(
         mentions, curation, logits, commonness, settings.resolution, settings.seed,
-        CALIBRATION_FOLDS)
+        CALIBRATION_FOLDS, workers)
     lap("placement confidence")
 
     assignments, cluster_table = assign_persons(

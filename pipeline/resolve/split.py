@@ -119,12 +119,14 @@ def split_block(
     constraints: Constraints,
     resolution: float = DEFAULT_RESOLUTION,
     seed: int = DEFAULT_SEED,
+    cannot: np.ndarray | None = None,
 ) -> SplitResult:
-    """Partition one block's mentions; see the module docstring."""
+    """Partition one block's mentions; see the module docstring. `cannot`: the block's
+    `cannot_link(constraints)`, when the caller has it already."""
     n = logits.shape[0]
     if n == 0:
         return SplitResult(np.zeros(0, dtype=np.int64), np.zeros(0))
-    cannot = cannot_link(constraints)
+    cannot = cannot_link(constraints) if cannot is None else cannot.copy()
     off_diagonal = ~np.eye(n, dtype=bool)
     if not cannot.any() and (logits[off_diagonal] > resolution).all():
         # Every pair joins: one cluster is the best partition (what Leiden would find).

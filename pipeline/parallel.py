@@ -1,0 +1,120 @@
+"""Work spread over the machine's cores by forked processes that inherit what the parent built.
+
+The stages that go name by name (pair features, the split) read large inputs the parent has
+already built: the evidence vectors, the pair log-odds of every name. A forked child shares
+them copy-on-write and sends back only its results, where a fresh process would have to be
+sent them first. Results come back in the order of the tasks, so a run writes the same bytes
+with any number of workers.
+
+Forking is safe only while the parent runs no other thread: `forked_map` forks all its
+workers before it yields, so callers start progress bars (which draw from a thread) inside
+the `with` block, never around it. The tasks must not call scikit-learn's OpenMP code,
+which can hang in the forked child of a process that used it.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import gc
+import multiprocessing
+import os
+import signal
+import sys
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+from threadpoolctl import threadpool_limits
+
+R = TypeVar("R")
+
+# More workers than this gain little on the stages that use them (each is a fraction of a run)
+# and each holds its own copy of the pages it writes.
+MAX_WORKERS = 4
+
+_task: Callable[[int], Any] | None = None  # what the forked workers run (set before forking)
+
+
+def worker_count(requested: int = 0) -> int:
+    """`requested` processes, or with 0 one per core (at most MAX_WORKERS); 1 where processes
+    cannot be forked (there every task runs in this process)."""
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return 1
+    return requested if requested > 0 else min(MAX_WORKERS, os.cpu_count() or 1)
+
+
+@contextmanager
+def forked_map(task: Callable[[int], R], count: int, workers: int) -> Iterator[Iterator[R]]:
+    """Yield the results of `task(0)`, ..., `task(count - 1)`, in that order, computed by
+    `workers` forked processes (in this process when `workers` or `count` is 1 or less).
+
+    Every worker is forked before this yields; a task's exception is raised where its result
+    is taken, and the tasks not yet started are cancelled."""
+    global _task
+    if workers <= 1 or count <= 1:
+        yield (task(number) for number in range(count))
+        return
+    if _task is not None:
+        raise RuntimeError("forked_map cannot be nested")
+    _task = task
+    # Objects the parent holds stay out of the children's garbage collections, which would
+    # otherwise write to (and so copy) every page they live on.
+    gc.freeze()
+    pool = ProcessPoolExecutor(min(workers, count), mp_context=multiprocessing.get_context(
+        "fork"), initializer=_start_worker, initargs=(os.getpid(),))
+    try:
+        # With the fork start method every worker is started at the first submit.
+        futures = [pool.submit(_run_task, number) for number in range(count)]
+        _task = None
+        yield (future.result() for future in futures)
+    except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    finally:
+        _task = None
+        pool.shutdown(wait=True)
+        gc.unfreeze()
+
+
+def contiguous_chunks(costs: list[float], parts: int) -> list[range]:
+    """Cut positions 0..len(costs)-1 into at most `parts` consecutive ranges of about equal
+    total cost (a task that costs more than its share is a range of its own)."""
+    total = float(sum(costs))
+    if not costs:
+        return []
+    share = total / max(parts, 1)
+    chunks: list[range] = []
+    start, filled = 0, 0.0
+    for position, cost in enumerate(costs):
+        filled += cost
+        if filled >= share and position + 1 < len(costs):
+            chunks.append(range(start, position + 1))
+            start, filled = position + 1, 0.0
+    chunks.append(range(start, len(costs)))
+    return chunks
+
+
+def _run_task(number: int) -> Any:
+    assert _task is not None, "forked_map's task is set before its workers are forked"
+    return _task(number)
+
+
+def _start_worker(parent: int) -> None:
+    die_with_parent(parent)
+    # One BLAS thread per worker: the workers already use every core, and BLAS threads
+    # competing with the other workers for them spin instead of working (measured: two
+    # workers split names no faster than one).
+    threadpool_limits(1, user_api="blas")
+
+
+def die_with_parent(parent: int) -> None:
+    """Worker start-up: end when the parent ends, even by SIGKILL (Linux `PR_SET_PDEATHSIG`);
+    otherwise a killed run leaves its workers blocked on a pipe for ever."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
+    if os.getppid() != parent:  # the parent died before the line above ran
+        os._exit(1)

@@ -1,0 +1,97 @@
+"""Work spread over forked processes (`pipeline/parallel.py`) and the stages that use it: the
+same results, in the same order, with any number of workers."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from builder import two_wei_zhangs
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pipeline import parallel
+from pipeline.anthology.snapshot import read_snapshot
+from pipeline.parallel import contiguous_chunks, forked_map
+from pipeline.resolve import clustering
+from pipeline.resolve.outputs import write_outputs
+from pipeline.resolve.run import ResolveSettings, resolve
+
+
+def _square_and_pid(number: int) -> tuple[int, int]:
+    return number * number, os.getpid()
+
+
+def test_results_come_back_in_task_order_from_forked_workers() -> None:
+    with forked_map(_square_and_pid, 20, workers=2) as results:
+        got = list(results)
+    assert [square for square, _ in got] == [n * n for n in range(20)]
+    pids = {pid for _, pid in got}
+    assert os.getpid() not in pids and len(pids) <= 2
+
+
+def test_one_worker_runs_every_task_here() -> None:
+    with forked_map(_square_and_pid, 5, workers=1) as results:
+        got = list(results)
+    assert got == [(n * n, os.getpid()) for n in range(5)]
+
+
+def _fails_on_three(number: int) -> int:
+    if number == 3:
+        raise ValueError("task three is broken")
+    return number
+
+
+def test_a_failing_task_raises_in_the_parent() -> None:
+    with pytest.raises(ValueError, match="task three is broken"):
+        with forked_map(_fails_on_three, 8, workers=2) as results:
+            list(results)
+    # The pool is gone and the next map works.
+    with forked_map(_square_and_pid, 3, workers=2) as results:
+        assert [square for square, _ in results] == [0, 1, 4]
+
+
+@given(st.lists(st.floats(0.0, 1e6), max_size=60), st.integers(1, 12))
+def test_chunks_cover_every_position_once_in_order(costs: list[float], parts: int) -> None:
+    chunks = contiguous_chunks(costs, parts)
+    assert [p for chunk in chunks for p in chunk] == list(range(len(costs)))
+    assert all(len(chunk) > 0 for chunk in chunks)
+    assert len(chunks) <= parts + 1
+
+
+def test_a_task_costing_more_than_its_share_is_a_chunk_of_its_own() -> None:
+    chunks = contiguous_chunks([1.0, 1.0, 100.0, 1.0, 1.0, 1.0], 4)
+    assert range(2, 3) in chunks or range(0, 3) in chunks
+    assert [len(c) for c in chunks if 2 in c] in ([1], [3])
+    assert len(contiguous_chunks([1.0] * 16, 4)) == 4
+
+
+def test_resolve_writes_the_same_bytes_with_two_workers_as_with_one(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    snapshot = read_snapshot(two_wei_zhangs(tmp_path / "anthology"))
+    settings = ResolveSettings(names=("wei-zhang", "ingrid-solberg", "alice-nakamura",
+                                      "dmitri-petrov"))
+    forked: list[int] = []
+
+    def recording(task: Callable[[int], Any], count: int, workers: int
+                  ) -> AbstractContextManager[Iterator[Any]]:
+        forked.append(workers)
+        return parallel.forked_map(task, count, workers)
+
+    monkeypatch.setattr(clustering, "forked_map", recording)
+    # The fixture is tiny: fork anyway, and cut the names' features into several batches.
+    monkeypatch.setattr(clustering, "MIN_FORKED_WORK", 0.0)
+    monkeypatch.setattr(clustering, "BATCH_ROWS", 4)
+    written = {}
+    for workers in (1, 2):
+        out = tmp_path / f"workers-{workers}"
+        write_outputs(resolve(snapshot, settings, workers=workers), snapshot, out)
+        written[workers] = {path.name: path.read_bytes() for path in sorted(out.iterdir())}
+    assert written[1] == written[2]
+    assert set(written[1]) >= {"assignments.csv", "proposals.json"}
+    # The features and every split (the names, the blind one, the placements) were forked.
+    assert forked.count(2) >= 3 and set(forked) == {1, 2}
