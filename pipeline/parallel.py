@@ -21,10 +21,13 @@ import multiprocessing
 import os
 import signal
 import sys
+import weakref
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+from typing import Any, Generic, TypeVar
 
 from threadpoolctl import threadpool_limits
 
@@ -76,6 +79,69 @@ def forked_map(task: Callable[[int], R], count: int, workers: int) -> Iterator[I
         _task = None
         pool.shutdown(wait=True)
         gc.unfreeze()
+
+
+class Background(Generic[R]):
+    """One task running in a forked process while this one goes on; `result()` waits for it.
+
+    The child sends its result (or its exception) through a pipe; if this object is dropped
+    first (the caller failed), the child is killed."""
+
+    def __init__(self, task: Callable[[], R], workers: int) -> None:
+        """With `workers` 1 or less, `task` runs here and now."""
+        if workers <= 1:
+            self._value: tuple[bool, Any] | None = _outcome(task)
+            return
+        self._value = None
+        receiving, sending = multiprocessing.get_context("fork").Pipe(duplex=False)
+        parent = os.getpid()
+        process = multiprocessing.get_context("fork").Process(
+            target=_background_child, args=(task, sending, parent), daemon=True)
+        process.start()
+        sending.close()
+        self._receiving = receiving
+        self._process = process
+        self._finalizer = weakref.finalize(self, _stop, process, receiving)
+
+    def result(self) -> R:
+        if self._value is None:
+            try:
+                self._value = self._receiving.recv()
+            except EOFError as error:
+                raise RuntimeError(f"the background task's process ended without a result "
+                                   f"(exit code {self._process.exitcode})") from error
+            finally:
+                self._finalizer()
+        done, value = self._value
+        if not done:
+            raise value
+        result: R = value
+        return result
+
+
+def _outcome(task: Callable[[], R]) -> tuple[bool, Any]:
+    try:
+        return True, task()
+    except Exception as error:  # handed to the caller by Background.result
+        return False, error
+
+
+def _background_child(task: Callable[[], Any], sending: Connection, parent: int) -> None:
+    _start_worker(parent)
+    outcome = _outcome(task)
+    try:
+        sending.send(outcome)
+    except Exception as error:  # the exception itself would not pickle
+        sending.send((False, RuntimeError(f"background task failed: {outcome[1]!r} "
+                                          f"({error})")))
+    sending.close()
+
+
+def _stop(process: BaseProcess, receiving: Connection) -> None:
+    if process.is_alive():
+        process.kill()
+    process.join()
+    receiving.close()
 
 
 def contiguous_chunks(costs: list[float], parts: int) -> list[range]:

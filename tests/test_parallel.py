@@ -3,7 +3,9 @@ same results, in the same order, with any number of workers."""
 
 from __future__ import annotations
 
+import json
 import os
+import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -13,11 +15,12 @@ import pytest
 from builder import two_wei_zhangs
 from hypothesis import given
 from hypothesis import strategies as st
+from test_variants import _variants_snapshot
 
 from pipeline import parallel
 from pipeline.anthology.snapshot import read_snapshot
 from pipeline.parallel import contiguous_chunks, forked_map
-from pipeline.resolve import clustering
+from pipeline.resolve import clustering, run
 from pipeline.resolve.outputs import write_outputs
 from pipeline.resolve.run import ResolveSettings, resolve
 
@@ -70,11 +73,35 @@ def test_a_task_costing_more_than_its_share_is_a_chunk_of_its_own() -> None:
     assert len(contiguous_chunks([1.0] * 16, 4)) == 4
 
 
+def _fails() -> int:
+    raise ValueError("the background task is broken")
+
+
+def test_a_background_task_gives_its_result_or_its_exception() -> None:
+    assert parallel.Background(lambda: os.getpid(), workers=2).result() != os.getpid()
+    assert parallel.Background(lambda: os.getpid(), workers=1).result() == os.getpid()
+    with pytest.raises(ValueError, match="background task is broken"):
+        parallel.Background(_fails, workers=2).result()
+
+
+def test_a_dropped_background_task_is_stopped() -> None:
+    job = parallel.Background(lambda: time.sleep(60), workers=2)
+    process = job._process
+    del job
+    process.join(timeout=10)
+    assert not process.is_alive()
+
+
+@pytest.mark.parametrize("fixture", ["two-wei-zhangs", "name-variants"])
 def test_resolve_writes_the_same_bytes_with_two_workers_as_with_one(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    snapshot = read_snapshot(two_wei_zhangs(tmp_path / "anthology"))
-    settings = ResolveSettings(names=("wei-zhang", "ingrid-solberg", "alice-nakamura",
-                                      "dmitri-petrov"))
+        fixture: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    if fixture == "two-wei-zhangs":
+        snapshot = read_snapshot(two_wei_zhangs(tmp_path / "anthology"))
+        settings = ResolveSettings(names=("wei-zhang", "ingrid-solberg", "alice-nakamura",
+                                          "dmitri-petrov"))
+    else:
+        snapshot = read_snapshot(_variants_snapshot(tmp_path / "anthology"))
+        settings = ResolveSettings()
     forked: list[int] = []
 
     def recording(task: Callable[[int], Any], count: int, workers: int
@@ -83,9 +110,18 @@ def test_resolve_writes_the_same_bytes_with_two_workers_as_with_one(
         return parallel.forked_map(task, count, workers)
 
     monkeypatch.setattr(clustering, "forked_map", recording)
-    # The fixture is tiny: fork anyway, and cut the names' features into several batches.
+    backgrounds: list[int] = []
+
+    class RecordingBackground(parallel.Background[Any]):
+        def __init__(self, task: Callable[[], Any], workers: int) -> None:
+            backgrounds.append(workers)
+            super().__init__(task, workers)
+
+    monkeypatch.setattr(run, "Background", RecordingBackground)
+    # The fixtures are tiny: fork anyway, and cut the names' features into several batches.
     monkeypatch.setattr(clustering, "MIN_FORKED_WORK", 0.0)
     monkeypatch.setattr(clustering, "BATCH_ROWS", 4)
+    monkeypatch.setattr(run, "BACKGROUND_MENTIONS", 0)
     written = {}
     for workers in (1, 2):
         out = tmp_path / f"workers-{workers}"
@@ -93,5 +129,9 @@ def test_resolve_writes_the_same_bytes_with_two_workers_as_with_one(
         written[workers] = {path.name: path.read_bytes() for path in sorted(out.iterdir())}
     assert written[1] == written[2]
     assert set(written[1]) >= {"assignments.csv", "proposals.json"}
-    # The features and every split (the names, the blind one, the placements) were forked.
+    # The features and every split (the names, the blind one, the placements) were forked,
+    # and the name-string candidates found in the background.
     assert forked.count(2) >= 3 and set(forked) == {1, 2}
+    assert backgrounds == [1, 2]
+    if fixture == "name-variants":  # the candidates found in the background were used
+        assert json.loads(written[2]["proposals.json"])["variants"]["merges"]
