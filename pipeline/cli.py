@@ -28,6 +28,18 @@ DEFAULT_ANTHOLOGY = Path("data/anthology")
 DEFAULT_CACHE = Path(".cache")
 
 
+def _worker_count(text: str) -> int:
+    """`--workers`: 0 (one per core) or a number of processes."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(
+            f"must be 0 (one process per core, at most 4) or a number of processes, not {text!r}")
+    return value
+
+
 def _add_snapshot_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--anthology", type=Path, default=DEFAULT_ANTHOLOGY, metavar="DIR",
@@ -39,10 +51,11 @@ def _add_snapshot_options(parser: argparse.ArgumentParser) -> None:
              "(default: %(default)s)")
     parser.add_argument("--no-cache", action="store_true",
                         help="parse every volume file and write no cache")
-    parser.add_argument("--workers", type=int, default=0, metavar="N",
+    parser.add_argument("--workers", type=_worker_count, default=0, metavar="N",
                         help="processes for parsing and, in resolve, for the stages that "
                              "go name by name (pair features, the split; the same output with "
-                             "any number; default: one per core, at most 4)")
+                             "any number; at most one per core; default 0: one per core, at "
+                             "most 4)")
 
 
 def _read(args: argparse.Namespace) -> Snapshot:
@@ -732,10 +745,10 @@ def _add_nightly_command(sub: Subcommands) -> None:
     nightly.add_argument("--full", action="store_true",
                          help="learn the models again and split every name (person ids "
                               "still kept stable against the last night)")
-    nightly.add_argument("--workers", type=int, default=0, metavar="N",
+    nightly.add_argument("--workers", type=_worker_count, default=0, metavar="N",
                          help="processes for parsing and for the stages that go name by "
-                              "name (the same output with any number; default: one per "
-                              "core, at most 4)")
+                              "name (the same output with any number; at most one per core; "
+                              "default 0: one per core, at most 4)")
     _add_split_options(nightly)
     nightly.add_argument("--no-variants", action="store_true",
                          help="do not look for name variants")

@@ -41,11 +41,12 @@ _task: Callable[[int], Any] | None = None  # what the forked workers run (set be
 
 
 def worker_count(requested: int = 0) -> int:
-    """`requested` processes, or with 0 one per core (at most MAX_WORKERS); 1 where processes
-    cannot be forked (there every task runs in this process)."""
+    """`requested` processes but at most one per core, or with 0 one per core (at most
+    MAX_WORKERS); 1 where processes cannot be forked (there every task runs here)."""
+    cores = os.cpu_count() or 1
     if "fork" not in multiprocessing.get_all_start_methods():
         return 1
-    return requested if requested > 0 else min(MAX_WORKERS, os.cpu_count() or 1)
+    return max(1, min(requested, cores)) if requested > 0 else min(MAX_WORKERS, cores)
 
 
 @contextmanager

@@ -19,6 +19,7 @@ from test_variants import _variants_snapshot
 
 from pipeline import parallel
 from pipeline.anthology.snapshot import read_snapshot
+from pipeline.cli import main
 from pipeline.parallel import contiguous_chunks, forked_map
 from pipeline.resolve import clustering, run
 from pipeline.resolve.outputs import write_outputs
@@ -71,6 +72,23 @@ def test_a_task_costing_more_than_its_share_is_a_chunk_of_its_own() -> None:
     assert range(2, 3) in chunks or range(0, 3) in chunks
     assert [len(c) for c in chunks if 2 in c] in ([1], [3])
     assert len(contiguous_chunks([1.0] * 16, 4)) == 4
+
+
+def test_worker_counts_stay_within_the_cores() -> None:
+    cores = os.cpu_count() or 1
+    assert parallel.worker_count(0) == min(parallel.MAX_WORKERS, cores)
+    assert parallel.worker_count(1000) == cores
+    assert parallel.worker_count(1) == 1
+
+
+@pytest.mark.parametrize("value", ["-1", "two", "1.5"])
+def test_a_bad_worker_count_is_refused_before_anything_runs(
+        value: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main(["resolve", "--workers", value, "--out", str(tmp_path / "out")])
+    assert stopped.value.code == 2
+    assert "--workers: must be 0" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
 
 
 def _fails() -> int:

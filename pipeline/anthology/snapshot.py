@@ -34,7 +34,7 @@ from pipeline.anthology.volumes import (
     parse_volume_file,
 )
 from pipeline.errors import Problem, ProblemLog
-from pipeline.parallel import die_with_parent
+from pipeline.parallel import die_with_parent, worker_count
 from pipeline.progress import progress_bar
 
 log = logging.getLogger(__name__)
@@ -158,10 +158,11 @@ def _batches(paths: list[Path], n_batches: int) -> list[list[str]]:
 def parse_xml_files(
     paths: list[Path], workers: int = 0, show_progress: bool = False
 ) -> tuple[dict[str, pa.Table], list[Problem]]:
-    """Parse volume files (in `workers` processes; 0 = one per core) into Arrow tables."""
+    """Parse volume files (in `workers` processes; 0 = one per core, at most 4) into Arrow
+    tables."""
     if not paths:
         return {n: _SCHEMAS[n].empty_table() for n in TABLE_NAMES}, []
-    workers = workers or min(4, os.cpu_count() or 1)
+    workers = worker_count(workers)
     if workers == 1 or len(paths) < 8:
         return _parse_files([str(p) for p in paths])
     batches = _batches(paths, workers * 8)
