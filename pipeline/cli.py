@@ -225,7 +225,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                                  ablation=not args.no_ablation,
                                  variants=not args.no_variants,
                                  assignment=not args.no_assignment,
-                                 show_progress=not args.quiet)
+                                 show_progress=not args.quiet, workers=args.workers)
     _print_eval(report)
     path = args.out / "evaluation.json"
     atomic_write_text(path, json.dumps(report, indent=2, sort_keys=True) + "\n")

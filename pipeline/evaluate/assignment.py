@@ -104,11 +104,12 @@ def _report(placed: pd.DataFrame, confidence: pd.Series, baseline_person: pd.Ser
 
 
 def evaluate_assignment(mentions: pd.DataFrame, gold: Curation, logits: BlockLogits,
-                        commonness: pd.Series, resolution: float, seed: int
-                        ) -> dict[str, Any]:
+                        commonness: pd.Series, resolution: float, seed: int,
+                        workers: int = 1) -> dict[str, Any]:
     """Both ways of hiding; for each, the report over all blocks and over the blocks with
     2+ gold persons (`multi`). `mentions`: author mentions; `logits`: of every gold block,
-    under a pair model that learnt nothing from the curation."""
+    under a pair model that learnt nothing from the curation; `workers`: processes for the
+    splits."""
     gold_mentions = gold.identity[gold.labelled]
     ways = {"newest": [hidden_newest(mentions, gold_mentions)],
             "random": [hidden_random(mentions, gold_mentions, s) for s in RANDOM_SEEDS]}
@@ -117,7 +118,8 @@ def evaluate_assignment(mentions: pd.DataFrame, gold: Curation, logits: BlockLog
     for way, hidings in ways.items():
         placed, baselines = [], []
         for number, hidden in enumerate(hidings):
-            one = place_hidden(mentions, gold, hidden, logits, commonness, resolution, seed)
+            one = place_hidden(mentions, gold, hidden, logits, commonness, resolution, seed,
+                               workers)
             guess = baseline(mentions, gold, hidden)
             # A calibration learns from one hiding at a time (the same mention hidden by two
             # seeds must not inform itself).

@@ -38,9 +38,12 @@ CURVE = (1.0, 0.5, 0.1, 0.0)
 def evaluate_every_mode(snapshot: Snapshot, settings: EvalSettings, work_parent: Path,
                         cache: Path, curve: bool = True, user: bool = True,
                         ablation: bool = True, variants: bool = True,
-                        assignment: bool = True, show_progress: bool = False
-                        ) -> dict[str, Any]:
-    report = evaluate(snapshot, settings, show_progress=show_progress, assignment=assignment)
+                        assignment: bool = True, show_progress: bool = False,
+                        workers: int = 0) -> dict[str, Any]:
+    """`workers`: processes for the cross-fitted modes' stages that go name by name (the
+    as-a-user runs of `resolve` take one per core, at most 4)."""
+    report = evaluate(snapshot, settings, show_progress=show_progress, assignment=assignment,
+                      workers=workers)
     if curve:
         report["thin_curation"] = {}
         for fraction in CURVE:
@@ -48,15 +51,16 @@ def evaluate_every_mode(snapshot: Snapshot, settings: EvalSettings, work_parent:
                 scores = report["pipeline"]
             else:
                 log.info("cross-fitted, learning from %.0f%% of the curation", 100 * fraction)
-                scores = evaluate(snapshot, replace(settings, train_fraction=fraction))[
-                    "pipeline"]
+                scores = evaluate(snapshot, replace(settings, train_fraction=fraction),
+                                  workers=workers)["pipeline"]
             report["thin_curation"][str(fraction)] = scores
     if ablation:
         report["ablation"] = {}
         for kind in EVIDENCE_KINDS:
             log.info("cross-fitted, without %s", kind)
             report["ablation"][kind] = evaluate(
-                snapshot, replace(settings, without=(*settings.without, kind)))["pipeline"]
+                snapshot, replace(settings, without=(*settings.without, kind)),
+                workers=workers)["pipeline"]
     if variants:
         log.info("name variants, blind")
         report["variants"] = evaluate_variants(snapshot, settings.seed)

@@ -31,6 +31,7 @@ from pipeline.evaluate.assignment import evaluate_assignment
 from pipeline.evaluate.calibration import reliability_table
 from pipeline.evaluate.metrics import Scores, score_clustering
 from pipeline.evaluate.totals import totals
+from pipeline.parallel import worker_count
 from pipeline.resolve.ambiguity import AmbiguityModel, name_commonness, name_features
 from pipeline.resolve.authorship import Authorship
 from pipeline.resolve.cluster_merge import ClusterModel
@@ -72,10 +73,13 @@ def _kept_for_training(slug: str, fraction: float, seed: int) -> bool:
 
 
 def evaluate(snapshot: Snapshot, settings: EvalSettings, show_progress: bool = False,
-             assignment: bool = False) -> dict[str, Any]:
+             assignment: bool = False, workers: int = 0) -> dict[str, Any]:
     """Run the blind evaluation; returns the report (JSON-ready). With `assignment`, also
-    the evaluation of placing hidden mentions among known persons (`assignment.py`)."""
+    the evaluation of placing hidden mentions among known persons (`assignment.py`).
+    `workers`: processes for the stages that go name by name (0: one per core, at most 4;
+    the same report with any number)."""
     started = time.perf_counter()
+    workers = worker_count(workers)
     authors = snapshot.mentions[snapshot.mentions["role"] == "author"]
     gold = curation_of(authors, snapshot.registry)
     blinded = blind(authors, gold.blocks)
@@ -89,10 +93,11 @@ def evaluate(snapshot: Snapshot, settings: EvalSettings, show_progress: bool = F
                                  exclude=set(gold.blocks), seed=settings.seed)
     evidence = prepare_evidence(blinded, snapshot.papers, authorship, gold.blocks,
                                 also_fit_on=list(synthetic.rows.values()),
-                                show_progress=show_progress, cache_dir=snapshot.cache_dir)
+                                show_progress=show_progress, cache_dir=snapshot.cache_dir,
+                                workers=workers)
     features = evidence.features.without(settings.without)
     evidence_model = learn_evidence(evidence.context, synthetic, evidence.commonness,
-                                    settings.seed, settings.without)
+                                    settings.seed, settings.without, workers)
 
     fold = {slug: fold_of(slug, settings.folds) for slug in gold.blocks}
     pair_models: dict[int, PairModel] = {}
@@ -119,7 +124,8 @@ def evaluate(snapshot: Snapshot, settings: EvalSettings, show_progress: bool = F
     logits.prefetch(gold.blocks)
     clusters = cluster_blocks(blinded, features, to_split, lambda s: pair_models[fold[s]],
                               frozenset(), settings.resolution, settings.seed, show_progress,
-                              merger, None if settings.calibrate else logits)
+                              merger, None if settings.calibrate else logits,
+                              workers=workers)
     predicted = pd.Series(blinded["slug"], dtype=object).loc[evaluated[evaluated].index]
     predicted.update(clusters["cluster"].reindex(predicted.index).dropna())
 
@@ -138,7 +144,7 @@ def evaluate(snapshot: Snapshot, settings: EvalSettings, show_progress: bool = F
     if assignment:
         log.info("incremental assignment: hiding curated mentions of every gold name")
         placing["assignment"] = evaluate_assignment(authors, gold, logits, evidence.commonness,
-                                                    settings.resolution, settings.seed)
+                                                    settings.resolution, settings.seed, workers)
     return {
         "settings": settings.__dict__,
         "gold": {"mentions": int(evaluated.sum()), "blocks": len(gold.blocks),

@@ -419,8 +419,8 @@ class PreparedEvidence:
 
 def prepare_evidence(mentions: pd.DataFrame, papers: pd.DataFrame, authorship: Authorship,
                      slugs: list[str], also_fit_on: list[np.ndarray] | None = None,
-                     show_progress: bool = False, cache_dir: Path | None = None
-                     ) -> PreparedEvidence:
+                     show_progress: bool = False, cache_dir: Path | None = None,
+                     workers: int = 1) -> PreparedEvidence:
     """Pair features of every name in `slugs`.
 
     The affiliation vocabulary is fitted on the mentions of `slugs` and the extra rows of
@@ -433,5 +433,5 @@ def prepare_evidence(mentions: pd.DataFrame, papers: pd.DataFrame, authorship: A
                             np.zeros(0, dtype=np.int64)])
     context = EvidenceContext.build(mentions, papers, authorship, focus=focus,
                                     cache_dir=cache_dir)
-    features = BlockFeatures.compute(context, block_rows, commonness, show_progress)
+    features = BlockFeatures.compute(context, block_rows, commonness, show_progress, workers)
     return PreparedEvidence(commonness, block_rows, context, features)
