@@ -146,8 +146,9 @@ def _stop(process: BaseProcess, receiving: Connection) -> None:
 
 
 def contiguous_chunks(costs: list[float], parts: int) -> list[range]:
-    """Cut positions 0..len(costs)-1 into at most `parts` consecutive ranges of about equal
-    total cost (a task that costs more than its share is a range of its own)."""
+    """Cut positions 0..len(costs)-1 into about `parts` (at most `parts` + 1) consecutive
+    ranges of about equal total cost (a task that costs more than its share is a range of
+    its own)."""
     total = float(sum(costs))
     if not costs:
         return []

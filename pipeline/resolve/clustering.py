@@ -57,8 +57,8 @@ class BlockFeatures:
         costs = [float(stop - start) ** 2 for _, (start, stop) in batches]
         if sum(len(r) * (len(r) - 1) // 2 for r in multi.values()) < MIN_FORKED_WORK:
             workers = 1  # not worth a fork
-        chunks = contiguous_chunks(costs, CHUNKS_PER_WORKER * workers) if workers > 1 \
-            else [range(len(batches))]
+        # In one process too, a few chunks: the progress bar moves with each.
+        chunks = contiguous_chunks(costs, CHUNKS_PER_WORKER * max(workers, 1))
 
         def chunk_features(number: int) -> dict[str, np.ndarray]:
             chosen = batches[chunks[number].start:chunks[number].stop]
@@ -362,8 +362,9 @@ def cluster_blocks(
         workers = 1
     else:
         logits_of.prefetch(slugs)
+    # In one process, a chunk per name, so that the progress bar moves with each.
     chunks = contiguous_chunks(costs, CHUNKS_PER_WORKER * workers) if workers > 1 \
-        else [range(len(slugs))]
+        else [range(k, k + 1) for k in range(len(slugs))]
     split = _SplitRows()
     with forked_map(lambda number: split_names(chunks[number]), len(chunks),
                     workers) as results, progress_bar(
