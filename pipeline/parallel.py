@@ -171,6 +171,12 @@ def _run_task(number: int) -> Any:
 
 def _start_worker(parent: int) -> None:
     die_with_parent(parent)
+    # Only the parent answers Ctrl-C (it then waits for the running tasks and stops the
+    # workers); a worker keeps the default SIGTERM. Inheriting the command line's handler,
+    # which raises KeyboardInterrupt, a worker stopped while sending its result tried to
+    # send the exception down the same pipe and hung the run (seen in 1 of 5 Ctrl-Cs).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     # One BLAS thread per worker: the workers already use every core, and BLAS threads
     # competing with the other workers for them spin instead of working (measured: two
     # workers split names no faster than one).

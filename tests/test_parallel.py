@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
@@ -36,6 +37,24 @@ def test_results_come_back_in_task_order_from_forked_workers() -> None:
     assert [square for square, _ in got] == [n * n for n in range(20)]
     pids = {pid for _, pid in got}
     assert os.getpid() not in pids and len(pids) <= 2
+
+
+def _signal_handlers(number: int) -> tuple[object, object]:
+    return signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+
+
+def test_workers_leave_ctrl_c_to_the_parent_and_die_on_sigterm() -> None:
+    # The command line turns SIGTERM into KeyboardInterrupt; inherited, that hung a worker
+    # stopped while it sent its result (a helper's Ctrl-C, 1 time in 5).
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: None)
+    try:
+        with forked_map(_signal_handlers, 4, workers=2) as results:
+            handlers = set(results)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert handlers == {(signal.SIG_IGN, signal.SIG_DFL)}
+    assert parallel.Background(lambda: _signal_handlers(0), workers=2).result() == (
+        signal.SIG_IGN, signal.SIG_DFL)
 
 
 def test_one_worker_runs_every_task_here() -> None:
