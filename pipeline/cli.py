@@ -52,8 +52,9 @@ def _add_snapshot_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-cache", action="store_true",
                         help="parse every volume file and write no cache")
     parser.add_argument("--workers", type=_worker_count, default=0, metavar="N",
-                        help="processes for parsing and, in resolve, for the stages that "
-                             "go name by name (pair features, the split; the same output with "
+                        help="processes for parsing and, in resolve and evaluate, for the "
+                             "stages that go name by name (pair features, the split; the same "
+                             "output with "
                              "any number; at most one per core; default 0: one per core, at "
                              "most 4)")
 
