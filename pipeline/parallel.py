@@ -67,7 +67,7 @@ def forked_map(task: Callable[[int], R], count: int, workers: int) -> Iterator[I
     # otherwise write to (and so copy) every page they live on.
     gc.freeze()
     pool = ProcessPoolExecutor(min(workers, count), mp_context=multiprocessing.get_context(
-        "fork"), initializer=_start_worker, initargs=(os.getpid(),))
+        "fork"), initializer=start_worker, initargs=(os.getpid(),))
     try:
         # With the fork start method every worker is started at the first submit.
         futures = [pool.submit(_run_task, number) for number in range(count)]
@@ -128,7 +128,7 @@ def _outcome(task: Callable[[], R]) -> tuple[bool, Any]:
 
 
 def _background_child(task: Callable[[], Any], sending: Connection, parent: int) -> None:
-    _start_worker(parent)
+    start_worker(parent)
     outcome = _outcome(task)
     try:
         sending.send(outcome)
@@ -169,7 +169,8 @@ def _run_task(number: int) -> Any:
     return _task(number)
 
 
-def _start_worker(parent: int) -> None:
+def start_worker(parent: int) -> None:
+    """Start-up of every forked worker (an initializer of any process pool of ours)."""
     die_with_parent(parent)
     # Only the parent answers Ctrl-C (it then waits for the running tasks and stops the
     # workers); a worker keeps the default SIGTERM. Inheriting the command line's handler,

@@ -163,8 +163,8 @@ def test_parse_workers_die_with_their_parent(tmp_path: Path) -> None:
     script = (
         "import os, sys, time\n"
         "from concurrent.futures import ProcessPoolExecutor\n"
-        "from pipeline.parallel import die_with_parent\n"
-        "pool = ProcessPoolExecutor(2, initializer=die_with_parent, initargs=(os.getpid(),))\n"
+        "from pipeline.parallel import start_worker\n"
+        "pool = ProcessPoolExecutor(2, initializer=start_worker, initargs=(os.getpid(),))\n"
         "pids = list(pool.map(os.getpid, []))\n"
         "futures = [pool.submit(time.sleep, 600) for _ in range(2)]\n"
         "time.sleep(1.0)\n"

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from test_variants import _variants_snapshot
 
 from pipeline import parallel
+from pipeline.anthology import snapshot
 from pipeline.anthology.snapshot import read_snapshot
 from pipeline.cli import main
 from pipeline.parallel import contiguous_chunks, forked_map
@@ -55,6 +56,27 @@ def test_workers_leave_ctrl_c_to_the_parent_and_die_on_sigterm() -> None:
     assert handlers == {(signal.SIG_IGN, signal.SIG_DFL)}
     assert parallel.Background(lambda: _signal_handlers(0), workers=2).result() == (
         signal.SIG_IGN, signal.SIG_DFL)
+
+
+def _handlers_as_problems(paths: list[str]) -> tuple[dict[str, Any], list[Any]]:
+    return {name: snapshot._SCHEMAS[name].empty_table() for name in snapshot.TABLE_NAMES}, [
+        _signal_handlers(0)]
+
+
+def test_parse_workers_leave_ctrl_c_to_the_parent_and_die_on_sigterm(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The parse pool of a cold cache had the same inherited handler as forked_map's workers.
+    paths = []
+    for number in range(8):
+        paths.append(tmp_path / f"{number}.xml")
+        paths[-1].write_text("<collection/>")
+    monkeypatch.setattr(snapshot, "_parse_files", _handlers_as_problems)
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: None)
+    try:
+        _, handlers = snapshot.parse_xml_files(paths, workers=2)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert handlers and set(handlers) == {(signal.SIG_IGN, signal.SIG_DFL)}
 
 
 def test_one_worker_runs_every_task_here() -> None:

@@ -34,7 +34,7 @@ from pipeline.anthology.volumes import (
     parse_volume_file,
 )
 from pipeline.errors import Problem, ProblemLog
-from pipeline.parallel import die_with_parent, worker_count
+from pipeline.parallel import start_worker, worker_count
 from pipeline.progress import progress_bar
 
 log = logging.getLogger(__name__)
@@ -168,7 +168,7 @@ def parse_xml_files(
     batches = _batches(paths, workers * 8)
     parts: list[dict[str, pa.Table]] = []
     problems: list[Problem] = []
-    with ProcessPoolExecutor(max_workers=workers, initializer=die_with_parent,
+    with ProcessPoolExecutor(max_workers=workers, initializer=start_worker,
                              initargs=(os.getpid(),)) as pool, progress_bar(
         "Parsing volume files", total=len(paths), enabled=show_progress
     ) as advance:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import os
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from pipeline.gephi.graphs import (
     variant_slugs,
 )
 from pipeline.gephi.write import write_graph
+from pipeline.parallel import start_worker
 from pipeline.progress import progress_bar
 
 # Name graphs are written by this many worker processes (forked, so they share the tables);
@@ -28,8 +30,9 @@ WORKERS = 2
 _shared: dict[str, Any] = {}
 
 
-def _share(authors: dict[str, list[tuple[str, str]]],
+def _share(parent: int, authors: dict[str, list[tuple[str, str]]],
            affiliation_of: dict[tuple[str, str, int], str], out_dir: Path) -> None:
+    start_worker(parent)
     _shared.update(authors=authors, affiliation_of=affiliation_of, out_dir=out_dir)
 
 
@@ -62,7 +65,7 @@ def write_graphs(proposals: dict[str, Any], assignments: pd.DataFrame, snapshot:
     # refresh thread: forking a process that runs threads is unsafe.
     with ProcessPoolExecutor(WORKERS, mp_context=multiprocessing.get_context("fork"),
                              initializer=_share,
-                             initargs=(authors, affiliation_of, out_dir)) as pool:
+                             initargs=(os.getpid(), authors, affiliation_of, out_dir)) as pool:
         pending = [pool.submit(_write_name_graph, split) for split in splits]
         with progress_bar("Writing graphs", total=len(splits) + 2,
                           enabled=show_progress) as advance:
