@@ -27,7 +27,9 @@ Pair evidence (`evidence.py`) reads the same relations as sparse matrices; this 
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
+from itertools import chain
 
 import igraph as ig
 import networkx as nx
@@ -56,10 +58,10 @@ class HeterogeneousGraph:
         return self.graph.induced_subgraph(sorted(members))
 
     def counts(self) -> dict[str, int]:
-        out = {f"{t} vertices": len(self.graph.vs.select(type_eq=t)) for t in VERTEX_TYPES}
-        for t in sorted(set(self.graph.es["type"])):
-            out[f"{t} edges"] = len(self.graph.es.select(type_eq=t))
-        return out
+        vertices = Counter(self.graph.vs["type"])
+        edges = Counter(self.graph.es["type"])
+        return {**{f"{t} vertices": vertices[t] for t in VERTEX_TYPES},
+                **{f"{t} edges": edges[t] for t in sorted(edges)}}
 
 
 def build_graph(mentions: pd.DataFrame, papers: pd.DataFrame, volumes: pd.DataFrame,
@@ -110,10 +112,12 @@ def build_graph(mentions: pd.DataFrame, papers: pd.DataFrame, volumes: pd.DataFr
                   "registered_as", None))
     sources = np.concatenate([p[0] for p in parts])
     targets = np.concatenate([p[1] for p in parts])
-    graph = ig.Graph(n=len(keys), edges=np.column_stack([sources, targets]), directed=False)
+    graph = ig.Graph(n=len(keys), directed=False)
+    # From an array, add_edges takes a quarter of the time the constructor takes.
+    graph.add_edges(np.column_stack([sources, targets]))
     graph.vs["type"] = [k for k, _ in keys]
     graph.vs["key"] = [key for _, key in keys]
-    graph.es["type"] = [kind for src, _, kind, _ in parts for _ in range(len(src))]
+    graph.es["type"] = list(chain.from_iterable([kind] * len(src) for src, _, kind, _ in parts))
     graph.es["weight"] = np.concatenate([
         w if w is not None else np.ones(len(src)) for src, _, _, w in parts])
     return HeterogeneousGraph(graph, {key: i for i, key in enumerate(keys)})
