@@ -58,30 +58,42 @@ def synthetic_blocks(mentions: pd.DataFrame, commonness: pd.Series, authorship: 
     pair two strings that may be one person's (for the name-variant model).
     """
     rng = np.random.default_rng(seed)
+    # Names by their integer code in `authorship.slugs` (sorted, so code order is slug
+    # order): hashing and sorting strings cost most of this function's time.
+    assert len(authorship.mention_slug) == len(mentions), "authorship of other mentions"
+    names = authorship.slugs
+    codes = authorship.mention_slug
     authors = mentions["role"].to_numpy() == "author"
-    slugs = mentions["slug"].to_numpy()
-    counts = pd.Series(slugs[authors]).value_counts()
-    rare = commonness.index[commonness.to_numpy() < np.log(RARE_EXPECTED_PEOPLE)]
-    eligible = counts.index[counts.to_numpy() >= 2].intersection(rare).difference(
-        pd.Index(sorted(exclude)))
-    if len(eligible) == 0:
+    rare = np.zeros(len(names), dtype=bool)
+    rare_found = names.get_indexer(commonness.index[
+        commonness.to_numpy() < np.log(RARE_EXPECTED_PEOPLE)])
+    rare[rare_found[rare_found >= 0]] = True
+    excluded = names.get_indexer(pd.Index(sorted(exclude)))
+    rare[excluded[excluded >= 0]] = False
+    eligible = rare & (np.bincount(codes[authors], minlength=len(names)) >= 2)
+    if not eligible.any():
         return SyntheticBlocks({}, {})
-    names = mentions.loc[authors & mentions["slug"].isin(eligible).to_numpy(),
-                         ["slug", "first", "last"]].drop_duplicates("slug")
+    chosen = np.flatnonzero(authors & eligible[codes])
+    chosen_codes, first_rows = np.unique(codes[chosen], return_index=True)
+    first_mention = chosen[first_rows]  # each eligible name's first author mention
+    name_of = dict(zip(names[chosen_codes].tolist(),
+                       zip(mentions["first"].to_numpy(dtype=object)[first_mention].tolist(),
+                           mentions["last"].to_numpy(dtype=object)[first_mention].tolist())))
     tokens = {slug: NameTokens.of(first if isinstance(first, str) else "", last)
-              for slug, first, last in zip(names["slug"], names["first"], names["last"])
-              } if distinct_strings else {}
-    family = names["last"].map(lambda last: name_slug(None, last))
-    by_family = names.groupby(family.to_numpy())["slug"].agg(sorted)
-    by_family = by_family[by_family.map(len) >= 2].sort_index()
-    candidates = sorted({s for group in by_family for s in group})
-    if not candidates:
+              for slug, (first, last) in name_of.items()} if distinct_strings else {}
+    families: dict[str, list[str]] = {}
+    for slug, (_, last) in name_of.items():
+        families.setdefault(name_slug(None, last), []).append(slug)
+    by_family = [sorted(group) for _, group in sorted(families.items()) if len(group) >= 2]
+    candidates = np.zeros(len(names), dtype=bool)
+    candidates[names.get_indexer(pd.Index([s for group in by_family for s in group]))] = True
+    if not candidates.any():
         return SyntheticBlocks({}, {})
-    in_candidates = authors & pd.Series(slugs).isin(candidates).to_numpy()
-    positions = np.flatnonzero(in_candidates)
-    order = positions[np.argsort(slugs[positions], kind="stable")]
-    boundaries = np.flatnonzero(slugs[order][1:] != slugs[order][:-1]) + 1
-    rows_of = {str(slugs[rows[0]]): rows for rows in np.split(order, boundaries)}
+    positions = np.flatnonzero(authors & candidates[codes])
+    order = positions[np.argsort(codes[positions], kind="stable")]
+    boundaries = np.flatnonzero(codes[order][1:] != codes[order][:-1]) + 1
+    slug_of = names.tolist()
+    rows_of = {str(slug_of[codes[rows[0]]]): rows for rows in np.split(order, boundaries)}
     paper_sets = {slug: set(authorship.mention_paper[rows].tolist())
                   for slug, rows in rows_of.items()}
     pairs: list[tuple[str, str]] = []
