@@ -103,17 +103,22 @@ def coauthor_support(mentions: pd.DataFrame, person: pd.Series, known: pd.Series
     (0 for NEW), and `other_shared`, the most any other known person of its name has.
     `known`: the known person of each anchor mention."""
     rows = person.index
-    wanted = set(mentions.loc[rows, "paper"]) | set(mentions.loc[known.index, "paper"])
-    on_paper = mentions.loc[mentions["paper"].isin(wanted)].groupby("paper")["slug"].agg(
-        frozenset)
+    placed_papers = mentions.loc[rows, "paper"].tolist()
+    known_papers = mentions.loc[known.index, "paper"].tolist()
+    # Plain sets per paper: a pandas group per paper and Arrow strings taken one at a time
+    # cost most of this function's time.
+    shown = mentions.loc[mentions["paper"].isin(set(placed_papers) | set(known_papers))]
+    on_paper: dict[str, set[str]] = {}
+    for paper, name in zip(shown["paper"].tolist(), shown["slug"].tolist()):
+        on_paper.setdefault(paper, set()).add(name)
     pooled: dict[str, dict[str, set[str]]] = {}
-    for slug, who, paper in zip(mentions.loc[known.index, "slug"], known,
-                                mentions.loc[known.index, "paper"]):
+    for slug, who, paper in zip(mentions.loc[known.index, "slug"].tolist(), known.tolist(),
+                                known_papers):
         pooled.setdefault(str(slug), {}).setdefault(str(who), set()).update(on_paper[paper])
     own: list[int] = []
     other: list[int] = []
-    for slug, who, paper in zip(mentions.loc[rows, "slug"], person,
-                                mentions.loc[rows, "paper"]):
+    for slug, who, paper in zip(mentions.loc[rows, "slug"].tolist(), person.tolist(),
+                                placed_papers):
         mine = on_paper[paper] - {slug}
         shared = {p: len(mine & theirs) for p, theirs in pooled.get(str(slug), {}).items()}
         own.append(shared.get(str(who), 0) if who != NEW else 0)
