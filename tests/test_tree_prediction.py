@@ -75,3 +75,19 @@ def test_few_and_many_features(columns: int) -> None:
 def test_no_rows() -> None:
     classifier, _ = _fitted(2)
     assert predict_positive(classifier, np.zeros((0, 2))).shape == (0,)
+
+
+def test_a_large_batch_predicted_on_every_core_gives_the_same_floats(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # Batches from THREADED_PREDICTION_ROWS rows run OpenMP on every core, smaller ones on one.
+    from pipeline.resolve import pair_model
+    from pipeline.resolve.evidence_kinds import FEATURE_NAMES
+
+    rng = np.random.default_rng(3)
+    x = np.round(rng.random((4000, len(FEATURE_NAMES))) * 4, 2)
+    same = x[:, 0] + rng.normal(0, 1, len(x)) > 2
+    model = pair_model.PairModel.fit_evidence(x, same, np.arange(len(x)) // 8)
+    rows = np.round(rng.random((30000, len(FEATURE_NAMES))) * 4, 3)
+    one_thread = model.evidence(rows)
+    monkeypatch.setattr(pair_model, "THREADED_PREDICTION_ROWS", 1000)
+    assert np.array_equal(model.evidence(rows), one_thread)

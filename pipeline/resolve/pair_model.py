@@ -28,6 +28,8 @@ from pipeline.resolve.evidence_kinds import FEATURE_NAMES
 from pipeline.resolve.tree_prediction import predict_positive
 
 MIN_TRAINING_PAIRS = 200
+# Batches of pairs at least this large are predicted with every core's OpenMP thread.
+THREADED_PREDICTION_ROWS = 200_000
 EVIDENCE_FEATURES = tuple(n for n in FEATURE_NAMES if n != "name_commonness")
 COMMONNESS_COLUMN = FEATURE_NAMES.index("name_commonness")
 EVIDENCE_COLUMNS = [FEATURE_NAMES.index(n) for n in EVIDENCE_FEATURES]
@@ -117,10 +119,12 @@ class PairModel:
         if self.classifier is None:
             weights = np.array([FALLBACK_WEIGHTS[name] for name in EVIDENCE_FEATURES])
             return np.asarray(x @ weights + FALLBACK_INTERCEPT, dtype=np.float64)
-        # One thread: OpenMP threads on many small predictions cost far more than they
-        # give, and wait on each other when the other core is busy (a helper measured
-        # resolve at 16 min 40 s by default, 1 min 44 s with one thread, same output).
-        with _threadpool_controller().limit(limits=1, user_api="openmp"):
+        # One thread for small batches: OpenMP threads on many small predictions cost far
+        # more than they give, and wait on each other when the other core is busy (a helper
+        # measured resolve at 16 min 40 s by default, 1 min 44 s with one thread, same
+        # output). The few large batches (`BlockLogits.prefetch`) use every core.
+        threads = None if len(x) >= THREADED_PREDICTION_ROWS else 1
+        with _threadpool_controller().limit(limits=threads, user_api="openmp"):
             predicted = predict_positive(self.classifier, x)
         probability = np.clip(predicted, 1e-6, 1 - 1e-6)
         return np.asarray(np.log(probability / (1 - probability)), dtype=np.float64)
