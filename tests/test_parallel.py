@@ -182,15 +182,19 @@ def test_resolve_writes_the_same_bytes_with_two_workers_as_with_one(
     monkeypatch.setattr(clustering, "BATCH_ROWS", 4)
     monkeypatch.setattr(run, "BACKGROUND_MENTIONS", 0)
     written = {}
+    graph_counts = {}
     for workers in (1, 2):
         out = tmp_path / f"workers-{workers}"
-        write_outputs(resolve(snapshot, settings, workers=workers), snapshot, out)
+        resolution = resolve(snapshot, settings, workers=workers)
+        write_outputs(resolution, snapshot, out)
         written[workers] = {path.name: path.read_bytes() for path in sorted(out.iterdir())}
+        graph_counts[workers] = resolution.models["graph"]
     assert written[1] == written[2]
     assert set(written[1]) >= {"assignments.csv", "proposals.json"}
     # The features and every split (the names, the blind one, the placements) were forked,
-    # and the name-string candidates found in the background.
+    # and the name-string candidates and the graph's counts found in the background.
     assert forked.count(2) >= 3 and set(forked) == {1, 2}
-    assert backgrounds == [1, 2]
+    assert backgrounds == [1, 1, 2, 2]
+    assert graph_counts[1] == graph_counts[2] and graph_counts[1]["paper vertices"] > 0
     if fixture == "name-variants":  # the candidates found in the background were used
         assert json.loads(written[2]["proposals.json"])["variants"]["merges"]

@@ -60,7 +60,7 @@ from pipeline.resolve.clustering import (
 )
 from pipeline.resolve.confidence_calibration import ConfidenceCalibration, judge_clusters
 from pipeline.resolve.evidence import EvidenceContext
-from pipeline.resolve.graph import HeterogeneousGraph, build_graph
+from pipeline.resolve.graph import build_graph
 from pipeline.resolve.pair_evidence import BlockEvidence, PairEvidence
 from pipeline.resolve.pair_model import PairModel
 from pipeline.resolve.paper_text import TextModel, papers_in_model
@@ -95,7 +95,6 @@ class Resolution:
     context: EvidenceContext | None = None
     features: BlockFeatures | None = None
     pair_model: PairModel | None = None
-    graph: HeterogeneousGraph | None = None  # None when a night reused its models
     conflicts: list[str] = field(default_factory=list)  # contradictions in the curation
     variants: VariantProposals | None = None
     # Mentions without a specific id placed among known persons (`assignment.py`).
@@ -158,17 +157,14 @@ def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool =
     registry = snapshot.registry
     registry_orcids = {pid: p.orcid for pid, p in registry.persons.items() if p.orcid}
     # Candidate pairs of name strings need only the names: on a large snapshot they are
-    # found in another process while this one builds the graph and the models.
+    # found in another process while this one builds the models.
     pending_candidates = Background(
         lambda: name_candidates(mentions),
         workers if len(mentions) >= BACKGROUND_MENTIONS else 1) if settings.variants else None
     learnt = carry.models if carry is not None else None
     changed = carry.changed if carry is not None and learnt is not None else None
     authorship = Authorship.build(mentions, snapshot.papers)
-    # The graph's counts are reported; a night that reuses its models skips them.
-    graph = None if learnt is not None else build_graph(
-        mentions, snapshot.papers, snapshot.volumes, registry, authorship)
-    lap("graph")
+    lap("authorship")
 
     names = name_features(mentions, registry, authorship)
     curation = curation_of(mentions, registry)
@@ -210,6 +206,13 @@ def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool =
                               or c.second in settings.names]
     to_score = variant_candidates if changed is None else [
         c for c in variant_candidates if c.first in changed or c.second in changed]
+    # The graph's counts are reported (a night that reuses its models skips them); on a
+    # large snapshot the graph is built in another process, on the core the stages below
+    # leave idle (forked here: no thread runs yet, and the name candidates are done).
+    graph_counts = None if learnt is not None else Background(
+        lambda: build_graph(mentions, snapshot.papers, snapshot.volumes, registry,
+                            authorship).counts(),
+        workers if len(mentions) >= BACKGROUND_MENTIONS else 1)
     lap("variant candidates")
     focus = np.concatenate([*candidate_rows.values(), *curated_rows.values(),
                             *(synthetic.rows.values() if synthetic is not None else []),
@@ -377,8 +380,8 @@ def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool =
                 "ambiguity_model": {"training_blocks": ambiguity_model.training_blocks,
                                     "kind": "logistic regression"
                                     if ambiguity_model.model is not None else "fallback rule"},
-                "graph": graph.counts() if graph is not None else {},
+                "graph": graph_counts.result() if graph_counts is not None else {},
                 "cluster_confidence": calibration.describe()},
         timings=timings, context=context, features=features, pair_model=pair_model,
-        graph=graph, conflicts=conflicts, variants=variants, placements=placements,
+        conflicts=conflicts, variants=variants, placements=placements,
         learnt=learnt, pair_evidence=pair_evidence)
