@@ -93,8 +93,8 @@ class Snapshot:
         (name slug, name as written)."""
         rows = self.mentions[self.mentions["paper"].isin(papers)]
         by_paper: dict[str, list[tuple[str, str]]] = {}
-        for paper, slug, first, last in zip(rows["paper"], rows["slug"], rows["first"],
-                                            rows["last"]):
+        for paper, slug, first, last in zip(rows["paper"].tolist(), rows["slug"].tolist(),
+                                            rows["first"].tolist(), rows["last"].tolist()):
             by_paper.setdefault(str(paper), []).append(
                 (str(slug), full_name(first if isinstance(first, str) else "",
                                       last if isinstance(last, str) else "")))

@@ -48,9 +48,16 @@ def _top(counter: Counter[str], n: int = TOP) -> list[dict[str, Any]]:
             for k, c in sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))[:n]]
 
 
-def display_name(first: pd.Series, last: pd.Series) -> str:
-    """The name string the Anthology would show for these mentions."""
-    first_name, last_name = canonical_name(Counter(zip(first.fillna(""), last.fillna(""))))
+def display_name(first: Iterable[object], last: Iterable[object]) -> str:
+    """The name string the Anthology would show for mentions with these first and last
+    names (a missing part, None or NaN, counts as empty).
+
+    >>> display_name(["T.", "Tomasz", float("nan")], ["Zielinski", "Zielinski", "Zielinski"])
+    'Tomasz Zielinski'
+    """
+    first_name, last_name = canonical_name(Counter(
+        (f if isinstance(f, str) else "", n if isinstance(n, str) else "")
+        for f, n in zip(first, last)))
     return f"{first_name} {last_name}".strip()
 
 
@@ -98,7 +105,7 @@ def split_proposals(resolution: Resolution, snapshot: Snapshot) -> list[dict[str
     coauthor_names = snapshot.names_on(paper_ids)
     acronyms = snapshot.venue_acronyms()
     context = resolution.context
-    text_row = {paper: row for row, paper in enumerate(snapshot.papers["paper"])}
+    text_row = {paper: row for row, paper in enumerate(snapshot.papers["paper"].tolist())}
     info_of = table.set_index("cluster")[["person", "status"]].to_dict("index")
     papers_of = _papers(assignments, details, acronyms)
     # Plain arrays sliced by each group's positions: pandas per group cost most of the time.
@@ -110,12 +117,14 @@ def split_proposals(resolution: Resolution, snapshot: Snapshot) -> list[dict[str
     pinned = assignments["pinned"].notna().to_numpy()
     venues = assignments["venues"].to_numpy(dtype=object)
     affiliation = assignments["affiliation"].to_numpy(dtype=object)
+    cluster_of = assignments["cluster"].to_numpy(dtype=object)
+    first = assignments["first"].to_numpy(dtype=object)
+    last = assignments["last"].to_numpy(dtype=object)
     by_cluster = assignments.groupby("cluster", sort=True).indices
     out = []
     for slug, name_rows in sorted(assignments.groupby("name").indices.items()):
-        rows = assignments.iloc[name_rows]
         clusters: list[dict[str, Any]] = []
-        for cluster in sorted(set(rows["cluster"])):
+        for cluster in sorted(set(cluster_of[name_rows])):
             members = by_cluster[cluster]
             info = info_of[cluster]
             coauthors: Counter[str] = Counter()
@@ -146,7 +155,8 @@ def split_proposals(resolution: Resolution, snapshot: Snapshot) -> list[dict[str
                 },
             })
         clusters.sort(key=lambda c: (-c["size"], c["cluster"]))
-        out.append({"name": str(slug), "display": display_name(rows["first"], rows["last"]),
+        out.append({"name": str(slug), "display": display_name(first[name_rows],
+                                                                last[name_rows]),
                     "ambiguity": round(float(resolution.ambiguity.get(slug, 0.0)), 4),
                     "clusters": clusters})
     return out
