@@ -15,6 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from pipeline.errors import AnthologyResolveError, InputError
+from pipeline.parallel import worker_count
 from pipeline.progress import console
 from pipeline.resolve.evidence_kinds import EVIDENCE_KINDS
 
@@ -784,10 +785,14 @@ def cmd_nightly(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM arrived (a CI timeout, `kill`)."""
+
+
 def _interrupt_on_sigterm() -> None:
-    """SIGTERM (a CI timeout, `kill`) unwinds like Ctrl-C, so in-place runs roll back."""
+    """SIGTERM unwinds like Ctrl-C, so in-place runs roll back."""
     def handler(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt(f"signal {signum}")
+        raise _Terminated(f"signal {signum}")
 
     signal.signal(signal.SIGTERM, handler)
 
@@ -800,6 +805,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         handlers=[RichHandler(console=console, show_time=False, show_path=False)],
     )
     _interrupt_on_sigterm()
+    requested = getattr(args, "workers", 0)
+    if requested and worker_count(requested) < requested:
+        log.info("--workers %d: %d used (at most one per core)", requested,
+                 worker_count(requested))
     try:
         code: int = args.func(args)
     except InputError as exc:
@@ -816,9 +825,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                       f"{escape(str(exc.strerror or exc))}; nothing was left half-written",
                       highlight=False)
         return 2
-    except KeyboardInterrupt:
-        console.print("[red]interrupted[/red]; nothing was left half-written")
-        return 130
+    except KeyboardInterrupt as exc:
+        # The shell's convention: 128 + the signal's number (SIGINT 2, SIGTERM 15).
+        terminated = isinstance(exc, _Terminated)
+        console.print(f"[red]{'terminated' if terminated else 'interrupted'}[/red]; nothing "
+                      "was left half-written")
+        return 128 + (signal.SIGTERM if terminated else signal.SIGINT)
     return code
 
 

@@ -1,9 +1,14 @@
 from __future__ import annotations
 
+import logging
+import os
+import signal
+import time
 from pathlib import Path
 
 import pytest
 
+from pipeline import cli
 from pipeline.cli import build_parser, main
 
 
@@ -39,3 +44,31 @@ def test_missing_snapshot_is_a_clear_error(tmp_path: Path, capsys: pytest.Captur
                                            ) -> None:
     assert main(["-q", "stats", "--anthology", str(tmp_path / "nowhere")]) == 2
     assert "no Anthology data" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("signum, code, said", [(signal.SIGINT, 130, "interrupted"),
+                                                (signal.SIGTERM, 143, "terminated")])
+def test_a_signal_exits_with_the_shell_s_code_for_it(
+        signum: int, code: int, said: str, mini_dir: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    def signalled(args: object) -> int:
+        os.kill(os.getpid(), signum)
+        time.sleep(5)  # the handler raises before this ends
+        return 0
+
+    monkeypatch.setattr(cli, "cmd_stats", signalled)
+    previous = signal.getsignal(signal.SIGTERM)
+    try:
+        assert main(["stats", "--anthology", str(mini_dir), "--cache", str(tmp_path)]) == code
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    out = capsys.readouterr()
+    assert said in out.out + out.err
+
+
+def test_more_workers_than_cores_says_how_many_are_used(
+        mini_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    assert main(["stats", "--workers", "4096", "--anthology", str(mini_dir), "--cache",
+                 str(tmp_path)]) == 0
+    assert f"--workers 4096: {min(4096, os.cpu_count() or 1)} used" in caplog.text
