@@ -314,6 +314,7 @@ def cluster_blocks(
     logits_of: Callable[[str], np.ndarray] | None = None,
     registry_orcids: Mapping[str, str] | None = None,
     workers: int = 1,
+    progress_label: str = "Splitting names",
 ) -> pd.DataFrame:
     """Cluster label ("slug#k") and confidence for every mention of the given names, with
     its nearest other cluster, margin and cluster confidence (`placement.py`); with a
@@ -368,7 +369,7 @@ def cluster_blocks(
     split = _SplitRows()
     with forked_map(lambda number: split_names(chunks[number]), len(chunks),
                     workers) as results, progress_bar(
-            "Splitting names", total=len(slugs), enabled=show_progress) as advance:
+            progress_label, total=len(slugs), enabled=show_progress) as advance:
         for chunk, part in zip(chunks, results):
             split.extend(part)
             advance(len(chunk))

@@ -250,9 +250,15 @@ def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool =
         set(candidates) & (set(must) | set(splittable)))
     if changed is not None:
         chosen = [slug for slug in chosen if slug in changed]
-    log.info("resolving %d names of %d with 2+ mentions: %d the ambiguity score, the "
-             "curation or the registry selects, less those the prior alone keeps whole",
-             len(chosen), int((names["mentions"] >= 2).sum()), len(candidates))
+    if settings.names:
+        log.info("resolving the %d name(s) given by --name", len(chosen))
+    else:
+        log.info("resolving %d of the %d names with 2+ mentions%s: of the %d that the "
+                 "ambiguity score, the curation or the registry selects, %d are kept whole "
+                 "(the name is so rare that every pair of its mentions joins)", len(chosen),
+                 int((names["mentions"] >= 2).sum()),
+                 " (those whose mentions changed)" if changed is not None else "",
+                 len(candidates), len(candidates) - len(chosen))
     lap("pair model")
 
     # Curated names are also split blind, to calibrate cluster confidence; their pair
@@ -305,7 +311,8 @@ def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool =
                                         curation.blocks, lambda _: evidence_model,
                                         registry.catch_all_ids(), settings.resolution,
                                         settings.seed, show_progress, merger, logits,
-                                        workers=workers)
+                                        workers=workers,
+                                        progress_label="Splitting curated names blind")
         calibration = ConfidenceCalibration.fit(
             judge_clusters(blind_clusters["cluster"], blind_clusters["cluster_confidence"],
                            curation.identity),
