@@ -45,8 +45,10 @@ def name_commonness(mentions: pd.DataFrame) -> pd.Series:
 
 
 def name_features(mentions: pd.DataFrame, registry: Registry | None,
-                  authorship: Authorship) -> pd.DataFrame:
-    """One row per slug with the features in SCORE_FEATURES (plus raw counts)."""
+                  authorship: Authorship, commonness: pd.Series | None = None
+                  ) -> pd.DataFrame:
+    """One row per slug with the features in SCORE_FEATURES (plus raw counts).
+    `commonness`: `name_commonness(mentions)`, if the caller has it already."""
     grouped = mentions.groupby("slug")
     years = grouped["year"]
     features = pd.DataFrame({
@@ -54,7 +56,9 @@ def name_features(mentions: pd.DataFrame, registry: Registry | None,
         "years": (years.max() - years.min()).astype(float).fillna(0.0),
         "venues": grouped["venues"].nunique(),
     })
-    features["commonness"] = name_commonness(mentions).reindex(features.index)
+    if commonness is None:
+        commonness = name_commonness(mentions)
+    features["commonness"] = commonness.reindex(features.index)
     features["components"] = authorship.coauthor_components().reindex(features.index)
     features["components_per_mention"] = features["components"] / features["mentions"]
     features["log_components"] = np.log(features["components"])

@@ -166,7 +166,8 @@ def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool =
     authorship = Authorship.build(mentions, snapshot.papers)
     lap("authorship")
 
-    names = name_features(mentions, registry, authorship)
+    commonness = name_commonness(mentions)
+    names = name_features(mentions, registry, authorship, commonness)
     curation = curation_of(mentions, registry)
     if learnt is None:
         shared = pd.Series({slug: slug in curation.multi_identity for slug in curation.blocks})
@@ -179,7 +180,6 @@ def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool =
         raise AnthologyResolveError(
             f"--name {', '.join(unknown)}: no author or editor of the snapshot has this name "
             "slug (slugs are lower case with hyphens, e.g. yang-liu)")
-    commonness = name_commonness(mentions)
     names["constrained"] = constrained_names(mentions, registry.catch_all_ids()).reindex(
         names.index, fill_value=False)
     candidates = list(settings.names) or candidate_names(names, ambiguity,
