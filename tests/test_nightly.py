@@ -8,6 +8,7 @@ import logging
 import re
 import shutil
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -16,8 +17,10 @@ from builder import two_wei_zhangs
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipeline.anthology.snapshot import read_snapshot
+from pipeline import parallel
+from pipeline.anthology.snapshot import Snapshot, read_snapshot
 from pipeline.cli import main
+from pipeline.nightly import night
 from pipeline.nightly.fingerprints import (
     changed_names,
     mention_fingerprints,
@@ -26,6 +29,7 @@ from pipeline.nightly.fingerprints import (
 from pipeline.nightly.report import changed_clusters, flipped, report_markdown
 from pipeline.nightly.run import run_nightly
 from pipeline.nightly.state import file_sha256
+from pipeline.resolve import clustering, run
 from pipeline.resolve.clustering import symmetric_matrix
 from pipeline.resolve.pair_evidence import BlockEvidence, PairEvidence
 from pipeline.resolve.settings import ResolveSettings
@@ -267,6 +271,32 @@ def test_same_two_nights_give_the_same_bytes(two_nights: tuple[Path, Path, Path]
     shutil.move(aside, root / "xml" / "2020.tiny.xml")
     _night(root, state)
     _night(root, copy)
+    for path in [*(state / "run").iterdir(), state / "report.md", state / "report.json"]:
+        assert path.read_bytes() == (copy / path.relative_to(state)).read_bytes(), path.name
+
+
+def test_a_night_in_forked_processes_gives_the_same_bytes(
+        two_nights: tuple[Path, Path, Path], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # The name candidates start as soon as the snapshot is read, in another process.
+    root, state, aside = two_nights
+    copy = tmp_path / "state-copy"
+    shutil.copytree(state, copy)
+    shutil.move(aside, root / "xml" / "2020.tiny.xml")
+    _night(root, state, workers=1)
+    monkeypatch.setattr(run, "BACKGROUND_MENTIONS", 0)
+    monkeypatch.setattr(clustering, "MIN_FORKED_WORK", 0.0)
+    started: list[int] = []
+
+    def recording(snapshot: Snapshot, workers: int) -> parallel.Background[Any]:
+        started.append(workers)
+        background = run.start_name_candidates(snapshot, workers)
+        assert isinstance(background, parallel.Background) and background._value is None
+        return background
+
+    monkeypatch.setattr(night, "start_name_candidates", recording)
+    assert _night(root, copy, workers=2)["run"]["mode"] == "incremental"  # type: ignore[index]
+    assert started == [2]
     for path in [*(state / "run").iterdir(), state / "report.md", state / "report.json"]:
         assert path.read_bytes() == (copy / path.relative_to(state)).read_bytes(), path.name
 

@@ -35,7 +35,7 @@ from pipeline.resolve.outputs import (
     proposals_json,
     variant_proposals,
 )
-from pipeline.resolve.run import ResolveSettings, resolve
+from pipeline.resolve.run import ResolveSettings, resolve, start_name_candidates
 from pipeline.resolve.split_proposals import split_proposals
 from pipeline.resolve.stable_ids import name_of_cluster
 
@@ -88,6 +88,8 @@ def resolve_night(anthology: Path, state: NightlyState, settings: ResolveSetting
     """Resolve (all or the changed names), save the state; returns the report."""
     snapshot = read_snapshot(anthology, cache_dir=state.cache_dir, workers=workers,
                              show_progress=show_progress)
+    # Found while the fingerprints and last night's state are read (they need only names).
+    candidates = start_name_candidates(snapshot, workers) if settings.variants else None
     mention_keys = mention_fingerprints(snapshot)
     fingerprints = name_fingerprints(snapshot, mention_keys)
     previous = state.load()
@@ -100,7 +102,8 @@ def resolve_night(anthology: Path, state: NightlyState, settings: ResolveSetting
                           previous.models if incremental else None,
                           decided.changed, tuple(previous.links) if incremental else (),
                           previous.evidence if incremental else None)
-    resolution = resolve(snapshot, settings, show_progress, carry, mention_keys, workers)
+    resolution = resolve(snapshot, settings, show_progress, carry, mention_keys, workers,
+                         candidates)
 
     assignments = resolution.assignments
     placements = resolution.placements if resolution.placements is not None else \

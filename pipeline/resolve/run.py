@@ -68,6 +68,7 @@ from pipeline.resolve.persons import assign_persons
 from pipeline.resolve.settings import REVIEW_BELOW, ResolveSettings
 from pipeline.resolve.stable_ids import name_of_cluster, previous_persons, relabel
 from pipeline.resolve.synthetic import synthetic_blocks
+from pipeline.resolve.variant_candidates import Candidate
 from pipeline.resolve.variants import (
     KeptLinks,
     VariantProposals,
@@ -77,7 +78,7 @@ from pipeline.resolve.variants import (
 from pipeline.resolve.variants import candidate_rows as variant_rows
 
 log = logging.getLogger(__name__)
-__all__ = ["Resolution", "ResolveSettings", "resolve"]
+__all__ = ["Resolution", "ResolveSettings", "resolve", "start_name_candidates"]
 CALIBRATION_FOLDS = 2  # curated names calibrate each other's cluster confidence across folds
 
 
@@ -130,9 +131,19 @@ def constrained_names(mentions: pd.DataFrame, catch_all: frozenset[str]) -> pd.S
     return (several_ids | several_orcids | on_one_paper).rename("constrained")
 
 
+def start_name_candidates(snapshot: Snapshot, workers: int) -> Background[list[Candidate]]:
+    """The candidate pairs of name strings, found in another process on a large snapshot
+    (they need only the names) while the caller goes on: hand the result to `resolve`."""
+    mentions = snapshot.mentions
+    return Background(lambda: name_candidates(mentions),
+                      worker_count(workers) if len(mentions) >= BACKGROUND_MENTIONS else 1)
+
+
 def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool = False,
             carry: Carryover | None = None, mention_keys: np.ndarray | None = None,
-            workers: int = 0) -> Resolution:
+            workers: int = 0,
+            started_candidates: Background[list[Candidate]] | None = None
+            ) -> Resolution:
     """Resolve the snapshot (see the module docstring). `carry`: the previous run of the
     nightly job (`carryover.py`): person ids are kept stable against its assignments; with
     its models nothing is learnt again, and with its changed names only they are split,
@@ -140,7 +151,8 @@ def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool =
     mention row (the nightly job's); with them the resolution keeps the pair evidence of
     the names it split (`Resolution.pair_evidence`) for the next night. `workers`: processes
     for the stages that go name by name (0: one per core, at most 4; `parallel.py`); the
-    output is the same with any number."""
+    output is the same with any number. `started_candidates`: `start_name_candidates` of this
+    snapshot, started earlier by the caller (else started here)."""
     timings: dict[str, float] = {}
     clock = time.perf_counter()
     workers = worker_count(workers)
@@ -158,9 +170,8 @@ def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool =
     registry_orcids = {pid: p.orcid for pid, p in registry.persons.items() if p.orcid}
     # Candidate pairs of name strings need only the names: on a large snapshot they are
     # found in another process while this one builds the models.
-    pending_candidates = Background(
-        lambda: name_candidates(mentions),
-        workers if len(mentions) >= BACKGROUND_MENTIONS else 1) if settings.variants else None
+    pending_candidates = (started_candidates or start_name_candidates(snapshot, workers)) \
+        if settings.variants else None
     learnt = carry.models if carry is not None else None
     changed = carry.changed if carry is not None and learnt is not None else None
     authorship = Authorship.build(mentions, snapshot.papers)
