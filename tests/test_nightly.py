@@ -29,7 +29,7 @@ from pipeline.nightly.fingerprints import (
 from pipeline.nightly.report import changed_clusters, flipped, report_markdown
 from pipeline.nightly.run import run_nightly
 from pipeline.nightly.state import file_sha256
-from pipeline.resolve import clustering, run
+from pipeline.resolve import clustering, paper_text, run
 from pipeline.resolve.clustering import symmetric_matrix
 from pipeline.resolve.pair_evidence import BlockEvidence, PairEvidence
 from pipeline.resolve.settings import ResolveSettings
@@ -286,6 +286,7 @@ def test_a_night_in_forked_processes_gives_the_same_bytes(
     _night(root, state, workers=1)
     monkeypatch.setattr(run, "BACKGROUND_MENTIONS", 0)
     monkeypatch.setattr(clustering, "MIN_FORKED_WORK", 0.0)
+    monkeypatch.setattr(paper_text, "MIN_FORKED_PAPERS", 0)
     started: list[int] = []
 
     def recording(snapshot: Snapshot, workers: int) -> parallel.Background[Any]:

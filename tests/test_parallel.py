@@ -12,6 +12,8 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
 import pytest
 from builder import two_wei_zhangs
 from hypothesis import given
@@ -23,7 +25,7 @@ from pipeline.anthology import snapshot
 from pipeline.anthology.snapshot import read_snapshot
 from pipeline.cli import main
 from pipeline.parallel import contiguous_chunks, forked_map
-from pipeline.resolve import clustering, run
+from pipeline.resolve import clustering, paper_text, run
 from pipeline.resolve.outputs import write_outputs
 from pipeline.resolve.run import ResolveSettings, resolve
 
@@ -77,6 +79,32 @@ def test_parse_workers_leave_ctrl_c_to_the_parent_and_die_on_sigterm(
     finally:
         signal.signal(signal.SIGTERM, previous)
     assert handlers and set(handlers) == {(signal.SIG_IGN, signal.SIG_DFL)}
+
+
+def test_paper_vectors_are_the_same_shared_out_among_forked_workers(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    words = ["parsing", "translation", "speech", "summaries", "graphs", "tagging", "lexicon"]
+    papers = pd.DataFrame({
+        "title": [" ".join(words[(i + k) % len(words)] for k in range(i % 4 + 1))
+                  for i in range(60)],
+        "abstract": [None if i % 3 else " ".join(words[: i % len(words) + 1]) * (i % 5 + 1)
+                     for i in range(60)]})
+    model = paper_text.fit_paper_text(paper_text._texts(papers)).model
+    rows = np.arange(3, 57)
+    one = paper_text.papers_in_model(papers, rows, model, workers=1).vectors
+    monkeypatch.setattr(paper_text, "MIN_FORKED_PAPERS", 0)
+    forked: list[int] = []
+
+    def recording(task: Callable[[int], Any], count: int, workers: int
+                  ) -> AbstractContextManager[Iterator[Any]]:
+        forked.append(count)
+        return parallel.forked_map(task, count, workers)
+
+    monkeypatch.setattr(paper_text, "forked_map", recording)
+    two = paper_text.papers_in_model(papers, rows, model, workers=2).vectors
+    assert forked and forked[0] >= 2
+    assert one.nnz > 0 and (one != two).nnz == 0
+    assert np.array_equal(one.indptr, two.indptr) and np.array_equal(one.indices, two.indices)
 
 
 def test_one_worker_runs_every_task_here() -> None:

@@ -23,10 +23,13 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize
 
 from pipeline.anthology.atomic import atomic_write_bytes
+from pipeline.parallel import contiguous_chunks, forked_map
 
 log = logging.getLogger(__name__)
 
 CACHE_VERSION = "paper-text-v2"  # v2: the terms' inverse document frequencies are kept
+# From this many papers on, `papers_in_model` shares them out among forked workers.
+MIN_FORKED_PAPERS = 2000
 
 
 @dataclass(frozen=True)
@@ -82,11 +85,19 @@ def fit_paper_text(texts: np.ndarray) -> PaperText:
     return PaperText(normalize(vectors).tocsr(), terms, idf)
 
 
-def papers_in_model(papers: pd.DataFrame, rows: np.ndarray, model: TextModel) -> PaperText:
+def papers_in_model(papers: pd.DataFrame, rows: np.ndarray, model: TextModel,
+                    workers: int = 1) -> PaperText:
     """Vectors of the papers at `rows` in a kept model's space; every other row is zero.
-    What the nightly job uses: only the papers of the names it recomputes need words."""
+    What the nightly job uses: only the papers of the names it recomputes need words.
+    `workers`: forked processes that share the papers out (a paper's vector depends on its
+    own words only, so the result is the same with any number)."""
     texts = _texts(papers.iloc[rows])
-    part = model.vectors(texts).tocoo()
+    # Chunks of about equal text: recent papers have abstracts, old ones mostly do not.
+    parts = contiguous_chunks([float(len(text)) for text in texts], workers) \
+        if len(texts) >= MIN_FORKED_PAPERS else [range(len(texts))]
+    with forked_map(lambda number: model.vectors(texts[parts[number].start:parts[number].stop]),
+                    len(parts), workers) as results:
+        part = sp.vstack(list(results), format="csr").tocoo()
     vectors = sp.csr_matrix((part.data, (rows[part.row], part.col)),
                             shape=(len(papers), len(model.terms)), dtype=np.float32)
     return PaperText(vectors, model.terms, model.idf)

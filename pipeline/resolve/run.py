@@ -237,7 +237,8 @@ def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool =
         paper_rows = np.unique(authorship.mention_paper[focus])
         context = EvidenceContext.build(
             mentions, snapshot.papers, authorship, focus=focus,
-            text=papers_in_model(snapshot.papers, paper_rows[paper_rows >= 0], learnt.text),
+            text=papers_in_model(snapshot.papers, paper_rows[paper_rows >= 0], learnt.text,
+                                 workers),
             affiliation_model=learnt.affiliations)
     lap("evidence context")
     if learnt is not None:
