@@ -81,6 +81,19 @@ def test_parse_workers_leave_ctrl_c_to_the_parent_and_die_on_sigterm(
     assert handlers and set(handlers) == {(signal.SIG_IGN, signal.SIG_DFL)}
 
 
+def _record_forks(monkeypatch: pytest.MonkeyPatch, module: object) -> list[tuple[int, int]]:
+    """Make `module` call `forked_map` through a recorder; returns its (count, workers)."""
+    calls: list[tuple[int, int]] = []
+
+    def recording(task: Callable[[int], Any], count: int, workers: int
+                  ) -> AbstractContextManager[Iterator[Any]]:
+        calls.append((count, workers))
+        return parallel.forked_map(task, count, workers)
+
+    monkeypatch.setattr(module, "forked_map", recording)
+    return calls
+
+
 def test_paper_vectors_are_the_same_shared_out_among_forked_workers(
         monkeypatch: pytest.MonkeyPatch) -> None:
     words = ["parsing", "translation", "speech", "summaries", "graphs", "tagging", "lexicon"]
@@ -93,16 +106,9 @@ def test_paper_vectors_are_the_same_shared_out_among_forked_workers(
     rows = np.arange(3, 57)
     one = paper_text.papers_in_model(papers, rows, model, workers=1).vectors
     monkeypatch.setattr(paper_text, "MIN_FORKED_PAPERS", 0)
-    forked: list[int] = []
-
-    def recording(task: Callable[[int], Any], count: int, workers: int
-                  ) -> AbstractContextManager[Iterator[Any]]:
-        forked.append(count)
-        return parallel.forked_map(task, count, workers)
-
-    monkeypatch.setattr(paper_text, "forked_map", recording)
+    forked = _record_forks(monkeypatch, paper_text)
     two = paper_text.papers_in_model(papers, rows, model, workers=2).vectors
-    assert forked and forked[0] >= 2
+    assert forked and forked[0][0] >= 2 and forked[0][1] == 2
     assert one.nnz > 0 and (one != two).nnz == 0
     assert np.array_equal(one.indptr, two.indptr) and np.array_equal(one.indices, two.indices)
 
@@ -189,14 +195,7 @@ def test_resolve_writes_the_same_bytes_with_two_workers_as_with_one(
     else:
         snapshot = read_snapshot(_variants_snapshot(tmp_path / "anthology"))
         settings = ResolveSettings()
-    forked: list[int] = []
-
-    def recording(task: Callable[[int], Any], count: int, workers: int
-                  ) -> AbstractContextManager[Iterator[Any]]:
-        forked.append(workers)
-        return parallel.forked_map(task, count, workers)
-
-    monkeypatch.setattr(clustering, "forked_map", recording)
+    forked = _record_forks(monkeypatch, clustering)
     backgrounds: list[int] = []
 
     class RecordingBackground(parallel.Background[Any]):
@@ -221,7 +220,8 @@ def test_resolve_writes_the_same_bytes_with_two_workers_as_with_one(
     assert set(written[1]) >= {"assignments.csv", "proposals.json"}
     # The features and every split (the names, the blind one, the placements) were forked,
     # and the name-string candidates and the graph's counts found in the background.
-    assert forked.count(2) >= 3 and set(forked) == {1, 2}
+    workers_used = [workers for _, workers in forked]
+    assert workers_used.count(2) >= 3 and set(workers_used) == {1, 2}
     assert backgrounds == [1, 1, 2, 2]
     assert graph_counts[1] == graph_counts[2] and graph_counts[1]["paper vertices"] > 0
     if fixture == "name-variants":  # the candidates found in the background were used
