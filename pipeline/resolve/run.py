@@ -32,8 +32,9 @@ from __future__ import annotations
 import logging
 import resource
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -79,6 +80,7 @@ from pipeline.resolve.variants import candidate_rows as variant_rows
 
 log = logging.getLogger(__name__)
 __all__ = ["Resolution", "ResolveSettings", "resolve", "start_name_candidates"]
+R = TypeVar("R")
 CALIBRATION_FOLDS = 2  # curated names calibrate each other's cluster confidence across folds
 
 
@@ -131,12 +133,17 @@ def constrained_names(mentions: pd.DataFrame, catch_all: frozenset[str]) -> pd.S
     return (several_ids | several_orcids | on_one_paper).rename("constrained")
 
 
+def _in_background(task: Callable[[], R], snapshot: Snapshot, workers: int) -> Background[R]:
+    """`task` in another process on a large snapshot (BACKGROUND_MENTIONS), else here."""
+    return Background(task, worker_count(workers)
+                      if len(snapshot.mentions) >= BACKGROUND_MENTIONS else 1)
+
+
 def start_name_candidates(snapshot: Snapshot, workers: int) -> Background[list[Candidate]]:
     """The candidate pairs of name strings, found in another process on a large snapshot
     (they need only the names) while the caller goes on: hand the result to `resolve`."""
     mentions = snapshot.mentions
-    return Background(lambda: name_candidates(mentions),
-                      worker_count(workers) if len(mentions) >= BACKGROUND_MENTIONS else 1)
+    return _in_background(lambda: name_candidates(mentions), snapshot, workers)
 
 
 def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool = False,
@@ -220,10 +227,9 @@ def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool =
     # The graph's counts are reported (a night that reuses its models skips them); on a
     # large snapshot the graph is built in another process, on the core the stages below
     # leave idle (forked here: no thread runs yet, and the name candidates are done).
-    graph_counts = None if learnt is not None else Background(
+    graph_counts = None if learnt is not None else _in_background(
         lambda: build_graph(mentions, snapshot.papers, snapshot.volumes, registry,
-                            authorship).counts(),
-        workers if len(mentions) >= BACKGROUND_MENTIONS else 1)
+                            authorship).counts(), snapshot, workers)
     lap("variant candidates")
     focus = np.concatenate([*candidate_rows.values(), *curated_rows.values(),
                             *(synthetic.rows.values() if synthetic is not None else []),
