@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pandas as pd
@@ -167,3 +168,14 @@ def test_a_mention_with_a_registry_person_s_orcid_never_joins_another_person_s_i
     for year in (2019, 2020, 2021):
         assert person[f"{year}.tiny-main.1"] == person[f"{year}.tiny-main.2"] == "yang-liu-thu"
         assert person[f"{year}.tiny-main.3"] == "yang-liu-other"
+
+
+def test_a_name_given_twice_is_resolved_once(wei_zhangs: Path, tmp_path: Path,
+                                             caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    args = ["resolve", "--anthology", str(wei_zhangs), "--no-cache", "--name", "wei-zhang"]
+    assert main([*args, "--out", str(tmp_path / "once")]) == 0
+    assert main([*args, "--name", "wei-zhang", "--out", str(tmp_path / "twice")]) == 0
+    assert "resolving the 1 name(s) given by --name" in caplog.text
+    for name in ("assignments.csv", "proposals.json"):
+        assert (tmp_path / "once" / name).read_bytes() == (tmp_path / "twice" / name).read_bytes()

@@ -28,3 +28,7 @@ class ResolveSettings:
     calibrate: bool = False  # refit the pair model's prior on the snapshot's curation
     merge_clusters: bool = False  # the cluster-level merge after the split
     variants: bool = True  # propose name variants (merges of persons across names)
+
+    def __post_init__(self) -> None:
+        # `--name x --name x` is one name (each was split twice and the run crashed).
+        object.__setattr__(self, "names", tuple(dict.fromkeys(self.names)))
