@@ -271,12 +271,13 @@ def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool =
     if settings.names:
         log.info("resolving the %d name(s) given by --name", len(chosen))
     else:
-        log.info("resolving %d of the %d names with 2+ mentions%s: of the %d that the "
+        several = names.index[names["mentions"] >= 2]
+        log.info("resolving %d of the %d %snames with 2+ mentions: of the %d that the "
                  "ambiguity score, the curation or the registry selects, %d are kept whole "
                  "(the name is so rare that every pair of its mentions joins)", len(chosen),
-                 int((names["mentions"] >= 2).sum()),
-                 " (those whose mentions changed)" if changed is not None else "",
-                 len(candidates), len(candidates) - len(chosen))
+                 len(several) if changed is None else int(several.isin(changed).sum()),
+                 "" if changed is None else "changed ", len(candidates),
+                 len(candidates) - len(chosen))
     lap("pair model")
 
     # Curated names are also split blind, to calibrate cluster confidence; their pair
