@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -18,6 +19,20 @@ def mini_dir(tmp_path: Path) -> Path:
     target = tmp_path / "mini"
     shutil.copytree(MINI, target)
     return target
+
+
+def stop_before_writing(monkeypatch: pytest.MonkeyPatch, module: ModuleType, file_name: str
+                        ) -> None:
+    """`module`'s `atomic_write_bytes` stops the run (as Ctrl-C would) instead of writing
+    `file_name`; other files are written."""
+    original = module.atomic_write_bytes
+
+    def stopping(path: Path, data: bytes) -> None:
+        if path.name == file_name:
+            raise KeyboardInterrupt
+        original(path, data)
+
+    monkeypatch.setattr(module, "atomic_write_bytes", stopping)
 
 
 def _real_snapshot() -> Path | None:

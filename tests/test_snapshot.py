@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import stop_before_writing
 
 from pipeline.anthology import snapshot as snapshot_module
 from pipeline.anthology.snapshot import (
@@ -97,3 +98,36 @@ def test_parse_warnings_survive_the_cache(mini_dir: Path, tmp_path: Path) -> Non
     _, second = read_tables(mini_dir, tmp_path / "cache", workers=1)
     assert first == second and [p.message for p in first] == [
         "author 0 of P99-1012 has <first> but no <last>"]
+
+
+def test_a_stop_between_the_tables_and_the_manifest_loses_no_rows(
+        mini_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Stopped after the new tables were written but before their manifest, the old
+    # manifest must not be read with the new tables: W99.xml, removed for the stopped run
+    # and then restored, came back with no rows (tables-v2).
+    cache = tmp_path / "cache"
+    read_tables(mini_dir, cache, workers=1)
+    w99 = mini_dir / "xml" / "W99.xml"
+    kept = w99.read_bytes()
+    w99.unlink()
+    stop_before_writing(monkeypatch, snapshot_module, "manifest.json")
+    with pytest.raises(KeyboardInterrupt):
+        read_tables(mini_dir, cache, workers=1)
+    monkeypatch.undo()
+    w99.write_bytes(kept)
+    cached, _ = read_tables(mini_dir, cache, workers=1)
+    fresh, _ = read_tables(mini_dir, None, workers=1)
+    assert "W99.xml" in set(cached["mentions"]["file"])
+    for name in fresh:
+        pd.testing.assert_frame_equal(cached[name], fresh[name])
+
+
+def test_the_cache_keeps_only_the_tables_its_manifest_lists(
+        mini_dir: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    read_tables(mini_dir, cache, workers=1)
+    (mini_dir / "xml" / "W99.xml").unlink()
+    read_tables(mini_dir, cache, workers=1)
+    manifest = snapshot_module.TableCache(cache).load_manifest()
+    files = sorted(p.name for p in (cache / snapshot_module.CACHE_VERSION).iterdir())
+    assert files == sorted(["manifest.json", *manifest["tables"].values()])

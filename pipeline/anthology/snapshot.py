@@ -21,7 +21,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipeline.anthology.atomic import atomic_write_bytes
+from pipeline.anthology.atomic import (
+    atomic_write_bytes,
+    remove_content_named,
+    write_content_named,
+)
 from pipeline.anthology.data_dir import SnapshotNotFoundError, file_digest, find_data_dir
 from pipeline.anthology.names import full_name, name_slug
 from pipeline.anthology.orcids import orcid_key, usable_orcids
@@ -43,7 +47,8 @@ log = logging.getLogger(__name__)
 __all__ = ["Snapshot", "SnapshotNotFoundError", "file_digest", "find_data_dir", "read_snapshot"]
 
 # v2: empty names get no row; problems name files relative to the data directory.
-CACHE_VERSION = "tables-v2"
+# v3: table files named by their content, listed in the manifest.
+CACHE_VERSION = "tables-v3"
 TABLE_NAMES = ("mentions", "papers", "volumes")
 _FIELDS = {"mentions": MENTION_FIELDS, "papers": PAPER_FIELDS, "volumes": VOLUME_FIELDS}
 _SCHEMAS = {
@@ -181,7 +186,11 @@ def parse_xml_files(
 
 
 class TableCache:
-    """Parquet cache of the parsed tables, keyed by each input file's content hash."""
+    """Parquet cache of the parsed tables, keyed by each input file's content hash.
+
+    Each table file is named by its content and the manifest names the files it goes with,
+    so the manifest's one atomic write switches the cache over: a run stopped while storing
+    leaves the old manifest with the old tables, never the old manifest with new tables."""
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory / CACHE_VERSION
@@ -190,28 +199,31 @@ class TableCache:
         return self.directory / "manifest.json"
 
     def load_manifest(self) -> dict[str, Any]:
+        empty: dict[str, Any] = {"files": {}, "problems": {}, "tables": {}}
         try:
             manifest: dict[str, Any] = json.loads(self._manifest_path().read_text("utf-8"))
-        except (OSError, ValueError):
-            return {"files": {}, "problems": {}}
-        if not all((self.directory / f"{n}.parquet").exists() for n in TABLE_NAMES):
-            return {"files": {}, "problems": {}}
+            tables = manifest["tables"]
+            if not all((self.directory / tables[n]).is_file() for n in TABLE_NAMES):
+                return empty
+        except (OSError, ValueError, KeyError, TypeError):
+            return empty
         return manifest
 
-    def load_tables(self) -> dict[str, pa.Table]:
-        return {n: pq.read_table(self.directory / f"{n}.parquet", schema=_SCHEMAS[n])
+    def load_tables(self, manifest: dict[str, Any]) -> dict[str, pa.Table]:
+        return {n: pq.read_table(self.directory / manifest["tables"][n], schema=_SCHEMAS[n])
                 for n in TABLE_NAMES}
 
     def store(self, tables: dict[str, pa.Table], manifest: dict[str, Any]) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
+        names = {}
         for name, table in tables.items():
             sink = pa.BufferOutputStream()
             pq.write_table(table, sink, compression="zstd")
-            atomic_write_bytes(self.directory / f"{name}.parquet", sink.getvalue().to_pybytes())
-        # The manifest goes last. After a crash in between, the old manifest marks the changed
-        # files stale again; rows of unchanged files are the same in old and new tables.
-        atomic_write_bytes(self._manifest_path(),
-                           json.dumps(manifest, sort_keys=True).encode("utf-8"))
+            names[name] = write_content_named(self.directory, name, ".parquet",
+                                              sink.getvalue().to_pybytes())
+        atomic_write_bytes(self._manifest_path(), json.dumps(
+            {**manifest, "tables": names}, sort_keys=True).encode("utf-8"))
+        remove_content_named(self.directory, TABLE_NAMES, ".parquet", names.values())
 
 
 def _problem_to_json(p: Problem) -> list[Any]:
@@ -262,7 +274,7 @@ def read_tables(
     cached_files: dict[str, str] = manifest["files"]
     stale = [p for p in xml_paths if cached_files.get(p.name) != digests[p.name]]
     reusable = sorted(set(cached_files) & set(digests) - {p.name for p in stale})
-    previous = _load_cached_tables(cache) if reusable else None
+    previous = _load_cached_tables(cache, manifest) if reusable else None
     if previous is None:  # nothing to reuse, or a cache that cannot be read: parse it all
         stale, reusable = xml_paths, []
     elif not stale and set(cached_files) == set(digests):
@@ -290,10 +302,11 @@ def read_tables(
     return _to_pandas(arrow), problems
 
 
-def _load_cached_tables(cache: TableCache) -> dict[str, pa.Table] | None:
+def _load_cached_tables(cache: TableCache, manifest: dict[str, Any]
+                        ) -> dict[str, pa.Table] | None:
     """The cached tables, or None (with a warning) when they cannot be read."""
     try:
-        return cache.load_tables()
+        return cache.load_tables(manifest)
     except (OSError, pa.ArrowException) as exc:
         log.warning("the table cache in %s cannot be read (%s); parsing again and "
                     "rebuilding it", cache.directory, exc)

@@ -22,12 +22,17 @@ import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize
 
-from pipeline.anthology.atomic import atomic_write_bytes
+from pipeline.anthology.atomic import (
+    atomic_write_bytes,
+    remove_content_named,
+    write_content_named,
+)
 from pipeline.parallel import contiguous_chunks, forked_map
 
 log = logging.getLogger(__name__)
 
-CACHE_VERSION = "paper-text-v2"  # v2: the terms' inverse document frequencies are kept
+CACHE_VERSION = "paper-text-v3"  # v2: the terms' inverse document frequencies are kept
+# v3: the vectors' file is named by its content, and the terms file names it.
 # From this many papers on, `papers_in_model` shares them out among forked workers.
 MIN_FORKED_PAPERS = 2000
 
@@ -110,11 +115,11 @@ def paper_text(papers: pd.DataFrame, cache_dir: Path | None) -> PaperText:
         return fit_paper_text(texts)
     directory = cache_dir / CACHE_VERSION
     digest = _digest(papers, texts)
-    matrix_path, terms_path = directory / "vectors.npz", directory / "terms.json"
+    terms_path = directory / "terms.json"
     try:
         stored = json.loads(terms_path.read_text(encoding="utf-8"))
         if stored["digest"] == digest:
-            vectors = sp.load_npz(matrix_path).tocsr()
+            vectors = sp.load_npz(directory / stored["vectors"]).tocsr()
             if vectors.shape == (len(papers), len(stored["terms"])):
                 return PaperText(vectors, np.asarray(stored["terms"], dtype=object),
                                  np.asarray(stored["idf"], dtype=np.float64))
@@ -125,11 +130,13 @@ def paper_text(papers: pd.DataFrame, cache_dir: Path | None) -> PaperText:
     sp.save_npz(buffer, model.vectors)
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        # The terms (with the digest) go last: a crash in between leaves no match.
-        atomic_write_bytes(matrix_path, buffer.getvalue())
+        # The vectors are named by their content and the terms file (with the papers'
+        # digest) names them: its one atomic write switches the cache over.
+        vectors_name = write_content_named(directory, "vectors", ".npz", buffer.getvalue())
         atomic_write_bytes(terms_path, json.dumps(
-            {"digest": digest, "terms": model.terms.tolist(),
-             "idf": model.idf.tolist()}).encode("utf-8"))
+            {"digest": digest, "terms": model.terms.tolist(), "idf": model.idf.tolist(),
+             "vectors": vectors_name}).encode("utf-8"))
+        remove_content_named(directory, ["vectors"], ".npz", [vectors_name])
         log.debug("cached paper text vectors in %s", directory)
     except OSError as error:
         log.warning("could not cache paper text vectors in %s: %s", directory, error)

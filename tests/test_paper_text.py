@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import stop_before_writing
+
+from pipeline.resolve import paper_text
+
+
+def _papers(first_title: str) -> pd.DataFrame:
+    titles = [first_title, "graph models", "parsing trees", "models trees", "neural tagging",
+              "speech lexicon", "neural speech", "tagging lexicon"]
+    return pd.DataFrame({"paper": [f"P{i}" for i in range(8)], "title": titles,
+                         "abstract": [None] * 8})
+
+
+def test_the_cache_gives_the_vectors_fitted_on_these_papers(tmp_path: Path) -> None:
+    papers = _papers("graph graph parsing")
+    stored = paper_text.paper_text(papers, tmp_path)
+    loaded = paper_text.paper_text(papers, tmp_path)
+    fitted = paper_text.fit_paper_text(paper_text._texts(papers))
+    assert (loaded.vectors != fitted.vectors).nnz == 0
+    assert (stored.vectors != loaded.vectors).nnz == 0
+    assert loaded.terms.tolist() == fitted.terms.tolist()
+
+
+def test_a_stop_before_the_terms_file_leaves_the_old_cache_whole(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The same words with other counts: the same vocabulary, other vectors. Stopped after
+    # writing the new vectors but before the terms file, the old terms were read with the
+    # new vectors (paper-text-v2).
+    before, after = _papers("graph graph parsing"), _papers("graph parsing parsing")
+    paper_text.paper_text(before, tmp_path)
+    stop_before_writing(monkeypatch, paper_text, "terms.json")
+    with pytest.raises(KeyboardInterrupt):
+        paper_text.paper_text(after, tmp_path)
+    monkeypatch.undo()
+    loaded = paper_text.paper_text(before, tmp_path)
+    fitted = paper_text.fit_paper_text(paper_text._texts(before))
+    assert np.allclose(loaded.vectors.toarray(), fitted.vectors.toarray())
+    assert not np.allclose(
+        fitted.vectors.toarray(),
+        paper_text.fit_paper_text(paper_text._texts(after)).vectors.toarray())
