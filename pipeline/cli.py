@@ -402,7 +402,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from pipeline.anthology.atomic import atomic_write_text
+    from pipeline.anthology.atomic import atomic_write_files
     from pipeline.export.decisions import apply_decisions, moved_persons, read_decisions
     from pipeline.export.entries import plan_export, read_assignments
     from pipeline.export.pr_summary import (
@@ -455,10 +455,11 @@ def cmd_export(args: argparse.Namespace) -> int:
     if args.dry_run:
         sys.stdout.write("\n" + summary.body)
     else:
-        atomic_write_text(path, summary.body)
+        # Both, always, so neither is left stale beside the other.
+        atomic_write_files({path: summary.body.encode("utf-8"),
+                            full_path: summary.full.encode("utf-8")})
         log.info("wrote the pull-request summary to %s (%d characters)", path,
                  len(summary.body))
-        atomic_write_text(full_path, summary.full)  # always, so none is left stale
         if summary.truncated:
             log.info("it was shortened to fit a pull-request description; the full summary "
                      "is in %s", full_path)

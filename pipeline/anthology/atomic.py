@@ -7,13 +7,43 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
 import tempfile
-from collections.abc import Iterable
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Replace `path` with `data` atomically (same directory, fsync, rename)."""
+    atomic_write_files({path: data})
+
+
+def atomic_write_files(contents: dict[Path, bytes]) -> None:
+    """Replace each path with its data, all or none as far as signals go: every file is
+    written beside its target first, then all are renamed into place with Ctrl-C and
+    SIGTERM held back until the last rename (outputs read together, like `assignments.csv`
+    and `proposals.json`, are never left half old and half new by an interrupt)."""
+    staged: dict[Path, str] = {}
+    try:
+        for path, data in contents.items():
+            staged[path] = _stage(path, data)
+        with signals_deferred():
+            for path, tmp_name in list(staged.items()):
+                os.replace(tmp_name, path)
+                del staged[path]
+    finally:
+        for tmp_name in staged.values():
+            try:
+                os.unlink(tmp_name)
+            except FileNotFoundError:
+                pass
+
+
+def _stage(path: Path, data: bytes) -> str:
+    """`data` in a synced temporary file beside `path` with `path`'s mode; its name."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -25,13 +55,30 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             os.chmod(tmp_name, path.stat().st_mode & 0o777)
         else:
             os.chmod(tmp_name, 0o644)
-        os.replace(tmp_name, path)
     except BaseException:
-        try:
-            os.unlink(tmp_name)
-        except FileNotFoundError:
-            pass
+        os.unlink(tmp_name)
         raise
+    return tmp_name
+
+
+@contextmanager
+def signals_deferred() -> Iterator[None]:
+    """Ctrl-C and SIGTERM received inside the block take effect when it ends (handlers are
+    only swapped in the main thread, the one Python runs them in)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+    previous: dict[signal.Signals, Any] = {}
+    try:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            previous[signum] = signal.signal(signum, lambda number, _: received.append(number))
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
+        if received:
+            signal.raise_signal(received[0])
 
 
 def atomic_write_text(path: Path, text: str) -> None:

@@ -18,7 +18,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipeline.anthology.atomic import atomic_write_text
+from pipeline.anthology.atomic import atomic_write_files
 from pipeline.anthology.data_dir import find_data_dir
 from pipeline.anthology.transaction import recover
 from pipeline.errors import AnthologyResolveError, InputError
@@ -38,10 +38,10 @@ log = logging.getLogger(__name__)
 
 
 def _write_report(state: NightlyState, report: dict[str, Any]) -> list[Path]:
-    paths = [state.directory / "report.json", state.directory / "report.md"]
-    atomic_write_text(paths[0], report_json(report))
-    atomic_write_text(paths[1], report_markdown(report))
-    return paths
+    contents = {state.directory / "report.json": report_json(report).encode("utf-8"),
+                state.directory / "report.md": report_markdown(report).encode("utf-8")}
+    atomic_write_files(contents)
+    return list(contents)
 
 
 def _quiet_run(mode: str, reason: str, manifest: dict[str, Any]) -> dict[str, Any]:

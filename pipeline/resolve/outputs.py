@@ -18,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from pipeline.anthology.atomic import atomic_write_text
+from pipeline.anthology.atomic import atomic_write_files
 from pipeline.anthology.snapshot import Snapshot
 from pipeline.resolve.assignment import PLACEMENT_COLUMNS
 from pipeline.resolve.run import Resolution
@@ -91,11 +91,9 @@ def write_outputs(resolution: Resolution, snapshot: Snapshot, out_dir: Path) -> 
 
 
 def write_texts(texts: dict[str, str], out_dir: Path) -> list[Path]:
-    """Each text to its file name in `out_dir`, atomically; returns the paths written."""
+    """Each text to its file name in `out_dir`, all replaced together (`atomic_write_files`);
+    returns the paths written."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name, text in texts.items():
-        path = out_dir / name
-        atomic_write_text(path, text)
-        written.append(path)
-    return written
+    contents = {out_dir / name: text.encode("utf-8") for name, text in texts.items()}
+    atomic_write_files(contents)
+    return list(contents)
