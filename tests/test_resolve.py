@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from builder import Author, Paper, Volume, common_name_fillers, two_wei_zhangs, write_snapshot
@@ -12,7 +14,8 @@ from builder import Author, Paper, Volume, common_name_fillers, two_wei_zhangs, 
 from pipeline.anthology.snapshot import read_snapshot
 from pipeline.cli import main
 from pipeline.evaluate.run import EvalSettings, evaluate
-from pipeline.resolve.outputs import write_outputs
+from pipeline.resolve.clustering import block_rows_of
+from pipeline.resolve.outputs import proposals_json, write_outputs
 from pipeline.resolve.proposals_format import check_proposals
 from pipeline.resolve.run import ResolveSettings, resolve
 from pipeline.resolve.split_proposals import pinned_by
@@ -179,3 +182,21 @@ def test_a_name_given_twice_is_resolved_once(wei_zhangs: Path, tmp_path: Path,
     assert "resolving the 1 name(s) given by --name" in caplog.text
     for name in ("assignments.csv", "proposals.json"):
         assert (tmp_path / "once" / name).read_bytes() == (tmp_path / "twice" / name).read_bytes()
+
+
+def test_proposals_json_is_what_the_standard_library_writes() -> None:
+    splits = [{"slug": "héctor-martínez", "confidence": np.float64(0.8125), "papers": [],
+               "evidence": {"b": [1, {"x": []}], "a": {}}, "count": np.int64(3),
+               "share": 0.25, "text": 'quote " and </tag> \u2028'}]
+    variants = {"merges": [{"z": 1.5, "y": None, "x": True}], "similar": []}
+    assert proposals_json(splits, variants) == json.dumps(
+        {"splits": splits, "variants": variants}, indent=2, ensure_ascii=False,
+        sort_keys=True, default=lambda value: value.item()) + "\n"
+
+
+def test_block_rows_of_keeps_table_order_per_slug() -> None:
+    mentions = pd.DataFrame({"slug": ["b", "a", "c", "b", "a", None, "b"]})
+    rows = block_rows_of(mentions, ["b", "a", "z", "b"])
+    assert list(rows) == ["b", "a", "z"]
+    assert {slug: found.tolist() for slug, found in rows.items()} == {
+        "b": [0, 3, 6], "a": [1, 4], "z": []}

@@ -401,12 +401,12 @@ class _SplitRows:
 
 def block_rows_of(mentions: pd.DataFrame, slugs: list[str]) -> dict[str, np.ndarray]:
     """Mention row positions of each given slug (in table order)."""
-    wanted = set(slugs)
-    positions = pd.Series(np.arange(len(mentions)), index=mentions.index)
-    mask = mentions["slug"].isin(wanted).to_numpy()
-    grouped = positions[mask].groupby(mentions["slug"].to_numpy()[mask])
-    found = {str(slug): group.to_numpy() for slug, group in grouped}
-    return {slug: found.get(slug, np.zeros(0, dtype=np.int64)) for slug in slugs}
+    unique = list(dict.fromkeys(slugs))
+    codes = pd.Index(unique).get_indexer(pd.Index(mentions["slug"]))
+    rows = np.flatnonzero(codes >= 0)
+    by_slug = rows[np.argsort(codes[rows], kind="stable")]
+    counts = np.bincount(codes[rows], minlength=len(unique))
+    return dict(zip(unique, np.split(by_slug, np.cumsum(counts)[:-1])))
 
 
 @dataclass
