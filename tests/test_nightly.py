@@ -89,6 +89,29 @@ def test_half_of_a_cluster_is_not_enough_to_keep_its_label() -> None:
     assert sorted(renamed.values()) == ["a#1", "a#2"]  # a#0 is retired, never reused
 
 
+def test_names_with_no_earlier_mention_keep_their_labels() -> None:
+    # A night whose split names are all new, on new papers: nothing to inherit (this
+    # raised TypeError in pandas' comparison of the empty overlap until session 18).
+    previous = _mentions([("p1", "a#0"), ("p2", "a#1")])
+    now = _mentions([("p8", "z#0"), ("p9", "z#1"), ("p1", "y#0")])
+    assert stable_labels(now["cluster"], now[KEY], previous) == {
+        "z#0": "z#0", "z#1": "z#1", "y#0": "y#0"}
+
+
+@given(st.lists(st.tuples(st.sampled_from("abc"), st.integers(0, 3)), min_size=1, max_size=25),
+       st.lists(st.tuples(st.integers(0, 24), st.sampled_from("ab"), st.integers(0, 3)),
+                min_size=1, max_size=25, unique_by=lambda row: row[0]))
+def test_earlier_rows_of_names_not_split_tonight_do_not_matter(
+        before: list[tuple[str, int]], tonight: list[tuple[int, str, int]]) -> None:
+    # stable_labels drops them first (a night splits a few names against every row).
+    previous = _mentions([(f"p{i}", f"{name}#{k}") for i, (name, k) in enumerate(before)])
+    now = _mentions([(f"p{i}", f"{name}#{k}") for i, name, k in tonight])
+    names_now = {name for _, name, _ in tonight}
+    only_theirs = previous[previous["cluster"].str[0].isin(names_now)]
+    assert stable_labels(now["cluster"], now[KEY], previous) == stable_labels(
+        now["cluster"], now[KEY], only_theirs.reset_index(drop=True))
+
+
 def test_a_new_paper_changes_the_fingerprints_of_its_authors_only(tmp_path: Path) -> None:
     root = two_wei_zhangs(tmp_path / "anthology")
     aside = tmp_path / "2020.tiny.xml"

@@ -10,6 +10,8 @@ no two clusters ever claim one label.
 
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
 import pandas as pd
 
@@ -38,6 +40,10 @@ def stable_labels(cluster: pd.Series, keys: pd.DataFrame, previous: pd.DataFrame
     paper, role and position of each mention of `cluster` (same index)."""
     if not len(previous) or not len(cluster):
         return {str(label): str(label) for label in set(cluster)}
+    # Only the previous rows of these names matter (a label is inherited within its name
+    # only); a night splits a few thousand names against every earlier row.
+    names = set(name_of_cluster(pd.Series(pd.unique(cluster.astype(str)))))
+    previous = previous[name_of_cluster(previous["cluster"]).isin(names).to_numpy()]
     earlier = previous.set_index(KEY)["cluster"]
     earlier_label = earlier.reindex(pd.MultiIndex.from_frame(keys[KEY])).to_numpy()
     overlap = pd.DataFrame({"now": cluster.to_numpy(), "before": earlier_label}).dropna()
@@ -45,17 +51,18 @@ def stable_labels(cluster: pd.Series, keys: pd.DataFrame, previous: pd.DataFrame
     # must not carry its old name's label, nor that person's id, to the new name.
     same_name = name_of_cluster(overlap["now"]) == name_of_cluster(overlap["before"])
     overlap = overlap[same_name.to_numpy()]
-    counts = overlap.value_counts().rename("shared").reset_index()
-    counts["size"] = counts["before"].map(earlier.value_counts())
-    counts = counts[2 * counts["shared"] > counts["size"]]
-    counts = counts.sort_values(["shared", "now", "before"], ascending=[False, True, True])
-    inherited: dict[str, str] = dict(
-        counts.drop_duplicates("now")[["now", "before"]].itertuples(index=False))
+    shared = Counter(zip(overlap["now"].astype(str), overlap["before"].astype(str)))
+    size = Counter(previous["cluster"].astype(str))
+    # Each new label takes the old label it shares most with (ties: the lower old label).
+    inherited: dict[str, str] = {}
+    for _, now, before in sorted((-count, now, before)
+                                 for (now, before), count in shared.items()
+                                 if 2 * count > size[before]):
+        inherited.setdefault(now, before)
 
-    name_of = previous["cluster"].astype(str).str.rsplit("#", n=1).str[0]
     used: dict[str, set[int]] = {}
-    for label, name in zip(previous["cluster"].astype(str), name_of):
-        used.setdefault(name, set()).add(_number(label))
+    for label in pd.unique(previous["cluster"].astype(str)):
+        used.setdefault(label.rsplit("#", 1)[0], set()).add(_number(label))
     for label in inherited.values():
         used.setdefault(label.rsplit("#", 1)[0], set()).add(_number(label))
     renamed: dict[str, str] = {}
