@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -44,3 +46,30 @@ def test_a_stop_before_the_terms_file_leaves_the_old_cache_whole(
     assert not np.allclose(
         fitted.vectors.toarray(),
         paper_text.fit_paper_text(paper_text._texts(after)).vectors.toarray())
+
+
+def test_a_terms_file_naming_another_vectors_file_is_not_trusted(tmp_path: Path) -> None:
+    # The same vocabulary and shape, other vectors: before, any file the terms file named
+    # was loaded.
+    before, after = _papers("graph graph parsing"), _papers("graph parsing parsing")
+    paper_text.paper_text(before, tmp_path / "cache")
+    paper_text.paper_text(after, tmp_path / "other")
+    directory = tmp_path / "cache" / paper_text.CACHE_VERSION
+    other = next((tmp_path / "other" / paper_text.CACHE_VERSION).glob("vectors-*.npz"))
+    shutil.copy(other, directory / "other.npz")
+    terms = json.loads((directory / "terms.json").read_text())
+    (directory / "terms.json").write_text(json.dumps({**terms, "vectors": "other.npz"}))
+    loaded = paper_text.paper_text(before, tmp_path / "cache")
+    fitted = paper_text.fit_paper_text(paper_text._texts(before))
+    assert np.allclose(loaded.vectors.toarray(), fitted.vectors.toarray())
+
+
+@pytest.mark.parametrize("stored", [[1, 2], {"digest": "x"}, {"terms": "not a list"}])
+def test_a_terms_file_of_another_shape_means_fitting_again(tmp_path: Path,
+                                                           stored: object) -> None:
+    papers = _papers("graph graph parsing")
+    paper_text.paper_text(papers, tmp_path)
+    (tmp_path / paper_text.CACHE_VERSION / "terms.json").write_text(json.dumps(stored))
+    loaded = paper_text.paper_text(papers, tmp_path)
+    fitted = paper_text.fit_paper_text(paper_text._texts(papers))
+    assert (loaded.vectors != fitted.vectors).nnz == 0

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -131,3 +134,34 @@ def test_the_cache_keeps_only_the_tables_its_manifest_lists(
     manifest = snapshot_module.TableCache(cache).load_manifest()
     files = sorted(p.name for p in (cache / snapshot_module.CACHE_VERSION).iterdir())
     assert files == sorted(["manifest.json", *manifest["tables"].values()])
+
+
+def _swap_papers_for_mentions(manifest: dict[str, object]) -> dict[str, object]:
+    tables = dict(manifest["tables"])  # type: ignore[call-overload]
+    tables["papers"] = tables["mentions"]
+    return {**manifest, "tables": tables}
+
+
+@pytest.mark.parametrize("rewrite", [
+    lambda manifest: [manifest],
+    lambda manifest: {"tables": manifest["tables"]},
+    lambda manifest: {**manifest, "problems": {"W99.xml": [["W99.xml", "x", "m"]]}},
+    _swap_papers_for_mentions,
+    lambda manifest: {**manifest, "tables": {**manifest["tables"],
+                                             "volumes": "../volumes.parquet"}},
+], ids=["a list", "keys missing", "problems of another shape", "papers naming mentions",
+        "a path outside"])
+def test_a_manifest_of_another_shape_means_parsing_again(
+        mini_dir: Path, tmp_path: Path, rewrite: Callable[[dict[str, Any]], object]) -> None:
+    # Before, the first three crashed (KeyError, AttributeError) and the fourth loaded the
+    # mentions table as papers.
+    cache = tmp_path / "cache"
+    read_tables(mini_dir, cache, workers=1)
+    path = cache / snapshot_module.CACHE_VERSION / "manifest.json"
+    path.write_text(json.dumps(rewrite(json.loads(path.read_text()))))
+    assert snapshot_module.TableCache(cache).load_manifest() == {
+        "files": {}, "problems": {}, "tables": {}}
+    cached, _ = read_tables(mini_dir, cache, workers=1)
+    fresh, _ = read_tables(mini_dir, None, workers=1)
+    for name in fresh:
+        pd.testing.assert_frame_equal(cached[name], fresh[name])

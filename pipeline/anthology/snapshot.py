@@ -14,8 +14,9 @@ import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+import msgspec
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -23,6 +24,7 @@ import pyarrow.parquet as pq
 
 from pipeline.anthology.atomic import (
     atomic_write_bytes,
+    is_content_named,
     remove_content_named,
     write_content_named,
 )
@@ -199,15 +201,21 @@ class TableCache:
         return self.directory / "manifest.json"
 
     def load_manifest(self) -> dict[str, Any]:
+        """The stored manifest, or an empty one when it is missing, of another shape, or
+        names table files that are not there (the tables are then parsed again)."""
         empty: dict[str, Any] = {"files": {}, "problems": {}, "tables": {}}
         try:
-            manifest: dict[str, Any] = json.loads(self._manifest_path().read_text("utf-8"))
-            tables = manifest["tables"]
-            if not all((self.directory / tables[n]).is_file() for n in TABLE_NAMES):
-                return empty
-        except (OSError, ValueError, KeyError, TypeError):
+            manifest = msgspec.json.decode(self._manifest_path().read_bytes(),
+                                           type=_Manifest)
+        except (OSError, msgspec.DecodeError):
             return empty
-        return manifest
+        tables = manifest.tables
+        if set(tables) != set(TABLE_NAMES) or not all(
+                is_content_named(tables[n], n, ".parquet")
+                and (self.directory / tables[n]).is_file() for n in TABLE_NAMES):
+            return empty
+        plain: dict[str, Any] = msgspec.to_builtins(manifest)
+        return plain
 
     def load_tables(self, manifest: dict[str, Any]) -> dict[str, pa.Table]:
         return {n: pq.read_table(self.directory / manifest["tables"][n], schema=_SCHEMAS[n])
@@ -224,6 +232,15 @@ class TableCache:
         atomic_write_bytes(self._manifest_path(), json.dumps(
             {**manifest, "tables": names}, sort_keys=True).encode("utf-8"))
         remove_content_named(self.directory, TABLE_NAMES, ".parquet", names.values())
+
+
+class _Manifest(msgspec.Struct):
+    """What `TableCache.store` writes: each volume file's digest, its problems (as
+    `_problem_to_json` lists them) and the table files."""
+
+    files: dict[str, str]
+    problems: dict[str, list[tuple[str, int | None, str, str, Literal["error", "warning"]]]]
+    tables: dict[str, str]
 
 
 def _problem_to_json(p: Problem) -> list[Any]:

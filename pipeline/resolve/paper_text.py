@@ -13,9 +13,11 @@ import hashlib
 import io
 import json
 import logging
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import msgspec
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
@@ -24,6 +26,7 @@ from sklearn.preprocessing import normalize
 
 from pipeline.anthology.atomic import (
     atomic_write_bytes,
+    is_content_named,
     remove_content_named,
     write_content_named,
 )
@@ -63,6 +66,15 @@ class PaperText:
     @property
     def model(self) -> TextModel:
         return TextModel(self.terms, self.idf)
+
+
+class _StoredTerms(msgspec.Struct):
+    """`terms.json`: the papers' digest, the fitted model and the vectors' file."""
+
+    digest: str
+    terms: list[str]
+    idf: list[float]
+    vectors: str
 
 
 def _texts(papers: pd.DataFrame) -> np.ndarray:
@@ -117,13 +129,15 @@ def paper_text(papers: pd.DataFrame, cache_dir: Path | None) -> PaperText:
     digest = _digest(papers, texts)
     terms_path = directory / "terms.json"
     try:
-        stored = json.loads(terms_path.read_text(encoding="utf-8"))
-        if stored["digest"] == digest:
-            vectors = sp.load_npz(directory / stored["vectors"]).tocsr()
-            if vectors.shape == (len(papers), len(stored["terms"])):
-                return PaperText(vectors, np.asarray(stored["terms"], dtype=object),
-                                 np.asarray(stored["idf"], dtype=np.float64))
-    except (OSError, ValueError, KeyError, TypeError):
+        stored = msgspec.json.decode(terms_path.read_bytes(), type=_StoredTerms)
+        if (stored.digest == digest and len(stored.idf) == len(stored.terms)
+                and is_content_named(stored.vectors, "vectors", ".npz")):
+            vectors = sp.load_npz(directory / stored.vectors).tocsr()
+            if vectors.shape == (len(papers), len(stored.terms)):
+                return PaperText(vectors, np.asarray(stored.terms, dtype=object),
+                                 np.asarray(stored.idf, dtype=np.float64))
+    # msgspec's, NumPy's and zipfile's errors for files of another shape or truncated ones
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile):
         pass  # nothing to reuse, or unreadable: fit again
     model = fit_paper_text(texts)
     buffer = io.BytesIO()
