@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import os
 import signal
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -45,11 +47,11 @@ def test_a_failure_before_the_renames_changes_nothing(
     real_stage = atomic._stage
     staged: list[Path] = []
 
-    def stage_one_then_fail(path: Path, data: bytes) -> str:
+    def stage_one_then_fail(path: Path, data: bytes, temps: dict[Path, str]) -> None:
         if staged:
             raise OSError(28, "No space left on device")
         staged.append(path)
-        return real_stage(path, data)
+        real_stage(path, data, temps)
 
     monkeypatch.setattr(atomic, "_stage", stage_one_then_fail)
     with pytest.raises(OSError, match="No space"):
@@ -62,3 +64,76 @@ def test_handlers_are_restored(tmp_path: Path) -> None:
     before = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
     atomic.atomic_write_files(_targets(tmp_path))
     assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)) == before
+
+
+def _interrupt_after(monkeypatch: pytest.MonkeyPatch, module: object, name: str,
+                     calls: int = 1) -> None:
+    """`module.name(...)` does its work, then Ctrl-C arrives (after its `calls`-th call)."""
+    real = getattr(module, name)
+    made: list[object] = []
+
+    def then_interrupt(*args: object, **kwargs: object) -> object:
+        result = real(*args, **kwargs)
+        made.append(result)
+        if len(made) == calls:
+            signal.raise_signal(signal.SIGINT)
+        return result
+
+    monkeypatch.setattr(module, name, then_interrupt)
+
+
+@pytest.fixture
+def default_sigint() -> Iterator[None]:
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+@pytest.mark.usefixtures("default_sigint")
+def test_an_interrupt_just_after_a_temporary_file_is_made_leaves_none(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Before, the file was made outside the block that removes it: a Ctrl-C landing in
+    # between left `.a.csv.*.tmp` behind.
+    targets = _targets(tmp_path)
+    _interrupt_after(monkeypatch, atomic.tempfile, "mkstemp")
+    with pytest.raises(KeyboardInterrupt):
+        atomic.atomic_write_files(targets)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.csv", "b.json"]
+    assert (tmp_path / "a.csv").read_bytes() == b"old"
+
+
+def _age(path: Path, seconds: float) -> None:
+    then = time.time() - seconds
+    os.utime(path, (then, then))
+
+
+def test_temporary_files_a_killed_run_left_are_removed_once_stale(tmp_path: Path) -> None:
+    targets = _targets(tmp_path)
+    stale, fresh, other = (tmp_path / ".a.csv.k1ll3d.tmp", tmp_path / ".a.csv.wr1t1ng.tmp",
+                           tmp_path / ".c.csv.k1ll3d.tmp")
+    for path in (stale, fresh, other):
+        path.write_bytes(b"partial")
+        _age(path, atomic.STALE_TEMP_SECONDS + 60)
+    _age(fresh, 10)  # another run may be writing it right now
+    atomic.atomic_write_files(targets)
+    assert not stale.exists() and fresh.exists() and other.exists()
+
+
+def test_stale_temporary_files_of_content_named_files_are_removed(tmp_path: Path) -> None:
+    kept = atomic.write_content_named(tmp_path, "mentions", ".parquet", b"rows")
+    stale = tmp_path / ".mentions-0123456789abcdef0123.parquet.k1ll3d.tmp"
+    stale.write_bytes(b"partial")
+    _age(stale, atomic.STALE_TEMP_SECONDS + 60)
+    atomic.remove_content_named(tmp_path, ["mentions"], ".parquet", [kept])
+    assert sorted(p.name for p in tmp_path.iterdir()) == [kept]
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("mentions-0123456789abcdef0123.parquet", True),
+    ("papers-0123456789abcdef0123.parquet", False),
+    ("mentions-0123456789abcdef012.parquet", False),
+    ("../mentions-0123456789abcdef0123.parquet", False),
+    ("mentions-0123456789abcdef0123.parquet.tmp", False),
+])
+def test_content_names_are_recognised_exactly(name: str, expected: bool) -> None:
+    assert atomic.is_content_named(name, "mentions", ".parquet") is expected

@@ -5,15 +5,22 @@ A crash or an error mid-write never leaves a half-written output behind.
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import os
+import re
 import signal
 import tempfile
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+# A temporary file of ours this old was left by a killed run (SIGKILL, power loss): no write
+# takes this long, so removing it cannot race a run still writing it.
+STALE_TEMP_SECONDS = 3600
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -29,7 +36,7 @@ def atomic_write_files(contents: dict[Path, bytes]) -> None:
     staged: dict[Path, str] = {}
     try:
         for path, data in contents.items():
-            staged[path] = _stage(path, data)
+            _stage(path, data, staged)
         with signals_deferred():
             for path, tmp_name in list(staged.items()):
                 os.replace(tmp_name, path)
@@ -42,23 +49,33 @@ def atomic_write_files(contents: dict[Path, bytes]) -> None:
                 pass
 
 
-def _stage(path: Path, data: bytes) -> str:
-    """`data` in a synced temporary file beside `path` with `path`'s mode; its name."""
+def _stage(path: Path, data: bytes, staged: dict[Path, str]) -> None:
+    """Write `data` to a synced temporary file beside `path` with `path`'s mode, and record
+    its name in `staged` (the caller removes what is recorded there if it stops early)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        if path.exists():
-            os.chmod(tmp_name, path.stat().st_mode & 0o777)
-        else:
-            os.chmod(tmp_name, 0o644)
-    except BaseException:
-        os.unlink(tmp_name)
-        raise
-    return tmp_name
+    remove_stale_temps(path.parent, glob.escape(path.name))
+    # Created and recorded with signals held back: an interrupt in between would leave a
+    # temporary file nobody removes.
+    with signals_deferred():
+        fd, staged[path] = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp",
+                                            dir=path.parent)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.chmod(staged[path], path.stat().st_mode & 0o777 if path.exists() else 0o644)
+
+
+def remove_stale_temps(directory: Path, name_pattern: str) -> None:
+    """Remove the temporary files `_stage` made for targets matching `name_pattern` (a glob)
+    that a killed run left behind (older than STALE_TEMP_SECONDS)."""
+    cutoff = time.time() - STALE_TEMP_SECONDS
+    for path in directory.glob(f".{name_pattern}.*.tmp"):
+        try:
+            if path.is_file() and path.stat().st_mtime < cutoff:
+                path.unlink()
+        except FileNotFoundError:
+            pass
 
 
 @contextmanager
@@ -98,12 +115,19 @@ def write_content_named(directory: Path, stem: str, suffix: str, data: bytes) ->
     return name
 
 
+def is_content_named(name: str, stem: str, suffix: str) -> bool:
+    """Whether `name` is one `write_content_named` gives to `stem`/`suffix` (a manifest that
+    names anything else, like another table's file or `../x`, is not ours to trust)."""
+    return re.fullmatch(rf"{re.escape(stem)}-[0-9a-f]{{20}}{re.escape(suffix)}", name) is not None
+
+
 def remove_content_named(directory: Path, stems: Iterable[str], suffix: str,
                          keep: Iterable[str]) -> None:
     """Remove the files `write_content_named` made for `stems` that are not in `keep` (the
-    ones the current manifest lists)."""
+    ones the current manifest lists), and their temporary files left by killed runs."""
     kept = set(keep)
     for stem in stems:
         for path in directory.glob(f"{stem}-*{suffix}"):
             if path.name not in kept:
                 path.unlink(missing_ok=True)
+        remove_stale_temps(directory, f"{stem}-*{suffix}")

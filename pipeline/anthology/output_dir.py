@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
+from pipeline.anthology.atomic import signals_deferred
 from pipeline.errors import AnthologyResolveError
 
 T = TypeVar("T")
@@ -110,12 +111,13 @@ def check_writable_parent(out: Path, option: str = "--out") -> None:
 
 def _probe(directory: Path) -> None:
     """Create and remove a file: the only test that also holds for root and read-only mounts."""
-    try:
-        fd, name = tempfile.mkstemp(prefix=".anthology-resolve-probe.", dir=directory)
-    except OSError as exc:
-        raise OutputDirError(f"cannot create files in {directory}: {exc.strerror}") from exc
-    os.close(fd)
-    os.unlink(name)
+    with signals_deferred():  # an interrupt in between would leave the probe behind
+        try:
+            fd, name = tempfile.mkstemp(prefix=".anthology-resolve-probe.", dir=directory)
+        except OSError as exc:
+            raise OutputDirError(f"cannot create files in {directory}: {exc.strerror}") from exc
+        os.close(fd)
+        os.unlink(name)
 
 
 def mark(directory: Path) -> None:
@@ -129,15 +131,27 @@ def write_dir_atomically(out: Path, fill: Callable[[Path], T]) -> T:
     leaves `out` as it was."""
     out = out.absolute()
     out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    staging: Path | None = None
     try:
+        with signals_deferred():  # made and recorded, or neither
+            staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
         new = staging / "new"
         new.mkdir()
         result = fill(new)
         mark(new)
-        if out.exists():
-            os.replace(out, staging / "old")
-        os.replace(new, out)
+        # Between these renames `out` lives in the staging directory, which an interrupt
+        # would remove with it.
+        with signals_deferred():
+            previous = staging / "old"
+            if out.exists():
+                os.replace(out, previous)
+            try:
+                os.replace(new, out)
+            except BaseException:
+                if previous.exists():
+                    os.replace(previous, out)
+                raise
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
     return result

@@ -14,6 +14,7 @@ import tarfile
 import tempfile
 from pathlib import Path
 
+from pipeline.anthology.atomic import signals_deferred
 from pipeline.anthology.snapshot import SnapshotNotFoundError, find_data_dir
 from pipeline.errors import AnthologyResolveError
 
@@ -27,26 +28,32 @@ class PrepareError(AnthologyResolveError):
 
 
 def _unpack(tarball: Path, target: Path) -> None:
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    staging: Path | None = None
     try:
+        with signals_deferred():  # made and recorded, or neither
+            staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
         with tarfile.open(tarball) as archive:
             archive.extractall(staging, filter="data")
         find_data_dir(staging)
         staging.rename(target)
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
         raise
 
 
 def _clone(repository: str, target: Path) -> None:
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    staging: Path | None = None
     try:
+        with signals_deferred():  # made and recorded, or neither
+            staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
         subprocess.run(["git", "clone", "--depth", "1", "--quiet", repository, str(staging)],
                        check=True, timeout=1800)
         find_data_dir(staging)
         staging.rename(target)
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
         raise
 
 

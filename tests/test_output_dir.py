@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+import os
+import signal
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pipeline.anthology import output_dir
+
+
+@pytest.fixture
+def default_sigint() -> Iterator[None]:
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def _previous_output(tmp_path: Path) -> Path:
+    out = tmp_path / "out"
+    out.mkdir()
+    output_dir.mark(out)
+    (out / "state.json").write_text("last night")
+    return out
+
+
+def _fill(directory: Path) -> str:
+    (directory / "state.json").write_text("tonight")
+    return "filled"
+
+
+def _listing(tmp_path: Path) -> dict[str, str]:
+    return {str(p.relative_to(tmp_path)): p.read_text() for p in tmp_path.rglob("*")
+            if p.is_file() and p.name != output_dir.MARKER}
+
+
+@pytest.mark.usefixtures("default_sigint")
+def test_an_interrupt_between_the_two_renames_keeps_an_output(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Between the renames the previous output sits in the staging directory; before, a
+    # Ctrl-C there removed it with the staging directory, leaving no output at all (the
+    # nightly state's `run/` is replaced this way).
+    out = _previous_output(tmp_path)
+    real_replace = os.replace
+    renames: list[str] = []
+
+    def replace_then_interrupt(source: Path, target: Path) -> None:
+        real_replace(source, target)
+        renames.append(str(target))
+        if len(renames) == 1:
+            signal.raise_signal(signal.SIGINT)
+
+    monkeypatch.setattr(output_dir.os, "replace", replace_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        output_dir.write_dir_atomically(out, _fill)
+    assert _listing(tmp_path) == {"out/state.json": "tonight"}
+
+
+def test_a_failed_second_rename_puts_the_previous_output_back(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = _previous_output(tmp_path)
+    real_replace = os.replace
+
+    def second_fails(source: Path, target: Path) -> None:
+        if Path(source).name == "new":
+            raise OSError(28, "No space left on device")
+        real_replace(source, target)
+
+    monkeypatch.setattr(output_dir.os, "replace", second_fails)
+    with pytest.raises(OSError, match="No space"):
+        output_dir.write_dir_atomically(out, _fill)
+    assert _listing(tmp_path) == {"out/state.json": "last night"}
+
+
+@pytest.mark.usefixtures("default_sigint")
+@pytest.mark.parametrize("maker", ["mkdtemp", "mkstemp"])
+def test_an_interrupt_just_after_a_staging_path_is_made_leaves_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, maker: str) -> None:
+    real = getattr(tempfile, maker)
+
+    def make_then_interrupt(*args: object, **kwargs: object) -> object:
+        made = real(*args, **kwargs)
+        signal.raise_signal(signal.SIGINT)
+        return made
+
+    monkeypatch.setattr(output_dir.tempfile, maker, make_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        if maker == "mkdtemp":
+            output_dir.write_dir_atomically(tmp_path / "out", _fill)
+        else:
+            output_dir.check_writable_parent(tmp_path / "out")
+    assert list(tmp_path.iterdir()) == []
