@@ -829,8 +829,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt as exc:
         # The shell's convention: 128 + the signal's number (SIGINT 2, SIGTERM 15).
         terminated = isinstance(exc, _Terminated)
-        console.print(f"[red]{'terminated' if terminated else 'interrupted'}[/red]; nothing "
-                      "was left half-written")
+        console.print(f"[red]{'terminated' if terminated else 'interrupted'}[/red]; each "
+                      "output is either complete or as it was before the run")
         return 128 + (signal.SIGTERM if terminated else signal.SIGINT)
     return code
 

@@ -194,6 +194,14 @@ def test_proposals_json_is_what_the_standard_library_writes() -> None:
         sort_keys=True, default=lambda value: value.item()) + "\n"
 
 
+@pytest.mark.parametrize("number", [float("nan"), np.float32("inf"), -float("inf")])
+def test_proposals_json_refuses_a_number_that_is_not_finite(number: float) -> None:
+    # msgspec alone writes NaN and infinities as `null`, silently.
+    splits = [{"slug": "x", "evidence": {"b": [1, {"score": number}]}}]
+    with pytest.raises(ValueError, match="not a finite number"):
+        proposals_json(splits, {"merges": [], "similar": []})
+
+
 def test_block_rows_of_keeps_table_order_per_slug() -> None:
     mentions = pd.DataFrame({"slug": ["b", "a", "c", "b", "a", None, "b"]})
     rows = block_rows_of(mentions, ["b", "a", "z", "b"])

@@ -12,6 +12,7 @@ written atomically.
 from __future__ import annotations
 
 import io
+import math
 from pathlib import Path
 from typing import Any
 
@@ -78,9 +79,27 @@ def proposals_json(splits: list[dict[str, Any]], variants: dict[str, Any]) -> st
     """Sorted keys, two-space indents, UTF-8 as is. msgspec writes the 22 MB of the full
     snapshot in 0.06 s; the standard library's pretty-printer, written in Python, took 0.75 s.
     The bytes are the standard library's but for floats it writes with an exponent
-    (`0.00001`, not `1e-05`; `1e16`, not `1e+16`)."""
-    encoded = _PROPOSALS_ENCODER.encode({"splits": splits, "variants": variants})
+    (`0.00001`, not `1e-05`; `1e16`, not `1e+16`). A NaN or infinity raises ValueError, as
+    the standard library's does with `allow_nan=False` (msgspec alone would write `null`)."""
+    proposals = {"splits": splits, "variants": variants}
+    _check_finite(proposals)
+    encoded = _PROPOSALS_ENCODER.encode(proposals)
     return (msgspec.json.format(encoded, indent=2) + b"\n").decode("utf-8")
+
+
+def _check_finite(value: Any) -> None:
+    """Raise ValueError on the first NaN or infinity in nested dicts and lists (0.13 s for
+    the full snapshot's proposals)."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        kind = type(item)
+        if kind is dict:
+            pending.extend(item.values())
+        elif kind is list or kind is tuple:
+            pending.extend(item)
+        elif (kind is float or isinstance(item, np.floating)) and not math.isfinite(item):
+            raise ValueError(f"proposals.json cannot hold {item!r} (not a finite number)")
 
 
 def _plain_number(value: Any) -> Any:
