@@ -6,11 +6,15 @@ import shutil
 import warnings
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from acl_anthology import Anthology
 from acl_anthology.utils.ids import build_id
 from conftest import MINI
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from pipeline.anthology.names import name_slug
 from pipeline.anthology.registry import (
     Name,
     Person,
@@ -19,6 +23,7 @@ from pipeline.anthology.registry import (
     load_registry,
     write_registry,
 )
+from pipeline.anthology.registry.rules import resolve_mentions
 from pipeline.anthology.snapshot import read_snapshot
 from pipeline.errors import InputError, ProblemLog
 
@@ -228,3 +233,40 @@ def test_person_model_is_immutable() -> None:
 def test_catch_alls_in_every_phrasing(comment: str | None, catch_all: bool) -> None:
     person = Person(id="kun-zhang", names=(Name("Kun", "Zhang"),), comment=comment)
     assert person.is_catch_all is catch_all
+
+
+_PEOPLE = {
+    "ann-lee": Person("ann-lee", (Name("Ann", "Lee"),), orcid="0000-0002-1825-0097"),
+    "ann-lee-2": Person("ann-lee-2", (Name("Ann", "Lee"), Name("A.", "Lee"))),
+    "bo-wu": Person("bo-wu", (Name("Bo", "Wu"),), disable_name_matching=True),
+    "cy-ng": Person("cy-ng", (Name("Cy", "Ng"), Name("C.", "Ng"))),
+}
+
+
+@settings(max_examples=60, deadline=None)
+@given(rows=st.lists(st.tuples(
+    st.sampled_from([("Ann", "Lee"), ("A.", "Lee"), ("Bo", "Wu"), ("Cy", "Ng"), ("C.", "Ng"),
+                     ("Di", "Xu")]),
+    st.sampled_from([None, "ann-lee", "ann-lee-2", "bo-wu", "nobody"]),
+    st.sampled_from([None, "0000-0002-1825-0097", "0000-0001-5109-3700"])), max_size=25),
+    registry_format=st.sampled_from(["legacy", "current"]))
+def test_mentions_resolve_as_each_row_would_alone(
+        rows: list[tuple[tuple[str, str], str | None, str | None]],
+        registry_format: str) -> None:
+    # Resolution runs once per distinct (first, last, id, orcid): it must give every row
+    # what resolving that row alone gives, problems included, in row order.
+    registry = Registry(registry_format, Path("people.yaml"), dict(_PEOPLE))
+    mentions = pd.DataFrame({
+        "first": [name[0] for name, _, _ in rows], "last": [name[1] for name, _, _ in rows],
+        "id": pd.Series([pid for _, pid, _ in rows], dtype="str"),
+        "orcid": pd.Series([orcid for _, _, orcid in rows], dtype=object),
+        "slug": [name_slug(*name) for name, _, _ in rows],
+        "file": "X99.xml", "paper": [f"X99-{i}" for i in range(len(rows))], "role": "author",
+        "position": 0})
+    problems = ProblemLog()
+    persons = resolve_mentions(registry, mentions, problems)
+    expected_problems = ProblemLog()
+    for i in range(len(rows)):
+        alone = resolve_mentions(registry, mentions.iloc[[i]], expected_problems)
+        assert persons.iloc[i] == alone.iloc[0]
+    assert [str(p) for p in problems.problems] == [str(p) for p in expected_problems.problems]

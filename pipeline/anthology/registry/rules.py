@@ -18,8 +18,10 @@ from __future__ import annotations
 from collections import defaultdict
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from pipeline.anthology.registry.model import Registry, unverified_id
 from pipeline.anthology.volumes import MentionKey, locate_mentions
@@ -27,6 +29,7 @@ from pipeline.errors import ProblemLog
 
 # What went wrong with one distinct key: (severity, message, value)
 Issue = tuple[str, str, str]
+KEY_COLUMNS = ("first", "last", "id", "orcid")
 
 
 def _resolve_legacy(registry: Registry, first: str, last: str, pid: str | None,
@@ -73,41 +76,58 @@ def resolve_mentions(registry: Registry, mentions: pd.DataFrame,
                      problems: ProblemLog | None = None, xml_dir: Path | None = None
                      ) -> pd.Series:
     """Person id per mention (None where it cannot be resolved), problems with file and line."""
+    codes, first_rows = _distinct_keys(mentions)
     firsts, lasts, ids, orcids, slugs = (
-        pa.array(mentions[c]).to_pylist() for c in ("first", "last", "id", "orcid", "slug")
-    )
-    row_keys = list(zip(firsts, lasts, ids, orcids))
-    slug_of = dict(zip(row_keys, slugs))
-    resolved: dict[tuple[str, str, str | None, str | None], str | None] = {}
-    issues: dict[tuple[str, str, str | None, str | None], Issue] = {}
+        pa.array(mentions[c]).take(first_rows).to_pylist()
+        for c in ("first", "last", "id", "orcid", "slug"))
+    resolved: list[str | None] = []
+    issues: dict[int, Issue] = {}
     legacy = registry.format == "legacy"
-    for key, slug in slug_of.items():
-        first, last, pid, orcid = key
+    for key, (first, last, pid, orcid, slug) in enumerate(zip(firsts, lasts, ids, orcids,
+                                                              slugs)):
         if legacy:
             person, issue = _resolve_legacy(registry, first, last, pid, slug)
         else:
             person, issue = _resolve_current(registry, first, last, pid, orcid, slug)
-        resolved[key] = person
+        resolved.append(person)
         if issue is not None:
             issues[key] = issue
-    persons = pd.Series([resolved[k] for k in row_keys], index=mentions.index, dtype=object,
-                        name="person")
+    persons = pd.Series(np.array(resolved, dtype=object)[codes], index=mentions.index,
+                        dtype=object, name="person")
     if problems is not None and issues:
-        _report(mentions, row_keys, issues, problems, xml_dir)
+        _report(mentions, codes, issues, problems, xml_dir)
     return persons
 
 
-def _report(mentions: pd.DataFrame, row_keys: list[tuple[str, str, str | None, str | None]],
-            issues: dict[tuple[str, str, str | None, str | None], Issue],
+def _distinct_keys(mentions: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Per mention the number of its distinct (first, last, id, orcid), numbered in order
+    of first appearance, and the first row of each (one joined string per row, encoded in
+    Arrow: building and hashing a Python tuple per row took most of the time)."""
+    # Neither character can occur in XML text, so no two distinct keys join alike.
+    parts = [pc.fill_null(pa.array(mentions[c], type=pa.string()), "\x00")
+             for c in KEY_COLUMNS]
+    joined = pc.binary_join_element_wise(*parts, "\x1f")
+    if isinstance(joined, pa.ChunkedArray):  # pandas' Arrow-backed columns may be chunked
+        joined = joined.combine_chunks()
+    codes = joined.dictionary_encode().indices.to_numpy(zero_copy_only=False)
+    # Codes are given in order of first appearance, so the first rows come out in order.
+    first_rows = np.unique(codes, return_index=True)[1]
+    return codes.astype(np.intp), first_rows
+
+
+def _report(mentions: pd.DataFrame, codes: np.ndarray, issues: dict[int, Issue],
             problems: ProblemLog, xml_dir: Path | None) -> None:
     """One problem per offending mention, with file and line (looked up per file)."""
-    hits = [i for i, k in enumerate(row_keys) if k in issues]
-    files = mentions["file"].tolist()
-    papers = mentions["paper"].tolist()
-    roles = mentions["role"].tolist()
-    positions = mentions["position"].tolist()
+    with_issue = np.zeros(int(codes.max()) + 1, dtype=bool)
+    with_issue[list(issues)] = True
+    hits = np.flatnonzero(with_issue[codes])
+    rows_hit = mentions.iloc[hits]
+    files = rows_hit["file"].tolist()
+    papers = rows_hit["paper"].tolist()
+    roles = rows_hit["role"].tolist()
+    positions = rows_hit["position"].tolist()
     by_file: dict[str, list[int]] = defaultdict(list)
-    for i in hits:
+    for i in range(len(hits)):
         by_file[str(files[i])].append(i)
     for file, rows in sorted(by_file.items()):
         wanted: dict[int, MentionKey] = {
@@ -116,7 +136,7 @@ def _report(mentions: pd.DataFrame, row_keys: list[tuple[str, str, str | None, s
         path = xml_dir / file if xml_dir is not None else Path(file)
         lines = locate_mentions(path, set(wanted.values())) if xml_dir is not None else {}
         for i in rows:
-            severity, message, value = issues[row_keys[i]]
+            severity, message, value = issues[int(codes[hits[i]])]
             paper, role, position = wanted[i]
             text = f"{role} {position} of {paper}: {message}"
             report = problems.error if severity == "error" else problems.warning
