@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 from pathlib import Path
@@ -15,7 +16,7 @@ from pipeline.anthology.snapshot import read_snapshot
 from pipeline.cli import main
 from pipeline.evaluate.run import EvalSettings, evaluate
 from pipeline.resolve.clustering import block_rows_of
-from pipeline.resolve.outputs import proposals_json, write_outputs
+from pipeline.resolve.outputs import proposals_json, table_csv, write_outputs
 from pipeline.resolve.proposals_format import check_proposals
 from pipeline.resolve.run import ResolveSettings, resolve
 from pipeline.resolve.split_proposals import pinned_by
@@ -200,6 +201,19 @@ def test_proposals_json_refuses_a_number_that_is_not_finite(number: float) -> No
     splits = [{"slug": "x", "evidence": {"b": [1, {"score": number}]}}]
     with pytest.raises(ValueError, match="not a finite number"):
         proposals_json(splits, {"merges": [], "similar": []})
+
+
+def test_table_csv_writes_what_pandas_float_format_writes() -> None:
+    table = pd.DataFrame({
+        "name": ["a,b", 'q"uote', None, "plain"],
+        "score": [0.12345, float("nan"), -0.0, 1e20],
+        "count": [1, 2, 3, 4],
+        "maybe": pd.array([1, None, 3, 4], dtype="Int32"),
+        "nullable": pd.array([0.5, None, 2.0, 3.25], dtype="Float64"),
+        "flag": [True, False, True, False]})
+    expected = io.StringIO()
+    table.to_csv(expected, index=False, float_format="%.4f", lineterminator="\n")
+    assert table_csv(table) == expected.getvalue()
 
 
 def test_block_rows_of_keeps_table_order_per_slug() -> None:

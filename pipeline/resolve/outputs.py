@@ -35,9 +35,24 @@ def assignments_csv(resolution: Resolution) -> str:
 
 
 def assignments_table_csv(assignments: pd.DataFrame) -> str:
+    return table_csv(assignments[ASSIGNMENT_COLUMNS])
+
+
+def table_csv(table: pd.DataFrame) -> str:
+    """`table` as CSV, floats with four decimals, missing values empty: the bytes of pandas'
+    `to_csv(float_format="%.4f")`, with the float columns formatted first (pandas formats
+    each float through several Python calls; this took a third of the time)."""
+    formatted = {}
+    for column in table.columns:
+        values = table[column]
+        if pd.api.types.is_float_dtype(values.dtype):
+            floats = values.to_numpy(dtype=np.float64, na_value=np.nan).tolist()
+            values = pd.Series([None if x != x else f"{x:.4f}" for x in floats],
+                               index=table.index, dtype=object)
+        formatted[column] = values
     buffer = io.StringIO()
-    assignments[ASSIGNMENT_COLUMNS].to_csv(buffer, index=False, float_format="%.4f",
-                                           lineterminator="\n")
+    pd.DataFrame(formatted, index=table.index).to_csv(buffer, index=False,
+                                                       lineterminator="\n")
     return buffer.getvalue()
 
 
@@ -46,10 +61,7 @@ def placements_csv(table: pd.DataFrame | None) -> str:
     and whether a curator should check them (`assignment.py`)."""
     if table is None:
         table = pd.DataFrame(columns=PLACEMENT_COLUMNS)
-    buffer = io.StringIO()
-    table[PLACEMENT_COLUMNS].to_csv(buffer, index=False, float_format="%.4f",
-                                    lineterminator="\n")
-    return buffer.getvalue()
+    return table_csv(table[PLACEMENT_COLUMNS])
 
 
 def variant_proposals(resolution: Resolution) -> dict[str, Any]:
@@ -70,9 +82,7 @@ def ambiguity_csv(resolution: Resolution) -> str:
     table = table.sort_values(["score", "name"], ascending=[False, True], kind="stable")
     columns = ["name", "score", "mentions", "commonness", "components", "years", "venues",
                "registry_persons", "catch_all"]
-    buffer = io.StringIO()
-    table[columns].to_csv(buffer, index=False, float_format="%.4f", lineterminator="\n")
-    return buffer.getvalue()
+    return table_csv(table[columns])
 
 
 def proposals_json(splits: list[dict[str, Any]], variants: dict[str, Any]) -> str:
