@@ -141,7 +141,8 @@ def paper_text(papers: pd.DataFrame, cache_dir: Path | None) -> PaperText:
         pass  # nothing to reuse, or unreadable: fit again
     model = fit_paper_text(texts)
     buffer = io.BytesIO()
-    sp.save_npz(buffer, model.vectors)
+    # Uncompressed: loading took 0.16 s compressed, 0.04 s not (39 MB instead of 26 MB).
+    sp.save_npz(buffer, model.vectors, compressed=False)
     try:
         directory.mkdir(parents=True, exist_ok=True)
         # The vectors are named by their content and the terms file (with the papers'
