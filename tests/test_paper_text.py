@@ -73,3 +73,61 @@ def test_a_terms_file_of_another_shape_means_fitting_again(tmp_path: Path,
     loaded = paper_text.paper_text(papers, tmp_path)
     fitted = paper_text.fit_paper_text(paper_text._texts(papers))
     assert (loaded.vectors != fitted.vectors).nnz == 0
+
+
+def _vectorised_texts(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    seen: list[str] = []
+    original = paper_text.TextModel.vectors
+
+    def recording(self: paper_text.TextModel, texts: np.ndarray) -> object:
+        seen.extend(texts.tolist())
+        return original(self, texts)
+
+    monkeypatch.setattr(paper_text.TextModel, "vectors", recording)
+    return seen
+
+
+def test_a_kept_model_reuses_the_cached_vectors_of_unchanged_papers(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fitted_on = _papers("graph graph parsing")
+    model = paper_text.paper_text(fitted_on, tmp_path).model
+    # Tonight: paper 0's words changed, paper 8 is new, the others are as fitted.
+    tonight = pd.concat([_papers("speech graph models"), pd.DataFrame(
+        {"paper": ["P8"], "title": ["neural parsing lexicon"], "abstract": [None]})],
+        ignore_index=True)
+    rows = np.array([0, 2, 3, 5, 8])
+    seen = _vectorised_texts(monkeypatch)
+    reused = paper_text.papers_in_model(tonight, rows, model, cache_dir=tmp_path).vectors
+    assert seen == ["speech graph models ", "neural parsing lexicon "]
+    monkeypatch.undo()
+    fresh = paper_text.papers_in_model(tonight, rows, model).vectors
+    assert (reused != fresh).nnz == 0
+    assert reused.has_canonical_format and fresh.has_canonical_format
+
+
+def test_a_cache_of_another_fit_is_not_reused(tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    model = paper_text.paper_text(_papers("graph graph parsing"), tmp_path).model
+    other = paper_text.paper_text(_papers("speech tagging lexicon"), tmp_path)  # fitted since
+    assert not np.array_equal(other.idf, model.idf)
+    seen = _vectorised_texts(monkeypatch)
+    paper_text.papers_in_model(_papers("graph graph parsing"), np.array([1, 2]), model,
+                               cache_dir=tmp_path)
+    assert seen == ["graph models ", "parsing trees "]
+
+
+def test_a_terms_file_from_before_the_paper_hashes_still_serves_the_full_fit(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    papers = _papers("graph graph parsing")
+    model = paper_text.paper_text(papers, tmp_path).model
+    terms_path = tmp_path / paper_text.CACHE_VERSION / "terms.json"
+    stored = json.loads(terms_path.read_text())
+    del stored["papers"], stored["hashes"]
+    terms_path.write_text(json.dumps(stored))
+    monkeypatch.setattr(paper_text, "fit_paper_text", None)  # a refit would fail
+    assert (paper_text.paper_text(papers, tmp_path).vectors != model.vectors(
+        paper_text._texts(papers))).nnz == 0
+    monkeypatch.undo()
+    seen = _vectorised_texts(monkeypatch)
+    paper_text.papers_in_model(papers, np.array([1]), model, cache_dir=tmp_path)
+    assert seen == ["graph models "]

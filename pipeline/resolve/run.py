@@ -244,7 +244,7 @@ def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool =
         context = EvidenceContext.build(
             mentions, snapshot.papers, authorship, focus=focus,
             text=papers_in_model(snapshot.papers, paper_rows[paper_rows >= 0], learnt.text,
-                                 workers),
+                                 workers, snapshot.cache_dir),
             affiliation_model=learnt.affiliations)
     lap("evidence context")
     if learnt is not None:
