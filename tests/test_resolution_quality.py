@@ -20,7 +20,7 @@ from pipeline.resolve.outputs import assignments_csv
 from pipeline.resolve.pair_model import PairModel
 from pipeline.resolve.run import ResolveSettings, resolve
 from pipeline.resolve.split import Constraints, cannot_link, split_block
-from pipeline.resolve.synthetic import synthetic_blocks
+from pipeline.resolve.synthetic import synthetic_blocks, synthetic_draws
 
 
 def _people(prefix: str, n: int) -> list[Author]:
@@ -194,6 +194,19 @@ def test_synthetic_homonyms_never_pair_two_strings_of_one_person(tmp_path: Path)
             paired[distinct].update(frozenset(key.split("+")) for key in blocks.rows)
     variants = frozenset({"viet-lai", "viet-dac-lai"})
     assert variants not in paired[True] and variants in paired[False]
+    # Both draws at once (as `resolve` takes them) are each the draw of a call of its own,
+    # also where a draw is sampled down to `max_blocks`.
+    for seed in range(12):
+        for max_blocks in (1, 100):
+            together = synthetic_draws(mentions, commonness, authorship, seed=seed,
+                                       max_blocks=max_blocks, distinct_strings=(False, True))
+            for distinct, draw in zip((False, True), together):
+                alone = synthetic_blocks(mentions, commonness, authorship, seed=seed,
+                                         max_blocks=max_blocks, distinct_strings=distinct)
+                assert draw.rows.keys() == alone.rows.keys()
+                for key, rows in alone.rows.items():
+                    assert np.array_equal(draw.rows[key], rows)
+                    assert np.array_equal(draw.name[key], alone.name[key])
     assert frozenset({"minh-lai", "quang-lai"}) in paired[True]  # other pairs still are
 
 

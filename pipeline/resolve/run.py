@@ -68,7 +68,7 @@ from pipeline.resolve.paper_text import TextModel, papers_in_model
 from pipeline.resolve.persons import assign_persons
 from pipeline.resolve.settings import REVIEW_BELOW, ResolveSettings
 from pipeline.resolve.stable_ids import name_of_cluster, previous_persons, relabel
-from pipeline.resolve.synthetic import synthetic_blocks
+from pipeline.resolve.synthetic import synthetic_draws
 from pipeline.resolve.variant_candidates import Candidate
 from pipeline.resolve.variants import (
     KeptLinks,
@@ -212,11 +212,11 @@ def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool =
     # A night that reuses its models learns nothing: no synthetic or curated blocks.
     learning = learnt is None
     curated_rows = block_rows_of(mentions, curation.blocks) if learning else {}
-    synthetic = synthetic_blocks(mentions, commonness, authorship,
-                                 seed=settings.seed) if learning else None
-    variant_synthetic = synthetic_blocks(
-        mentions, commonness, authorship, seed=settings.seed,
-        distinct_strings=True) if learning and settings.variants else None
+    draws = synthetic_draws(mentions, commonness, authorship, seed=settings.seed,
+                            distinct_strings=(False, True) if settings.variants else (False,)
+                            ) if learning else []
+    synthetic = draws[0] if draws else None
+    variant_synthetic = draws[1] if len(draws) > 1 else None
     candidate_rows = block_rows_of(mentions, candidates)
     variant_candidates = pending_candidates.result() if pending_candidates is not None else []
     if settings.names:

@@ -57,10 +57,21 @@ def synthetic_blocks(mentions: pd.DataFrame, commonness: pd.Series, authorship: 
     `exclude`: names never used (e.g. the names being evaluated). `distinct_strings`: never
     pair two strings that may be one person's (for the name-variant model).
     """
-    rng = np.random.default_rng(seed)
+    return synthetic_draws(mentions, commonness, authorship, exclude, seed, max_blocks,
+                           (distinct_strings,))[0]
+
+
+def synthetic_draws(mentions: pd.DataFrame, commonness: pd.Series, authorship: Authorship,
+                    exclude: set[str] | frozenset[str] = frozenset(), seed: int = 0,
+                    max_blocks: int = MAX_BLOCKS,
+                    distinct_strings: tuple[bool, ...] = (False, True)
+                    ) -> list[SyntheticBlocks]:
+    """`synthetic_blocks` once per value of `distinct_strings`, each the same as a call of its
+    own (a fresh generator of `seed` each), sharing the work both draws need."""
     # Names by their integer code in `authorship.slugs` (sorted, so code order is slug
     # order): hashing and sorting strings cost most of this function's time.
     assert len(authorship.mention_slug) == len(mentions), "authorship of other mentions"
+    nothing = [SyntheticBlocks({}, {}) for _ in distinct_strings]
     names = authorship.slugs
     codes = authorship.mention_slug
     authors = mentions["role"].to_numpy() == "author"
@@ -72,15 +83,13 @@ def synthetic_blocks(mentions: pd.DataFrame, commonness: pd.Series, authorship: 
     rare[excluded[excluded >= 0]] = False
     eligible = rare & (np.bincount(codes[authors], minlength=len(names)) >= 2)
     if not eligible.any():
-        return SyntheticBlocks({}, {})
+        return nothing
     chosen = np.flatnonzero(authors & eligible[codes])
     chosen_codes, first_rows = np.unique(codes[chosen], return_index=True)
     first_mention = chosen[first_rows]  # each eligible name's first author mention
     name_of = dict(zip(names[chosen_codes].tolist(),
                        zip(mentions["first"].to_numpy(dtype=object)[first_mention].tolist(),
                            mentions["last"].to_numpy(dtype=object)[first_mention].tolist())))
-    tokens = {slug: NameTokens.of(first if isinstance(first, str) else "", last)
-              for slug, (first, last) in name_of.items()} if distinct_strings else {}
     families: dict[str, list[str]] = {}
     for slug, (_, last) in name_of.items():
         families.setdefault(name_slug(None, last), []).append(slug)
@@ -88,7 +97,7 @@ def synthetic_blocks(mentions: pd.DataFrame, commonness: pd.Series, authorship: 
     candidates = np.zeros(len(names), dtype=bool)
     candidates[names.get_indexer(pd.Index([s for group in by_family for s in group]))] = True
     if not candidates.any():
-        return SyntheticBlocks({}, {})
+        return nothing
     positions = np.flatnonzero(authors & candidates[codes])
     order = positions[np.argsort(codes[positions], kind="stable")]
     boundaries = np.flatnonzero(codes[order][1:] != codes[order][:-1]) + 1
@@ -96,24 +105,37 @@ def synthetic_blocks(mentions: pd.DataFrame, commonness: pd.Series, authorship: 
     rows_of = {str(slug_of[codes[rows[0]]]): rows for rows in np.split(order, boundaries)}
     paper_sets = {slug: set(authorship.mention_paper[rows].tolist())
                   for slug, rows in rows_of.items()}
-    pairs: list[tuple[str, str]] = []
-    for group in by_family:
-        permuted = [group[i] for i in rng.permutation(len(group))]
-        for a, b in zip(permuted[::2], permuted[1::2]):
-            first, second = sorted((a, b))
-            if not paper_sets[first] & paper_sets[second] and not (
-                    distinct_strings and variant_kind(tokens[first], tokens[second])):
-                pairs.append((first, second))
-    if len(pairs) > max_blocks:
-        pairs = [pairs[i] for i in sorted(rng.choice(len(pairs), max_blocks, replace=False))]
-    rows: dict[str, np.ndarray] = {}
-    name: dict[str, np.ndarray] = {}
-    for first, second in pairs:
-        parts = [_sample(rows_of[s], rng) for s in (first, second)]
-        key = f"{first}+{second}"
-        rows[key] = np.concatenate(parts).astype(np.int64)
-        name[key] = np.repeat([0, 1], [len(p) for p in parts])
-    return SyntheticBlocks(rows, name)
+    tokens: dict[str, NameTokens] = {}  # only of names drawn: most are never asked for
+
+    def tokens_of(slug: str) -> NameTokens:
+        if slug not in tokens:
+            first, last = name_of[slug]
+            tokens[slug] = NameTokens.of(first if isinstance(first, str) else "", last)
+        return tokens[slug]
+
+    draws = []
+    for distinct in distinct_strings:
+        rng = np.random.default_rng(seed)
+        pairs: list[tuple[str, str]] = []
+        for group in by_family:
+            permuted = [group[i] for i in rng.permutation(len(group))]
+            for a, b in zip(permuted[::2], permuted[1::2]):
+                first, second = sorted((a, b))
+                if not paper_sets[first] & paper_sets[second] and not (
+                        distinct and variant_kind(tokens_of(first), tokens_of(second))):
+                    pairs.append((first, second))
+        if len(pairs) > max_blocks:
+            pairs = [pairs[i] for i in sorted(rng.choice(len(pairs), max_blocks,
+                                                         replace=False))]
+        rows: dict[str, np.ndarray] = {}
+        name: dict[str, np.ndarray] = {}
+        for first, second in pairs:
+            parts = [_sample(rows_of[s], rng) for s in (first, second)]
+            key = f"{first}+{second}"
+            rows[key] = np.concatenate(parts).astype(np.int64)
+            name[key] = np.repeat([0, 1], [len(p) for p in parts])
+        draws.append(SyntheticBlocks(rows, name))
+    return draws
 
 
 def _sample(rows: np.ndarray, rng: np.random.Generator) -> np.ndarray:
