@@ -53,3 +53,32 @@ def test_examples() -> None:
     assert name_slug("Long", "Do") != name_slug("Do", "Long")
     assert full_name("", "Mausam") == "Mausam"
     assert first_initials("H. V.") == "hv"
+
+
+@settings(max_examples=200, deadline=None)
+@given(names=st.lists(st.tuples(st.sampled_from(["", "Héctor", "Hector", "hector", "Yang",
+                                                  "Ana María", "Ana-Maria"]),
+                                 st.sampled_from(["Liu", "LIU", "Martínez", "Martinez",
+                                                  "Alonso", "Al-Thubaity"])),
+                       min_size=1, max_size=30))
+def test_commonness_counts_names_by_the_slugs_of_their_parts(
+        names: list[tuple[str, str]]) -> None:
+    """log(#names whose given name has this one's slug * #names whose family name has
+    this one's slug / #names), over distinct name slugs (each name's first spelling)."""
+    import math
+
+    import pandas as pd
+
+    from pipeline.resolve.ambiguity import name_commonness
+
+    mentions = pd.DataFrame({"first": [f for f, _ in names], "last": [last for _, last in names],
+                             "slug": [name_slug(f or None, last) for f, last in names]})
+    commonness = name_commonness(mentions)
+    firsts = mentions.drop_duplicates("slug")
+    total = len(firsts)
+    given = [name_slug(None, f) if f else "" for f in firsts["first"]]
+    family = [name_slug(None, last) for last in firsts["last"]]
+    assert commonness.index.tolist() == firsts["slug"].tolist()
+    for k, slug in enumerate(firsts["slug"]):
+        expected = math.log(given.count(given[k]) * family.count(family[k]) / total)
+        assert math.isclose(commonness[slug], expected)

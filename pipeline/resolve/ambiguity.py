@@ -36,12 +36,21 @@ SCORE_FEATURES = ("commonness", "log_mentions", "components_per_mention", "log_c
 def name_commonness(mentions: pd.DataFrame) -> pd.Series:
     """Per slug: log expected number of people sharing the name (see module docstring)."""
     names = mentions.drop_duplicates("slug")[["slug", "first", "last"]]
-    given = names["first"].map(lambda f: name_slug(None, f) if f else "")
-    family = names["last"].map(lambda last: name_slug(None, last))
-    given_counts = given.map(given.value_counts())
-    family_counts = family.map(family.value_counts())
-    values = np.log(given_counts.to_numpy(float) * family_counts.to_numpy(float) / len(names))
+    given_counts = _same_slug_counts(names["first"])
+    family_counts = _same_slug_counts(names["last"])
+    values = np.log(given_counts * family_counts / len(names))
     return pd.Series(values, index=names["slug"].to_numpy(), name="commonness")
+
+
+def _same_slug_counts(parts: pd.Series) -> np.ndarray:
+    """For each name part, how many of `parts` have its slug ("" for none); each distinct
+    part is slugged once."""
+    codes, distinct = pd.factorize(parts)
+    slugs = np.array([name_slug(None, part) if part else "" for part in distinct] + [""],
+                     dtype=object)
+    slug_codes, _ = pd.factorize(slugs[codes])
+    counts: np.ndarray = np.bincount(slug_codes)[slug_codes].astype(float)
+    return counts
 
 
 def name_features(mentions: pd.DataFrame, registry: Registry | None,

@@ -202,8 +202,10 @@ def _incidence(values: pd.Series, sets: dict[str, frozenset[str]]) -> sp.csr_mat
          ([row for row, members in enumerate(sets.values()) for _ in members],
           [columns[member] for members in sets.values() for member in members])),
         shape=(len(sets), len(columns)))
-    row_of = {value: row for row, value in enumerate(sets)}
-    return by_value[np.array([row_of[v] for v in values], dtype=np.int64)].tocsr()
+    rows = pd.Index(list(sets)).get_indexer(pd.Index(values))  # a loop took 0.5 s
+    if (rows < 0).any():
+        raise KeyError(f"no set given for {values[rows < 0].iloc[0]!r}")
+    return by_value[rows].tocsr()
 
 
 def _without_own(matrix: sp.csr_matrix, own: np.ndarray) -> sp.csr_matrix:

@@ -36,6 +36,12 @@ class _ClusterFacts:
     orcids: list[str]
 
 
+def _present(clusters: np.ndarray, values: pd.Series) -> list[tuple[Any, Any]]:
+    """(cluster, value) of the rows whose value is not missing, in row order."""
+    rows = np.flatnonzero(values.notna().to_numpy())
+    return list(zip(clusters[rows].tolist(), values.to_numpy(dtype=object)[rows].tolist()))
+
+
 def _cluster_facts(frame: pd.DataFrame, catch_all: set[str],
                    by_orcid: dict[str, str]) -> dict[str, _ClusterFacts]:
     explicit = frame["id"].where(~frame["id"].isin(catch_all))
@@ -56,12 +62,14 @@ def _cluster_facts(frame: pd.DataFrame, catch_all: set[str],
     affiliated = ordered.dropna(subset=["affiliation"]).drop_duplicates("cluster")
     earliest_affiliation = dict(zip(affiliated["cluster"], affiliated["affiliation"]))
     ids: dict[str, Counter[str]] = {}
-    for cluster, pid in zip(ordered["cluster"], ordered["explicit"]):
+    # Only the rows that hold a value are read (iterating string columns is slow).
+    cluster_of_row = ordered["cluster"].to_numpy(dtype=object)
+    for cluster, pid in _present(cluster_of_row, ordered["explicit"]):
         if isinstance(pid, str):
             ids.setdefault(cluster, Counter())[pid] += 1
     known: dict[str, Counter[str]] = {}
     orcids: dict[str, list[str]] = {}
-    for cluster, orcid in zip(ordered["cluster"], ordered["orcid"]):
+    for cluster, orcid in _present(cluster_of_row, ordered["orcid"]):
         if isinstance(orcid, str):
             orcids.setdefault(cluster, []).append(orcid)
             if orcid in by_orcid:
