@@ -82,3 +82,18 @@ def test_commonness_counts_names_by_the_slugs_of_their_parts(
     for k, slug in enumerate(firsts["slug"]):
         expected = math.log(given.count(given[k]) * family.count(family[k]) / total)
         assert math.isclose(commonness[slug], expected)
+
+
+@settings(max_examples=200, deadline=None)
+@given(column=st.lists(st.one_of(st.none(), st.sampled_from(["a", "b", "é", "", "a b"])),
+                       max_size=20),
+       values=st.sets(st.sampled_from(["a", "b", "é", "", "c"])),
+       arrow=st.booleans())
+def test_isin_is_pandas_isin(column: list[str | None], values: set[str], arrow: bool) -> None:
+    import numpy as np
+    import pandas as pd
+
+    from pipeline.anthology.columns import isin
+
+    series = pd.Series(column, dtype="str" if arrow else object)
+    assert np.array_equal(isin(series, values), series.isin(values).to_numpy(dtype=bool))

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 from sklearn.linear_model import LogisticRegression
 
+from pipeline.anthology.columns import isin
 from pipeline.anthology.curation import Curation, fold_of
 from pipeline.resolve.clustering import BlockLogits, cluster_blocks
 from pipeline.resolve.settings import REVIEW_BELOW
@@ -107,7 +108,7 @@ def coauthor_support(mentions: pd.DataFrame, person: pd.Series, known: pd.Series
     known_papers = mentions.loc[known.index, "paper"].tolist()
     # Plain sets per paper: a pandas group per paper and Arrow strings taken one at a time
     # cost most of this function's time.
-    shown = mentions.loc[mentions["paper"].isin(set(placed_papers) | set(known_papers))]
+    shown = mentions.loc[isin(mentions["paper"], set(placed_papers) | set(known_papers))]
     on_paper: dict[str, set[str]] = {}
     for paper, name in zip(shown["paper"].tolist(), shown["slug"].tolist()):
         on_paper.setdefault(paper, set()).add(name)

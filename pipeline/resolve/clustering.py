@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from pipeline.anthology.columns import isin
 from pipeline.parallel import contiguous_chunks, forked_map
 from pipeline.progress import progress_bar
 from pipeline.resolve.ambiguity import name_commonness
@@ -189,14 +190,23 @@ class ConstraintColumns:
         for pid, orcid in implied.items():
             holders.setdefault(orcid, []).append(pid)
         owner = {orcid: pids[0] for orcid, pids in holders.items() if len(pids) == 1}
-        orcid_column = mentions["orcid"].to_numpy(dtype=object)
-        ids = [x if isinstance(x, str) and x not in catch_all
-               else owner.get(o) if isinstance(o, str) else None
-               for x, o in zip(mentions["id"].to_numpy(dtype=object), orcid_column)]
-        orcids = [x if isinstance(x, str) else implied.get(i) if i is not None else None
-                  for x, i in zip(orcid_column, ids)]
-        return cls(mentions["paper"].to_numpy(dtype=object), np.array(ids, dtype=object),
-                   np.array(orcids, dtype=object))
+        # Column by column, with Python only on the rows an implied value may fill
+        # (a loop over every row took 0.3 s, three times a run).
+        n = len(mentions)
+        has_orcid = mentions["orcid"].notna().to_numpy()
+        orcid_column = np.full(n, None, dtype=object)
+        orcid_column[has_orcid] = mentions["orcid"].to_numpy(dtype=object)[has_orcid]
+        has_id = mentions["id"].notna().to_numpy() & ~isin(mentions["id"], catch_all)
+        ids = np.full(n, None, dtype=object)
+        ids[has_id] = mentions["id"].to_numpy(dtype=object)[has_id]
+        if owner:
+            by_orcid = np.flatnonzero(~has_id & has_orcid)
+            ids[by_orcid] = [owner.get(o) for o in orcid_column[by_orcid].tolist()]
+        orcids = orcid_column.copy()
+        if implied:
+            by_id = np.flatnonzero(~has_orcid & (ids != None))  # noqa: E711 (elementwise)
+            orcids[by_id] = [implied.get(i) for i in ids[by_id].tolist()]
+        return cls(mentions["paper"].to_numpy(dtype=object), ids, orcids)
 
     def block(self, rows: np.ndarray) -> Constraints:
         return Constraints(self.paper[rows], self.person_id[rows], self.orcid[rows])

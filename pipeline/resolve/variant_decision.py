@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from pipeline.anthology.columns import isin
 from pipeline.anthology.curation import UnionFind
 from pipeline.resolve.cluster_merge import CLUSTER_FEATURES, ClusterModel, PooledBlock, PooledGroups
 from pipeline.resolve.evidence import EvidenceContext
@@ -95,7 +96,7 @@ class _Units:
 
     def __init__(self, mentions: pd.DataFrame, units: pd.Series, wanted: set[str],
                  catch_all: frozenset[str], unit_orcid: dict[str, str]) -> None:
-        positions = np.flatnonzero(units.isin(wanted).to_numpy())
+        positions = np.flatnonzero(isin(units, wanted))
         codes, self.names = pd.factorize(units.to_numpy()[positions], sort=True)
         self.number = {str(unit): k for k, unit in enumerate(self.names)}
         order = np.argsort(codes, kind="stable")

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pipeline.anthology.columns import isin
 from pipeline.anthology.names import canonical_name
 from pipeline.resolve.ambiguity import name_commonness
 from pipeline.resolve.authorship import Authorship
@@ -48,7 +49,7 @@ def name_candidates(mentions: pd.DataFrame) -> list[Candidate]:
 def candidate_rows(mentions: pd.DataFrame, candidates: list[Candidate]) -> np.ndarray:
     """Row positions of the mentions of every candidate name (for the evidence context)."""
     slugs = {s for c in candidates for s in (c.first, c.second)}
-    return np.flatnonzero(mentions["slug"].isin(slugs).to_numpy())
+    return np.flatnonzero(isin(mentions["slug"], slugs))
 
 
 @dataclass(frozen=True)
@@ -151,7 +152,7 @@ def propose_variants(mentions: pd.DataFrame, units: pd.Series, candidates: list[
     links = settle_links(scored, mentions, units, candidates, catch_all, unit_orcid)
     persons = merged_persons(links)
     linked = {u for link in links for u in (link.first, link.second)}
-    in_links = units.isin(linked).to_numpy()
+    in_links = isin(units, linked)
     strings = pd.DataFrame({"unit": units.to_numpy()[in_links],
                             "first": mentions["first"].fillna("").to_numpy()[in_links],
                             "last": mentions["last"].to_numpy()[in_links]})
