@@ -60,6 +60,57 @@ def test_a_failure_before_the_renames_changes_nothing(
         "a.csv": b"old", "b.json": b"old"}
 
 
+def test_a_rename_that_fails_puts_back_the_files_already_renamed(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The second of three renames fails: the first target gets its old version back, a
+    target that did not exist before is not left behind, and no temporary file stays."""
+    targets = {**_targets(tmp_path), tmp_path / "c.csv": b"new c"}
+    real_replace = os.replace
+    calls: list[str] = []
+
+    def fail_on_the_second(source: str, target: Path) -> None:
+        calls.append(Path(target).name)
+        if len(calls) == 2:
+            raise PermissionError(13, "Permission denied")
+        real_replace(source, target)
+
+    monkeypatch.setattr(atomic.os, "replace", fail_on_the_second)
+    with pytest.raises(PermissionError):
+        atomic.atomic_write_files(targets)
+    assert calls[:2] == ["a.csv", "b.json"]
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == {
+        "a.csv": b"old", "b.json": b"old"}
+
+
+def test_a_rename_that_fails_after_a_new_file_removes_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "b.json").write_bytes(b"old")
+    real_replace = os.replace
+
+    def fail_on_b(source: str, target: Path) -> None:
+        if Path(target).name == "b.json":
+            raise PermissionError(13, "Permission denied")
+        real_replace(source, target)
+
+    monkeypatch.setattr(atomic.os, "replace", fail_on_b)
+    with pytest.raises(PermissionError):
+        atomic.atomic_write_files({tmp_path / "new.csv": b"new", tmp_path / "b.json": b"b"})
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == {"b.json": b"old"}
+
+
+def test_a_directory_in_the_way_stops_the_write_before_anything_changes(
+        tmp_path: Path) -> None:
+    targets = _targets(tmp_path)
+    (tmp_path / "b.json").unlink()
+    (tmp_path / "b.json").mkdir()
+    (tmp_path / "b.json" / "x").write_bytes(b"kept")
+    with pytest.raises(IsADirectoryError, match="b.json"):
+        atomic.atomic_write_files(targets)
+    assert (tmp_path / "a.csv").read_bytes() == b"old"
+    assert (tmp_path / "b.json" / "x").read_bytes() == b"kept"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.csv", "b.json"]
+
+
 def test_handlers_are_restored(tmp_path: Path) -> None:
     before = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
     atomic.atomic_write_files(_targets(tmp_path))

@@ -9,6 +9,8 @@ import glob
 import hashlib
 import os
 import re
+import secrets
+import shutil
 import signal
 import tempfile
 import threading
@@ -29,24 +31,60 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 
 def atomic_write_files(contents: dict[Path, bytes]) -> None:
-    """Replace each path with its data, all or none as far as signals go: every file is
-    written beside its target first, then all are renamed into place with Ctrl-C and
-    SIGTERM held back until the last rename (outputs read together, like `assignments.csv`
-    and `proposals.json`, are never left half old and half new by an interrupt)."""
+    """Replace each path with its data, all or none: every file is written beside its
+    target first, then all are renamed into place with Ctrl-C and SIGTERM held back until
+    the last rename (outputs read together, like `assignments.csv` and `proposals.json`, are
+    never left half old and half new by an interrupt). A rename that fails (a directory in
+    the way, permissions) puts back the files already renamed, from hard links to their
+    previous versions made just before."""
+    for path in contents:
+        if path.exists() and not path.is_file():
+            raise IsADirectoryError(f"{path}: not a file; nothing was written")
     staged: dict[Path, str] = {}
+    previous: dict[Path, str | None] = {}  # target -> link to its old version (None: new)
     try:
         for path, data in contents.items():
             _stage(path, data, staged)
         with signals_deferred():
-            for path, tmp_name in list(staged.items()):
-                os.replace(tmp_name, path)
-                del staged[path]
-    finally:
-        for tmp_name in staged.values():
             try:
-                os.unlink(tmp_name)
+                for path, tmp_name in list(staged.items()):
+                    previous[path] = _keep_previous(path)
+                    os.replace(tmp_name, path)
+                    del staged[path]
+            except BaseException:
+                _put_back(previous, set(staged))
+                raise
+    finally:
+        for name in [*staged.values(), *(n for n in previous.values() if n is not None)]:
+            try:
+                os.unlink(name)
             except FileNotFoundError:
                 pass
+
+
+def _keep_previous(path: Path) -> str | None:
+    """A hard link to `path`'s current version under a temporary name (None when there is
+    none), so that it can be put back."""
+    if not path.exists():
+        return None
+    name = str(path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp")
+    try:
+        os.link(path, name)
+    except OSError:  # a file system without hard links
+        shutil.copy2(path, name)
+    return name
+
+
+def _put_back(previous: dict[Path, str | None], not_renamed: set[Path]) -> None:
+    """Undo the renames done so far: each target renamed gets its old version back (or is
+    removed, if it had none)."""
+    for path, old in previous.items():
+        if path in not_renamed:
+            continue
+        if old is None:
+            path.unlink(missing_ok=True)
+        else:
+            os.replace(old, path)
 
 
 def _stage(path: Path, data: bytes, staged: dict[Path, str]) -> None:
@@ -110,9 +148,26 @@ def write_content_named(directory: Path, stem: str, suffix: str, data: bytes) ->
     is the single point where a cache switches over: a stop at any moment leaves either the
     old manifest with its own files or the new one with its own."""
     name = f"{stem}-{hashlib.sha256(data).hexdigest()[:20]}{suffix}"
-    if not (directory / name).is_file():
-        atomic_write_bytes(directory / name, data)
+    path = directory / name
+    # A file of this name whose content changed since (NotItsContent on reading) is
+    # written again, or every later run would find it wrong and start over.
+    if not (path.is_file() and path.read_bytes() == data):
+        atomic_write_bytes(path, data)
     return name
+
+
+class NotItsContent(ValueError):
+    """A file named by its content whose bytes are no longer that content."""
+
+
+def read_content_named(path: Path) -> bytes:
+    """The bytes of a file `write_content_named` made, checked against its name: a file
+    changed since (a disk error, an edit, another file copied over it) raises
+    NotItsContent instead of being read as if it were the one named."""
+    data = path.read_bytes()
+    if hashlib.sha256(data).hexdigest()[:20] != path.name.rsplit("-", 1)[-1][:20]:
+        raise NotItsContent(f"{path}: its content is not the one its name was made from")
+    return data
 
 
 def is_content_named(name: str, stem: str, suffix: str) -> bool:
