@@ -131,3 +131,41 @@ def test_a_terms_file_from_before_the_paper_hashes_still_serves_the_full_fit(
     seen = _vectorised_texts(monkeypatch)
     paper_text.papers_in_model(papers, np.array([1]), model, cache_dir=tmp_path)
     assert seen == ["graph models "]
+
+
+@pytest.mark.parametrize("kind", ["vectors", "hashes"])
+def test_a_cached_file_changed_since_it_was_written_is_not_used(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str) -> None:
+    """Vectors of the same shape but other numbers (a helper swapped rows) were used as
+    they were: other clusters, or NaN and a crash, or an out-of-range index and a
+    segmentation fault; a hashes array under the vectors' name raised TypeError."""
+    papers = _papers("graph graph parsing")
+    model = paper_text.paper_text(papers, tmp_path).model
+    directory = tmp_path / paper_text.CACHE_VERSION
+    target = next(directory.glob(f"{kind}-*"))
+    if kind == "vectors":
+        other = next(directory.glob("hashes-*"))
+        shutil.copy(other, target)  # an array where an archive belongs
+    else:
+        hashes = np.load(target)
+        np.save(target.with_suffix(""), hashes[::-1].copy())  # same shape, rows swapped
+    loaded = paper_text.paper_text(papers, tmp_path)
+    fitted = paper_text.fit_paper_text(paper_text._texts(papers))
+    assert (loaded.vectors != fitted.vectors).nnz == 0
+    seen = _vectorised_texts(monkeypatch)
+    paper_text.papers_in_model(papers, np.array([1, 2]), model, cache_dir=tmp_path)
+    assert seen == ([] if kind == "vectors" else ["graph models ", "parsing trees "])
+
+
+def test_a_terms_file_with_a_key_of_no_known_use_is_not_trusted(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    papers = _papers("graph graph parsing")
+    paper_text.paper_text(papers, tmp_path)
+    terms = tmp_path / paper_text.CACHE_VERSION / "terms.json"
+    terms.write_text(json.dumps({**json.loads(terms.read_text()), "junk": [1, 2]}))
+    fits: list[int] = []
+    original = paper_text.fit_paper_text
+    monkeypatch.setattr(paper_text, "fit_paper_text",
+                        lambda texts: fits.append(len(texts)) or original(texts))
+    paper_text.paper_text(papers, tmp_path)
+    assert fits == [8]

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -149,8 +150,9 @@ def _swap_papers_for_mentions(manifest: dict[str, object]) -> dict[str, object]:
     _swap_papers_for_mentions,
     lambda manifest: {**manifest, "tables": {**manifest["tables"],
                                              "volumes": "../volumes.parquet"}},
+    lambda manifest: {**manifest, "junk": [1, 2]},
 ], ids=["a list", "keys missing", "problems of another shape", "papers naming mentions",
-        "a path outside"])
+        "a path outside", "a key of no known use"])
 def test_a_manifest_of_another_shape_means_parsing_again(
         mini_dir: Path, tmp_path: Path, rewrite: Callable[[dict[str, Any]], object]) -> None:
     # Before, the first three crashed (KeyError, AttributeError) and the fourth loaded the
@@ -165,3 +167,46 @@ def test_a_manifest_of_another_shape_means_parsing_again(
     fresh, _ = read_tables(mini_dir, None, workers=1)
     for name in fresh:
         pd.testing.assert_frame_equal(cached[name], fresh[name])
+
+
+@pytest.mark.parametrize("table", ["mentions", "papers"])
+def test_a_cached_table_changed_since_it_was_written_means_parsing_again(
+        mini_dir: Path, tmp_path: Path, table: str) -> None:
+    """A table file whose content is no longer the one its name was made from (rows
+    removed, or another table copied over it) was read as if it were: rows went missing,
+    or a papers table came back as the mentions table with null columns."""
+    cache = tmp_path / "cache"
+    read_tables(mini_dir, cache, workers=1)
+    directory = cache / snapshot_module.CACHE_VERSION
+    manifest = json.loads((directory / "manifest.json").read_text())
+    target = directory / manifest["tables"][table]
+    if table == "mentions":
+        import pyarrow.parquet as pq
+
+        fewer = pq.read_table(target).slice(0, 1)
+        pq.write_table(fewer, target)
+    else:
+        shutil.copy(directory / manifest["tables"]["mentions"], target)
+    cached, _ = read_tables(mini_dir, cache, workers=1)
+    fresh, _ = read_tables(mini_dir, None, workers=1)
+    for name in fresh:
+        pd.testing.assert_frame_equal(cached[name], fresh[name])
+
+
+def test_a_cache_that_cannot_be_written_still_gives_the_tables(
+        mini_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """The cache only saves time: a table file that cannot be replaced (here a directory
+    in its place) is a warning, not a failed run."""
+    cache = tmp_path / "cache"
+    read_tables(mini_dir, cache, workers=1)
+    directory = cache / snapshot_module.CACHE_VERSION
+    manifest = json.loads((directory / "manifest.json").read_text())
+    volumes = directory / manifest["tables"]["volumes"]
+    volumes.unlink()
+    volumes.mkdir()
+    (volumes / "x").write_text("in the way")
+    cached, _ = read_tables(mini_dir, cache, workers=1)
+    fresh, _ = read_tables(mini_dir, None, workers=1)
+    for name in fresh:
+        pd.testing.assert_frame_equal(cached[name], fresh[name])
+    assert "could not cache the parsed tables" in caplog.text

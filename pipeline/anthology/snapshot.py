@@ -23,8 +23,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipeline.anthology.atomic import (
+    NotItsContent,
     atomic_write_bytes,
     is_content_named,
+    read_content_named,
     remove_content_named,
     write_content_named,
 )
@@ -218,8 +220,11 @@ class TableCache:
         return plain
 
     def load_tables(self, manifest: dict[str, Any]) -> dict[str, pa.Table]:
-        return {n: pq.read_table(self.directory / manifest["tables"][n], schema=_SCHEMAS[n])
-                for n in TABLE_NAMES}
+        """The tables the manifest names, each checked against its content name first
+        (NotItsContent otherwise: a table changed since would be read silently, with rows
+        missing or columns filled with nulls)."""
+        return {n: pq.read_table(pa.BufferReader(read_content_named(
+            self.directory / manifest["tables"][n])), schema=_SCHEMAS[n]) for n in TABLE_NAMES}
 
     def store(self, tables: dict[str, pa.Table], manifest: dict[str, Any]) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -234,7 +239,7 @@ class TableCache:
         remove_content_named(self.directory, TABLE_NAMES, ".parquet", names.values())
 
 
-class _Manifest(msgspec.Struct):
+class _Manifest(msgspec.Struct, forbid_unknown_fields=True):
     """What `TableCache.store` writes: each volume file's digest, its problems (as
     `_problem_to_json` lists them) and the table files."""
 
@@ -312,8 +317,11 @@ def read_tables(
     for problem in fresh_problems:
         problems_by_file.setdefault(Path(problem.source).name, []).append(
             _problem_to_json(problem))
-    cache.store(arrow, {"files": digests, "problems": problems_by_file})
-    log.info("cached parsed tables in %s", cache.directory)
+    try:
+        cache.store(arrow, {"files": digests, "problems": problems_by_file})
+        log.info("cached parsed tables in %s", cache.directory)
+    except OSError as error:  # the cache only saves time: the tables are read
+        log.warning("could not cache the parsed tables in %s: %s", cache.directory, error)
     problems = [_problem_from_json(x, xml_dir) for items in problems_by_file.values()
                 for x in items]
     return _to_pandas(arrow), problems
@@ -324,7 +332,7 @@ def _load_cached_tables(cache: TableCache, manifest: dict[str, Any]
     """The cached tables, or None (with a warning) when they cannot be read."""
     try:
         return cache.load_tables(manifest)
-    except (OSError, pa.ArrowException) as exc:
+    except (OSError, pa.ArrowException, NotItsContent) as exc:
         log.warning("the table cache in %s cannot be read (%s); parsing again and "
                     "rebuilding it", cache.directory, exc)
         return None

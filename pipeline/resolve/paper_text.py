@@ -25,8 +25,10 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize
 
 from pipeline.anthology.atomic import (
+    NotItsContent,
     atomic_write_bytes,
     is_content_named,
+    read_content_named,
     remove_content_named,
     write_content_named,
 )
@@ -68,7 +70,7 @@ class PaperText:
         return TextModel(self.terms, self.idf)
 
 
-class _StoredTerms(msgspec.Struct):
+class _StoredTerms(msgspec.Struct, forbid_unknown_fields=True):
     """`terms.json`: the papers' digest, the fitted model and the vectors' file."""
 
     digest: str
@@ -183,9 +185,12 @@ def _cached_fit(cache_dir: Path, model: TextModel) -> _CachedFit | None:
                 and stored.terms == model.terms.tolist()
                 and np.array_equal(np.asarray(stored.idf, dtype=np.float64), model.idf)):
             return None
-        vectors = sp.load_npz(directory / stored.vectors).tocsr()
-        hashes = np.load(directory / stored.hashes, allow_pickle=False)
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+        vectors = sp.load_npz(io.BytesIO(read_content_named(directory / stored.vectors))
+                              ).tocsr()
+        hashes = np.load(io.BytesIO(read_content_named(directory / stored.hashes)),
+                         allow_pickle=False)
+    # TypeError: a file of another kind, e.g. an array where an archive was expected.
+    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile, NotItsContent):
         return None
     if hashes.shape != (vectors.shape[0], 2) or hashes.dtype != np.uint64 \
             or len(stored.papers) != vectors.shape[0] or vectors.shape[1] != len(model.terms):
@@ -205,12 +210,14 @@ def paper_text(papers: pd.DataFrame, cache_dir: Path | None) -> PaperText:
         stored = msgspec.json.decode(terms_path.read_bytes(), type=_StoredTerms)
         if (stored.digest == digest and len(stored.idf) == len(stored.terms)
                 and is_content_named(stored.vectors, "vectors", ".npz")):
-            vectors = sp.load_npz(directory / stored.vectors).tocsr()
+            vectors = sp.load_npz(io.BytesIO(read_content_named(
+                directory / stored.vectors))).tocsr()
             if vectors.shape == (len(papers), len(stored.terms)):
                 return PaperText(vectors, np.asarray(stored.terms, dtype=object),
                                  np.asarray(stored.idf, dtype=np.float64))
-    # msgspec's, NumPy's and zipfile's errors for files of another shape or truncated ones
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+    # msgspec's, NumPy's and zipfile's errors for files of another shape or truncated ones;
+    # NotItsContent for a file changed since it was written
+    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile, NotItsContent):
         pass  # nothing to reuse, or unreadable: fit again
     model = fit_paper_text(texts)
     buffer = io.BytesIO()
