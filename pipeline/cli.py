@@ -132,11 +132,11 @@ def _resolve_settings(args: argparse.Namespace) -> ResolveSettings:
 def cmd_resolve(args: argparse.Namespace) -> int:
     import time
 
-    from pipeline.resolve.outputs import write_outputs
+    from pipeline.resolve.outputs import OUTPUT_NAMES, write_outputs
     from pipeline.resolve.run import resolve
 
     started = time.perf_counter()
-    _check_files_out(args)
+    _check_files_out(args, OUTPUT_NAMES)
     snapshot = _read(args)
     settings = _resolve_settings(args)
     resolution = resolve(snapshot, settings, show_progress=not args.quiet,
@@ -214,7 +214,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from pipeline.evaluate.modes import evaluate_every_mode
     from pipeline.evaluate.run import EvalSettings
 
-    _check_files_out(args)
+    _check_files_out(args, ["evaluation.json"])
     snapshot = _read(args)
     settings = EvalSettings(resolution=args.resolution, seed=args.seed,
                             min_ambiguity=args.min_ambiguity,
@@ -369,11 +369,11 @@ def _check_apply_target(args: argparse.Namespace, inputs: dict[str, Path]) -> Pa
     return data_dir
 
 
-def _check_files_out(args: argparse.Namespace) -> None:
+def _check_files_out(args: argparse.Namespace, file_names: Sequence[str]) -> None:
     from pipeline.anthology.output_dir import check_files_dir
     from pipeline.anthology.snapshot import find_data_dir
 
-    check_files_dir(args.out, find_data_dir(args.anthology))
+    check_files_dir(args.out, find_data_dir(args.anthology), file_names)
 
 
 def _apply(args: argparse.Namespace, changeset: Any, data_dir: Path) -> None:

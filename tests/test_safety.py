@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from builder import two_wei_zhangs
 
+from pipeline import cli
 from pipeline.anthology import transaction
 from pipeline.anthology.output_dir import MARKER
 from pipeline.cli import main
@@ -105,6 +106,23 @@ def test_resolve_out_is_checked_before_the_work(workdir: Path,
     assert main(["-q", "resolve", "--anthology", str(workdir / "data"), "--no-cache",
                  "--out", str(workdir / "data" / "xml")]) == 2
     assert not (workdir / "data" / "xml" / "assignments.csv").exists()
+
+
+def test_resolve_refuses_a_directory_where_an_output_goes_before_the_work(
+        workdir: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    out = workdir / "out"
+    (out / "placements.csv").mkdir(parents=True)
+    (out / "placements.csv" / "mine.txt").write_text("kept")
+
+    def no_work(args: object) -> None:
+        raise AssertionError("the snapshot was read before --out was checked")
+
+    monkeypatch.setattr(cli, "_read", no_work)
+    assert main(["-q", "resolve", "--anthology", str(workdir / "data"), "--no-cache",
+                 "--out", str(out)]) == 2
+    assert "placements.csv is not a file" in capsys.readouterr().err
+    assert sorted(p.name for p in out.rglob("*")) == ["mine.txt", "placements.csv"]
 
 
 def _patched_tree(workdir: Path) -> dict[str, bytes]:

@@ -5,6 +5,7 @@ A crash or an error mid-write never leaves a half-written output behind.
 
 from __future__ import annotations
 
+import errno
 import glob
 import hashlib
 import os
@@ -39,7 +40,7 @@ def atomic_write_files(contents: dict[Path, bytes]) -> None:
     previous versions made just before."""
     for path in contents:
         if path.exists() and not path.is_file():
-            raise IsADirectoryError(f"{path}: not a file; nothing was written")
+            raise IsADirectoryError(errno.EISDIR, "not a file", str(path))
     staged: dict[Path, str] = {}
     previous: dict[Path, str | None] = {}  # target -> link to its old version (None: new)
     try:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
@@ -64,8 +64,10 @@ def check_replaceable_dir(out: Path, inputs: dict[str, Path], force: bool) -> No
     check_writable_parent(out)
 
 
-def check_files_dir(out: Path, data_dir: Path) -> None:
-    """Refuse a directory for named output files inside the data, or one we cannot write."""
+def check_files_dir(out: Path, data_dir: Path, file_names: Sequence[str] = ()) -> None:
+    """Refuse a directory for named output files inside the data, or one we cannot write,
+    or one where something other than a file stands at one of `file_names` (the files the
+    command will replace), so that the run stops before its work, not after."""
     if path_relation(out.resolve(), data_dir.resolve()) in ("is", "lies inside"):
         raise OutputDirError(f"--out {out} lies inside the data directory {data_dir}; "
                              "outputs never go into the snapshot")
@@ -73,6 +75,11 @@ def check_files_dir(out: Path, data_dir: Path) -> None:
         raise OutputDirError(f"--out {out} exists and is not a directory")
     if out.is_dir():
         _probe(out)
+        for name in file_names:
+            target = out / name
+            if target.exists() and not target.is_file():
+                raise OutputDirError(f"--out {out}: {target} is not a file; remove it or "
+                                     "name another directory")
     else:
         check_writable_parent(out)
 
