@@ -7,12 +7,14 @@ import functools
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from builder import Author, Paper, Volume, common_name_fillers, write_snapshot
 
 from pipeline.anthology.snapshot import read_snapshot
 from pipeline.resolve.outputs import OUTPUT_NAMES, write_outputs
 from pipeline.resolve.run import ResolveSettings, resolve
+from pipeline.resolve.variant_decision import merge_decisions
 
 
 def _people(prefix: str, n: int) -> list[Author]:
@@ -384,3 +386,21 @@ def test_a_merge_with_one_cluster_of_a_split_name_keeps_its_other_mentions_apart
     assert persons["2022.tiny-main.3"] == other
     if current:
         assert exported.registry.persons[merged].disable_name_matching
+
+
+@pytest.mark.parametrize(("evidence", "prior", "same_orcid", "merged"), [
+    # A rare name's short form the graph supports: a merge.
+    (0.5, 6.0, False, True),
+    # However rare the name, evidence against it is never outweighed by the strings alone
+    # (README: a reviewer found a quarter of such merges wrong).
+    (-1.5, 8.0, False, False),
+    # Supported, but on a commoner name: not 95% likely.
+    (1.0, 1.0, False, False),
+    (4.0, -1.0, False, True),
+    # A shared ORCID (its prior included) merges whatever the graph says.
+    (-5.0, 20.0 - 3.0, True, True),
+])
+def test_a_merge_needs_the_log_odds_and_the_graphs_own_support(
+        evidence: float, prior: float, same_orcid: bool, merged: bool) -> None:
+    decision = merge_decisions(np.array([evidence]), np.array([prior]), np.array([same_orcid]))
+    assert decision.tolist() == [merged]

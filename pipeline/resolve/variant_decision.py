@@ -52,7 +52,7 @@ KIND_PRIOR: dict[VariantKind, float] = {
 }
 MERGE_LOGIT = float(np.log(0.95 / 0.05))  # a merge must be at least 95% likely
 SIMILAR_LOGIT = 0.0  # a `similar` link: more likely one person than two
-MIN_MERGE_EVIDENCE = 0.0
+MIN_MERGE_EVIDENCE = 0.0  # the graph's own evidence a merge needs, beside the log-odds
 # Two units with an ORCID in common are one person by the ORCID's own word (their mentions
 # may still be on one paper, or carry other ids: those stay cannot-links). Large enough to
 # merge whatever the graph says, and to be taken before any other merge of the two units.
@@ -212,7 +212,7 @@ def score_links(mentions: pd.DataFrame, units: pd.Series, candidates: list[Candi
     priors = np.array([KIND_PRIOR[c.kind] - c.commonness for _, _, c in pairs]) + np.where(
         same_orcid, SAME_ORCID_PRIOR, 0.0)
     logits = evidence + priors
-    merge = (logits >= MERGE_LOGIT) & ((evidence > MIN_MERGE_EVIDENCE) | same_orcid)
+    merge = merge_decisions(evidence, priors, same_orcid)
     keep = merge | (logits >= SIMILAR_LOGIT)
     links = []
     for k in np.flatnonzero(keep):
@@ -222,6 +222,15 @@ def score_links(mentions: pd.DataFrame, units: pd.Series, candidates: list[Candi
             round(float(priors[k]), 4), "merge" if merge[k] else "similar",
             {name: round(float(x), 4) for name, x in zip(CLUSTER_FEATURES, features[k])}))
     return links
+
+
+def merge_decisions(evidence: np.ndarray, priors: np.ndarray, same_orcid: np.ndarray
+                    ) -> np.ndarray:
+    """Per scored pair: a merge? The log-odds must reach MERGE_LOGIT and the graph evidence
+    alone must be positive (the strings never merge two names alone), unless the two share
+    an ORCID (its prior included in `priors`)."""
+    return np.asarray((evidence + priors >= MERGE_LOGIT)
+                      & ((evidence > MIN_MERGE_EVIDENCE) | same_orcid))
 
 
 def settle_links(links: list[VariantLink], mentions: pd.DataFrame, units: pd.Series,
