@@ -3,12 +3,13 @@ from __future__ import annotations
 import os
 import signal
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from pipeline.anthology import output_dir
+from pipeline.anthology import atomic, output_dir
 
 
 @pytest.fixture
@@ -92,3 +93,43 @@ def test_an_interrupt_just_after_a_staging_path_is_made_leaves_nothing(
         else:
             output_dir.check_writable_parent(tmp_path / "out")
     assert list(tmp_path.iterdir()) == []
+
+
+def _staging_left_by_a_killed_run(out: Path, hours_ago: float) -> Path:
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.{atomic.STAGING_TAG}.",
+                                    dir=out.parent))
+    (staging / "new").mkdir()
+    (staging / "new" / "state.json").write_text("half written")
+    then = time.time() - hours_ago * 3600
+    os.utime(staging, (then, then))
+    return staging
+
+
+def test_a_staging_directory_a_killed_run_left_is_removed_once_it_is_old(
+        tmp_path: Path) -> None:
+    out = _previous_output(tmp_path)
+    old = _staging_left_by_a_killed_run(out, hours_ago=2)
+    young = _staging_left_by_a_killed_run(out, hours_ago=0.5)  # perhaps a concurrent run's
+    not_ours = tmp_path / ".out.backup"
+    not_ours.mkdir()
+    output_dir.write_dir_atomically(out, _fill)
+    assert not old.exists() and young.exists() and not_ours.exists()
+    assert (out / "state.json").read_text() == "tonight"
+
+
+def test_an_output_a_killed_run_left_in_its_staging_directory_is_put_back(
+        tmp_path: Path) -> None:
+    # SIGKILL between the two renames: `out` moved into the staging directory as `old`,
+    # the new version never moved in. The next run puts `old` back before anything else,
+    # so a run that then fails still leaves the previous output.
+    out = _previous_output(tmp_path)
+    staging = _staging_left_by_a_killed_run(out, hours_ago=2)
+    os.replace(out, staging / "old")
+    os.utime(staging, (time.time() - 7200,) * 2)
+
+    def fails(directory: Path) -> str:
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(OSError, match="No space"):
+        output_dir.write_dir_atomically(out, fails)
+    assert _listing(tmp_path) == {"out/state.json": "last night"}

@@ -187,3 +187,30 @@ def remove_content_named(directory: Path, stems: Iterable[str], suffix: str,
             if path.name not in kept:
                 path.unlink(missing_ok=True)
         remove_stale_temps(directory, f"{stem}-*{suffix}")
+
+
+STAGING_TAG = "anthology-resolve-staging"
+
+
+def make_staging_dir(target: Path) -> Path:
+    """A new, empty directory beside `target` to build its next version in
+    (`.<name>.anthology-resolve-staging.<random>`), created and returned with signals held
+    back so that the caller can always record it before an interrupt."""
+    with signals_deferred():
+        return Path(tempfile.mkdtemp(prefix=f".{target.name}.{STAGING_TAG}.",
+                                     dir=target.parent))
+
+
+def stale_staging_dirs(target: Path) -> list[Path]:
+    """The staging directories of `target` that a killed run left behind: older than
+    STALE_TEMP_SECONDS (no run of ours builds one that long, so a concurrent run's is never
+    among them), oldest first."""
+    cutoff = time.time() - STALE_TEMP_SECONDS
+    found = []
+    for path in target.parent.glob(f".{glob.escape(target.name)}.{STAGING_TAG}.*"):
+        try:
+            if path.is_dir() and not path.is_symlink() and path.stat().st_mtime < cutoff:
+                found.append((path.stat().st_mtime, path))
+        except FileNotFoundError:
+            pass
+    return [path for _, path in sorted(found)]

@@ -10,6 +10,7 @@ must not lie inside the data directory, and must be writable.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import tempfile
@@ -17,8 +18,14 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
-from pipeline.anthology.atomic import signals_deferred
+from pipeline.anthology.atomic import (
+    make_staging_dir,
+    signals_deferred,
+    stale_staging_dirs,
+)
 from pipeline.errors import AnthologyResolveError
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 MARKER = ".anthology-resolve-output"
@@ -138,10 +145,11 @@ def write_dir_atomically(out: Path, fill: Callable[[Path], T]) -> T:
     leaves `out` as it was."""
     out = out.absolute()
     out.parent.mkdir(parents=True, exist_ok=True)
+    _clear_stale_staging(out)
     staging: Path | None = None
     try:
         with signals_deferred():  # made and recorded, or neither
-            staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+            staging = make_staging_dir(out)
         new = staging / "new"
         new.mkdir()
         result = fill(new)
@@ -162,3 +170,18 @@ def write_dir_atomically(out: Path, fill: Callable[[Path], T]) -> T:
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)
     return result
+
+
+def _clear_stale_staging(out: Path) -> None:
+    """Remove the staging directories killed runs left beside `out`. A run killed between
+    its two renames left `out` missing and its previous version in `old`: that is put back
+    first, so nothing ever written is lost."""
+    for stale in stale_staging_dirs(out):
+        previous = stale / "old"
+        if previous.is_dir() and not out.exists():
+            os.replace(previous, out)
+            log.warning("%s was missing (a run killed while replacing it); put back its "
+                        "previous version from %s", out, stale)
+        shutil.rmtree(stale, ignore_errors=True)
+        log.info("removed %s, left by a killed run", stale)
+

@@ -11,10 +11,9 @@ import logging
 import shutil
 import subprocess
 import tarfile
-import tempfile
 from pathlib import Path
 
-from pipeline.anthology.atomic import signals_deferred
+from pipeline.anthology.atomic import make_staging_dir, stale_staging_dirs
 from pipeline.anthology.snapshot import SnapshotNotFoundError, find_data_dir
 from pipeline.errors import AnthologyResolveError
 
@@ -28,10 +27,10 @@ class PrepareError(AnthologyResolveError):
 
 
 def _unpack(tarball: Path, target: Path) -> None:
+    _remove_stale_staging(target)
     staging: Path | None = None
     try:
-        with signals_deferred():  # made and recorded, or neither
-            staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+        staging = make_staging_dir(target)
         with tarfile.open(tarball) as archive:
             archive.extractall(staging, filter="data")
         find_data_dir(staging)
@@ -43,10 +42,10 @@ def _unpack(tarball: Path, target: Path) -> None:
 
 
 def _clone(repository: str, target: Path) -> None:
+    _remove_stale_staging(target)
     staging: Path | None = None
     try:
-        with signals_deferred():  # made and recorded, or neither
-            staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+        staging = make_staging_dir(target)
         subprocess.run(["git", "clone", "--depth", "1", "--quiet", repository, str(staging)],
                        check=True, timeout=1800)
         find_data_dir(staging)
@@ -55,6 +54,13 @@ def _clone(repository: str, target: Path) -> None:
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)
         raise
+
+
+def _remove_stale_staging(target: Path) -> None:
+    """Half-unpacked or half-cloned snapshots that killed runs left beside `target`."""
+    for stale in stale_staging_dirs(target):
+        shutil.rmtree(stale, ignore_errors=True)
+        log.info("removed %s, left by a killed run", stale)
 
 
 def prepare_snapshot(target: Path, tarball: Path | None,
