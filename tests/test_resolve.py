@@ -222,3 +222,19 @@ def test_block_rows_of_keeps_table_order_per_slug() -> None:
     assert list(rows) == ["b", "a", "z"]
     assert {slug: found.tolist() for slug, found in rows.items()} == {
         "b": [0, 3, 6], "a": [1, 4], "z": []}
+
+
+def test_a_snapshot_where_no_name_is_split_gives_empty_tables(tmp_path: Path) -> None:
+    # A helper's three small real volumes ended in AttributeError: the empty table of
+    # clusters had no string column to read the names from.
+    # Every name on one paper: none to split.
+    papers = [Paper(f"Paper {k}", [Author(f"Given{k}", f"Family{k}"), Author(f"Ana{k}", "Lund")])
+              for k in range(3)]
+    root = write_snapshot(tmp_path / "anthology", [Volume("2020.tiny", "main", 2020, "tiny",
+                                                          papers)])
+    assert main(["-q", "resolve", "--anthology", str(root), "--no-cache", "--out",
+                 str(tmp_path / "out")]) == 0
+    out = tmp_path / "out"
+    assert json.loads((out / "proposals.json").read_text())["splits"] == []
+    assert pd.read_csv(out / "placements.csv").empty
+    assert set(pd.read_csv(out / "assignments.csv")["status"]) <= {"unchanged"}

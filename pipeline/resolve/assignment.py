@@ -202,6 +202,8 @@ def placements_of(mentions: pd.DataFrame, identity: pd.Series, assignments: pd.D
     identity of its own. `to` is `known` when it landed with a known person, else `new`;
     `person` and `status` are those of `assignments` (same row order as `clusters`);
     `review` is true below REVIEW_BELOW (or when no confidence could be learnt)."""
+    if clusters.empty:  # no name split: its columns carry no strings to read
+        return pd.DataFrame(columns=PLACEMENT_COLUMNS)
     names = clusters["cluster"].str.rsplit("#", n=1).str[0]
     known = identity.reindex(clusters.index)
     known_persons = known.groupby(names.to_numpy()).nunique()

@@ -195,4 +195,5 @@ def assign_persons(mentions: pd.DataFrame, clusters: pd.DataFrame, registry: Reg
         **{c: frame[c] for c in placement},
     })
     assignments = assignments.sort_values(["paper", "role", "position"], kind="stable")
-    return assignments.reset_index(drop=True), pd.DataFrame(rows)
+    return assignments.reset_index(drop=True), pd.DataFrame(
+        rows, columns=["name", "cluster", "person", "status", "mentions", "confidence"])
