@@ -132,11 +132,13 @@ def _resolve_settings(args: argparse.Namespace) -> ResolveSettings:
 def cmd_resolve(args: argparse.Namespace) -> int:
     import time
 
-    from pipeline.resolve.outputs import OUTPUT_NAMES, write_outputs
-    from pipeline.resolve.run import resolve
+    from pipeline.resolve.files import RESOLUTION_FILES
 
     started = time.perf_counter()
-    _check_files_out(args, OUTPUT_NAMES)
+    _check_files_out(args, RESOLUTION_FILES)
+    from pipeline.resolve.outputs import write_outputs
+    from pipeline.resolve.run import resolve
+
     snapshot = _read(args)
     settings = _resolve_settings(args)
     resolution = resolve(snapshot, settings, show_progress=not args.quiet,

@@ -18,6 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pipeline import parallel
+from pipeline.anthology import atomic
 from pipeline.anthology.snapshot import Snapshot, read_snapshot
 from pipeline.cli import main
 from pipeline.nightly import night
@@ -379,6 +380,19 @@ def test_a_night_killed_between_the_two_renames_of_its_save_is_put_back(
     shutil.move(state / "run", state / ".run.killed" / "old")
     assert _night(root, state)["run"]["mode"] == "unchanged"  # type: ignore[index]
     assert {p.name: p.read_bytes() for p in (state / "run").iterdir()} == results
+
+
+def test_what_a_killed_night_left_is_put_back_and_removed_even_on_an_unchanged_night(
+        two_nights: tuple[Path, Path, Path]) -> None:
+    root, state, _ = two_nights
+    results = {p.name: p.read_bytes() for p in (state / "run").iterdir()}
+    killed = atomic.make_staging_dir(state / "run")
+    shutil.move(state / "run", killed / "old")
+    older = atomic.make_staging_dir(state / "run")  # a night killed while filling `new`
+    (older / "new").mkdir()
+    assert _night(root, state)["run"]["mode"] == "unchanged"  # type: ignore[index]
+    assert {p.name: p.read_bytes() for p in (state / "run").iterdir()} == results
+    assert not killed.exists() and not older.exists()
 
 
 def test_a_second_night_on_the_same_state_is_refused(two_nights: tuple[Path, Path, Path]

@@ -96,8 +96,7 @@ def test_an_interrupt_just_after_a_staging_path_is_made_leaves_nothing(
 
 
 def _staging_left_by_a_killed_run(out: Path, hours_ago: float) -> Path:
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.{atomic.STAGING_TAG}.",
-                                    dir=out.parent))
+    staging = atomic.make_staging_dir(out)
     (staging / "new").mkdir()
     (staging / "new" / "state.json").write_text("half written")
     then = time.time() - hours_ago * 3600
@@ -110,10 +109,19 @@ def test_a_staging_directory_a_killed_run_left_is_removed_once_it_is_old(
     out = _previous_output(tmp_path)
     old = _staging_left_by_a_killed_run(out, hours_ago=2)
     young = _staging_left_by_a_killed_run(out, hours_ago=0.5)  # perhaps a concurrent run's
-    not_ours = tmp_path / ".out.backup"
-    not_ours.mkdir()
+    # Directories that are not ours, however named (a helper lost its notes to the first
+    # version, which went by the name alone): none is ever removed.
+    not_ours = [tmp_path / ".out.backup", tmp_path / f".out.{atomic.STAGING_TAG}.mine",
+                tmp_path / f".out.{atomic.STAGING_TAG}.abcd1234"]  # the shape, no marker
+    for directory in not_ours:
+        directory.mkdir()
+        (directory / "notes.txt").write_text("mine")
+        os.utime(directory, (time.time() - 7200,) * 2)
+    kept_name = old.parent / f"{old.name}-keep"  # a leftover a user renamed to look at
+    os.replace(_staging_left_by_a_killed_run(out, hours_ago=3), kept_name)
     output_dir.write_dir_atomically(out, _fill)
-    assert not old.exists() and young.exists() and not_ours.exists()
+    assert not old.exists() and young.exists() and kept_name.exists()
+    assert all((directory / "notes.txt").exists() for directory in not_ours)
     assert (out / "state.json").read_text() == "tonight"
 
 
@@ -133,3 +141,42 @@ def test_an_output_a_killed_run_left_in_its_staging_directory_is_put_back(
     with pytest.raises(OSError, match="No space"):
         output_dir.write_dir_atomically(out, fails)
     assert _listing(tmp_path) == {"out/state.json": "last night"}
+
+
+def _killed_between_the_renames(out: Path, hours_ago: float) -> Path:
+    staging = _staging_left_by_a_killed_run(out, hours_ago)
+    os.replace(out, staging / "old")
+    os.utime(staging, (time.time() - hours_ago * 3600,) * 2)
+    return staging
+
+
+def test_of_two_outputs_killed_runs_left_aside_the_newer_is_put_back(tmp_path: Path) -> None:
+    out = _previous_output(tmp_path)
+    _killed_between_the_renames(out, hours_ago=3)
+    out.mkdir()
+    output_dir.mark(out)
+    (out / "state.json").write_text("the night after")
+    _killed_between_the_renames(out, hours_ago=2)
+    output_dir.recover_killed_output(out)
+    assert _listing(tmp_path) == {"out/state.json": "the night after"}
+
+
+def test_an_output_put_back_needs_force_to_be_replaced_like_any_other(
+        tmp_path: Path) -> None:
+    out = _previous_output(tmp_path)
+    _killed_between_the_renames(out, hours_ago=2)
+    with pytest.raises(output_dir.OutputDirError, match="--force"):
+        output_dir.check_replaceable_dir(out, {}, force=False)
+    assert _listing(tmp_path) == {"out/state.json": "last night"}
+
+
+def test_copies_a_killed_evaluation_left_are_removed_by_the_next_once_old(
+        tmp_path: Path) -> None:
+    from pipeline.evaluate import modes
+
+    old = modes._work_dir(tmp_path, "as-user")
+    (old / "fold-0" / "anthology").mkdir(parents=True)  # a stripped copy, hundreds of MB
+    os.utime(old, (time.time() - 7200,) * 2)
+    young = modes._work_dir(tmp_path, "as-user")
+    work = modes._work_dir(tmp_path, "as-user")
+    assert not old.exists() and young.exists() and work.exists()

@@ -121,7 +121,7 @@ def test_resolve_refuses_a_directory_where_an_output_goes_before_the_work(
     monkeypatch.setattr(cli, "_read", no_work)
     assert main(["-q", "resolve", "--anthology", str(workdir / "data"), "--no-cache",
                  "--out", str(out)]) == 2
-    assert "placements.csv is not a file" in capsys.readouterr().err
+    assert "placements.csv is a directory" in capsys.readouterr().err
     assert sorted(p.name for p in out.rglob("*")) == ["mine.txt", "placements.csv"]
 
 

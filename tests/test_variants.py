@@ -12,7 +12,8 @@ import pytest
 from builder import Author, Paper, Volume, common_name_fillers, write_snapshot
 
 from pipeline.anthology.snapshot import read_snapshot
-from pipeline.resolve.outputs import OUTPUT_NAMES, write_outputs
+from pipeline.resolve.files import RESOLUTION_FILES
+from pipeline.resolve.outputs import write_outputs
 from pipeline.resolve.run import ResolveSettings, resolve
 from pipeline.resolve.variant_decision import merge_decisions
 
@@ -113,7 +114,7 @@ def test_a_shared_orcid_merges_two_strings_the_graph_alone_would_not(
     assert merge["canonical"] == {"first": "Tomasz", "last": "Zielinski"}  # not the initial
     snapshot = read_snapshot(_variants_snapshot(tmp_path / "anthology", zielinski_orcid=None))
     write_outputs(resolve(snapshot, ResolveSettings()), snapshot, tmp_path / "out")
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(OUTPUT_NAMES)
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(RESOLUTION_FILES)
     without = json.loads((tmp_path / "out" / "proposals.json").read_text())["variants"]
     assert not any({"Tomasz Zielinski", "T. Zielinski"} <= names
                    for names in _merged_names(without))

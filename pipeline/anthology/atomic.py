@@ -190,27 +190,54 @@ def remove_content_named(directory: Path, stems: Iterable[str], suffix: str,
 
 
 STAGING_TAG = "anthology-resolve-staging"
+STAGING_MARKER = ".anthology-resolve-staging"  # inside each staging directory
+# What `tempfile.mkdtemp` puts after the prefix: eight of [a-z0-9_].
+_MKDTEMP_SUFFIX = "[a-z0-9_]{8}"
 
 
 def make_staging_dir(target: Path) -> Path:
-    """A new, empty directory beside `target` to build its next version in
-    (`.<name>.anthology-resolve-staging.<random>`), created and returned with signals held
-    back so that the caller can always record it before an interrupt."""
+    """A new directory beside `target` to build its next version in
+    (`.<name>.anthology-resolve-staging.<random>`, holding only the STAGING_MARKER file),
+    made and returned with signals held back so that the caller can always record it
+    before an interrupt."""
     with signals_deferred():
-        return Path(tempfile.mkdtemp(prefix=f".{target.name}.{STAGING_TAG}.",
-                                     dir=target.parent))
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.{STAGING_TAG}.",
+                                        dir=target.parent))
+        try:
+            (staging / STAGING_MARKER).touch()
+        except BaseException:
+            staging.rmdir()
+            raise
+        return staging
+
+
+def staging_dirs(target: Path) -> list[Path]:
+    """The staging directories `make_staging_dir` made for `target` that are still there,
+    newest first: a name it could have given and its marker inside, so that no directory of
+    someone else's, however named, is taken for one."""
+    shape = re.compile(rf"\.{re.escape(target.name)}\.{STAGING_TAG}\.{_MKDTEMP_SUFFIX}")
+    found = []
+    for path in target.parent.glob(f".{glob.escape(target.name)}.{STAGING_TAG}.*"):
+        try:
+            if (shape.fullmatch(path.name) and path.is_dir() and not path.is_symlink()
+                    and (path / STAGING_MARKER).is_file()
+                    and not (path / STAGING_MARKER).is_symlink()):
+                found.append((path.stat().st_mtime, path.name, path))
+        except FileNotFoundError:
+            pass
+    return [path for _, _, path in sorted(found, reverse=True)]
 
 
 def stale_staging_dirs(target: Path) -> list[Path]:
     """The staging directories of `target` that a killed run left behind: older than
     STALE_TEMP_SECONDS (no run of ours builds one that long, so a concurrent run's is never
-    among them), oldest first."""
+    among them), newest first."""
     cutoff = time.time() - STALE_TEMP_SECONDS
-    found = []
-    for path in target.parent.glob(f".{glob.escape(target.name)}.{STAGING_TAG}.*"):
+    stale = []
+    for path in staging_dirs(target):
         try:
-            if path.is_dir() and not path.is_symlink() and path.stat().st_mtime < cutoff:
-                found.append((path.stat().st_mtime, path))
+            if path.stat().st_mtime < cutoff:
+                stale.append(path)
         except FileNotFoundError:
             pass
-    return [path for _, path in sorted(found)]
+    return stale

@@ -47,7 +47,9 @@ def path_relation(out: Path, protected: Path) -> str | None:
 
 
 def check_replaceable_dir(out: Path, inputs: dict[str, Path], force: bool) -> None:
-    """Refuse an `--out` directory that replacing as a whole could lose data with."""
+    """Refuse an `--out` directory that replacing as a whole could lose data with (after
+    putting back one a killed run left aside: `recover_killed_output`)."""
+    recover_killed_output(out.absolute())
     target = out.resolve()
     for label, path in sorted(inputs.items()):
         relation = path_relation(target, path.resolve())
@@ -85,7 +87,8 @@ def check_files_dir(out: Path, data_dir: Path, file_names: Sequence[str] = ()) -
         for name in file_names:
             target = out / name
             if target.exists() and not target.is_file():
-                raise OutputDirError(f"--out {out}: {target} is not a file; remove it or "
+                what = "a directory" if target.is_dir() else "not a regular file"
+                raise OutputDirError(f"--out {out}: {target} is {what}; remove it or "
                                      "name another directory")
     else:
         check_writable_parent(out)
@@ -145,7 +148,7 @@ def write_dir_atomically(out: Path, fill: Callable[[Path], T]) -> T:
     leaves `out` as it was."""
     out = out.absolute()
     out.parent.mkdir(parents=True, exist_ok=True)
-    _clear_stale_staging(out)
+    recover_killed_output(out)
     staging: Path | None = None
     try:
         with signals_deferred():  # made and recorded, or neither
@@ -172,16 +175,18 @@ def write_dir_atomically(out: Path, fill: Callable[[Path], T]) -> T:
     return result
 
 
-def _clear_stale_staging(out: Path) -> None:
-    """Remove the staging directories killed runs left beside `out`. A run killed between
-    its two renames left `out` missing and its previous version in `old`: that is put back
-    first, so nothing ever written is lost."""
+def recover_killed_output(out: Path) -> None:
+    """Remove the staging directories killed runs left beside `out` (an hour old: a
+    concurrent run's are younger). A run killed between its two renames left `out` missing
+    and its previous version in `old`: the newest such is put back first, so nothing ever
+    written is lost, and this run then replaces it only on the rules it would apply to it
+    (`check_replaceable_dir` calls this first)."""
     for stale in stale_staging_dirs(out):
         previous = stale / "old"
-        if previous.is_dir() and not out.exists():
+        if (previous.is_dir() and not previous.is_symlink() and not out.exists()
+                and not out.is_symlink()):
             os.replace(previous, out)
             log.warning("%s was missing (a run killed while replacing it); put back its "
                         "previous version from %s", out, stale)
         shutil.rmtree(stale, ignore_errors=True)
         log.info("removed %s, left by a killed run", stale)
-

@@ -11,6 +11,7 @@ import logging
 import shutil
 import subprocess
 import tarfile
+from collections.abc import Callable
 from pathlib import Path
 
 from pipeline.anthology.atomic import make_staging_dir, stale_staging_dirs
@@ -27,33 +28,34 @@ class PrepareError(AnthologyResolveError):
 
 
 def _unpack(tarball: Path, target: Path) -> None:
-    _remove_stale_staging(target)
-    staging: Path | None = None
-    try:
-        staging = make_staging_dir(target)
+    def extract(into: Path) -> None:
         with tarfile.open(tarball) as archive:
-            archive.extractall(staging, filter="data")
-        find_data_dir(staging)
-        staging.rename(target)
-    except BaseException:
-        if staging is not None:
-            shutil.rmtree(staging, ignore_errors=True)
-        raise
+            archive.extractall(into, filter="data")
+
+    _build_beside(target, extract)
 
 
 def _clone(repository: str, target: Path) -> None:
-    _remove_stale_staging(target)
+    def clone(into: Path) -> None:
+        subprocess.run(["git", "clone", "--depth", "1", "--quiet", repository, str(into)],
+                       check=True, timeout=1800)
+
+    _build_beside(target, clone)
+
+
+def _build_beside(target: Path, build: Callable[[Path], None]) -> None:
+    """`build` a snapshot into `new` in a staging directory beside `target`, check it, and
+    rename it into place; the staging directory is removed whatever happens."""
     staging: Path | None = None
     try:
         staging = make_staging_dir(target)
-        subprocess.run(["git", "clone", "--depth", "1", "--quiet", repository, str(staging)],
-                       check=True, timeout=1800)
-        find_data_dir(staging)
-        staging.rename(target)
-    except BaseException:
+        (staging / "new").mkdir()
+        build(staging / "new")
+        find_data_dir(staging / "new")
+        (staging / "new").rename(target)
+    finally:
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)
-        raise
 
 
 def _remove_stale_staging(target: Path) -> None:
@@ -66,6 +68,7 @@ def _remove_stale_staging(target: Path) -> None:
 def prepare_snapshot(target: Path, tarball: Path | None,
                      repository: str | None = ANTHOLOGY_REPOSITORY) -> Path:
     """Return the data directory under `target`, unpacking or cloning it first if missing."""
+    _remove_stale_staging(target.absolute())
     try:
         return find_data_dir(target)
     except SnapshotNotFoundError:

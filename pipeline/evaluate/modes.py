@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import logging
 import shutil
-import tempfile
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from pipeline.anthology.atomic import make_staging_dir, stale_staging_dirs
 from pipeline.anthology.curation import curation_of, fold_of
 from pipeline.anthology.snapshot import Snapshot
 from pipeline.evaluate import as_user
@@ -66,8 +66,7 @@ def evaluate_every_mode(snapshot: Snapshot, settings: EvalSettings, work_parent:
         report["variants"] = evaluate_variants(snapshot, settings.seed)
         if user:
             log.info("name variants, as a user: resolve on a copy without them")
-            work_parent.mkdir(parents=True, exist_ok=True)
-            work = Path(tempfile.mkdtemp(prefix="variants-as-user-", dir=work_parent))
+            work = _work_dir(work_parent, "variants-as-user")
             try:
                 report["variants"]["as_user"] = evaluate_variants_as_user(
                     snapshot, work, cache, settings.seed)
@@ -86,8 +85,7 @@ def _as_user(snapshot: Snapshot, settings: EvalSettings, work_parent: Path, cach
     options = ["--resolution", str(settings.resolution), "--seed", str(settings.seed)]
     options += ["--calibrate"] if settings.calibrate else []
     options += ["--merge-clusters"] if settings.merge_clusters else []
-    work_parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="as-user-", dir=work_parent))
+    work = _work_dir(work_parent, "as-user")
     try:
         folds = []
         for k in range(settings.folds):
@@ -104,3 +102,14 @@ def _as_user(snapshot: Snapshot, settings: EvalSettings, work_parent: Path, cach
         shutil.rmtree(work, ignore_errors=True)
     return {"two_fold": as_user.report(folds, gold),
             "no_curation": as_user.report([floor], gold)}
+
+
+def _work_dir(work_parent: Path, name: str) -> Path:
+    """A new directory for stripped copies and their resolutions (the caller removes it),
+    after removing those that killed evaluations left (an hour old; a copy of the snapshot
+    is a few hundred MB)."""
+    work_parent.mkdir(parents=True, exist_ok=True)
+    for stale in stale_staging_dirs(work_parent / name):
+        shutil.rmtree(stale, ignore_errors=True)
+        log.info("removed %s, left by a killed evaluation", stale)
+    return make_staging_dir(work_parent / name)

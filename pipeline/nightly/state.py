@@ -27,6 +27,7 @@ import json
 import logging
 import os
 import pickle
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from pipeline.anthology.atomic import staging_dirs
 from pipeline.anthology.output_dir import (
     OutputDirError,
     check_writable_parent,
@@ -42,6 +44,7 @@ from pipeline.anthology.output_dir import (
     write_dir_atomically,
 )
 from pipeline.errors import InputError
+from pipeline.resolve.files import RESOLUTION_FILES
 
 # The models' modules import scikit-learn and igraph (seconds): an unchanged night, which
 # only reads the manifest, must not wait for them, so they are imported where used.
@@ -53,7 +56,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 STATE_VERSION = "nightly-state-v1"
-RESOLUTION_FILES = ("assignments.csv", "proposals.json", "placements.csv", "ambiguity.csv")
 STATE_FILES = ("fingerprints.pickle", "links.pickle", "models.pickle", "pair_evidence.npz")
 
 
@@ -138,15 +140,24 @@ class NightlyState:
 
     def _recover_run(self) -> None:
         """A night killed between the two renames of its save left no `run/`: put back the
-        newer complete one (the new results if their manifest was written, else the old)."""
-        if self.run_dir.exists():
-            return
-        for staging in sorted(self.directory.glob(".run.*"), reverse=True):
-            for candidate in (staging / "new", staging / "old"):
-                if (candidate / "manifest.json").is_file():
+        newest complete one (the new results if their manifest was written, else the old).
+        Then remove what killed nights left (the lock is held: no night is writing)."""
+        if not self.run_dir.exists():
+            # Staging directories of this version first, then those of earlier versions
+            # (named `.run.<random>`, with no marker).
+            ours = staging_dirs(self.run_dir)
+            earlier = sorted((p for p in self.directory.glob(".run.*") if p not in ours),
+                             reverse=True)
+            for staging in [*ours, *earlier]:
+                candidate = next((c for c in (staging / "new", staging / "old")
+                                  if (c / "manifest.json").is_file()), None)
+                if candidate is not None:
                     os.replace(candidate, self.run_dir)
                     log.warning("put back %s, left by an interrupted night", self.run_dir)
-                    return
+                    break
+        for staging in staging_dirs(self.run_dir):
+            shutil.rmtree(staging, ignore_errors=True)
+            log.info("removed %s, left by an interrupted night", staging)
 
     def manifest(self) -> dict[str, Any] | None:
         """The last night's manifest, or None when missing, unreadable or not of the shape

@@ -121,9 +121,6 @@ def _plain_number(value: Any) -> Any:
 _PROPOSALS_ENCODER = msgspec.json.Encoder(order="sorted", enc_hook=_plain_number)
 
 
-OUTPUT_NAMES = ("assignments.csv", "ambiguity.csv", "placements.csv", "proposals.json")
-
-
 def write_outputs(resolution: Resolution, snapshot: Snapshot, out_dir: Path) -> list[Path]:
     """Write the outputs; returns the paths written. Every file is rendered before the first
     is written, so a failure leaves the directory as it was."""
