@@ -14,7 +14,7 @@ import tarfile
 from collections.abc import Callable
 from pathlib import Path
 
-from pipeline.anthology.atomic import make_staging_dir, stale_staging_dirs
+from pipeline.anthology.atomic import make_staging_dir, signals_deferred, stale_staging_dirs
 from pipeline.anthology.snapshot import SnapshotNotFoundError, find_data_dir
 from pipeline.errors import AnthologyResolveError
 
@@ -48,7 +48,8 @@ def _build_beside(target: Path, build: Callable[[Path], None]) -> None:
     rename it into place; the staging directory is removed whatever happens."""
     staging: Path | None = None
     try:
-        staging = make_staging_dir(target)
+        with signals_deferred():  # made and recorded, or neither
+            staging = make_staging_dir(target)
         (staging / "new").mkdir()
         build(staging / "new")
         find_data_dir(staging / "new")
