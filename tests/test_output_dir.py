@@ -131,9 +131,7 @@ def test_an_output_a_killed_run_left_in_its_staging_directory_is_put_back(
     # the new version never moved in. The next run puts `old` back before anything else,
     # so a run that then fails still leaves the previous output.
     out = _previous_output(tmp_path)
-    staging = _staging_left_by_a_killed_run(out, hours_ago=2)
-    os.replace(out, staging / "old")
-    os.utime(staging, (time.time() - 7200,) * 2)
+    _killed_between_the_renames(out, hours_ago=2)
 
     def fails(directory: Path) -> str:
         raise OSError(28, "No space left on device")

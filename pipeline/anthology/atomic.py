@@ -8,6 +8,7 @@ from __future__ import annotations
 import errno
 import glob
 import hashlib
+import logging
 import os
 import re
 import secrets
@@ -20,6 +21,8 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 # A temporary file of ours this old was left by a killed run (SIGKILL, power loss): no write
 # takes this long, so removing it cannot race a run still writing it.
@@ -211,10 +214,10 @@ def make_staging_dir(target: Path) -> Path:
         return staging
 
 
-def staging_dirs(target: Path) -> list[Path]:
-    """The staging directories `make_staging_dir` made for `target` that are still there,
-    newest first: a name it could have given and its marker inside, so that no directory of
-    someone else's, however named, is taken for one."""
+def _staging_dirs_by_age(target: Path) -> list[tuple[float, Path]]:
+    """(mtime, path) of the staging directories `make_staging_dir` made for `target` that
+    are still there, newest first: a name it could have given and its marker inside, so
+    that no directory of someone else's, however named, is taken for one."""
     shape = re.compile(rf"\.{re.escape(target.name)}\.{STAGING_TAG}\.{_MKDTEMP_SUFFIX}")
     found = []
     for path in target.parent.glob(f".{glob.escape(target.name)}.{STAGING_TAG}.*"):
@@ -225,7 +228,12 @@ def staging_dirs(target: Path) -> list[Path]:
                 found.append((path.stat().st_mtime, path.name, path))
         except FileNotFoundError:
             pass
-    return [path for _, _, path in sorted(found, reverse=True)]
+    return [(mtime, path) for mtime, _, path in sorted(found, reverse=True)]
+
+
+def staging_dirs(target: Path) -> list[Path]:
+    """The staging directories of `target` still there, newest first."""
+    return [path for _, path in _staging_dirs_by_age(target)]
 
 
 def stale_staging_dirs(target: Path) -> list[Path]:
@@ -233,11 +241,16 @@ def stale_staging_dirs(target: Path) -> list[Path]:
     STALE_TEMP_SECONDS (no run of ours builds one that long, so a concurrent run's is never
     among them), newest first."""
     cutoff = time.time() - STALE_TEMP_SECONDS
-    stale = []
-    for path in staging_dirs(target):
-        try:
-            if path.stat().st_mtime < cutoff:
-                stale.append(path)
-        except FileNotFoundError:
-            pass
-    return stale
+    return [path for mtime, path in _staging_dirs_by_age(target) if mtime < cutoff]
+
+
+def remove_staging_dirs(paths: Iterable[Path]) -> None:
+    """Remove staging directories (found by `staging_dirs` or `stale_staging_dirs`)."""
+    for path in paths:
+        shutil.rmtree(path, ignore_errors=True)
+        log.info("removed %s, left by a killed run", path)
+
+
+def remove_stale_staging_dirs(target: Path) -> None:
+    """Remove the staging directories of `target` that killed runs left."""
+    remove_staging_dirs(stale_staging_dirs(target))

@@ -20,6 +20,7 @@ from typing import TypeVar
 
 from pipeline.anthology.atomic import (
     make_staging_dir,
+    remove_staging_dirs,
     signals_deferred,
     stale_staging_dirs,
 )
@@ -181,12 +182,13 @@ def recover_killed_output(out: Path) -> None:
     and its previous version in `old`: the newest such is put back first, so nothing ever
     written is lost, and this run then replaces it only on the rules it would apply to it
     (`check_replaceable_dir` calls this first)."""
-    for stale in stale_staging_dirs(out):
+    # Listed once: putting `old` back makes its staging directory look new.
+    stale_dirs = stale_staging_dirs(out)
+    for stale in stale_dirs:
         previous = stale / "old"
         if (previous.is_dir() and not previous.is_symlink() and not out.exists()
                 and not out.is_symlink()):
             os.replace(previous, out)
             log.warning("%s was missing (a run killed while replacing it); put back its "
                         "previous version from %s", out, stale)
-        shutil.rmtree(stale, ignore_errors=True)
-        log.info("removed %s, left by a killed run", stale)
+    remove_staging_dirs(stale_dirs)

@@ -14,7 +14,11 @@ import tarfile
 from collections.abc import Callable
 from pathlib import Path
 
-from pipeline.anthology.atomic import make_staging_dir, signals_deferred, stale_staging_dirs
+from pipeline.anthology.atomic import (
+    make_staging_dir,
+    remove_stale_staging_dirs,
+    signals_deferred,
+)
 from pipeline.anthology.snapshot import SnapshotNotFoundError, find_data_dir
 from pipeline.errors import AnthologyResolveError
 
@@ -59,17 +63,10 @@ def _build_beside(target: Path, build: Callable[[Path], None]) -> None:
             shutil.rmtree(staging, ignore_errors=True)
 
 
-def _remove_stale_staging(target: Path) -> None:
-    """Half-unpacked or half-cloned snapshots that killed runs left beside `target`."""
-    for stale in stale_staging_dirs(target):
-        shutil.rmtree(stale, ignore_errors=True)
-        log.info("removed %s, left by a killed run", stale)
-
-
 def prepare_snapshot(target: Path, tarball: Path | None,
                      repository: str | None = ANTHOLOGY_REPOSITORY) -> Path:
     """Return the data directory under `target`, unpacking or cloning it first if missing."""
-    _remove_stale_staging(target.absolute())
+    remove_stale_staging_dirs(target.absolute())  # half-unpacked or half-cloned snapshots
     try:
         return find_data_dir(target)
     except SnapshotNotFoundError:

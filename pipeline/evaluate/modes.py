@@ -22,7 +22,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from pipeline.anthology.atomic import make_staging_dir, stale_staging_dirs
+from pipeline.anthology.atomic import make_staging_dir, remove_stale_staging_dirs
 from pipeline.anthology.curation import curation_of, fold_of
 from pipeline.anthology.snapshot import Snapshot
 from pipeline.evaluate import as_user
@@ -109,7 +109,5 @@ def _work_dir(work_parent: Path, name: str) -> Path:
     after removing those that killed evaluations left (an hour old; a copy of the snapshot
     is a few hundred MB)."""
     work_parent.mkdir(parents=True, exist_ok=True)
-    for stale in stale_staging_dirs(work_parent / name):
-        shutil.rmtree(stale, ignore_errors=True)
-        log.info("removed %s, left by a killed evaluation", stale)
+    remove_stale_staging_dirs(work_parent / name)
     return make_staging_dir(work_parent / name)

@@ -27,7 +27,6 @@ import json
 import logging
 import os
 import pickle
-import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -36,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from pipeline.anthology.atomic import staging_dirs
+from pipeline.anthology.atomic import remove_staging_dirs, staging_dirs
 from pipeline.anthology.output_dir import (
     OutputDirError,
     check_writable_parent,
@@ -155,9 +154,7 @@ class NightlyState:
                     os.replace(candidate, self.run_dir)
                     log.warning("put back %s, left by an interrupted night", self.run_dir)
                     break
-        for staging in staging_dirs(self.run_dir):
-            shutil.rmtree(staging, ignore_errors=True)
-            log.info("removed %s, left by an interrupted night", staging)
+        remove_staging_dirs(staging_dirs(self.run_dir))
 
     def manifest(self) -> dict[str, Any] | None:
         """The last night's manifest, or None when missing, unreadable or not of the shape
