@@ -14,6 +14,7 @@ from rich.logging import RichHandler
 from rich.markup import escape
 from rich.table import Table
 
+from pipeline.anthology.output_dir import replaceable_dir_path
 from pipeline.errors import AnthologyResolveError, InputError
 from pipeline.parallel import worker_count
 from pipeline.progress import console
@@ -349,7 +350,7 @@ def _add_apply_options(parser: argparse.ArgumentParser) -> None:
     mode.add_argument("--in-place", action="store_true",
                       help="change the files of --anthology as one change: all staged "
                            "first, registry before XML, old files restored on any failure")
-    mode.add_argument("--out", type=Path, metavar="DIR",
+    mode.add_argument("--out", type=replaceable_dir_path, metavar="DIR",
                       help="write a complete patched copy of the data directory to DIR. DIR "
                            "must be new or empty (or an earlier --out of this tool, with "
                            "--force), and must not be, hold or lie inside an input")
@@ -414,6 +415,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         render_summary,
     )
     from pipeline.export.variant_merges import follow_renames, merges_of, read_proposals
+    from pipeline.resolve.proposals_format import check_proposals
 
     data_dir = _check_apply_target(args, {"resolution directory": args.resolution})
     if args.summary is not None:
@@ -429,9 +431,11 @@ def cmd_export(args: argparse.Namespace) -> int:
     source = args.resolution / "assignments.csv"
     assignments = read_assignments(source)
     decisions = read_decisions(args.decisions) if args.decisions is not None else None
-    snapshot = _read(args)
     proposals_path = args.resolution / "proposals.json"
     proposals = read_proposals(proposals_path)  # read once: merges and evidence
+    if proposals:
+        check_proposals(proposals, proposals_path)
+    snapshot = _read(args)
     merges = [] if args.no_variants else merges_of(proposals, proposals_path)
     renaming_notes: list[str] = []
     evidence = evidence_of(proposals)
@@ -610,8 +614,8 @@ def _add_resolution_reader_options(parser: argparse.ArgumentParser, default_out:
     _add_snapshot_options(parser)
     parser.add_argument("--resolution", type=Path, default=Path("out"), metavar="DIR",
                         help="directory of a `resolve` run (default: %(default)s)")
-    parser.add_argument("--out", type=Path, default=default_out, metavar="DIR",
-                        help=f"{out_help} (default: %(default)s)")
+    parser.add_argument("--out", type=replaceable_dir_path, default=default_out,
+                        metavar="DIR", help=f"{out_help} (default: %(default)s)")
     parser.add_argument("--force", action="store_true",
                         help="replace OUT if it holds an earlier output of anthology-resolve")
 

@@ -178,3 +178,14 @@ def test_copies_a_killed_evaluation_left_are_removed_by_the_next_once_old(
     young = modes._work_dir(tmp_path, "as-user")
     work = modes._work_dir(tmp_path, "as-user")
     assert not old.exists() and young.exists() and work.exists()
+
+
+def test_an_output_named_through_dot_dot_is_replaced_as_the_directory_it_names(
+        tmp_path: Path) -> None:
+    out = _previous_output(tmp_path)
+    (out / "names").mkdir()
+    named = output_dir.replaceable_dir_path(str(out / "names" / ".."))
+    output_dir.check_replaceable_dir(named, {}, force=True)
+    assert output_dir.write_dir_atomically(named, _fill) == "filled"  # was: EBUSY
+    assert _listing(tmp_path) == {"out/state.json": "tonight"}
+    assert output_dir.replaceable_dir_path("../out") == Path("../out")  # kept as given

@@ -172,31 +172,43 @@ def test_bad_decisions_are_refused_with_the_place_and_nothing_is_written(
     assert not out.exists() and not (tmp_path / "summary.md").exists()
 
 
-@pytest.mark.parametrize("damage", ["year", "display", "variants", "confidence"])
-def test_review_and_graphs_refuse_proposals_of_another_shape(
+@pytest.mark.parametrize("damage", ["year", "display", "variants", "confidence", "nan",
+                                    "infinity", "mentions"])
+def test_review_graphs_and_export_refuse_proposals_of_another_shape(
         resolved: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str],
         damage: str) -> None:
     anthology, resolution = resolved
     document = json.loads((resolution / "proposals.json").read_text())
     split = document["splits"][0]
+    place = "proposals.json"
     if damage == "year":
         split["clusters"][0]["papers"][0]["year"] = "2020x"
     elif damage == "display":
         del split["display"]
     elif damage == "variants":
         document["variants"] = []
+    elif damage == "nan":  # Python writes NaN; JSON has none, and review showed "nan"
+        split["clusters"][0]["papers"][0]["fit"] = float("nan")
+        place = "$.splits[0].clusters[0].papers[0].fit must be a finite number"
+    elif damage == "infinity":
+        split["ambiguity"] = -float("inf")
+        place = "$.splits[0].ambiguity must be a finite number"
+    elif damage == "mentions":  # a merge's name counts must be whole numbers
+        document["variants"]["merges"] = [{"persons": ["a", "b"], "links": [], "names": [
+            {"first": "Wei", "last": "Zhang", "mentions": "many"}]}]
     else:
         split["clusters"][0]["confidence"] = 7
     broken = tmp_path / "resolution"
     broken.mkdir()
     (broken / "proposals.json").write_text(json.dumps(document))
     (broken / "assignments.csv").write_bytes((resolution / "assignments.csv").read_bytes())
-    for command in ("review", "graphs"):
+    for command in ("review", "graphs", "export"):
         out = tmp_path / command
         assert main(["-q", command, "--anthology", str(anthology), "--no-cache",
                      "--resolution", str(broken), "--out", str(out)]) == 2
-        assert "proposals.json" in capsys.readouterr().err
+        assert place in capsys.readouterr().err
         assert not out.exists()
+    assert not list(broken.glob("pr-summary*"))
 
 
 def test_a_mention_decided_as_today_goes_to_the_catch_all_of_a_name_with_persons(

@@ -47,6 +47,13 @@ def path_relation(out: Path, protected: Path) -> str | None:
     return None
 
 
+def replaceable_dir_path(value: str) -> Path:
+    """An `--out` directory to be replaced as a whole, as given, except that one ending in
+    `..` is named by its real path: a directory cannot be renamed through `..`."""
+    path = Path(value)
+    return path.resolve() if path.name == ".." else path
+
+
 def check_replaceable_dir(out: Path, inputs: dict[str, Path], force: bool) -> None:
     """Refuse an `--out` directory that replacing as a whole could lose data with (after
     putting back one a killed run left aside: `recover_killed_output`)."""

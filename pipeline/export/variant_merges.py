@@ -41,17 +41,53 @@ class MergeDecision:
     confidence: float  # the lowest confidence of the merge's links (1.0 if none given)
 
 
+class _NotANumber:
+    """What `NaN`, `Infinity` or `-Infinity` (not JSON, though Python writes them) parse to,
+    so that the place holding one can be named."""
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+
+
+def _place_of_not_a_number(document: object, place: str = "$") -> tuple[str, str] | None:
+    """The first place (`$.splits[3].ambiguity`) holding a `_NotANumber`, and its token."""
+    if isinstance(document, _NotANumber):
+        return place, document.token
+    children: Any = (document.items() if isinstance(document, dict)
+                     else enumerate(document) if isinstance(document, list) else ())
+    for key, child in children:
+        found = _place_of_not_a_number(
+            child, f"{place}[{key}]" if isinstance(key, int) else f"{place}.{key}")
+        if found is not None:
+            return found
+    return None
+
+
 def read_proposals(path: Path) -> dict[str, Any]:
-    """`proposals.json` as a mapping ({} if the file is absent); unreadable is an error."""
+    """`proposals.json` as a mapping ({} if the file is absent); unreadable is an error, and so
+    is a number that is not finite (`resolve` never writes one)."""
     if not path.exists():
         return {}
+    constants: list[_NotANumber] = []
+
+    def not_a_number(token: str) -> _NotANumber:
+        constants.append(_NotANumber(token))
+        return constants[-1]
+
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
+        document = json.loads(path.read_text(encoding="utf-8"), parse_constant=not_a_number)
     except (OSError, ValueError, RecursionError) as exc:
         raise InputError([Problem(str(path), None, f"cannot read: {exc}")]) from exc
     if not isinstance(document, dict):
         raise InputError([Problem(str(path), None, "must hold an object with 'splits' and "
                                   "'variants'", type(document).__name__)])
+    if constants:
+        try:
+            place, token = _place_of_not_a_number(document) or ("$", constants[0].token)
+        except RecursionError:  # nested deeper than the walk may go: the place is unnamed
+            place, token = "$", constants[0].token
+        raise InputError([Problem(str(path), None, f"{place} must be a finite number (JSON "
+                                  "has no NaN or Infinity)", token)])
     return document
 
 

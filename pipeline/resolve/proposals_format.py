@@ -9,7 +9,7 @@ cannot say (a confidence between 0 and 1, a year span of two) are checked after 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -77,9 +77,15 @@ class _Link(msgspec.Struct, forbid_unknown_fields=False):
     confidence: float = 0.0
 
 
+class _MergedName(msgspec.Struct, forbid_unknown_fields=False):
+    last: str
+    first: str = ""
+    mentions: int = 0
+
+
 class _Merge(msgspec.Struct, forbid_unknown_fields=False):
     persons: list[str]
-    names: list[dict[str, Any]]
+    names: list[_MergedName]
     links: list[_Link]
     canonical: dict[str, str] = {}
 
