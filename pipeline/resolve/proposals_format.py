@@ -85,8 +85,9 @@ class _MergedName(msgspec.Struct, forbid_unknown_fields=False):
 
 class _Merge(msgspec.Struct, forbid_unknown_fields=False):
     persons: list[str]
-    names: list[_MergedName]
-    links: list[_Link]
+    # A merge a curator writes by hand may give its persons alone (`export` reads those).
+    names: list[_MergedName] = []
+    links: list[_Link] = []
     canonical: dict[str, str] = {}
 
 
