@@ -498,3 +498,69 @@ def test_the_registry_person_stays_with_the_cluster_that_had_it(tmp_path: Path) 
     again = resolve(snapshot, SETTINGS, carry=Carryover(earlier)).assignments
     assert set(again.loc[again["cluster"] == other, "person"]) == {"wei-zhang"}
     assert set(again.loc[again["cluster"] == holder, "person"]) == {"wei-zhang-x"}
+
+
+def test_a_label_retired_two_nights_ago_is_not_given_again() -> None:
+    previous = _mentions([("p1", "a#0"), ("p2", "a#0")])  # last night: a#1 already gone
+    now = _mentions([("p1", "a#0"), ("p2", "a#0"), ("p3", "a#1")])
+    assert stable_labels(now["cluster"], now[KEY], previous)["a#1"] == "a#1"  # reused
+    renamed = stable_labels(now["cluster"], now[KEY], previous, {"a": frozenset({0, 1})})
+    assert renamed == {"a#0": "a#0", "a#1": "a#2"}
+
+
+def test_ids_and_labels_retired_before_last_night_go_to_no_other_cluster(
+        tmp_path: Path) -> None:
+    """Two nights ago Wei Zhang's clusters had labels and new persons' ids; last night none
+    of its mentions were split (retired); tonight's clusters get other labels and ids."""
+    from pipeline.resolve.carryover import Carryover
+    from pipeline.resolve.issued_ids import IssuedIds
+    from pipeline.resolve.run import resolve
+
+    snapshot = read_snapshot(two_wei_zhangs(tmp_path / "anthology"))
+    before = resolve(snapshot, SETTINGS).assignments
+    wei = before["cluster"].str.startswith("wei-zhang#")
+    new_ids = set(before.loc[wei & (before["status"] == "new"), "person"])
+    assert len(new_ids) == 2
+    last_night = before[~wei].reset_index(drop=True)
+    forgetful = resolve(snapshot, SETTINGS, carry=Carryover(last_night)).assignments
+    assert set(forgetful.loc[wei, "person"]) == new_ids  # what the ledger prevents
+    tonight = resolve(snapshot, SETTINGS, carry=Carryover(
+        last_night, issued=IssuedIds.of(before))).assignments
+    assert not set(tonight.loc[wei, "cluster"]) & set(before.loc[wei, "cluster"])
+    assert not set(tonight.loc[wei, "person"]) & new_ids
+    assert tonight.loc[~wei, ["cluster", "person"]].equals(before.loc[~wei, ["cluster",
+                                                                             "person"]])
+
+
+def test_the_ledger_of_issued_ids_grows_night_by_night_and_survives_a_damaged_state(
+        two_nights: tuple[Path, Path, Path], caplog: pytest.LogCaptureFixture) -> None:
+    from pipeline.resolve.issued_ids import IssuedIds
+
+    root, state, aside = two_nights
+    ledger = state / "run" / "issued.json"
+    first = IssuedIds.from_json(ledger.read_text())
+    assert first == IssuedIds.of(_persons(state).replace("", None))
+    # An earlier night's label and id, retired since: kept through a damaged state too.
+    retired = IssuedIds({"wei-zhang": frozenset({41})}, frozenset({"wei-zhang-41"}))
+    ledger.write_text(first.union(retired).to_json())  # no longer its manifest's digest
+    shutil.move(aside, root / "xml" / "2020.tiny.xml")
+    assert _night(root, state)["run"]["mode"] == "full"  # type: ignore[index]
+    second = IssuedIds.from_json(ledger.read_text())
+    assert second == first.union(retired).union(IssuedIds.of(_persons(state).replace("",
+                                                                                        None)))
+    ledger.write_text("{")
+    caplog.set_level(logging.WARNING)
+    _night(root, state, full=True)
+    assert "issued.json cannot be read" in caplog.text
+    assert IssuedIds.from_json(ledger.read_text()).labels["wei-zhang"] >= first.labels[
+        "wei-zhang"]
+
+
+@pytest.mark.parametrize("text", ['{"format": "other"}', "[]", "nope",
+                                  '{"format": "anthology-resolve-issued-ids-v1", "labels": '
+                                  '{"a": [1.5]}, "persons": []}'])
+def test_a_ledger_of_another_shape_is_refused(text: str) -> None:
+    from pipeline.resolve.issued_ids import IssuedIds, LedgerError
+
+    with pytest.raises(LedgerError):
+        IssuedIds.from_json(text)

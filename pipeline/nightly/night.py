@@ -28,6 +28,7 @@ from pipeline.nightly.report import build_report
 from pipeline.nightly.state import NightlyState, Previous
 from pipeline.resolve.assignment import PLACEMENT_COLUMNS
 from pipeline.resolve.carryover import Carryover, splice
+from pipeline.resolve.issued_ids import IssuedIds
 from pipeline.resolve.outputs import (
     ambiguity_csv,
     assignments_table_csv,
@@ -101,7 +102,7 @@ def resolve_night(anthology: Path, state: NightlyState, settings: ResolveSetting
         carry = Carryover(previous.assignments,
                           previous.models if incremental else None,
                           decided.changed, tuple(previous.links) if incremental else (),
-                          previous.evidence if incremental else None)
+                          previous.evidence if incremental else None, previous.issued)
     resolution = resolve(snapshot, settings, show_progress, carry, mention_keys, workers,
                          candidates)
 
@@ -145,6 +146,8 @@ def resolve_night(anthology: Path, state: NightlyState, settings: ResolveSetting
     state.save(texts, fingerprints,
                resolution.variants.scored if resolution.variants is not None else [],
                resolution.learnt, evidence,
+               (carry.issued if carry is not None else IssuedIds()).union(
+                   IssuedIds.of(assignments)),
                {"inputs": inputs, "config": config, "names": len(fingerprints),
                 "registry_format": snapshot.registry.format, "mode": decided.mode,
                 "problems": problems})

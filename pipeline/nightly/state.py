@@ -9,6 +9,8 @@
         links.pickle        scored name-variant links, before settling
         models.pickle       what `resolve` learnt (`carryover.LearntModels`)
         pair_evidence.npz   pair evidence of the names split (`resolve/pair_evidence.py`)
+        issued.json         every label and new person's id given out on any night
+                            (`resolve/issued_ids.py`): a retired one is never given again
         manifest.json       input digests, settings, code digest, how the night ran, and the
                             digest of every file above (a mismatch: the state is not used)
     STATE/report.md, STATE/report.json   the last night's change report
@@ -44,6 +46,7 @@ from pipeline.anthology.output_dir import (
 )
 from pipeline.errors import InputError
 from pipeline.resolve.files import RESOLUTION_FILES
+from pipeline.resolve.issued_ids import IssuedIds, LedgerError
 
 # The models' modules import scikit-learn and igraph (seconds): an unchanged night, which
 # only reads the manifest, must not wait for them, so they are imported where used.
@@ -55,7 +58,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 STATE_VERSION = "nightly-state-v1"
-STATE_FILES = ("fingerprints.pickle", "links.pickle", "models.pickle", "pair_evidence.npz")
+STATE_FILES = ("fingerprints.pickle", "links.pickle", "models.pickle", "pair_evidence.npz",
+               "issued.json")
 
 
 def file_sha256(path: Path) -> str:
@@ -81,6 +85,7 @@ class Previous:
     models: LearntModels | None  # None: unreadable or stale, so the night learns again
     evidence: PairEvidence | None = None  # None: every pair is predicted again
     complete: bool = True
+    issued: IssuedIds = IssuedIds()  # labels and ids given out so far, tonight's excepted
 
 
 STATE_MARKER = ".anthology-resolve-state"
@@ -227,7 +232,7 @@ class NightlyState:
             log.warning("%s; this night predicts every pair again", error)
             evidence = None
         return Previous(manifest, assignments, placements, proposals, fingerprints, links,
-                        models, evidence)
+                        models, evidence, issued=self._issued(assignments))
 
     def _assignments_only(self) -> Previous | None:
         """Last night's assignments alone, when they still read as a valid file: enough to
@@ -240,11 +245,25 @@ class NightlyState:
             return None
         log.warning("keeping cluster labels and ids against %s", self.run_dir /
                     "assignments.csv")
-        return Previous({}, assignments, pd.DataFrame(), {}, {}, [], None, complete=False)
+        return Previous({}, assignments, pd.DataFrame(), {}, {}, [], None, complete=False,
+                        issued=self._issued(assignments))
+
+    def _issued(self, assignments: pd.DataFrame) -> IssuedIds:
+        """The ledger of labels and ids given out, last night's assignments included. Read
+        even from a state that is not used whole: it only keeps labels and ids from being
+        given again; one that cannot be read is rebuilt from the assignments (logged)."""
+        path = self.run_dir / "issued.json"
+        last_night = IssuedIds.of(assignments)
+        try:
+            return IssuedIds.from_json(path.read_text(encoding="utf-8")).union(last_night)
+        except (OSError, UnicodeDecodeError, LedgerError) as error:
+            log.warning("%s cannot be read (%s): labels and ids retired before last night "
+                        "may be given again", path, error)
+            return last_night
 
     def save(self, texts: dict[str, str], fingerprints: pd.Series, links: list[VariantLink],
-             models: LearntModels, evidence: PairEvidence, manifest: dict[str, Any]
-             ) -> None:
+             models: LearntModels, evidence: PairEvidence, issued: IssuedIds,
+             manifest: dict[str, Any]) -> None:
         """Replace `run/` with these results (manifest written last; `write_dir_atomically`:
         the new directory is filled beside it, then the two swap by two renames)."""
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -258,6 +277,7 @@ class NightlyState:
                 sorted(links, key=lambda x: (x.first, x.second))))
             models.save(directory / "models.pickle")
             (directory / "pair_evidence.npz").write_bytes(evidence.to_bytes())
+            (directory / "issued.json").write_text(issued.to_json(), encoding="utf-8")
             digests = {name: file_sha256(directory / name)
                        for name in (*RESOLUTION_FILES, *STATE_FILES)}
             (directory / "manifest.json").write_text(json.dumps(

@@ -24,6 +24,7 @@ from pipeline.resolve.ambiguity import AmbiguityModel
 from pipeline.resolve.assignment import PlacementConfidence
 from pipeline.resolve.cluster_merge import ClusterModel
 from pipeline.resolve.confidence_calibration import ConfidenceCalibration
+from pipeline.resolve.issued_ids import IssuedIds
 from pipeline.resolve.pair_evidence import PairEvidence
 from pipeline.resolve.pair_model import PairModel
 from pipeline.resolve.paper_text import TextModel
@@ -72,7 +73,8 @@ class Carryover:
     nothing is learnt again; with `changed` as well, only those names are split again and
     the others keep their rows in `assignments`; `links` are the previous scored name-variant
     links, kept for pairs of unchanged names; `evidence` the pair evidence the previous run
-    kept (used only with its `models`).
+    kept (used only with its `models`); `issued` the labels and ids given out on any earlier
+    night, never given to another cluster (`issued_ids.py`).
     """
 
     assignments: pd.DataFrame
@@ -80,6 +82,7 @@ class Carryover:
     changed: frozenset[str] | None = None
     links: tuple[VariantLink, ...] = ()
     evidence: PairEvidence | None = None
+    issued: IssuedIds = IssuedIds()
 
 
 def splice(previous: pd.DataFrame, current: pd.DataFrame, changed: frozenset[str],

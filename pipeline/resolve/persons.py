@@ -89,7 +89,8 @@ def _cluster_facts(frame: pd.DataFrame, catch_all: set[str],
 
 def assign_persons(mentions: pd.DataFrame, clusters: pd.DataFrame, registry: Registry,
                    min_person_mentions: int, min_person_confidence: float,
-                   kept_ids: dict[str, str] | None = None
+                   kept_ids: dict[str, str] | None = None,
+                   issued_persons: frozenset[str] = frozenset()
                    ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Match clusters to registry persons, propose ids, leave the uncertain to a catch-all.
 
@@ -105,7 +106,8 @@ def assign_persons(mentions: pd.DataFrame, clusters: pd.DataFrame, registry: Reg
     does not rename a cluster that already has an id. `kept_ids` (cluster label -> person):
     an earlier run's persons (`stable_ids.py`); a cluster of that label that is again a new
     person keeps its proposed id, no other cluster is given one of those, and the name's one
-    remaining registry person stays with the cluster that had it.
+    remaining registry person stays with the cluster that had it. `issued_persons`: ids
+    proposed on earlier nights (`issued_ids.py`); only the cluster that kept one gets it.
     """
     legacy = registry.format == "legacy"
     catch_all = set(registry.catch_all_ids())
@@ -114,7 +116,8 @@ def assign_persons(mentions: pd.DataFrame, clusters: pd.DataFrame, registry: Reg
     catch_alls_by_slug = _registry_persons_by_slug(registry, catch_alls=True)
     taken = set(registry.persons)
     kept_ids = kept_ids or {}
-    reserved = taken | set(kept_ids.values())  # registry ids among them are in taken anyway
+    # Registry ids among these are in taken anyway.
+    reserved = taken | set(kept_ids.values()) | issued_persons
     placement = [c for c in ("nearest", "margin", "cluster_confidence") if c in clusters]
     frame = mentions.loc[clusters.index].assign(cluster=clusters["cluster"],
                                                 confidence=clusters["confidence"],

@@ -322,7 +322,8 @@ def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool =
     for conflict in conflicts:
         log.warning("curation conflict: %s", conflict)
     if carry is not None:
-        clusters = relabel(clusters, mentions.loc[clusters.index], carry.assignments)
+        clusters = relabel(clusters, mentions.loc[clusters.index], carry.assignments,
+                           carry.issued.labels)
     lap("split")
 
     if learnt is None:
@@ -360,7 +361,8 @@ def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool =
     assignments, cluster_table = assign_persons(
         mentions, clusters, registry, settings.min_person_mentions,
         settings.min_person_confidence,
-        previous_persons(carry.assignments) if carry is not None else None)
+        previous_persons(carry.assignments) if carry is not None else None,
+        carry.issued.persons if carry is not None else frozenset())
     placements = placements_of(mentions, identity, assignments, clusters, commonness,
                                placement_model)
     log.info("placed %d mentions without a specific id among the known persons of their "

@@ -2,15 +2,17 @@
 
 A cluster keeps the label of a cluster of the previous run while it holds more than half of
 that cluster's mentions (a mention is its paper, role and position); a cluster that was a new
-person then keeps that person's proposed id too (`previous_new_persons`, used by
-`persons.assign_persons`). Other clusters get labels the name never had before, so a label
-always means the same group of papers. Since "more than half" can hold for one cluster only,
+person then keeps that person's proposed id too (`previous_persons`, used by
+`persons.assign_persons`). Other clusters get labels the name never had before (with the
+nightly job's ledger, `issued_ids.py`, on any earlier night), so a label always means the
+same group of papers. Since "more than half" can hold for one cluster only,
 no two clusters ever claim one label.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
@@ -33,12 +35,15 @@ def _number(label: str) -> int:
     return int(label.rsplit("#", 1)[1])
 
 
-def stable_labels(cluster: pd.Series, keys: pd.DataFrame, previous: pd.DataFrame
-                  ) -> dict[str, str]:
+def stable_labels(cluster: pd.Series, keys: pd.DataFrame, previous: pd.DataFrame,
+                  issued: Mapping[str, frozenset[int]] | None = None) -> dict[str, str]:
     """New label of each label in `cluster` (label per mention, `<slug>#<n>`), against
     `previous` (an earlier run's assignments: paper, role, position, cluster). `keys`:
-    paper, role and position of each mention of `cluster` (same index)."""
-    if not len(previous) or not len(cluster):
+    paper, role and position of each mention of `cluster` (same index). `issued`: label
+    numbers per name given out on earlier nights (`issued_ids.py`), never given again to a
+    cluster that does not inherit them."""
+    issued = issued or {}
+    if not len(cluster) or (not len(previous) and not issued):
         return {str(label): str(label) for label in set(cluster)}
     # Only the previous rows of these names matter (a label is inherited within its name
     # only); a night splits a few thousand names against every earlier row.
@@ -60,7 +65,7 @@ def stable_labels(cluster: pd.Series, keys: pd.DataFrame, previous: pd.DataFrame
                                  if 2 * count > size[before]):
         inherited.setdefault(now, before)
 
-    used: dict[str, set[int]] = {}
+    used: dict[str, set[int]] = {name: set(issued[name]) for name in names if name in issued}
     for label in pd.unique(previous["cluster"].astype(str)):
         used.setdefault(label.rsplit("#", 1)[0], set()).add(_number(label))
     for label in inherited.values():
@@ -81,11 +86,11 @@ def stable_labels(cluster: pd.Series, keys: pd.DataFrame, previous: pd.DataFrame
     return renamed
 
 
-def relabel(clusters: pd.DataFrame, keys: pd.DataFrame, previous: pd.DataFrame
-            ) -> pd.DataFrame:
+def relabel(clusters: pd.DataFrame, keys: pd.DataFrame, previous: pd.DataFrame,
+            issued: Mapping[str, frozenset[int]] | None = None) -> pd.DataFrame:
     """`clusters` (from `clustering.cluster_blocks`) with stable labels in its `cluster`
     and `nearest` columns."""
-    renamed = stable_labels(clusters["cluster"], keys, previous)
+    renamed = stable_labels(clusters["cluster"], keys, previous, issued)
     out = clusters.assign(cluster=clusters["cluster"].map(renamed))
     if "nearest" in out:
         out["nearest"] = clusters["nearest"].map(lambda c: renamed.get(c, c))

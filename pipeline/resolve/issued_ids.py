@@ -1,0 +1,74 @@
+"""Every cluster label and proposed person id the nightly job has given out, on any night.
+
+`stable_ids.py` keeps a label (and a new person's id) with the cluster that holds most of its
+mentions from one night to the next; a label no cluster keeps is retired. Last night's
+assignments alone do not remember a label retired the night before, so without this ledger a
+third night could give `yang-liu#7` or `yang-liu-12` to another group of papers than the one
+a curator saw under it. The ledger is the union over nights of the labels and the ids of new
+persons (`status` "new") in the assignments; a retired one is never given again.
+
+Not recorded: ids of registry persons (the registry keeps them) and the catch-all id a legacy
+name without one is proposed (proposed again each night; recording it would move it).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+LEDGER_FORMAT = "anthology-resolve-issued-ids-v1"
+
+
+class LedgerError(ValueError):
+    """A ledger file that is not one this module wrote."""
+
+
+@dataclass(frozen=True)
+class IssuedIds:
+    labels: Mapping[str, frozenset[int]] = field(default_factory=dict)  # slug -> numbers
+    persons: frozenset[str] = frozenset()  # ids proposed for new persons
+
+    @classmethod
+    def of(cls, assignments: pd.DataFrame) -> IssuedIds:
+        """The labels and new persons' ids in `assignments` (as `resolve` writes them)."""
+        labels: dict[str, set[int]] = {}
+        for label in pd.unique(assignments["cluster"].dropna().astype(str)):
+            name, _, number = label.rpartition("#")
+            if name and number.isdigit():
+                labels.setdefault(name, set()).add(int(number))
+        new = assignments.loc[assignments["status"] == "new", "person"].dropna()
+        return cls({name: frozenset(numbers) for name, numbers in labels.items()},
+                   frozenset(new.astype(str)))
+
+    def union(self, other: IssuedIds) -> IssuedIds:
+        names = set(self.labels) | set(other.labels)
+        return IssuedIds({name: self.labels.get(name, frozenset())
+                          | other.labels.get(name, frozenset()) for name in names},
+                         self.persons | other.persons)
+
+    def to_json(self) -> str:
+        return json.dumps({"format": LEDGER_FORMAT,
+                           "labels": {name: sorted(self.labels[name])
+                                      for name in sorted(self.labels)},
+                           "persons": sorted(self.persons)}, indent=0) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str) -> IssuedIds:
+        try:
+            document = json.loads(text)
+        except ValueError as error:
+            raise LedgerError(f"not JSON: {error}") from error
+        if not isinstance(document, dict) or document.get("format") != LEDGER_FORMAT:
+            raise LedgerError(f'needs "format": "{LEDGER_FORMAT}"')
+        labels, persons = document.get("labels"), document.get("persons")
+        if not isinstance(labels, dict) or not all(
+                isinstance(numbers, list) and all(type(n) is int for n in numbers)
+                for numbers in labels.values()):
+            raise LedgerError("labels must map each name to a list of whole numbers")
+        if not isinstance(persons, list) or not all(isinstance(p, str) for p in persons):
+            raise LedgerError("persons must be a list of ids")
+        return cls({str(name): frozenset(numbers) for name, numbers in labels.items()},
+                   frozenset(persons))
