@@ -172,12 +172,33 @@ def test_copies_a_killed_evaluation_left_are_removed_by_the_next_once_old(
         tmp_path: Path) -> None:
     from pipeline.evaluate import modes
 
-    old = modes._work_dir(tmp_path, "as-user")
+    # Killed runs: their blocks never end (the managers are kept from being collected,
+    # which would end them).
+    killed = [modes.work_dir(tmp_path, "as-user") for _ in range(2)]
+    old = killed[0].__enter__()
     (old / "fold-0" / "anthology").mkdir(parents=True)  # a stripped copy, hundreds of MB
     os.utime(old, (time.time() - 7200,) * 2)
-    young = modes._work_dir(tmp_path, "as-user")
-    work = modes._work_dir(tmp_path, "as-user")
-    assert not old.exists() and young.exists() and work.exists()
+    young = killed[1].__enter__()
+    with modes.work_dir(tmp_path, "as-user") as work:
+        assert not old.exists() and young.exists() and work.exists()
+    assert not work.exists() and young.exists()
+
+
+@pytest.mark.usefixtures("default_sigint")
+def test_an_interrupt_as_an_evaluation_makes_its_work_directory_leaves_none(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pipeline.evaluate import modes
+
+    def made_then_interrupted(path: Path) -> Path:
+        made = atomic.make_staging_dir(path)
+        os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C before the caller knows the directory
+        return made
+
+    monkeypatch.setattr(modes, "make_staging_dir", made_then_interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        with modes.work_dir(tmp_path, "as-user"):
+            raise AssertionError("the block must not run")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_an_output_named_through_dot_dot_is_replaced_as_the_directory_it_names(

@@ -18,11 +18,17 @@ from __future__ import annotations
 
 import logging
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from pipeline.anthology.atomic import make_staging_dir, remove_stale_staging_dirs
+from pipeline.anthology.atomic import (
+    make_staging_dir,
+    remove_stale_staging_dirs,
+    signals_deferred,
+)
 from pipeline.anthology.curation import curation_of, fold_of
 from pipeline.anthology.snapshot import Snapshot
 from pipeline.evaluate import as_user
@@ -66,12 +72,9 @@ def evaluate_every_mode(snapshot: Snapshot, settings: EvalSettings, work_parent:
         report["variants"] = evaluate_variants(snapshot, settings.seed)
         if user:
             log.info("name variants, as a user: resolve on a copy without them")
-            work = _work_dir(work_parent, "variants-as-user")
-            try:
+            with work_dir(work_parent, "variants-as-user") as work:
                 report["variants"]["as_user"] = evaluate_variants_as_user(
                     snapshot, work, cache, settings.seed)
-            finally:
-                shutil.rmtree(work, ignore_errors=True)
     if user:
         report["as_user"] = _as_user(snapshot, settings, work_parent, cache)
     return report
@@ -85,8 +88,7 @@ def _as_user(snapshot: Snapshot, settings: EvalSettings, work_parent: Path, cach
     options = ["--resolution", str(settings.resolution), "--seed", str(settings.seed)]
     options += ["--calibrate"] if settings.calibrate else []
     options += ["--merge-clusters"] if settings.merge_clusters else []
-    work = _work_dir(work_parent, "as-user")
-    try:
+    with work_dir(work_parent, "as-user") as work:
         folds = []
         for k in range(settings.folds):
             slugs = [s for s in gold.blocks if fold_of(s, settings.folds) == k]
@@ -98,16 +100,22 @@ def _as_user(snapshot: Snapshot, settings: EvalSettings, work_parent: Path, cach
         log.info("as a user, no curation: all %d names stripped", len(gold.blocks))
         floor = as_user.evaluate_stripped(snapshot, gold, list(gold.blocks),
                                           work / "no-curation", cache, options)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
     return {"two_fold": as_user.report(folds, gold),
             "no_curation": as_user.report([floor], gold)}
 
 
-def _work_dir(work_parent: Path, name: str) -> Path:
-    """A new directory for stripped copies and their resolutions (the caller removes it),
-    after removing those that killed evaluations left (an hour old; a copy of the snapshot
-    is a few hundred MB)."""
+@contextmanager
+def work_dir(work_parent: Path, name: str) -> Iterator[Path]:
+    """A new directory for stripped copies and their resolutions, removed when the block
+    ends however it ends, after removing those that killed evaluations left (an hour old; a
+    copy of the snapshot is a few hundred MB)."""
     work_parent.mkdir(parents=True, exist_ok=True)
     remove_stale_staging_dirs(work_parent / name)
-    return make_staging_dir(work_parent / name)
+    work: Path | None = None
+    try:
+        with signals_deferred():  # made and known here, or neither
+            work = make_staging_dir(work_parent / name)
+        yield work
+    finally:
+        if work is not None:
+            shutil.rmtree(work, ignore_errors=True)
