@@ -19,6 +19,7 @@ import pytest
 
 from pipeline.anthology.snapshot import find_data_dir
 from pipeline.cli import main
+from pipeline.resolve.issued_ids import IssuedIds
 
 pytestmark = pytest.mark.integration
 
@@ -116,6 +117,11 @@ def _check_two_nights(nights: Nights) -> None:
                     & (both["cluster_before"] == both["cluster_now"])]
     assert len(same_new) > 1000
     assert (same_new["person_before"] == same_new["person_now"]).all()
+    # The ledger holds every label and new person's id of both nights (none is given again).
+    ledger = IssuedIds.from_json(nights.run_files[1]["issued.json"].decode())
+    for night in (before, after):
+        given = IssuedIds.of(night.replace("", None))
+        assert ledger.union(given) == ledger and given.persons
 
 
 def test_two_nights_on_the_legacy_registry(legacy: Nights) -> None:
