@@ -209,4 +209,18 @@ def test_an_output_named_through_dot_dot_is_replaced_as_the_directory_it_names(
     output_dir.check_replaceable_dir(named, {}, force=True)
     assert output_dir.write_dir_atomically(named, _fill) == "filled"  # was: EBUSY
     assert _listing(tmp_path) == {"out/state.json": "tonight"}
-    assert output_dir.replaceable_dir_path("../out") == Path("../out")  # kept as given
+    # Its own name kept (a symbolic link there is refused, not followed), the rest real.
+    assert output_dir.replaceable_dir_path("../out") == Path.cwd().resolve().parent / "out"
+
+
+def test_an_output_named_through_itself_is_replaced_and_never_lost(tmp_path: Path) -> None:
+    """`out/names/../../out`: once `out` was moved aside the path named nothing, the new
+    output could not be put in place, nor the old one back (it was left in the staging
+    directory, and an hour later removed)."""
+    out = _previous_output(tmp_path)
+    (out / "names").mkdir()
+    through_itself = out / "names" / ".." / ".." / "out"
+    output_dir.check_replaceable_dir(through_itself, {}, force=True)
+    assert output_dir.write_dir_atomically(through_itself, _fill) == "filled"
+    assert _listing(tmp_path) == {"out/state.json": "tonight"}
+    assert output_dir.replaceable_dir_path(str(through_itself)) == out

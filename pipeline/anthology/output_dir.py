@@ -48,16 +48,20 @@ def path_relation(out: Path, protected: Path) -> str | None:
 
 
 def replaceable_dir_path(value: str) -> Path:
-    """An `--out` directory to be replaced as a whole, as given, except that one ending in
-    `..` is named by its real path: a directory cannot be renamed through `..`."""
-    path = Path(value)
-    return path.resolve() if path.name == ".." else path
+    """An `--out` directory to be replaced as a whole, named so that moving it away does not
+    change what the path names: its parent by its real path (`..` and links resolved), its
+    own name as given (a link there is refused later); one ending in `..` by its real path,
+    since a directory cannot be renamed through `..`. (`rv/names/../../rv` named nothing
+    once `rv` was moved aside, and the new output could not be put in its place.)"""
+    path = Path(value).absolute()
+    return path.resolve() if path.name == ".." else path.parent.resolve() / path.name
 
 
 def check_replaceable_dir(out: Path, inputs: dict[str, Path], force: bool) -> None:
     """Refuse an `--out` directory that replacing as a whole could lose data with (after
     putting back one a killed run left aside: `recover_killed_output`)."""
-    recover_killed_output(out.absolute())
+    out = replaceable_dir_path(str(out))
+    recover_killed_output(out)
     target = out.resolve()
     for label, path in sorted(inputs.items()):
         relation = path_relation(target, path.resolve())
@@ -154,7 +158,7 @@ def write_dir_atomically(out: Path, fill: Callable[[Path], T]) -> T:
     """Fill a new directory beside `out` (with the marker), then put it in place of `out` in
     one rename. `out` must have passed `check_replaceable_dir`; an interrupted or failed run
     leaves `out` as it was."""
-    out = out.absolute()
+    out = replaceable_dir_path(str(out))
     out.parent.mkdir(parents=True, exist_ok=True)
     recover_killed_output(out)
     staging: Path | None = None
