@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import shutil
 from pathlib import Path
@@ -508,6 +509,27 @@ def test_a_label_retired_two_nights_ago_is_not_given_again() -> None:
     assert renamed == {"a#0": "a#0", "a#1": "a#2"}
 
 
+def test_a_label_that_had_no_person_last_night_takes_back_its_earlier_id(
+        tmp_path: Path) -> None:
+    """Two nights ago Wei Zhang's clusters were new persons; last night the name was left as
+    it is (a volume had gone), the same clusters without persons; tonight they are persons
+    again: the same ones (a helper saw `wei-zhang` move to `wei-zhang-tsinghua`)."""
+    from pipeline.resolve.carryover import Carryover
+    from pipeline.resolve.issued_ids import IssuedIds
+    from pipeline.resolve.run import resolve
+
+    snapshot = read_snapshot(two_wei_zhangs(tmp_path / "anthology"))
+    before = resolve(snapshot, SETTINGS).assignments
+    wei = before["cluster"].str.startswith("wei-zhang#")
+    assert set(before.loc[wei, "status"]) == {"new"}
+    last_night = before.copy()
+    last_night.loc[wei, "status"] = "unchanged"
+    last_night.loc[wei, "person"] = None
+    tonight = resolve(snapshot, SETTINGS, carry=Carryover(
+        last_night, issued=IssuedIds.of(before).union(IssuedIds.of(last_night)))).assignments
+    assert tonight[["cluster", "person"]].equals(before[["cluster", "person"]])
+
+
 def test_ids_and_labels_retired_before_last_night_go_to_no_other_cluster(
         tmp_path: Path) -> None:
     """Two nights ago Wei Zhang's clusters had labels and new persons' ids; last night none
@@ -541,19 +563,25 @@ def test_the_ledger_of_issued_ids_grows_night_by_night_and_survives_a_damaged_st
     first = IssuedIds.from_json(ledger.read_text())
     assert first == IssuedIds.of(_persons(state).replace("", None))
     # An earlier night's label and id, retired since: kept through a damaged state too.
-    retired = IssuedIds({"wei-zhang": frozenset({41})}, frozenset({"wei-zhang-41"}))
+    retired = IssuedIds({"wei-zhang": frozenset({41})}, {"wei-zhang#41": "wei-zhang-41"})
     ledger.write_text(first.union(retired).to_json())  # no longer its manifest's digest
     shutil.move(aside, root / "xml" / "2020.tiny.xml")
     assert _night(root, state)["run"]["mode"] == "full"  # type: ignore[index]
     second = IssuedIds.from_json(ledger.read_text())
     assert second == first.union(retired).union(IssuedIds.of(_persons(state).replace("",
                                                                                         None)))
-    ledger.write_text("{")
     caplog.set_level(logging.WARNING)
-    _night(root, state, full=True)
-    assert "issued.json cannot be read" in caplog.text
-    assert IssuedIds.from_json(ledger.read_text()).labels["wei-zhang"] >= first.labels[
-        "wei-zhang"]
+    for damage in ("{", "[" * 100_000, "fifo"):  # a deep one raised RecursionError
+        ledger.unlink()
+        if damage == "fifo":
+            os.mkfifo(ledger)  # reading it would wait for a writer forever
+        else:
+            ledger.write_text(damage)
+        caplog.clear()
+        _night(root, state, full=True)
+        assert "issued.json cannot be read" in caplog.text
+        assert IssuedIds.from_json(ledger.read_text()).labels["wei-zhang"] >= first.labels[
+            "wei-zhang"]
 
 
 @pytest.mark.parametrize("text", ['{"format": "other"}', "[]", "nope",

@@ -255,6 +255,8 @@ class NightlyState:
         path = self.run_dir / "issued.json"
         last_night = IssuedIds.of(assignments)
         try:
+            if not path.is_file():  # a pipe would hang the night, a device fill the memory
+                raise LedgerError("missing, or not a regular file")
             return IssuedIds.from_json(path.read_text(encoding="utf-8")).union(last_night)
         except (OSError, UnicodeDecodeError, LedgerError) as error:
             log.warning("%s cannot be read (%s): labels and ids retired before last night "

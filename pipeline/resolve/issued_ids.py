@@ -4,8 +4,10 @@
 mentions from one night to the next; a label no cluster keeps is retired. Last night's
 assignments alone do not remember a label retired the night before, so without this ledger a
 third night could give `yang-liu#7` or `yang-liu-12` to another group of papers than the one
-a curator saw under it. The ledger is the union over nights of the labels and the ids of new
-persons (`status` "new") in the assignments; a retired one is never given again.
+a curator saw under it. The ledger is the union over nights of the labels and, per label,
+the id of the new person (`status` "new") it last was; a retired label or id is never given to
+another cluster, and a cluster that inherits a label may take back that label's id even after
+nights without one (as one that went unsplit for a night).
 
 Not recorded: ids of registry persons (the registry keeps them) and the catch-all id a legacy
 name without one is proposed (proposed again each night; recording it would move it).
@@ -29,7 +31,7 @@ class LedgerError(ValueError):
 @dataclass(frozen=True)
 class IssuedIds:
     labels: Mapping[str, frozenset[int]] = field(default_factory=dict)  # slug -> numbers
-    persons: frozenset[str] = frozenset()  # ids proposed for new persons
+    persons: Mapping[str, str] = field(default_factory=dict)  # label -> new person's id
 
     @classmethod
     def of(cls, assignments: pd.DataFrame) -> IssuedIds:
@@ -39,27 +41,31 @@ class IssuedIds:
             name, _, number = label.rpartition("#")
             if name and number.isdigit():
                 labels.setdefault(name, set()).add(int(number))
-        new = assignments.loc[assignments["status"] == "new", "person"].dropna()
+        new = assignments.loc[assignments["status"] == "new", ["cluster", "person"]].dropna()
         return cls({name: frozenset(numbers) for name, numbers in labels.items()},
-                   frozenset(new.astype(str)))
+                   dict(zip(new["cluster"].astype(str), new["person"].astype(str))))
+
+    def ids(self) -> frozenset[str]:
+        return frozenset(self.persons.values())
 
     def union(self, other: IssuedIds) -> IssuedIds:
         names = set(self.labels) | set(other.labels)
         return IssuedIds({name: self.labels.get(name, frozenset())
                           | other.labels.get(name, frozenset()) for name in names},
-                         self.persons | other.persons)
+                         {**self.persons, **other.persons})  # `other` is the later
 
     def to_json(self) -> str:
         return json.dumps({"format": LEDGER_FORMAT,
                            "labels": {name: sorted(self.labels[name])
                                       for name in sorted(self.labels)},
-                           "persons": sorted(self.persons)}, indent=0) + "\n"
+                           "persons": {label: self.persons[label]
+                                       for label in sorted(self.persons)}}, indent=0) + "\n"
 
     @classmethod
     def from_json(cls, text: str) -> IssuedIds:
         try:
             document = json.loads(text)
-        except ValueError as error:
+        except (ValueError, RecursionError) as error:
             raise LedgerError(f"not JSON: {error}") from error
         if not isinstance(document, dict) or document.get("format") != LEDGER_FORMAT:
             raise LedgerError(f'needs "format": "{LEDGER_FORMAT}"')
@@ -68,7 +74,8 @@ class IssuedIds:
                 isinstance(numbers, list) and all(type(n) is int for n in numbers)
                 for numbers in labels.values()):
             raise LedgerError("labels must map each name to a list of whole numbers")
-        if not isinstance(persons, list) or not all(isinstance(p, str) for p in persons):
-            raise LedgerError("persons must be a list of ids")
+        if not isinstance(persons, dict) or not all(isinstance(p, str)
+                                                    for p in persons.values()):
+            raise LedgerError("persons must map each label to an id")
         return cls({str(name): frozenset(numbers) for name, numbers in labels.items()},
-                   frozenset(persons))
+                   {str(label): person for label, person in persons.items()})

@@ -107,7 +107,7 @@ def assign_persons(mentions: pd.DataFrame, clusters: pd.DataFrame, registry: Reg
     an earlier run's persons (`stable_ids.py`); a cluster of that label that is again a new
     person keeps its proposed id, no other cluster is given one of those, and the name's one
     remaining registry person stays with the cluster that had it. `issued_persons`: ids
-    proposed on earlier nights (`issued_ids.py`); only the cluster that kept one gets it.
+    proposed on earlier nights (`issued_ids.py`); only a cluster `kept_ids` gives one gets it.
     """
     legacy = registry.format == "legacy"
     catch_all = set(registry.catch_all_ids())

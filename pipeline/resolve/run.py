@@ -361,8 +361,10 @@ def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool =
     assignments, cluster_table = assign_persons(
         mentions, clusters, registry, settings.min_person_mentions,
         settings.min_person_confidence,
-        previous_persons(carry.assignments) if carry is not None else None,
-        carry.issued.persons if carry is not None else frozenset())
+        # Last night's persons, and earlier nights' for labels that had none last night.
+        {**carry.issued.persons, **previous_persons(carry.assignments)}
+        if carry is not None else None,
+        carry.issued.ids() if carry is not None else frozenset())
     placements = placements_of(mentions, identity, assignments, clusters, commonness,
                                placement_model)
     log.info("placed %d mentions without a specific id among the known persons of their "
