@@ -434,7 +434,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     proposals_path = args.resolution / "proposals.json"
     proposals = read_proposals(proposals_path)  # read once: merges and evidence
     if proposals:
-        check_proposals(proposals, proposals_path)
+        check_proposals(proposals, proposals_path, need_splits=False)
     snapshot = _read(args)
     merges = [] if args.no_variants else merges_of(proposals, proposals_path)
     renaming_notes: list[str] = []

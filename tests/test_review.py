@@ -173,7 +173,8 @@ def test_bad_decisions_are_refused_with_the_place_and_nothing_is_written(
 
 
 @pytest.mark.parametrize("damage", ["year", "display", "variants", "confidence", "nan",
-                                    "infinity", "mentions"])
+                                    "infinity", "mentions", "1e999", "negative size",
+                                    "years backwards", "year 10^20", "link confidence"])
 def test_review_graphs_and_export_refuse_proposals_of_another_shape(
         resolved: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str],
         damage: str) -> None:
@@ -196,11 +197,27 @@ def test_review_graphs_and_export_refuse_proposals_of_another_shape(
     elif damage == "mentions":  # a merge's name counts must be whole numbers
         document["variants"]["merges"] = [{"persons": ["a", "b"], "links": [], "names": [
             {"first": "Wei", "last": "Zhang", "mentions": "many"}]}]
+    elif damage == "1e999":  # read as infinity by Python, without the NaN hook
+        split["ambiguity"] = 1e999
+    elif damage == "negative size":
+        split["clusters"][0]["size"] = -2
+    elif damage == "years backwards":
+        split["clusters"][0]["evidence"]["years"] = [2020, 1900]
+        place = "evidence.years must be [first, last]"
+    elif damage == "year 10^20":
+        split["clusters"][0]["papers"][0]["year"] = 10 ** 20
+    elif damage == "link confidence":
+        document["variants"]["similar"] = [{"from": "a", "to": "b", "confidence": 5.0}]
     else:
         split["clusters"][0]["confidence"] = 7
     broken = tmp_path / "resolution"
     broken.mkdir()
-    (broken / "proposals.json").write_text(json.dumps(document))
+    text = json.dumps(document)
+    if damage == "1e999":
+        assert "Infinity" in text
+        text = text.replace("Infinity", "1e999")
+        place = "$.splits[0].ambiguity must be a finite number"
+    (broken / "proposals.json").write_text(text)
     (broken / "assignments.csv").write_bytes((resolution / "assignments.csv").read_bytes())
     for command in ("review", "graphs", "export"):
         out = tmp_path / command
@@ -361,3 +378,19 @@ def test_a_mention_without_an_orcid_reads_as_none_not_nan() -> None:
                              "position": [0, 0], "orcid": [np.nan, "0000-0002-1825-0097"]})
     keys = pd.MultiIndex.from_tuples([("a", "author", 0), ("b", "author", 0)])
     assert mention_orcids(mentions, keys) == [None, "0000-0002-1825-0097"]
+
+
+def test_review_shows_a_merge_without_a_canonical_name(
+        resolved: tuple[Path, Path], tmp_path: Path) -> None:
+    """`"canonical": null`, which export takes, must not crash review (it read `.get` on it)."""
+    anthology, resolution = resolved
+    document = json.loads((resolution / "proposals.json").read_text())
+    document["variants"]["merges"] = [{"persons": ["a", "b"], "canonical": None, "names": [
+        {"first": "Wei", "last": "Zhang", "mentions": 2}]}]
+    edited = tmp_path / "resolution"
+    edited.mkdir()
+    (edited / "proposals.json").write_text(json.dumps(document))
+    (edited / "assignments.csv").write_bytes((resolution / "assignments.csv").read_bytes())
+    assert main(["-q", "review", "--anthology", str(anthology), "--no-cache", "--resolution",
+                 str(edited), "--out", str(tmp_path / "review")]) == 0
+    assert "Wei Zhang" in (tmp_path / "review" / "variants.html").read_text()

@@ -329,6 +329,19 @@ def test_edited_merges_that_break_a_cannot_link_are_not_applied(
     assert exported.registry.persons.keys() == before.registry.persons.keys()
 
 
+def test_export_takes_a_hand_written_merge_without_splits_or_canonical_name(
+        resolved_dir: tuple[Path, Path], tmp_path: Path) -> None:
+    """What `merges_of` always allowed (the shape check of session 22 refused both at first:
+    a file without `splits`, and `"canonical": null`)."""
+    proposals = {"variants": {"merges": [{"persons": ["hector-martinez#0",
+                                                      "hector-martinez-alonso#0"],
+                                          "canonical": None}]}}
+    assert _export_with(resolved_dir, tmp_path, proposals) == 0
+    exported = read_snapshot(tmp_path / "out")
+    assert [p for p in exported.registry.persons.values()
+            if {n.last for n in p.names} >= {"Martinez", "Martínez Alonso"}]
+
+
 def test_export_writes_the_canonical_name_resolve_chose(resolved_dir: tuple[Path, Path],
                                                         tmp_path: Path) -> None:
     """Equal counts: the most complete name wins, in proposals and in the registry."""

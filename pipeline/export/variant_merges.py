@@ -17,6 +17,7 @@ adds ids only where a name is shared.
 from __future__ import annotations
 
 import json
+import math
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,8 +43,8 @@ class MergeDecision:
 
 
 class _NotANumber:
-    """What `NaN`, `Infinity` or `-Infinity` (not JSON, though Python writes them) parse to,
-    so that the place holding one can be named."""
+    """What `NaN`, `Infinity` or `-Infinity` (not JSON, though Python writes them), or a
+    number too large for a float (`1e999`), parse to, so that the place can be named."""
 
     def __init__(self, token: str) -> None:
         self.token = token
@@ -74,8 +75,13 @@ def read_proposals(path: Path) -> dict[str, Any]:
         constants.append(_NotANumber(token))
         return constants[-1]
 
+    def finite(token: str) -> float | _NotANumber:
+        number = float(token)
+        return number if math.isfinite(number) else not_a_number(token)
+
     try:
-        document = json.loads(path.read_text(encoding="utf-8"), parse_constant=not_a_number)
+        document = json.loads(path.read_text(encoding="utf-8"), parse_constant=not_a_number,
+                              parse_float=finite)
     except (OSError, ValueError, RecursionError) as exc:
         raise InputError([Problem(str(path), None, f"cannot read: {exc}")]) from exc
     if not isinstance(document, dict):

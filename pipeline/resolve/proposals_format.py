@@ -15,16 +15,21 @@ import msgspec
 
 from pipeline.errors import InputError, Problem
 
+# Constraints msgspec checks as it converts (with the place of a value that breaks one).
+Count = Annotated[int, msgspec.Meta(ge=0)]
+Probability = Annotated[float, msgspec.Meta(ge=0.0, le=1.0)]
+Year = Annotated[int, msgspec.Meta(ge=1, le=9999)]
+
 
 class _Counted(msgspec.Struct, forbid_unknown_fields=False):
     value: str
-    count: int
+    count: Count
 
 
 class _Evidence(msgspec.Struct, forbid_unknown_fields=False):
     coauthors: list[_Counted]
     venues: list[_Counted]
-    years: list[int]
+    years: list[Year]
     affiliations: list[_Counted]
     topic_terms: list[str]
 
@@ -32,11 +37,11 @@ class _Evidence(msgspec.Struct, forbid_unknown_fields=False):
 class _Paper(msgspec.Struct, forbid_unknown_fields=False):
     paper: str
     title: str
-    year: int | None
+    year: Year | None
     venue: str
     booktitle: str
     role: Literal["author", "editor"]
-    position: int
+    position: Count
     link: str
     pinned: Literal["id", "orcid"] | None
     curated_id: str | None
@@ -51,9 +56,9 @@ class _Cluster(msgspec.Struct, forbid_unknown_fields=False):
     cluster: str
     person: str | None
     status: Literal["existing", "new", "unresolved", "unchanged"]
-    confidence: float
-    size: int
-    pinned: int
+    confidence: Probability
+    size: Count
+    pinned: Count
     papers: list[_Paper]
     evidence: _Evidence
 
@@ -65,7 +70,7 @@ Slug = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$", max_le
 class _Split(msgspec.Struct, forbid_unknown_fields=False):
     name: Slug
     display: str
-    ambiguity: float
+    ambiguity: Probability
     clusters: list[_Cluster]
 
 
@@ -74,13 +79,13 @@ class _Link(msgspec.Struct, forbid_unknown_fields=False):
     to_unit: str = msgspec.field(name="to")
     names: list[str] = []
     kind: str = ""
-    confidence: float = 0.0
+    confidence: Probability = 0.0
 
 
 class _MergedName(msgspec.Struct, forbid_unknown_fields=False):
     last: str
     first: str = ""
-    mentions: int = 0
+    mentions: Count = 0
 
 
 class _Merge(msgspec.Struct, forbid_unknown_fields=False):
@@ -88,7 +93,7 @@ class _Merge(msgspec.Struct, forbid_unknown_fields=False):
     # A merge a curator writes by hand may give its persons alone (`export` reads those).
     names: list[_MergedName] = []
     links: list[_Link] = []
-    canonical: dict[str, str] = {}
+    canonical: dict[str, str] | None = None
 
 
 class _Variants(msgspec.Struct, forbid_unknown_fields=False):
@@ -101,9 +106,12 @@ class _Proposals(msgspec.Struct, forbid_unknown_fields=False):
     variants: _Variants = msgspec.field(default_factory=_Variants)
 
 
-def check_proposals(document: object, path: Path) -> None:
+def check_proposals(document: object, path: Path, need_splits: bool = True) -> None:
     """Raise an InputError naming `path` and the place, unless `document` (parsed JSON) has
-    the shape `resolve` writes."""
+    the shape `resolve` writes. `need_splits=False`: a document of variant merges alone (a
+    curator's, for `export`) will do."""
+    if not need_splits and isinstance(document, dict) and "splits" not in document:
+        document = {**document, "splits": []}
     try:
         proposals = msgspec.convert(document, _Proposals)
     except msgspec.ValidationError as exc:
@@ -113,14 +121,7 @@ def check_proposals(document: object, path: Path) -> None:
     for k, split in enumerate(proposals.splits):
         for j, cluster in enumerate(split.clusters):
             where = f"$.splits[{k}].clusters[{j}]"
-            if not 0.0 <= cluster.confidence <= 1.0:
-                raise InputError([Problem(str(path), None, f"{where}.confidence must lie in "
-                                          f"0..1", str(cluster.confidence))])
-            if len(cluster.evidence.years) not in (0, 2):
+            years = cluster.evidence.years
+            if len(years) not in (0, 2) or (years and years[0] > years[1]):
                 raise InputError([Problem(str(path), None, f"{where}.evidence.years must be "
-                                          "[first, last] or []",
-                                          str(cluster.evidence.years))])
-            for i, paper in enumerate(cluster.papers):
-                if paper.position < 0:
-                    raise InputError([Problem(str(path), None, f"{where}.papers[{i}].position "
-                                              "must be 0 or more", str(paper.position))])
+                                          "[first, last] or []", str(years))])

@@ -98,7 +98,7 @@ def _merged_names(merges: Iterable[dict[str, Any]]) -> dict[str, list[str]]:
     (export lists them in the merged person's entry)."""
     merged: dict[str, list[str]] = {}
     for merge in merges:
-        canonical = merge.get("canonical", {})
+        canonical = merge.get("canonical") or {}
         first = f"{canonical.get('first', '')} {canonical.get('last', '')}".strip()
         names = sorted((f"{n.get('first', '')} {n.get('last', '')}".strip(),
                         int(n.get("mentions", 0))) for n in merge.get("names", []))
@@ -185,7 +185,7 @@ def _merge_rows(merges: Iterable[dict[str, Any]], with_pages: set[str]
     for merge in merges:
         links = merge.get("links", [])
         slugs = sorted({n for link in links for n in link.get("names", [])})
-        canonical = merge.get("canonical", {})
+        canonical = merge.get("canonical") or {}
         rows.append({
             "canonical": f"{canonical.get('first', '')} {canonical.get('last', '')}".strip(),
             "names": [f"{n.get('first', '')} {n.get('last', '')}".strip()
