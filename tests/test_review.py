@@ -191,9 +191,10 @@ def test_review_graphs_and_export_refuse_proposals_of_another_shape(
     elif damage == "nan":  # Python writes NaN; JSON has none, and review showed "nan"
         split["clusters"][0]["papers"][0]["fit"] = float("nan")
         place = "$.splits[0].clusters[0].papers[0].fit must be a finite number"
-    elif damage == "infinity":
-        split["ambiguity"] = -float("inf")
-        place = "$.splits[0].ambiguity must be a finite number"
+    elif damage == "infinity":  # under a key that would write to the terminal
+        split["\x1b[31mred"] = {"x": -float("inf")}
+        place = '$.splits[0]["\\u001b[31mred"].x must be a finite number'
+        assert "\x1b" not in place
     elif damage == "mentions":  # a merge's name counts must be whole numbers
         document["variants"]["merges"] = [{"persons": ["a", "b"], "links": [], "names": [
             {"first": "Wei", "last": "Zhang", "mentions": "many"}]}]

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +43,9 @@ class MergeDecision:
     confidence: float  # the lowest confidence of the merge's links (1.0 if none given)
 
 
+_PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
 class _NotANumber:
     """What `NaN`, `Infinity` or `-Infinity` (not JSON, though Python writes them), or a
     number too large for a float (`1e999`), parse to, so that the place can be named."""
@@ -57,8 +61,11 @@ def _place_of_not_a_number(document: object, place: str = "$") -> tuple[str, str
     children: Any = (document.items() if isinstance(document, dict)
                      else enumerate(document) if isinstance(document, list) else ())
     for key, child in children:
-        found = _place_of_not_a_number(
-            child, f"{place}[{key}]" if isinstance(key, int) else f"{place}.{key}")
+        # A key that is not a plain word is quoted, so that no control character in it
+        # reaches the terminal.
+        step = (f"[{key}]" if isinstance(key, int) else f".{key}"
+                if _PLAIN_KEY.fullmatch(key) else f"[{json.dumps(key)}]")
+        found = _place_of_not_a_number(child, place + step)
         if found is not None:
             return found
     return None
