@@ -173,7 +173,7 @@ def test_bad_decisions_are_refused_with_the_place_and_nothing_is_written(
 
 
 @pytest.mark.parametrize("damage", ["year", "display", "variants", "confidence", "nan",
-                                    "infinity", "mentions", "1e999", "negative size",
+                                    "infinity", "mentions", "1e999", "negative size", "size 10^400",
                                     "years backwards", "year 10^20", "link confidence"])
 def test_review_graphs_and_export_refuse_proposals_of_another_shape(
         resolved: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str],
@@ -202,6 +202,8 @@ def test_review_graphs_and_export_refuse_proposals_of_another_shape(
         split["ambiguity"] = 1e999
     elif damage == "negative size":
         split["clusters"][0]["size"] = -2
+    elif damage == "size 10^400":  # review converted it to float: OverflowError
+        split["clusters"][0]["size"] = 10 ** 400
     elif damage == "years backwards":
         split["clusters"][0]["evidence"]["years"] = [2020, 1900]
         place = "evidence.years must be [first, last]"

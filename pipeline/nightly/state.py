@@ -58,6 +58,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 STATE_VERSION = "nightly-state-v1"
+MAX_LEDGER_BYTES = 256 << 20
 STATE_FILES = ("fingerprints.pickle", "links.pickle", "models.pickle", "pair_evidence.npz",
                "issued.json")
 
@@ -257,6 +258,8 @@ class NightlyState:
         try:
             if not path.is_file():  # a pipe would hang the night, a device fill the memory
                 raise LedgerError("missing, or not a regular file")
+            if path.stat().st_size > MAX_LEDGER_BYTES:  # the shared snapshot's: under 1 MB
+                raise LedgerError(f"larger than {MAX_LEDGER_BYTES:,} bytes")
             return IssuedIds.from_json(path.read_text(encoding="utf-8")).union(last_night)
         except (OSError, UnicodeDecodeError, LedgerError) as error:
             log.warning("%s cannot be read (%s): labels and ids retired before last night "

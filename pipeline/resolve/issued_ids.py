@@ -5,9 +5,11 @@ mentions from one night to the next; a label no cluster keeps is retired. Last n
 assignments alone do not remember a label retired the night before, so without this ledger a
 third night could give `yang-liu#7` or `yang-liu-12` to another group of papers than the one
 a curator saw under it. The ledger is the union over nights of the labels and, per label,
-the id of the new person (`status` "new") it last was; a retired label or id is never given to
-another cluster, and a cluster that inherits a label may take back that label's id even after
-nights without one (as one that went unsplit for a night).
+the id of the new person (`status` "new") it last was, with that person's mentions then; a
+retired label or id is never given to another cluster. A cluster takes an id back when it
+inherits the label that had it, or, as `stable_ids` does for labels, when it holds more than
+half of the mentions the id last had (a name left unsplit for a night, its persons merged
+into one group, comes back with its ids).
 
 Not recorded: ids of registry persons (the registry keeps them) and the catch-all id a legacy
 name without one is proposed (proposed again each night; recording it would move it).
@@ -32,6 +34,7 @@ class LedgerError(ValueError):
 class IssuedIds:
     labels: Mapping[str, frozenset[int]] = field(default_factory=dict)  # slug -> numbers
     persons: Mapping[str, str] = field(default_factory=dict)  # label -> new person's id
+    members: Mapping[str, frozenset[str]] = field(default_factory=dict)  # id -> mention keys
 
     @classmethod
     def of(cls, assignments: pd.DataFrame) -> IssuedIds:
@@ -41,25 +44,34 @@ class IssuedIds:
             name, _, number = label.rpartition("#")
             if name and number.isdigit():
                 labels.setdefault(name, set()).add(int(number))
-        new = assignments.loc[assignments["status"] == "new", ["cluster", "person"]].dropna()
+        new = assignments.loc[assignments["status"] == "new",
+                              ["cluster", "person", *MENTION_KEY]].dropna()
+        members: dict[str, set[str]] = {}
+        for person, key in zip(new["person"].astype(str), mention_keys(new)):
+            members.setdefault(person, set()).add(key)
         return cls({name: frozenset(numbers) for name, numbers in labels.items()},
-                   dict(zip(new["cluster"].astype(str), new["person"].astype(str))))
+                   dict(zip(new["cluster"].astype(str), new["person"].astype(str))),
+                   {person: frozenset(keys) for person, keys in members.items()})
 
     def ids(self) -> frozenset[str]:
-        return frozenset(self.persons.values())
+        return frozenset(self.persons.values()) | frozenset(self.members)
 
     def union(self, other: IssuedIds) -> IssuedIds:
         names = set(self.labels) | set(other.labels)
         return IssuedIds({name: self.labels.get(name, frozenset())
                           | other.labels.get(name, frozenset()) for name in names},
-                         {**self.persons, **other.persons})  # `other` is the later
+                         {**self.persons, **other.persons},  # `other` is the later
+                         {**self.members, **other.members})
 
     def to_json(self) -> str:
         return json.dumps({"format": LEDGER_FORMAT,
                            "labels": {name: sorted(self.labels[name])
                                       for name in sorted(self.labels)},
                            "persons": {label: self.persons[label]
-                                       for label in sorted(self.persons)}}, indent=0) + "\n"
+                                       for label in sorted(self.persons)},
+                           "members": {person: sorted(self.members[person])
+                                       for person in sorted(self.members)}},
+                          indent=0) + "\n"
 
     @classmethod
     def from_json(cls, text: str) -> IssuedIds:
@@ -70,6 +82,7 @@ class IssuedIds:
         if not isinstance(document, dict) or document.get("format") != LEDGER_FORMAT:
             raise LedgerError(f'needs "format": "{LEDGER_FORMAT}"')
         labels, persons = document.get("labels"), document.get("persons")
+        members = document.get("members")
         if not isinstance(labels, dict) or not all(
                 isinstance(numbers, list) and all(type(n) is int for n in numbers)
                 for numbers in labels.values()):
@@ -77,5 +90,39 @@ class IssuedIds:
         if not isinstance(persons, dict) or not all(isinstance(p, str)
                                                     for p in persons.values()):
             raise LedgerError("persons must map each label to an id")
+        if not isinstance(members, dict) or not all(
+                isinstance(keys, list) and all(isinstance(k, str) for k in keys)
+                for keys in members.values()):
+            raise LedgerError("members must map each id to a list of mention keys")
         return cls({str(name): frozenset(numbers) for name, numbers in labels.items()},
-                   {str(label): person for label, person in persons.items()})
+                   {str(label): person for label, person in persons.items()},
+                   {str(person): frozenset(keys) for person, keys in members.items()})
+
+
+MENTION_KEY = ["paper", "role", "position"]
+
+
+def mention_keys(frame: pd.DataFrame) -> list[str]:
+    """One string per row naming its mention (paper, role, position), as the ledger keeps it."""
+    return [f"{paper} {role} {int(position)}" for paper, role, position in
+            zip(frame["paper"], frame["role"], frame["position"])]
+
+
+class Reclaimer:
+    """Which retired ids a cluster may take back: those whose recorded mentions it holds more
+    than half of, the one it shares most with first (ties: the lower id)."""
+
+    def __init__(self, members: Mapping[str, frozenset[str]]) -> None:
+        self.members = members
+        self.ids_of_key: dict[str, list[str]] = {}
+        for person in sorted(members):
+            for key in members[person]:
+                self.ids_of_key.setdefault(key, []).append(person)
+
+    def candidates(self, keys: list[str]) -> list[str]:
+        shared: dict[str, int] = {}
+        for key in set(keys):
+            for person in self.ids_of_key.get(key, ()):
+                shared[person] = shared.get(person, 0) + 1
+        held = [p for p, common in shared.items() if 2 * common > len(self.members[p])]
+        return sorted(held, key=lambda person: (-shared[person], person))

@@ -11,6 +11,7 @@ import pandas as pd
 
 from pipeline.anthology.person_ids import propose_id
 from pipeline.anthology.registry import Registry, unverified_id
+from pipeline.resolve.issued_ids import IssuedIds, Reclaimer, mention_keys
 
 
 def _registry_persons_by_slug(registry: Registry, catch_alls: bool = False
@@ -90,7 +91,7 @@ def _cluster_facts(frame: pd.DataFrame, catch_all: set[str],
 def assign_persons(mentions: pd.DataFrame, clusters: pd.DataFrame, registry: Registry,
                    min_person_mentions: int, min_person_confidence: float,
                    kept_ids: dict[str, str] | None = None,
-                   issued_persons: frozenset[str] = frozenset()
+                   issued: IssuedIds | None = None
                    ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Match clusters to registry persons, propose ids, leave the uncertain to a catch-all.
 
@@ -106,8 +107,9 @@ def assign_persons(mentions: pd.DataFrame, clusters: pd.DataFrame, registry: Reg
     does not rename a cluster that already has an id. `kept_ids` (cluster label -> person):
     an earlier run's persons (`stable_ids.py`); a cluster of that label that is again a new
     person keeps its proposed id, no other cluster is given one of those, and the name's one
-    remaining registry person stays with the cluster that had it. `issued_persons`: ids
-    proposed on earlier nights (`issued_ids.py`); only a cluster `kept_ids` gives one gets it.
+    remaining registry person stays with the cluster that had it. `issued`: labels and ids
+    given out on earlier nights (`issued_ids.py`); a cluster gets one of those ids only from
+    `kept_ids` or by holding most of the mentions it last had.
     """
     legacy = registry.format == "legacy"
     catch_all = set(registry.catch_all_ids())
@@ -117,12 +119,19 @@ def assign_persons(mentions: pd.DataFrame, clusters: pd.DataFrame, registry: Reg
     taken = set(registry.persons)
     kept_ids = kept_ids or {}
     # Registry ids among these are in taken anyway.
-    reserved = taken | set(kept_ids.values()) | issued_persons
+    reserved = taken | set(kept_ids.values()) | (issued.ids() if issued else set())
     placement = [c for c in ("nearest", "margin", "cluster_confidence") if c in clusters]
     frame = mentions.loc[clusters.index].assign(cluster=clusters["cluster"],
                                                 confidence=clusters["confidence"],
                                                 **{c: clusters[c] for c in placement})
     facts = _cluster_facts(frame, catch_all, by_orcid)
+    reclaimer = Reclaimer(issued.members) if issued is not None and issued.members else None
+    keys_of: dict[str, list[str]] = {}
+    if reclaimer is not None:
+        for cluster, key in zip(frame["cluster"].astype(str), mention_keys(frame)):
+            keys_of.setdefault(cluster, []).append(key)
+    # An id the label of a present cluster had is that cluster's to take back.
+    held_by_label = {kept_ids[c] for c in facts if c in kept_ids}
     rows: list[dict[str, Any]] = []
     person_of: dict[str, str] = {}  # cluster -> person; unresolved clusters keep today's
     clusters_of: dict[str, list[str]] = {}
@@ -170,6 +179,9 @@ def assign_persons(mentions: pd.DataFrame, clusters: pd.DataFrame, registry: Reg
             for cluster in confident:
                 facts_ = facts[cluster]
                 person = kept_ids.get(cluster, "")
+                if (not person or person in taken) and reclaimer is not None:
+                    person = next((p for p in reclaimer.candidates(keys_of[cluster])
+                                   if p not in taken and p not in held_by_label), "")
                 if not person or person in taken:
                     person = propose_id(slug, reserved, facts_.earliest_affiliation,
                                         facts_.orcids[0] if facts_.orcids else None)

@@ -16,7 +16,8 @@ import msgspec
 from pipeline.errors import InputError, Problem
 
 # Constraints msgspec checks as it converts (with the place of a value that breaks one).
-Count = Annotated[int, msgspec.Meta(ge=0)]
+# No count of the Anthology comes near a billion; a larger one (10**400) broke review.
+Count = Annotated[int, msgspec.Meta(ge=0, le=10**9)]
 Probability = Annotated[float, msgspec.Meta(ge=0.0, le=1.0)]
 Year = Annotated[int, msgspec.Meta(ge=1, le=9999)]
 

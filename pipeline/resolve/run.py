@@ -364,7 +364,7 @@ def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool =
         # Last night's persons, and earlier nights' for labels that had none last night.
         {**carry.issued.persons, **previous_persons(carry.assignments)}
         if carry is not None else None,
-        carry.issued.ids() if carry is not None else frozenset())
+        carry.issued if carry is not None else None)
     placements = placements_of(mentions, identity, assignments, clusters, commonness,
                                placement_model)
     log.info("placed %d mentions without a specific id among the known persons of their "
