@@ -625,3 +625,16 @@ def test_a_ledger_of_another_shape_is_refused(text: str) -> None:
 
     with pytest.raises(LedgerError):
         IssuedIds.from_json(text)
+
+
+def test_a_retired_id_is_taken_back_only_by_a_cluster_of_its_own_name() -> None:
+    from pipeline.resolve.issued_ids import IssuedIds, Reclaimer
+
+    keys = ["p1 author 0", "p2 author 0", "p3 author 0"]
+    issued = IssuedIds({"chen-li": frozenset({5})}, {"chen-li#5": "chen-li-5"},
+                       {"chen-li-5": frozenset(keys)})
+    reclaimer = Reclaimer(issued)
+    assert reclaimer.candidates(keys[:2], "chen-li") == ["chen-li-5"]
+    assert reclaimer.candidates(keys[:1], "chen-li") == []  # one of three is no majority
+    # The same papers, renamed to Yang Liu on the page: not Chen Li's id.
+    assert reclaimer.candidates(keys, "yang-liu") == []

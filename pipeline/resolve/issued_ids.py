@@ -109,20 +109,25 @@ def mention_keys(frame: pd.DataFrame) -> list[str]:
 
 
 class Reclaimer:
-    """Which retired ids a cluster may take back: those whose recorded mentions it holds more
-    than half of, the one it shares most with first (ties: the lower id)."""
+    """Which retired ids a cluster of a name may take back: ids a cluster of that name had,
+    whose recorded mentions it holds more than half of, the one it shares most with first
+    (ties: the lower id). Of the same name only: a mention renamed on its paper (Chen Li to
+    Yang Liu) must not carry its old person's id to the new name."""
 
-    def __init__(self, members: Mapping[str, frozenset[str]]) -> None:
-        self.members = members
+    def __init__(self, issued: IssuedIds) -> None:
+        self.members = issued.members
+        self.name_of = {person: label.rsplit("#", 1)[0]
+                        for label, person in issued.persons.items()}
         self.ids_of_key: dict[str, list[str]] = {}
-        for person in sorted(members):
-            for key in members[person]:
+        for person in sorted(self.members):
+            for key in self.members[person]:
                 self.ids_of_key.setdefault(key, []).append(person)
 
-    def candidates(self, keys: list[str]) -> list[str]:
+    def candidates(self, keys: list[str], name: str) -> list[str]:
         shared: dict[str, int] = {}
         for key in set(keys):
             for person in self.ids_of_key.get(key, ()):
                 shared[person] = shared.get(person, 0) + 1
-        held = [p for p, common in shared.items() if 2 * common > len(self.members[p])]
+        held = [p for p, common in shared.items()
+                if 2 * common > len(self.members[p]) and self.name_of.get(p) == name]
         return sorted(held, key=lambda person: (-shared[person], person))

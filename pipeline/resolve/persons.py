@@ -125,7 +125,7 @@ def assign_persons(mentions: pd.DataFrame, clusters: pd.DataFrame, registry: Reg
                                                 confidence=clusters["confidence"],
                                                 **{c: clusters[c] for c in placement})
     facts = _cluster_facts(frame, catch_all, by_orcid)
-    reclaimer = Reclaimer(issued.members) if issued is not None and issued.members else None
+    reclaimer = Reclaimer(issued) if issued is not None and issued.members else None
     keys_of: dict[str, list[str]] = {}
     if reclaimer is not None:
         for cluster, key in zip(frame["cluster"].astype(str), mention_keys(frame)):
@@ -180,7 +180,7 @@ def assign_persons(mentions: pd.DataFrame, clusters: pd.DataFrame, registry: Reg
                 facts_ = facts[cluster]
                 person = kept_ids.get(cluster, "")
                 if (not person or person in taken) and reclaimer is not None:
-                    person = next((p for p in reclaimer.candidates(keys_of[cluster])
+                    person = next((p for p in reclaimer.candidates(keys_of[cluster], slug)
                                    if p not in taken and p not in held_by_label), "")
                 if not person or person in taken:
                     person = propose_id(slug, reserved, facts_.earliest_affiliation,
