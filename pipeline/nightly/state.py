@@ -258,7 +258,7 @@ class NightlyState:
         try:
             if not path.is_file():  # a pipe would hang the night, a device fill the memory
                 raise LedgerError("missing, or not a regular file")
-            if path.stat().st_size > MAX_LEDGER_BYTES:  # the shared snapshot's: under 1 MB
+            if path.stat().st_size > MAX_LEDGER_BYTES:  # the shared snapshot's: about 1 MB
                 raise LedgerError(f"larger than {MAX_LEDGER_BYTES:,} bytes")
             return IssuedIds.from_json(path.read_text(encoding="utf-8")).union(last_night)
         except (OSError, UnicodeDecodeError, LedgerError) as error:

@@ -1,9 +1,9 @@
 """The shape of `proposals.json`, as `outputs.py` writes it, for the commands that read it
-(`review`, `graphs`): a file that does not have it is an error naming the place
+(`review`, `graphs`, `export`): a file that does not have it is an error naming the place
 (`$.splits[3].clusters[0].papers[2].year`), never a crash halfway through writing.
 
-msgspec checks the shape (types, required fields, allowed values); the few rules a type
-cannot say (a confidence between 0 and 1, a year span of two) are checked after it.
+msgspec checks the shape (types, required fields, allowed values and ranges); the one rule
+a type cannot say (a year span of two, in order) is checked after it.
 """
 
 from __future__ import annotations
