@@ -10,7 +10,8 @@
         models.pickle       what `resolve` learnt (`carryover.LearntModels`)
         pair_evidence.npz   pair evidence of the names split (`resolve/pair_evidence.py`)
         issued.json         every label and new person's id given out on any night
-                            (`resolve/issued_ids.py`): a retired one is never given again
+                            (`resolve/issued_ids.py`): a retired one goes to no other
+                            group of papers
         manifest.json       input digests, settings, code digest, how the night ran, and the
                             digest of every file above (a mismatch: the state is not used)
     STATE/report.md, STATE/report.json   the last night's change report
