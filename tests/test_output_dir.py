@@ -189,12 +189,14 @@ def test_an_interrupt_as_an_evaluation_makes_its_work_directory_leaves_none(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from pipeline.evaluate import modes
 
+    make = atomic.make_staging_dir
+
     def made_then_interrupted(path: Path) -> Path:
-        made = atomic.make_staging_dir(path)
+        made = make(path)
         os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C before the caller knows the directory
         return made
 
-    monkeypatch.setattr(modes, "make_staging_dir", made_then_interrupted)
+    monkeypatch.setattr(atomic, "make_staging_dir", made_then_interrupted)
     with pytest.raises(KeyboardInterrupt):
         with modes.work_dir(tmp_path, "as-user"):
             raise AssertionError("the block must not run")

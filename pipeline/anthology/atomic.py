@@ -214,6 +214,20 @@ def make_staging_dir(target: Path) -> Path:
         return staging
 
 
+@contextmanager
+def staging_dir(target: Path) -> Iterator[Path]:
+    """A staging directory beside `target` (`make_staging_dir`) for the block, removed however
+    the block ends, even by an interrupt the instant after it was made."""
+    staging: Path | None = None
+    try:
+        with signals_deferred():  # made and recorded, or neither
+            staging = make_staging_dir(target)
+        yield staging
+    finally:
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
+
+
 def _staging_dirs_by_age(target: Path) -> list[tuple[float, Path]]:
     """(mtime, path) of the staging directories `make_staging_dir` made for `target` that
     are still there, newest first: a name it could have given and its marker inside, so

@@ -12,16 +12,15 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
 from pipeline.anthology.atomic import (
-    make_staging_dir,
     remove_staging_dirs,
     signals_deferred,
+    staging_dir,
     stale_staging_dirs,
 )
 from pipeline.errors import AnthologyResolveError
@@ -161,10 +160,7 @@ def write_dir_atomically(out: Path, fill: Callable[[Path], T]) -> T:
     out = replaceable_dir_path(str(out))
     out.parent.mkdir(parents=True, exist_ok=True)
     recover_killed_output(out)
-    staging: Path | None = None
-    try:
-        with signals_deferred():  # made and recorded, or neither
-            staging = make_staging_dir(out)
+    with staging_dir(out) as staging:
         new = staging / "new"
         new.mkdir()
         result = fill(new)
@@ -181,9 +177,6 @@ def write_dir_atomically(out: Path, fill: Callable[[Path], T]) -> T:
                 if previous.exists():
                     os.replace(previous, out)
                 raise
-    finally:
-        if staging is not None:
-            shutil.rmtree(staging, ignore_errors=True)
     return result
 
 

@@ -14,11 +14,7 @@ import tarfile
 from collections.abc import Callable
 from pathlib import Path
 
-from pipeline.anthology.atomic import (
-    make_staging_dir,
-    remove_stale_staging_dirs,
-    signals_deferred,
-)
+from pipeline.anthology.atomic import remove_stale_staging_dirs, staging_dir
 from pipeline.anthology.snapshot import SnapshotNotFoundError, find_data_dir
 from pipeline.errors import AnthologyResolveError
 
@@ -50,17 +46,11 @@ def _clone(repository: str, target: Path) -> None:
 def _build_beside(target: Path, build: Callable[[Path], None]) -> None:
     """`build` a snapshot into `new` in a staging directory beside `target`, check it, and
     rename it into place; the staging directory is removed whatever happens."""
-    staging: Path | None = None
-    try:
-        with signals_deferred():  # made and recorded, or neither
-            staging = make_staging_dir(target)
+    with staging_dir(target) as staging:
         (staging / "new").mkdir()
         build(staging / "new")
         find_data_dir(staging / "new")
         (staging / "new").rename(target)
-    finally:
-        if staging is not None:
-            shutil.rmtree(staging, ignore_errors=True)
 
 
 def prepare_snapshot(target: Path, tarball: Path | None,

@@ -24,11 +24,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from pipeline.anthology.atomic import (
-    make_staging_dir,
-    remove_stale_staging_dirs,
-    signals_deferred,
-)
+from pipeline.anthology.atomic import remove_stale_staging_dirs, staging_dir
 from pipeline.anthology.curation import curation_of, fold_of
 from pipeline.anthology.snapshot import Snapshot
 from pipeline.evaluate import as_user
@@ -111,11 +107,5 @@ def work_dir(work_parent: Path, name: str) -> Iterator[Path]:
     copy of the snapshot is a few hundred MB)."""
     work_parent.mkdir(parents=True, exist_ok=True)
     remove_stale_staging_dirs(work_parent / name)
-    work: Path | None = None
-    try:
-        with signals_deferred():  # made and known here, or neither
-            work = make_staging_dir(work_parent / name)
+    with staging_dir(work_parent / name) as work:
         yield work
-    finally:
-        if work is not None:
-            shutil.rmtree(work, ignore_errors=True)
