@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from pipeline.resolve.stable_ids import KEY
+
 LEDGER_FORMAT = "anthology-resolve-issued-ids-v1"
 
 
@@ -45,7 +47,7 @@ class IssuedIds:
             if name and number.isdigit():
                 labels.setdefault(name, set()).add(int(number))
         new = assignments.loc[assignments["status"] == "new",
-                              ["cluster", "person", *MENTION_KEY]].dropna()
+                              ["cluster", "person", *KEY]].dropna()
         members: dict[str, set[str]] = {}
         for person, key in zip(new["person"].astype(str), mention_keys(new)):
             members.setdefault(person, set()).add(key)
@@ -97,9 +99,6 @@ class IssuedIds:
         return cls({str(name): frozenset(numbers) for name, numbers in labels.items()},
                    {str(label): person for label, person in persons.items()},
                    {str(person): frozenset(keys) for person, keys in members.items()})
-
-
-MENTION_KEY = ["paper", "role", "position"]
 
 
 def mention_keys(frame: pd.DataFrame) -> list[str]:
