@@ -397,3 +397,26 @@ def test_review_shows_a_merge_without_a_canonical_name(
     assert main(["-q", "review", "--anthology", str(anthology), "--no-cache", "--resolution",
                  str(edited), "--out", str(tmp_path / "review")]) == 0
     assert "Wei Zhang" in (tmp_path / "review" / "variants.html").read_text()
+
+
+def test_review_says_which_merges_spell_out_initials(
+        resolved: tuple[Path, Path], tmp_path: Path) -> None:
+    """Such a merge may have a low confidence: the page says why it is proposed."""
+    anthology, resolution = resolved
+    document = json.loads((resolution / "proposals.json").read_text())
+    link = {"from": "a", "to": "b", "names": ["d-moldovan", "dan-moldovan"],
+            "kind": "abbreviation", "confidence": 0.6}
+    document["variants"]["merges"] = [
+        {"persons": ["a", "b"], "names": [{"first": "Dan", "last": "Moldovan", "mentions": 2}],
+         "links": [{**link, "sole_expansion": True}]},
+        {"persons": ["c", "d"], "names": [{"first": "Ann", "last": "Lee", "mentions": 2}],
+         "links": [{**link, "names": ["a-lee", "ann-lee"], "sole_expansion": False}]}]
+    edited = tmp_path / "resolution"
+    edited.mkdir()
+    (edited / "proposals.json").write_text(json.dumps(document))
+    (edited / "assignments.csv").write_bytes((resolution / "assignments.csv").read_bytes())
+    assert main(["-q", "review", "--anthology", str(anthology), "--no-cache", "--resolution",
+                 str(edited), "--out", str(tmp_path / "review")]) == 0
+    page = (tmp_path / "review" / "variants.html").read_text()
+    assert page.count("the only spelling-out of initials") == 1
+    assert page.index("Dan Moldovan") < page.index("the only spelling-out") < page.index("Ann Lee")

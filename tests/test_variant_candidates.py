@@ -81,3 +81,24 @@ def test_candidates_are_sorted_distinct_pairs_of_known_slugs(names: list[tuple[s
     pairs = [(c.first, c.second) for c in candidates]
     assert pairs == sorted(set(pairs))
     assert all(a < b and a in slugs and b in slugs for a, b in pairs)
+
+
+def _sole(names: list[tuple[str, str]]) -> dict[tuple[str, str], bool]:
+    rows = [(name_slug(first, last), first, last) for first, last in names]
+    return {(c.first, c.second): c.sole_expansion for c in candidate_pairs(rows)}
+
+
+def test_an_initial_spelt_out_by_one_name_only_is_a_sole_expansion() -> None:
+    sole = _sole([("D.", "Moldovan"), ("Dan", "Moldovan"), ("Dan I.", "Moldovan"),
+                  ("A. L.", "Guenet"), ("Anne-Laure", "Guenet")])
+    assert sole[("d-moldovan", "dan-moldovan")]
+    assert sole[("a-l-guenet", "anne-laure-guenet")]
+    # Another number of given names is no spelling-out of these initials.
+    assert not sole[("d-moldovan", "dan-i-moldovan")]
+    assert not sole[("dan-i-moldovan", "dan-moldovan")]
+
+
+def test_an_initial_two_names_spell_out_is_no_sole_expansion() -> None:
+    sole = _sole([("D.", "Moldovan"), ("Dan", "Moldovan"), ("Doina", "Moldovan")])
+    assert not sole[("d-moldovan", "dan-moldovan")]
+    assert not sole[("d-moldovan", "doina-moldovan")]

@@ -25,11 +25,15 @@ def _people(prefix: str, n: int) -> list[Author]:
 ZIELINSKI_ORCID = "0000-0003-1415-9269"
 
 
-def _variants_snapshot(root: Path, zielinski_orcid: str | None = ZIELINSKI_ORCID) -> Path:
+def _variants_snapshot(root: Path, zielinski_orcid: str | None = ZIELINSKI_ORCID,
+                       gisli: bool = False) -> Path:
     """Héctor Martínez Alonso writes as "Hector Martinez" too, with the same coauthors and
     topic; Anna Kowalczyk and A. Kowalczyk share coauthors but have different ORCIDs; Li Na
     and Na Li are two authors of one paper; Bo Chen and Bo Cheng share nothing; Tomasz
-    Zielinski becomes T. Zielinski with new coauthors and a new topic, under one ORCID."""
+    Zielinski becomes T. Zielinski with new coauthors, a new topic and a new venue (no path
+    joins the two in the graph), under one ORCID; G. Magnusdottir writes one paper in the
+    venue where Gudrun Magnusdottir writes later, with other coauthors (with `gisli`, Gisli
+    Magnusdottir writes there too)."""
     lab = _people("Lab", 3)
     other = _people("Other", 3)
     sea, sky = _people("Sea", 3), _people("Sky", 3)
@@ -58,8 +62,20 @@ def _variants_snapshot(root: Path, zielinski_orcid: str | None = ZIELINSKI_ORCID
                   "Image captioning.") if year < 2016 else
             Paper(f"Bo Cheng on law {year}", [Author("Bo", "Cheng"), Author("Yan", "Law")],
                   "Legal documents."),
-            zielinski,
         ]
+        if year == 2012:
+            papers.append(Paper("Machine translation resources", [
+                Author("G.", "Magnusdottir"), *_people("Early", 2)], "Lexicons for MT."))
+        elif year % 2 or (year == 2014 and not gisli):
+            papers.append(Paper(f"Translation memories {year}", [
+                Author("Gudrun", "Magnusdottir"), other[year % 3]], "Translation memories."))
+        elif year == 2014:
+            papers.append(Paper("Speech corpora", [Author("Gisli", "Magnusdottir")],
+                                "Recorded speech."))
+        if early:
+            papers.append(zielinski)
+        else:
+            volumes.append(Volume(f"{year}.stars", "main", year, "stars", [zielinski]))
         volumes.append(Volume(f"{year}.tiny", "main", year, "tiny", papers))
     volumes.append(common_name_fillers("Bo", "Chen"))
     return write_snapshot(root, volumes)
@@ -120,6 +136,15 @@ def test_a_shared_orcid_merges_two_strings_the_graph_alone_would_not(
                    for names in _merged_names(without))
 
 
+def test_the_only_spelling_out_of_an_initial_is_merged_with_a_path_in_the_graph(
+        variants: dict[str, object], tmp_path: Path) -> None:
+    assert {"G. Magnusdottir", "Gudrun Magnusdottir"} in _merged_names(variants)
+    snapshot = read_snapshot(_variants_snapshot(tmp_path / "anthology", gisli=True))
+    write_outputs(resolve(snapshot, ResolveSettings()), snapshot, tmp_path / "out")
+    with_gisli = json.loads((tmp_path / "out" / "proposals.json").read_text())["variants"]
+    assert not any("G. Magnusdottir" in names for names in _merged_names(with_gisli))
+
+
 def test_two_authors_of_one_paper_are_never_merged(variants: dict[str, object]) -> None:
     for names in _merged_names(variants):
         assert not {"Li Na", "Na Li"} <= names
@@ -162,7 +187,7 @@ def test_export_writes_the_merge_into_the_registry(tmp_path: Path) -> None:
     kowalczyk = exported.mentions[exported.mentions["last"] == "Kowalczyk"]
     assert kowalczyk["person"].nunique() == 2
     summary = (tmp_path / "res" / "pr-summary-legacy.md").read_text()
-    assert "## Name variants merged (2 persons)" in summary
+    assert "## Name variants merged (3 persons)" in summary
 
 
 def test_export_can_leave_variants_out(tmp_path: Path) -> None:
@@ -418,3 +443,45 @@ def test_a_merge_needs_the_log_odds_and_the_graphs_own_support(
         evidence: float, prior: float, same_orcid: bool, merged: bool) -> None:
     decision = merge_decisions(np.array([evidence]), np.array([prior]), np.array([same_orcid]))
     assert decision.tolist() == [merged]
+
+
+@pytest.mark.parametrize(("evidence", "prior", "sole", "linked", "merged"), [
+    # "D. Moldovan" / "Dan Moldovan", no other Moldovan with a D, a venue or coauthor path
+    # between them: evidence short of "two people, 95% likely" does not stop the merge.
+    (-2.5, 2.0, True, True, True),
+    # Evidence that two people are 95% likely (log-odds -2.94) does.
+    (-3.5, 2.0, True, True, False),
+    # So does the lack of any path between the two in the graph,
+    (-0.5, 2.0, True, False, False),
+    # a name more likely several people's than one's,
+    (-0.5, -0.5, True, True, False),
+    # and another name spelling out the same initials.
+    (-0.5, 2.0, False, True, False),
+])
+def test_the_only_spelling_out_of_initials_merges_unless_the_graph_says_two_people(
+        evidence: float, prior: float, sole: bool, linked: bool, merged: bool) -> None:
+    decision = merge_decisions(np.array([evidence]), np.array([prior]), np.array([False]),
+                               np.array([sole]), np.array([linked]))
+    assert decision.tolist() == [merged]
+
+
+def test_a_night_scores_again_every_pair_whose_sole_spelling_out_may_have_changed() -> None:
+    from pipeline.resolve.variant_candidates import Candidate
+    from pipeline.resolve.variant_decision import VariantLink
+    from pipeline.resolve.variants import KeptLinks
+
+    def link(first: str, second: str, sole: bool) -> VariantLink:
+        return VariantLink(f"{first}#0", f"{second}#0", first, second, "abbreviation", -1.0,
+                           2.0, "merge", {}, sole)
+
+    # Last night D. Moldovan had one spelling-out; tonight Doina Moldovan arrived.
+    kept = KeptLinks([link("d-moldovan", "dan-moldovan", True),
+                      link("a-kaur", "amrit-kaur", False)], frozenset({"doina-moldovan"}))
+    tonight = [Candidate("d-moldovan", "dan-moldovan", "abbreviation"),
+               Candidate("d-moldovan", "doina-moldovan", "abbreviation"),
+               Candidate("a-kaur", "amrit-kaur", "abbreviation"),
+               Candidate("b-oshea", "brid-oshea", "abbreviation", sole_expansion=True)]
+    rescored = {(c.first, c.second) for c in kept.to_score(tonight)}
+    # No longer the only one; a new name; the only one now (whatever it was last night).
+    assert rescored == {("d-moldovan", "dan-moldovan"), ("d-moldovan", "doina-moldovan"),
+                        ("b-oshea", "brid-oshea")}

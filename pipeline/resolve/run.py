@@ -222,8 +222,10 @@ def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool =
     if settings.names:
         variant_candidates = [c for c in variant_candidates if c.first in settings.names
                               or c.second in settings.names]
-    to_score = variant_candidates if changed is None else [
-        c for c in variant_candidates if c.first in changed or c.second in changed]
+    kept_links = KeptLinks(list(carry.links), changed) \
+        if changed is not None and carry is not None else None
+    to_score = variant_candidates if kept_links is None else kept_links.to_score(
+        variant_candidates)
     # The graph's counts are reported (a night that reuses its models skips them); on a
     # large snapshot the graph is built in another process, on the core the stages below
     # leave idle (forked here: no thread runs yet, and the name candidates are done).
@@ -385,8 +387,7 @@ def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool =
             context, variant_synthetic, settings.seed, catch_all,
             registry_orcids,
             model=learnt.variants if learnt is not None else None,
-            kept=KeptLinks(list(carry.links), changed)
-            if changed is not None and carry is not None else None)
+            kept=kept_links)
         log.info("name variants: %d candidate pairs, %d merges into %d persons, %d similar "
                  "links", len(variant_candidates),
                  sum(1 for link in variants.links if link.decision == "merge"),

@@ -200,6 +200,9 @@ class Candidate:
     second: str
     kind: VariantKind
     commonness: float = 0.0  # see `NameCounts.commonness`
+    # One name is the other with its given names cut to initials ("D. Moldovan" / "Dan
+    # Moldovan"), and no other name string of the snapshot spells those initials out.
+    sole_expansion: bool = False
 
 
 @dataclass(frozen=True)
@@ -290,8 +293,42 @@ def _candidate_pairs(names: Iterable[tuple[str, str | None, str]]) -> list[Candi
             for a, b in _compatible_given_names(groups):
                 check(a, b)
     counts = NameCounts.of(tokens.values())
-    return [Candidate(a, b, kind, max(counts.commonness(tokens[a]), counts.commonness(tokens[b])))
+    expanded_by = _expansions(found, tokens)
+    return [Candidate(a, b, kind, max(counts.commonness(tokens[a]), counts.commonness(tokens[b])),
+                      len(expanded_by.get(a, ())) == 1 and b in expanded_by[a]
+                      or len(expanded_by.get(b, ())) == 1 and a in expanded_by[b])
             for (a, b), kind in sorted(found.items())]
+
+
+def spells_out(short: NameTokens, long: NameTokens) -> bool:
+    """`long` is `short` with each initial of its given names written out: the same family
+    names, as many given names, at least one of them in full.
+
+    >>> spells_out(NameTokens.of("D.", "Moldovan"), NameTokens.of("Dan", "Moldovan"))
+    True
+    >>> spells_out(NameTokens.of("A. L.", "Guenet"), NameTokens.of("Anne-Laure", "Guenet"))
+    True
+    >>> spells_out(NameTokens.of("D.", "Moldovan"), NameTokens.of("Dan I.", "Moldovan"))
+    False
+    """
+    return (short.family == long.family and len(short.given) == len(long.given) > 0
+            and all(len(g) == 1 for g in short.given)
+            and any(len(g) > 1 for g in long.given)
+            and all(g.startswith(s) for s, g in zip(short.given, long.given)))
+
+
+def _expansions(found: dict[tuple[str, str], VariantKind], tokens: dict[str, NameTokens]
+                ) -> dict[str, set[str]]:
+    """Per slug of initials, the candidate slugs that spell them out (every such slug is a
+    candidate: they share an initial-and-family-name key)."""
+    expanded_by: dict[str, set[str]] = defaultdict(set)
+    for (a, b), kind in found.items():
+        if kind == "abbreviation":
+            if spells_out(tokens[a], tokens[b]):
+                expanded_by[a].add(b)
+            elif spells_out(tokens[b], tokens[a]):
+                expanded_by[b].add(a)
+    return expanded_by
 
 
 def _one_edit_apart(token_of: dict[str, str]) -> Iterable[tuple[str, str]]:

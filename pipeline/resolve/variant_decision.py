@@ -20,8 +20,10 @@ itself), and every pair of units across the two slugs is scored
   "Benhamadou" / "Ben Hamadou".
 
 A pair is a `merge` when the log-odds reach `MERGE_LOGIT` and the graph evidence alone is
-positive too (the strings never suffice: a merge needs the graph's support), or when the two
-units share an ORCID (`SAME_ORCID_PRIOR`: the person's own identifier); a `similar`
+positive too (the strings never suffice: a merge needs the graph's support), when the two
+units share an ORCID (`SAME_ORCID_PRIOR`: the person's own identifier), or when one name is
+the only spelling-out of the other's initials and a path joins them in the graph
+(`merge_decisions`); a `similar`
 link (the registry's field for "possibly the same person") from `SIMILAR_LOGIT`. Never
 merged (cannot-link): units on one paper, with different explicit ids, or with different
 ORCIDs. Merges are taken best first; a unit joins
@@ -53,6 +55,9 @@ KIND_PRIOR: dict[VariantKind, float] = {
 MERGE_LOGIT = float(np.log(0.95 / 0.05))  # a merge must be at least 95% likely
 SIMILAR_LOGIT = 0.0  # a `similar` link: more likely one person than two
 MIN_MERGE_EVIDENCE = 0.0  # the graph's own evidence a merge needs, beside the log-odds
+# The prior (the kind's less the commonness) a name's only spelling-out of its initials needs
+# to merge without positive evidence: the name is expected to be one person's, not several.
+SOLE_EXPANSION_MIN_PRIOR = 0.0
 # Two units with an ORCID in common are one person by the ORCID's own word (their mentions
 # may still be on one paper, or carry other ids: those stay cannot-links). Large enough to
 # merge whatever the graph says, and to be taken before any other merge of the two units.
@@ -73,6 +78,7 @@ class VariantLink:
     prior: float
     decision: str  # "merge" or "similar"
     features: dict[str, float] = field(default_factory=dict)
+    sole_expansion: bool = False  # the candidate's, when the link was scored
 
     @property
     def logit(self) -> float:
@@ -212,7 +218,9 @@ def score_links(mentions: pd.DataFrame, units: pd.Series, candidates: list[Candi
     priors = np.array([KIND_PRIOR[c.kind] - c.commonness for _, _, c in pairs]) + np.where(
         same_orcid, SAME_ORCID_PRIOR, 0.0)
     logits = evidence + priors
-    merge = merge_decisions(evidence, priors, same_orcid)
+    merge = merge_decisions(evidence, priors, same_orcid,
+                            np.array([c.sole_expansion for _, _, c in pairs], dtype=bool),
+                            graph_path(features))
     keep = merge | (logits >= SIMILAR_LOGIT)
     links = []
     for k in np.flatnonzero(keep):
@@ -220,17 +228,40 @@ def score_links(mentions: pd.DataFrame, units: pd.Series, candidates: list[Candi
         links.append(VariantLink(
             u, v, candidate.first, candidate.second, candidate.kind, round(float(evidence[k]), 4),
             round(float(priors[k]), 4), "merge" if merge[k] else "similar",
-            {name: round(float(x), 4) for name, x in zip(CLUSTER_FEATURES, features[k])}))
+            {name: round(float(x), 4) for name, x in zip(CLUSTER_FEATURES, features[k])},
+            candidate.sole_expansion))
     return links
 
 
-def merge_decisions(evidence: np.ndarray, priors: np.ndarray, same_orcid: np.ndarray
-                    ) -> np.ndarray:
+def merge_decisions(evidence: np.ndarray, priors: np.ndarray, same_orcid: np.ndarray,
+                    sole_expansion: np.ndarray | None = None,
+                    linked: np.ndarray | None = None) -> np.ndarray:
     """Per scored pair: a merge? The log-odds must reach MERGE_LOGIT and the graph evidence
     alone must be positive (the strings never merge two names alone), unless the two share
-    an ORCID (its prior included in `priors`)."""
-    return np.asarray((evidence + priors >= MERGE_LOGIT)
-                      & ((evidence > MIN_MERGE_EVIDENCE) | same_orcid))
+    an ORCID (its prior included in `priors`).
+
+    Or the pair is the only spelling-out of an initialled name (`sole_expansion`: "D.
+    Moldovan" / "Dan Moldovan", no other Moldovan with a D): then a path in the graph between
+    the two (`linked`, see `graph_path`), a prior calling the name one person's and evidence
+    that does not make two people 95% likely suffice. The evidence model learnt one person
+    from a career cut at random, whose halves share coauthors; initials are mostly on papers
+    of the 1970s-90s, whose coauthors the spelt-out name's later papers seldom share, so its
+    evidence reads that gap as "two people" (it is negative for most such pairs the curation
+    confirms)."""
+    merge = (evidence + priors >= MERGE_LOGIT) & ((evidence > MIN_MERGE_EVIDENCE) | same_orcid)
+    if sole_expansion is not None and linked is not None:
+        merge |= (sole_expansion & linked & (priors >= SOLE_EXPANSION_MIN_PRIOR)
+                  & (evidence >= -MERGE_LOGIT))
+    return np.asarray(merge)
+
+
+def graph_path(features: np.ndarray) -> np.ndarray:
+    """Per pair of units: a path joins them in the heterogeneous graph, through a shared
+    coauthor, a coauthor of a coauthor, or a venue both published in."""
+    column = {name: k for k, name in enumerate(CLUSTER_FEATURES)}
+    return np.asarray((features[:, column["shared_coauthor_count"]] > 0)
+                      | (features[:, column["two_hop_cosine"]] > 0)
+                      | (features[:, column["venue_jaccard"]] > 0))
 
 
 def settle_links(links: list[VariantLink], mentions: pd.DataFrame, units: pd.Series,

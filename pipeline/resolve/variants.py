@@ -59,6 +59,16 @@ class KeptLinks:
     links: list[VariantLink]
     changed: frozenset[str]
 
+    def to_score(self, candidates: list[Candidate]) -> list[Candidate]:
+        """The candidate pairs to score again: those touching a changed name, and those
+        whose decision rests on other names too: a sole spelling-out of initials now, or one
+        a kept link was scored as (a name that arrived or left may change which it is)."""
+        was_sole = {(link.first_name, link.second_name) for link in self.links
+                    if link.sole_expansion}
+        return [c for c in candidates
+                if c.first in self.changed or c.second in self.changed or c.sole_expansion
+                or (c.first, c.second) in was_sole]
+
 
 @dataclass(frozen=True)
 class VariantProposals:
@@ -105,7 +115,7 @@ def _link(link: VariantLink) -> dict[str, Any]:
     return {"from": link.first, "to": link.second, "names": [link.first_name, link.second_name],
             "kind": link.kind, "confidence": round(link.confidence, 4),
             "evidence": round(link.evidence, 4), "prior": round(link.prior, 4),
-            "features": link.features}
+            "sole_expansion": link.sole_expansion, "features": link.features}
 
 
 def find_variants(mentions: pd.DataFrame, papers: pd.DataFrame, units: pd.Series, seed: int,
@@ -140,15 +150,11 @@ def propose_variants(mentions: pd.DataFrame, units: pd.Series, candidates: list[
         if synthetic is None:
             raise ValueError("propose_variants needs synthetic blocks or a learnt model")
         model = ClusterModel.fit(context, synthetic, seed=seed, cut="random")
-    to_score = candidates if kept is None else [
-        c for c in candidates if c.first in kept.changed or c.second in kept.changed]
+    to_score = candidates if kept is None else kept.to_score(candidates)
     scored = score_links(mentions, units, to_score, context, model, catch_all, unit_orcid)
     if kept is not None:
-        current = {(c.first, c.second) for c in candidates}
-        scored += [link for link in kept.links
-                   if (link.first_name, link.second_name) in current
-                   and link.first_name not in kept.changed
-                   and link.second_name not in kept.changed]
+        rest = {(c.first, c.second) for c in candidates} - {(c.first, c.second) for c in to_score}
+        scored += [link for link in kept.links if (link.first_name, link.second_name) in rest]
     links = settle_links(scored, mentions, units, candidates, catch_all, unit_orcid)
     persons = merged_persons(links)
     linked = {u for link in links for u in (link.first, link.second)}

@@ -194,6 +194,7 @@ def _merge_rows(merges: Iterable[dict[str, Any]], with_pages: set[str]
             "persons": merge.get("persons", []),
             "confidence": min((float(link.get("confidence", 0.0)) for link in links),
                               default=0.0),
+            "sole_expansion": any(link.get("sole_expansion") is True for link in links),
             "slugs": [(s, s in with_pages) for s in slugs]})
     rows.sort(key=lambda r: (r["confidence"], r["canonical"]))
     return rows
