@@ -373,6 +373,22 @@ def test_a_damaged_state_means_a_full_night_that_keeps_the_ids(
     assert _night(root, state)["run"]["reason"] == "no usable earlier state"  # type: ignore
 
 
+def test_a_damaged_state_on_an_unchanged_snapshot_is_reported_once(
+        two_nights: tuple[Path, Path, Path], caplog: pytest.LogCaptureFixture) -> None:
+    root, state, _ = two_nights
+    models = state / "run" / "models.pickle"
+    models.write_bytes(models.read_bytes()[:100])
+    with caplog.at_level(logging.WARNING):
+        assert _night(root, state)["run"]["mode"] == "full"  # type: ignore[index]
+    assert caplog.text.count("does not match its manifest") == 1
+    manifest = json.loads((state / "run" / "manifest.json").read_text())
+    (state / "run" / "manifest.json").write_text(json.dumps({**manifest, "names": "many"}))
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        assert _night(root, state)["run"]["mode"] == "full"  # type: ignore[index]
+    assert caplog.text.count("is not a manifest this version wrote") == 1
+
+
 def test_a_night_killed_between_the_two_renames_of_its_save_is_put_back(
         two_nights: tuple[Path, Path, Path]) -> None:
     root, state, _ = two_nights

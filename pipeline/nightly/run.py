@@ -68,9 +68,10 @@ def _night(anthology: Path, data_dir: Path, state: NightlyState, settings: Resol
     inputs = input_digests(data_dir)
     # As JSON reads it back (a tuple becomes a list), to compare with the stored one.
     config = json.loads(json.dumps({"settings": asdict(settings), "code": code_digest()}))
-    manifest = state.manifest()
+    # Quietly: a state that cannot be used is reported once, by the night that loads it.
+    manifest = state.manifest(warn=False)
     if not full and manifest is not None and manifest.get("inputs") == inputs \
-            and manifest.get("config") == config and state.intact(manifest):
+            and manifest.get("config") == config and state.intact(manifest, warn=False):
         log.info("the snapshot, code and settings are as the last night left them: nothing "
                  "to recompute (results in %s)", state.run_dir)
         report = build_report(

@@ -163,9 +163,9 @@ class NightlyState:
                     break
         remove_staging_dirs(staging_dirs(self.run_dir))
 
-    def manifest(self) -> dict[str, Any] | None:
+    def manifest(self, warn: bool = True) -> dict[str, Any] | None:
         """The last night's manifest, or None when missing, unreadable or not of the shape
-        this version writes."""
+        this version writes (logged unless not `warn`)."""
         try:
             manifest = json.loads((self.run_dir / "manifest.json").read_text(encoding="utf-8"))
         except (OSError, ValueError):
@@ -175,22 +175,27 @@ class NightlyState:
         shapes = {"inputs": dict, "files": dict, "config": dict, "names": int,
                   "problems": list, "registry_format": str, "mode": str}
         if not all(isinstance(manifest.get(key), kind) for key, kind in shapes.items()):
-            log.warning("%s is not a manifest this version wrote; this night runs in full",
-                        self.run_dir / "manifest.json")
+            if warn:
+                log.warning("%s is not a manifest this version wrote; this night runs in "
+                            "full", self.run_dir / "manifest.json")
             return None
         return manifest
 
-    def intact(self, manifest: dict[str, Any]) -> bool:
-        """Every result file is there with the digest its manifest recorded (logged if not)."""
+    def intact(self, manifest: dict[str, Any], warn: bool = True) -> bool:
+        """Every result file is there with the digest its manifest recorded (logged if not,
+        unless not `warn`)."""
         files = manifest.get("files", {})
         for name in (*RESOLUTION_FILES, *STATE_FILES):
             path = self.run_dir / name
             if name not in files and not path.exists():
-                log.warning("%s has no %s: an earlier version of the tool wrote it; this "
-                            "night runs in full", self.run_dir, name)
+                if warn:
+                    log.warning("%s has no %s: an earlier version of the tool wrote it; this "
+                                "night runs in full", self.run_dir, name)
                 return False
             if not path.is_file() or files.get(name) != file_sha256(path):
-                log.warning("%s does not match its manifest; this night runs in full", path)
+                if warn:
+                    log.warning("%s does not match its manifest; this night runs in full",
+                                path)
                 return False
         return True
 
