@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import resources
@@ -25,6 +26,7 @@ from typing import Any
 import jinja2
 import pandas as pd
 
+from pipeline.anthology.names import canonical_name
 from pipeline.anthology.orcids import clean_orcid, orcid_key
 from pipeline.anthology.registry import CATCH_ALL_COMMENT, Registry, unverified_id
 from pipeline.anthology.snapshot import Snapshot
@@ -98,14 +100,26 @@ def _merged_names(merges: Iterable[dict[str, Any]]) -> dict[str, list[str]]:
     (export lists them in the merged person's entry)."""
     merged: dict[str, list[str]] = {}
     for merge in merges:
-        canonical = merge.get("canonical") or {}
-        first = f"{canonical.get('first', '')} {canonical.get('last', '')}".strip()
+        first = _canonical(merge)
         names = sorted((f"{n.get('first', '')} {n.get('last', '')}".strip(),
                         int(n.get("mentions", 0))) for n in merge.get("names", []))
         ordered = [first] + [n for n, _ in sorted(names, key=lambda n: -n[1]) if n != first]
         for person in merge.get("persons", []):
             merged[str(person)] = ordered
     return merged
+
+
+def _canonical(merge: dict[str, Any]) -> str:
+    """The merge's canonical name; where a hand-edited file gives none (`null`, which
+    export takes), the one export would choose from its name strings."""
+    canonical = merge.get("canonical") or {}
+    named = f"{canonical.get('first', '')} {canonical.get('last', '')}".strip()
+    counts: Counter[tuple[str, str]] = Counter()
+    for n in merge.get("names", []):
+        counts[(str(n.get("first", "")), str(n.get("last", "")))] += int(n.get("mentions", 0))
+    if named or not counts:
+        return named
+    return " ".join(part for part in canonical_name(counts) if part)
 
 
 def _page_data(split: dict[str, Any], registry: Registry,
@@ -185,9 +199,8 @@ def _merge_rows(merges: Iterable[dict[str, Any]], with_pages: set[str]
     for merge in merges:
         links = merge.get("links", [])
         slugs = sorted({n for link in links for n in link.get("names", [])})
-        canonical = merge.get("canonical") or {}
         rows.append({
-            "canonical": f"{canonical.get('first', '')} {canonical.get('last', '')}".strip(),
+            "canonical": _canonical(merge),
             "names": [f"{n.get('first', '')} {n.get('last', '')}".strip()
                       for n in merge.get("names", [])],
             "mentions": sum(int(n.get("mentions", 0)) for n in merge.get("names", [])),
