@@ -174,7 +174,8 @@ def test_bad_decisions_are_refused_with_the_place_and_nothing_is_written(
 
 @pytest.mark.parametrize("damage", ["year", "display", "variants", "confidence", "nan",
                                     "infinity", "mentions", "1e999", "negative size", "size 10^400",
-                                    "years backwards", "year 10^20", "link confidence"])
+                                    "years backwards", "year 10^20", "link confidence",
+                                    "fit 5", "pinned over size"])
 def test_review_graphs_and_export_refuse_proposals_of_another_shape(
         resolved: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str],
         damage: str) -> None:
@@ -211,6 +212,12 @@ def test_review_graphs_and_export_refuse_proposals_of_another_shape(
         split["clusters"][0]["papers"][0]["year"] = 10 ** 20
     elif damage == "link confidence":
         document["variants"]["similar"] = [{"from": "a", "to": "b", "confidence": 5.0}]
+    elif damage == "fit 5":  # a mean same-person probability
+        split["clusters"][0]["papers"][0]["fit"] = 5.0
+        place = "$.splits[0].clusters[0].papers[0].fit"
+    elif damage == "pinned over size":
+        split["clusters"][0]["pinned"] = split["clusters"][0]["size"] + 1
+        place = "$.splits[0].clusters[0].pinned must not exceed its size"
     else:
         split["clusters"][0]["confidence"] = 7
     broken = tmp_path / "resolution"

@@ -2,8 +2,9 @@
 (`review`, `graphs`, `export`): a file that does not have it is an error naming the place
 (`$.splits[3].clusters[0].papers[2].year`), never a crash halfway through writing.
 
-msgspec checks the shape (types, required fields, allowed values and ranges); the one rule
-a type cannot say (a year span of two, in order) is checked after it.
+msgspec checks the shape (types, required fields, allowed values and ranges); the rules a
+type cannot say (a year span of two, in order; no more pinned mentions than mentions) are
+checked after it.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ class _Paper(msgspec.Struct, forbid_unknown_fields=False):
     pinned: Literal["id", "orcid"] | None
     curated_id: str | None
     orcid: str | None
-    fit: float
+    fit: Probability  # the mean same-person probability to the rest of its cluster
     nearest: str | None
     margin: float | None
     as_written: str = msgspec.field(name="as", default="")
@@ -122,6 +123,9 @@ def check_proposals(document: object, path: Path, need_splits: bool = True) -> N
     for k, split in enumerate(proposals.splits):
         for j, cluster in enumerate(split.clusters):
             where = f"$.splits[{k}].clusters[{j}]"
+            if cluster.pinned > cluster.size:
+                raise InputError([Problem(str(path), None, f"{where}.pinned must not exceed "
+                                          f"its size ({cluster.size})", str(cluster.pinned))])
             years = cluster.evidence.years
             if len(years) not in (0, 2) or (years and years[0] > years[1]):
                 raise InputError([Problem(str(path), None, f"{where}.evidence.years must be "
