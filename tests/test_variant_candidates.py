@@ -102,3 +102,17 @@ def test_an_initial_two_names_spell_out_is_no_sole_expansion() -> None:
     sole = _sole([("D.", "Moldovan"), ("Dan", "Moldovan"), ("Doina", "Moldovan")])
     assert not sole[("d-moldovan", "dan-moldovan")]
     assert not sole[("d-moldovan", "doina-moldovan")]
+
+
+def test_a_registry_name_spelling_out_the_initials_too_makes_no_sole_expansion() -> None:
+    rows = [(name_slug(first, last), first, last)
+            for first, last in [("E.", "Bertino"), ("Enrico", "Bertino")]]
+    [alone] = candidate_pairs(rows)
+    assert alone.sole_expansion
+    # The registry gives "E. Bertino" to Elisa Bertino, a name no mention uses.
+    [with_registry] = candidate_pairs(rows, [("Elisa", "Bertino"), ("Enrico", "Bertino")])
+    assert (with_registry.first, with_registry.second) == ("e-bertino", "enrico-bertino")
+    assert not with_registry.sole_expansion
+    # A registry name the mentions use already counts once.
+    [same] = candidate_pairs(rows, [("Enrico", "Bertino"), ("E.", "Bertino")])
+    assert same.sole_expansion

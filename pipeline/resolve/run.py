@@ -142,8 +142,8 @@ def _in_background(task: Callable[[], R], snapshot: Snapshot, workers: int) -> B
 def start_name_candidates(snapshot: Snapshot, workers: int) -> Background[list[Candidate]]:
     """The candidate pairs of name strings, found in another process on a large snapshot
     (they need only the names) while the caller goes on: hand the result to `resolve`."""
-    mentions = snapshot.mentions
-    return _in_background(lambda: name_candidates(mentions), snapshot, workers)
+    mentions, registry = snapshot.mentions, snapshot.registry
+    return _in_background(lambda: name_candidates(mentions, registry), snapshot, workers)
 
 
 def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool = False,

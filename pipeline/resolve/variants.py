@@ -24,6 +24,7 @@ import pandas as pd
 
 from pipeline.anthology.columns import isin
 from pipeline.anthology.names import canonical_name
+from pipeline.anthology.registry import Registry
 from pipeline.resolve.ambiguity import name_commonness
 from pipeline.resolve.authorship import Authorship
 from pipeline.resolve.cluster_merge import ClusterModel
@@ -38,12 +39,17 @@ from pipeline.resolve.variant_decision import (
 )
 
 
-def name_candidates(mentions: pd.DataFrame) -> list[Candidate]:
+def name_candidates(mentions: pd.DataFrame, registry: Registry | None = None
+                    ) -> list[Candidate]:
     """Candidate pairs among every name slug of the table (its first spelling in table order
-    stands for the slug)."""
+    stands for the slug); the `registry`'s names only tell which spellings-out of initials
+    are the only ones (`candidate_pairs`)."""
     names = mentions.drop_duplicates("slug")
+    known = [] if registry is None else [(name.first, name.last)
+                                         for person in registry.persons.values()
+                                         for name in person.names]
     return candidate_pairs(zip(names["slug"].tolist(), names["first"].fillna("").tolist(),
-                               names["last"].tolist()))
+                               names["last"].tolist()), known)
 
 
 def candidate_rows(mentions: pd.DataFrame, candidates: list[Candidate]) -> np.ndarray:
