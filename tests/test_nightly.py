@@ -620,7 +620,7 @@ def test_the_ledger_of_issued_ids_grows_night_by_night_and_survives_a_damaged_st
                                                                                         None)))
     caplog.set_level(logging.WARNING)
     monkeypatch.setattr(state_module, "MAX_LEDGER_BYTES", 10_000)
-    for damage in ("{", "fifo", " " * 20_000):
+    for damage in ("{", "fifo", " " * 20_000, "nope"):
         ledger.unlink()
         if damage == "fifo":
             os.mkfifo(ledger)  # reading it would wait for a writer forever
@@ -631,6 +631,13 @@ def test_the_ledger_of_issued_ids_grows_night_by_night_and_survives_a_damaged_st
         assert "issued.json cannot be read" in caplog.text
         assert IssuedIds.from_json(ledger.read_text()).labels["wei-zhang"] >= first.labels[
             "wei-zhang"]
+    # What was read but not understood is kept, a copy per night, for a maintainer to
+    # repair (not a pipe's or an oversized file's: those are not read).
+    assert "a copy of it is kept as" in caplog.text
+    assert sorted(p.name for p in state.glob("issued.damaged-*")) == [
+        "issued.damaged-0.json", "issued.damaged-1.json"]
+    assert (state / "issued.damaged-0.json").read_text() == "{"
+    assert (state / "issued.damaged-1.json").read_text() == "nope"
 
 
 @pytest.mark.parametrize("text", ['{"format": "other"}', "[]", "nope", "[" * 100_000,

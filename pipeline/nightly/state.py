@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from pipeline.anthology.atomic import remove_staging_dirs, staging_dirs
+from pipeline.anthology.atomic import atomic_write_bytes, remove_staging_dirs, staging_dirs
 from pipeline.anthology.output_dir import (
     OutputDirError,
     check_writable_parent,
@@ -261,16 +261,30 @@ class NightlyState:
         given again; one that cannot be read is rebuilt from the assignments (logged)."""
         path = self.run_dir / "issued.json"
         last_night = IssuedIds.of(assignments)
+        text = None
         try:
             if not path.is_file():  # a pipe would hang the night, a device fill the memory
                 raise LedgerError("missing, or not a regular file")
             if path.stat().st_size > MAX_LEDGER_BYTES:  # the shared snapshot's: about 1 MB
                 raise LedgerError(f"larger than {MAX_LEDGER_BYTES:,} bytes")
-            return IssuedIds.from_json(path.read_text(encoding="utf-8")).union(last_night)
+            text = path.read_bytes()
+            return IssuedIds.from_json(text.decode("utf-8")).union(last_night)
         except (OSError, UnicodeDecodeError, LedgerError) as error:
             log.warning("%s cannot be read (%s): labels and ids retired before last night "
-                        "may be given again", path, error)
+                        "may be given again%s", path, error, self._keep_damaged(text))
             return last_night
+
+    def _keep_damaged(self, ledger: bytes | None) -> str:
+        """A ledger read but not understood is kept beside the state (tonight replaces
+        `run/`), under a name no earlier copy has, for a maintainer to repair; says where."""
+        if ledger is None:
+            return ""
+        number = 0
+        while (copy := self.directory / f"issued.damaged-{number}.json").exists() or \
+                copy.is_symlink():
+            number += 1
+        atomic_write_bytes(copy, ledger)
+        return f" (a copy of it is kept as {copy})"
 
     def save(self, texts: dict[str, str], fingerprints: pd.Series, links: list[VariantLink],
              models: LearntModels, evidence: PairEvidence, issued: IssuedIds,
