@@ -429,5 +429,5 @@ def test_review_says_which_merges_spell_out_initials(
     page = (tmp_path / "review" / "variants.html").read_text()
     [moldovan] = [row for row in page.split("<tr>") if "Dan Moldovan" in row]
     [lee] = [row for row in page.split("<tr>") if "Ann Lee" in row]
-    assert "the only spelling-out of initials" in moldovan
-    assert "the only spelling-out of initials" not in lee
+    assert "the only spelling-out of these initials" in moldovan
+    assert "the only spelling-out of these initials" not in lee

@@ -139,6 +139,12 @@ def test_a_shared_orcid_merges_two_strings_the_graph_alone_would_not(
 def test_the_only_spelling_out_of_an_initial_is_merged_with_a_path_in_the_graph(
         variants: dict[str, object], tmp_path: Path) -> None:
     assert {"G. Magnusdottir", "Gudrun Magnusdottir"} in _merged_names(variants)
+    flagged = {tuple(link["names"]): link["sole_expansion"]
+               for merge in variants["merges"] for link in merge["links"]}  # type: ignore[attr-defined]
+    assert flagged[("g-magnusdottir", "gudrun-magnusdottir")]
+    # Merged by the usual rule (Hector), or by the shared ORCID though a sole expansion too.
+    assert not flagged[("hector-martinez", "hector-martinez-alonso")]
+    assert not flagged[("t-zielinski", "tomasz-zielinski")]
     snapshot = read_snapshot(_variants_snapshot(tmp_path / "anthology", gisli=True))
     write_outputs(resolve(snapshot, ResolveSettings()), snapshot, tmp_path / "out")
     with_gisli = json.loads((tmp_path / "out" / "proposals.json").read_text())["variants"]
@@ -474,7 +480,8 @@ def test_a_night_scores_again_every_pair_whose_sole_spelling_out_may_have_change
         return VariantLink(f"{first}#0", f"{second}#0", first, second, "abbreviation", -1.0,
                            2.0, "merge", {}, sole)
 
-    # Last night D. Moldovan had one spelling-out; tonight Doina Moldovan arrived.
+    # Last night D. Moldovan had one spelling-out (and merged by it); tonight Doina Moldovan
+    # arrived.
     kept = KeptLinks([link("d-moldovan", "dan-moldovan", True),
                       link("a-kaur", "amrit-kaur", False)], frozenset({"doina-moldovan"}))
     tonight = [Candidate("d-moldovan", "dan-moldovan", "abbreviation"),

@@ -78,7 +78,9 @@ class VariantLink:
     prior: float
     decision: str  # "merge" or "similar"
     features: dict[str, float] = field(default_factory=dict)
-    sole_expansion: bool = False  # the candidate's, when the link was scored
+    # Merged by the sole-expansion rule alone (`merge_decisions`): the others' decisions do
+    # not depend on which names spell out an initial.
+    by_sole_expansion: bool = False
 
     @property
     def logit(self) -> float:
@@ -221,6 +223,7 @@ def score_links(mentions: pd.DataFrame, units: pd.Series, candidates: list[Candi
     merge = merge_decisions(evidence, priors, same_orcid,
                             np.array([c.sole_expansion for _, _, c in pairs], dtype=bool),
                             graph_path(features))
+    by_sole_expansion = merge & ~merge_decisions(evidence, priors, same_orcid)
     keep = merge | (logits >= SIMILAR_LOGIT)
     links = []
     for k in np.flatnonzero(keep):
@@ -229,7 +232,7 @@ def score_links(mentions: pd.DataFrame, units: pd.Series, candidates: list[Candi
             u, v, candidate.first, candidate.second, candidate.kind, round(float(evidence[k]), 4),
             round(float(priors[k]), 4), "merge" if merge[k] else "similar",
             {name: round(float(x), 4) for name, x in zip(CLUSTER_FEATURES, features[k])},
-            candidate.sole_expansion))
+            bool(by_sole_expansion[k])))
     return links
 
 

@@ -67,10 +67,10 @@ class KeptLinks:
 
     def to_score(self, candidates: list[Candidate]) -> list[Candidate]:
         """The candidate pairs to score again: those touching a changed name, and those
-        whose decision rests on other names too: a sole spelling-out of initials now, or one
-        a kept link was scored as (a name that arrived or left may change which it is)."""
+        whose decision rests on other names too: a sole spelling-out of initials now, or a
+        kept link merged as one (a name that arrived or left may change which it is)."""
         was_sole = {(link.first_name, link.second_name) for link in self.links
-                    if link.sole_expansion}
+                    if link.by_sole_expansion}
         return [c for c in candidates
                 if c.first in self.changed or c.second in self.changed or c.sole_expansion
                 or (c.first, c.second) in was_sole]
@@ -121,7 +121,8 @@ def _link(link: VariantLink) -> dict[str, Any]:
     return {"from": link.first, "to": link.second, "names": [link.first_name, link.second_name],
             "kind": link.kind, "confidence": round(link.confidence, 4),
             "evidence": round(link.evidence, 4), "prior": round(link.prior, 4),
-            "sole_expansion": link.sole_expansion, "features": link.features}
+            "sole_expansion": link.by_sole_expansion and link.decision == "merge",
+            "features": link.features}
 
 
 def find_variants(mentions: pd.DataFrame, papers: pd.DataFrame, units: pd.Series, seed: int,
