@@ -458,8 +458,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     summary = render_summary(plan, evidence, full_path.name,
                              display_names(proposals))
     _apply(args, plan.changeset, snapshot.data_dir)
-    if args.dry_run:
-        sys.stdout.write("\n" + summary.body)
+    if args.dry_run:  # all of it: no file is written for the rest
+        sys.stdout.write("\n" + summary.full)
     else:
         # Both, always, so neither is left stale beside the other.
         atomic_write_files({path: summary.body.encode("utf-8"),

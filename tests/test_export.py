@@ -37,6 +37,23 @@ def test_export_dry_run_writes_nothing_and_in_place_adds_only_ids(tmp_path: Path
     assert (out / "pr-summary-legacy.md").read_text().count("wei-zhang") >= 2
 
 
+def test_a_dry_run_prints_the_whole_summary_not_a_pointer_to_a_file_it_does_not_write(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from pipeline.export import pr_summary
+
+    root = two_wei_zhangs(tmp_path / "anthology")
+    out = tmp_path / "resolution"
+    base = ["--anthology", str(root), "--no-cache"]
+    assert main(["-q", "resolve", *base, "--name", "wei-zhang", "--out", str(out)]) == 0
+    monkeypatch.setattr(pr_summary, "BODY_LIMIT", 700)  # a pull request's body would be cut
+    capsys.readouterr()
+    assert main(["-q", "export", *base, "--resolution", str(out), "--dry-run"]) == 0
+    printed = capsys.readouterr().out
+    assert "-full.md" not in printed and "wei-zhang-stanford" in printed
+    assert not list(out.glob("pr-summary*"))
+
+
 def test_new_legacy_entries_go_next_to_their_namesakes(mini_dir: Path) -> None:
     registry = load_registry(mini_dir, ProblemLog())
     first = next(iter(registry.persons.values()))
