@@ -390,43 +390,42 @@ def test_a_mention_without_an_orcid_reads_as_none_not_nan() -> None:
     assert mention_orcids(mentions, keys) == [None, "0000-0002-1825-0097"]
 
 
-def test_review_shows_a_merge_without_a_canonical_name(
-        resolved: tuple[Path, Path], tmp_path: Path) -> None:
-    """`"canonical": null`, which export takes, must not crash review (it read `.get` on it)."""
+def _variants_page(resolved: tuple[Path, Path], tmp_path: Path,
+                   merges: list[dict[str, object]]) -> str:
+    """variants.html of `review` on the resolution with these variant merges instead."""
     anthology, resolution = resolved
     document = json.loads((resolution / "proposals.json").read_text())
-    document["variants"]["merges"] = [{"persons": ["a", "b"], "canonical": None, "names": [
-        {"first": "W.", "last": "Zhang", "mentions": 1},
-        {"first": "Wei", "last": "Zhang", "mentions": 2}]}]
+    document["variants"]["merges"] = merges
     edited = tmp_path / "resolution"
     edited.mkdir()
     (edited / "proposals.json").write_text(json.dumps(document))
     (edited / "assignments.csv").write_bytes((resolution / "assignments.csv").read_bytes())
     assert main(["-q", "review", "--anthology", str(anthology), "--no-cache", "--resolution",
                  str(edited), "--out", str(tmp_path / "review")]) == 0
+    return (tmp_path / "review" / "variants.html").read_text()
+
+
+def test_review_shows_a_merge_without_a_canonical_name(
+        resolved: tuple[Path, Path], tmp_path: Path) -> None:
+    """`"canonical": null`, which export takes, must not crash review (it read `.get` on it)."""
+    page = _variants_page(resolved, tmp_path, [
+        {"persons": ["a", "b"], "canonical": None, "names": [
+            {"first": "W.", "last": "Zhang", "mentions": 1},
+            {"first": "Wei", "last": "Zhang", "mentions": 2}]}])
     # The name cell shows the name export would choose (it was empty).
-    assert '<th scope="row">Wei Zhang</th>' in (tmp_path / "review" / "variants.html").read_text()
+    assert '<th scope="row">Wei Zhang</th>' in page
 
 
 def test_review_says_which_merges_spell_out_initials(
         resolved: tuple[Path, Path], tmp_path: Path) -> None:
     """Such a merge may have a low confidence: the page says why it is proposed."""
-    anthology, resolution = resolved
-    document = json.loads((resolution / "proposals.json").read_text())
     link = {"from": "a", "to": "b", "names": ["d-moldovan", "dan-moldovan"],
             "kind": "abbreviation", "confidence": 0.6}
-    document["variants"]["merges"] = [
+    page = _variants_page(resolved, tmp_path, [
         {"persons": ["a", "b"], "names": [{"first": "Dan", "last": "Moldovan", "mentions": 2}],
          "links": [{**link, "sole_expansion": True}]},
         {"persons": ["c", "d"], "names": [{"first": "Ann", "last": "Lee", "mentions": 2}],
-         "links": [{**link, "names": ["a-lee", "ann-lee"], "sole_expansion": False}]}]
-    edited = tmp_path / "resolution"
-    edited.mkdir()
-    (edited / "proposals.json").write_text(json.dumps(document))
-    (edited / "assignments.csv").write_bytes((resolution / "assignments.csv").read_bytes())
-    assert main(["-q", "review", "--anthology", str(anthology), "--no-cache", "--resolution",
-                 str(edited), "--out", str(tmp_path / "review")]) == 0
-    page = (tmp_path / "review" / "variants.html").read_text()
+         "links": [{**link, "names": ["a-lee", "ann-lee"], "sole_expansion": False}]}])
     [moldovan] = [row for row in page.split("<tr>") if "Dan Moldovan" in row]
     [lee] = [row for row in page.split("<tr>") if "Ann Lee" in row]
     assert "the only spelling-out of these initials" in moldovan
