@@ -303,7 +303,9 @@ def test_same_two_nights_give_the_same_bytes(two_nights: tuple[Path, Path, Path]
 def test_a_night_in_forked_processes_gives_the_same_bytes(
         two_nights: tuple[Path, Path, Path], tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    # The name candidates start as soon as the snapshot is read, in another process.
+    # Last night's state is read in another process while the snapshot is read here; the
+    # name candidates start as soon as the snapshot is read, the report once the results
+    # are known, each in another process too.
     root, state, aside = two_nights
     copy = tmp_path / "state-copy"
     shutil.copytree(state, copy)
@@ -321,8 +323,19 @@ def test_a_night_in_forked_processes_gives_the_same_bytes(
         return background
 
     monkeypatch.setattr(night, "start_name_candidates", recording)
+    monkeypatch.setattr(night, "BACKGROUND_NAMES", 0)
+    forked: list[bool] = []
+
+    class Recorded(parallel.Background[Any]):
+        def __init__(self, task: Any, workers: int) -> None:
+            super().__init__(task, workers)
+            forked.append(self._value is None)
+
+    monkeypatch.setattr(night, "Background", Recorded)
+    monkeypatch.setattr(run, "Background", Recorded)
     assert _night(root, copy, workers=2)["run"]["mode"] == "incremental"  # type: ignore[index]
     assert started == [2]
+    assert forked == [True] * 3  # the state, the name candidates, the report
     for path in [*(state / "run").iterdir(), state / "report.md", state / "report.json"]:
         assert path.read_bytes() == (copy / path.relative_to(state)).read_bytes(), path.name
 

@@ -26,6 +26,7 @@ from pipeline.nightly.fingerprints import (
 from pipeline.nightly.inputs import changed_files
 from pipeline.nightly.report import build_report
 from pipeline.nightly.state import NightlyState, Previous
+from pipeline.parallel import Background, worker_count
 from pipeline.resolve.assignment import PLACEMENT_COLUMNS
 from pipeline.resolve.carryover import Carryover, splice
 from pipeline.resolve.issued_ids import IssuedIds
@@ -36,7 +37,12 @@ from pipeline.resolve.outputs import (
     proposals_json,
     variant_proposals,
 )
-from pipeline.resolve.run import ResolveSettings, resolve, start_name_candidates
+from pipeline.resolve.run import (
+    ResolveSettings,
+    in_background,
+    resolve,
+    start_name_candidates,
+)
 from pipeline.resolve.split_proposals import split_proposals
 from pipeline.resolve.stable_ids import name_of_cluster
 
@@ -44,6 +50,9 @@ log = logging.getLogger(__name__)
 
 # More names changed than this share: learning again costs little more than the split.
 MAX_CHANGED_SHARE = 0.25
+# From this many names last night on, last night's state is worth a process of its own
+# (on the shared snapshot's 110k names reading it takes about 2 s).
+BACKGROUND_NAMES = 20_000
 KEY = ["paper", "role", "position"]
 
 
@@ -87,13 +96,17 @@ def resolve_night(anthology: Path, state: NightlyState, settings: ResolveSetting
                   manifest: dict[str, Any] | None, full: bool, workers: int,
                   show_progress: bool) -> dict[str, Any]:
     """Resolve (all or the changed names), save the state; returns the report."""
+    # Last night's state is read in another process while this one reads the snapshot; its
+    # pair evidence is read here after (slower to pass between processes than to read).
+    loading = Background(lambda: state.load(evidence=False), worker_count(workers)
+                         if (manifest or {}).get("names", 0) >= BACKGROUND_NAMES else 1)
     snapshot = read_snapshot(anthology, cache_dir=state.cache_dir, workers=workers,
                              show_progress=show_progress)
-    # Found while the fingerprints and last night's state are read (they need only names).
+    # Found while the fingerprints are computed (they need only names).
     candidates = start_name_candidates(snapshot, workers) if settings.variants else None
     mention_keys = mention_fingerprints(snapshot)
     fingerprints = name_fingerprints(snapshot, mention_keys)
-    previous = state.load()
+    previous = state.with_evidence(loading.result())
     decided = plan(previous, config, snapshot.registry.format, fingerprints, full)
     log.info("%s night: %s", decided.mode, decided.reason)
     carry = None
@@ -119,12 +132,6 @@ def resolve_night(anthology: Path, state: NightlyState, settings: ResolveSetting
         splits = sorted([s for s in previous.proposals["splits"] if s["name"] not in changed]
                         + splits, key=lambda s: str(s["name"]))
     variants = variant_proposals(resolution)
-    texts = {
-        "assignments.csv": assignments_table_csv(assignments),
-        "ambiguity.csv": ambiguity_csv(resolution),
-        "placements.csv": placements_csv(placements),
-        "proposals.json": proposals_json(splits, variants),
-    }
     problems = [str(p) for p in snapshot.problems.problems]
     run = {"mode": decided.mode, "reason": decided.reason, "files": len(inputs),
            "changed_files": changed_files(manifest.get("inputs", {}), inputs)
@@ -133,16 +140,24 @@ def resolve_night(anthology: Path, state: NightlyState, settings: ResolveSetting
            "changed_names": len(decided.changed) if decided.changed is not None
            else len(fingerprints),
            "recomputed": len(resolution.resolved_names)}
-    report = build_report(
+    # Built in another process while this one writes the results.
+    reporting = in_background(lambda: build_report(
         run, previous.assignments if previous is not None else None, assignments, placements,
         previous.proposals.get("variants", {}) if previous is not None and previous.complete
         else None, variants,
         set(name_of_cluster(previous.assignments["cluster"])) if previous is not None
-        else set(), problems)
+        else set(), problems), snapshot, workers)
+    texts = {
+        "assignments.csv": assignments_table_csv(assignments),
+        "ambiguity.csv": ambiguity_csv(resolution),
+        "placements.csv": placements_csv(placements),
+        "proposals.json": proposals_json(splits, variants),
+    }
     assert resolution.learnt is not None and resolution.pair_evidence is not None
     evidence = resolution.pair_evidence
     if decided.changed is not None and previous is not None and previous.evidence is not None:
         evidence = previous.evidence.updated(evidence, decided.changed)
+    report = reporting.result()  # a report that fails leaves the state as it was
     state.save(texts, fingerprints,
                resolution.variants.scored if resolution.variants is not None else [],
                resolution.learnt, evidence,

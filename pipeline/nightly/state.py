@@ -32,7 +32,7 @@ import os
 import pickle
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -199,11 +199,11 @@ class NightlyState:
                 return False
         return True
 
-    def load(self) -> Previous | None:
+    def load(self, evidence: bool = True) -> Previous | None:
         """The last night's results, or None (logged) when there are none or they do not
-        match their manifest."""
+        match their manifest. Without `evidence`, the kept pair evidence is left unread
+        (`with_evidence` reads it)."""
         from pipeline.resolve.carryover import LearntModels, StaleModelsError
-        from pipeline.resolve.pair_evidence import PairEvidence
         from pipeline.resolve.variant_decision import VariantLink
 
         # Pickle runs code as it loads: only the tool's own state (marker checked) is read.
@@ -232,14 +232,23 @@ class NightlyState:
         except StaleModelsError as error:
             log.warning("%s; this night learns its models again", error)
             models = None
+        previous = Previous(manifest, assignments, placements, proposals, fingerprints, links,
+                            models, issued=self._issued(assignments))
+        return self.with_evidence(previous) if evidence else previous
+
+    def with_evidence(self, previous: Previous | None) -> Previous | None:
+        """`previous` (read whole by `load`) with the kept pair evidence read, if it reads."""
+        from pipeline.resolve.pair_evidence import PairEvidence
+
+        if previous is None or not previous.complete:
+            return previous
         try:
             evidence: PairEvidence | None = PairEvidence.load(
                 self.run_dir / "pair_evidence.npz")
         except ValueError as error:
             log.warning("%s; this night predicts every pair again", error)
             evidence = None
-        return Previous(manifest, assignments, placements, proposals, fingerprints, links,
-                        models, evidence, issued=self._issued(assignments))
+        return replace(previous, evidence=evidence)
 
     def _assignments_only(self) -> Previous | None:
         """Last night's assignments alone, when they still read as a valid file: enough to

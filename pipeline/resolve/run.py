@@ -133,7 +133,7 @@ def constrained_names(mentions: pd.DataFrame, catch_all: frozenset[str]) -> pd.S
     return (several_ids | several_orcids | on_one_paper).rename("constrained")
 
 
-def _in_background(task: Callable[[], R], snapshot: Snapshot, workers: int) -> Background[R]:
+def in_background(task: Callable[[], R], snapshot: Snapshot, workers: int) -> Background[R]:
     """`task` in another process on a large snapshot (BACKGROUND_MENTIONS), else here."""
     return Background(task, worker_count(workers)
                       if len(snapshot.mentions) >= BACKGROUND_MENTIONS else 1)
@@ -143,7 +143,7 @@ def start_name_candidates(snapshot: Snapshot, workers: int) -> Background[list[C
     """The candidate pairs of name strings, found in another process on a large snapshot
     (they need only the names) while the caller goes on: hand the result to `resolve`."""
     mentions, registry = snapshot.mentions, snapshot.registry
-    return _in_background(lambda: name_candidates(mentions, registry), snapshot, workers)
+    return in_background(lambda: name_candidates(mentions, registry), snapshot, workers)
 
 
 def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool = False,
@@ -229,7 +229,7 @@ def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool =
     # The graph's counts are reported (a night that reuses its models skips them); on a
     # large snapshot the graph is built in another process, on the core the stages below
     # leave idle (forked here: no thread runs yet, and the name candidates are done).
-    graph_counts = None if learnt is not None else _in_background(
+    graph_counts = None if learnt is not None else in_background(
         lambda: build_graph(mentions, snapshot.papers, snapshot.volumes, registry,
                             authorship).counts(), snapshot, workers)
     lap("variant candidates")
