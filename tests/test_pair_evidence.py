@@ -158,3 +158,56 @@ def test_only_the_pairs_not_kept_are_predicted_and_the_log_odds_are_the_same() -
     kept = BlockLogits(model, blocks, known=lambda slug: shifted.copy())
     assert np.allclose(kept("a") - expected, symmetric_matrix(np.ones(15), 6))
     assert kept.predicted_pairs == 0
+
+
+@given(st.integers(0, 9), st.randoms(use_true_random=False), st.integers(0, 4),
+       st.booleans())
+def test_new_mentions_are_those_of_the_pairs_not_kept(size: int, rng: random.Random, new: int,
+                                                      repeat: bool) -> None:
+    old = np.array(rng.sample(range(1, 1000), size), dtype=np.uint64)
+    kept = PairEvidence({"a": BlockEvidence(old, np.zeros(size * (size - 1) // 2))})
+    tonight = [int(old[p]) for p in rng.sample(range(size), rng.randint(0, size))] + list(
+        range(2000, 2000 + new))
+    if repeat and tonight:
+        tonight.append(tonight[0])  # a fingerprint twice: nothing is kept
+    rng.shuffle(tonight)
+    keys = np.array(tonight, dtype=np.uint64)
+    fresh = kept.new_mentions("a", keys)
+    ii, jj = np.triu_indices(len(keys), 1)
+    assert np.array_equal(fresh[ii] | fresh[jj], np.isnan(kept.known("a", keys)))
+    assert kept.new_mentions("b", keys).all()  # a name not kept
+
+
+def test_features_of_the_pairs_with_a_new_mention_are_those_of_every_pair(
+        tmp_path: Path) -> None:
+    from builder import two_wei_zhangs
+
+    from pipeline.anthology.snapshot import read_snapshot
+    from pipeline.resolve.ambiguity import name_commonness
+    from pipeline.resolve.authorship import Authorship
+    from pipeline.resolve.clustering import block_rows_of
+    from pipeline.resolve.evidence import EvidenceContext
+
+    snapshot = read_snapshot(two_wei_zhangs(tmp_path / "data"))
+    mentions = snapshot.mentions
+    slugs = sorted(mentions["slug"].unique())
+    rows = block_rows_of(mentions, slugs)
+    context = EvidenceContext.build(mentions, snapshot.papers,
+                                    Authorship.build(mentions, snapshot.papers),
+                                    focus=np.concatenate(list(rows.values())))
+    commonness = name_commonness(mentions)
+    every = BlockFeatures.compute(context, rows, commonness)
+    rng = np.random.default_rng(1)
+    # Some names with no new mention, some with all new, most with a few.
+    new = {slug: rng.random(len(r)) < [0.0, 1.0, 0.3][k % 3]
+           for k, (slug, r) in enumerate(rows.items())}
+    some = BlockFeatures.compute(context, rows, commonness, new=new)
+    prior = FEATURE_NAMES.index("name_commonness")
+    assert any(len(r) > 3 and new[slug].any() and not new[slug].all()
+               for slug, r in rows.items())  # the case that matters is there
+    for slug, r in rows.items():
+        ii, jj = np.triu_indices(len(r), 1)
+        wanted = new[slug][ii] | new[slug][jj]
+        assert np.array_equal(some.features[slug][wanted], every.features[slug][wanted])
+        assert np.isnan(np.delete(some.features[slug][~wanted], prior, axis=1)).all()
+        assert np.array_equal(some.features[slug][:, prior], every.features[slug][:, prior])

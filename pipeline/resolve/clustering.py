@@ -4,7 +4,8 @@ This is the shared core of `resolve` and `evaluate`:
 0. `prepare_evidence`: the steps both take before splitting (name commonness, each name's
    mention rows, the evidence context, the pair features of every name to split);
 1. `BlockFeatures.compute`: for every name (slug) to work on, the pair features of all its
-   mention pairs (upper triangle), from the evidence context;
+   mention pairs (upper triangle), from the evidence context (a night: of the pairs with a
+   new mention only);
 2. `training_data`: gold pairs of curated blocks, for the pair model;
 3. `cluster_blocks`: pair log-odds from a model, constraints from ids/ORCIDs/papers, then
    `split.split_block` per name.
@@ -25,7 +26,12 @@ from pipeline.progress import progress_bar
 from pipeline.resolve.ambiguity import name_commonness
 from pipeline.resolve.authorship import Authorship
 from pipeline.resolve.cluster_merge import ClusterModel, PooledBlock
-from pipeline.resolve.evidence import EvidenceContext, pair_matrix, without_evidence
+from pipeline.resolve.evidence import (
+    EvidenceContext,
+    MentionVectors,
+    pair_matrix,
+    without_evidence,
+)
 from pipeline.resolve.evidence_kinds import FEATURE_NAMES
 from pipeline.resolve.pair_model import COMMONNESS_COLUMN, PairModel
 from pipeline.resolve.placement import placement_of
@@ -42,10 +48,13 @@ class BlockFeatures:
 
     @classmethod
     def compute(cls, context: EvidenceContext, block_rows: dict[str, np.ndarray],
-                commonness: pd.Series, show_progress: bool = False, workers: int = 1
-                ) -> BlockFeatures:
+                commonness: pd.Series, show_progress: bool = False, workers: int = 1,
+                new: Mapping[str, np.ndarray] | None = None) -> BlockFeatures:
         """`workers`: processes that compute them (`parallel.py`; the same features with any
-        number: every feature of a pair depends only on its two mentions)."""
+        number: every feature of a pair depends only on its two mentions). `new`: per slug,
+        which of its mentions (block order) are new; only the pairs with a new mention get
+        features, the others NaN but for the name prior (the nightly job keeps their
+        evidence). A slug not in `new` gets every pair's."""
         features: dict[str, np.ndarray] = {
             slug: np.zeros((0, len(FEATURE_NAMES)), dtype=np.float32)
             for slug, rows in block_rows.items() if len(rows) < 2
@@ -54,7 +63,7 @@ class BlockFeatures:
         if not multi:
             return cls(dict(block_rows), features)
         rows = np.concatenate(list(multi.values()))
-        batches = list(_batches(multi))
+        batches = list(_batches(multi, BATCH_ROWS if new is None else NEW_BATCH_ROWS))
         costs = [float(stop - start) ** 2 for _, (start, stop) in batches]
         if sum(len(r) * (len(r) - 1) // 2 for r in multi.values()) < MIN_FORKED_WORK:
             workers = 1  # not worth a fork
@@ -67,12 +76,18 @@ class BlockFeatures:
             vectors = context.mention_vectors(rows[offset:chosen[-1][1][1]])
             out: dict[str, np.ndarray] = {}
             for batch, (start, stop) in chosen:
-                similarities = context.similarities(vectors, start - offset, stop - offset)
-                for slug, (a, b) in batch:
-                    ii, jj = np.triu_indices(b - a, 1)
-                    out[slug] = pair_matrix(
-                        similarities, ii + a - start, jj + a - start,
-                        float(commonness.get(slug, 0.0))).astype(np.float32)
+                fresh = np.concatenate([new[slug] if new is not None and slug in new
+                                        else np.ones(b - a, dtype=bool) for slug, (a, b) in batch])
+                if fresh.all():
+                    similarities = context.similarities(vectors, start - offset, stop - offset)
+                    for slug, (a, b) in batch:
+                        ii, jj = np.triu_indices(b - a, 1)
+                        out[slug] = pair_matrix(
+                            similarities, ii + a - start, jj + a - start,
+                            float(commonness.get(slug, 0.0))).astype(np.float32)
+                else:
+                    out.update(_pairs_with_new(context, vectors, batch, start, offset, fresh,
+                                               commonness))
             return out
 
         with forked_map(chunk_features, len(chunks), workers) as results, progress_bar(
@@ -91,9 +106,46 @@ class BlockFeatures:
                                          for slug, x in self.features.items()})
 
 
+def _pairs_with_new(context: EvidenceContext, vectors: MentionVectors,
+                    batch: list[tuple[str, tuple[int, int]]], start: int, offset: int,
+                    fresh: np.ndarray, commonness: pd.Series) -> dict[str, np.ndarray]:
+    """`BlockFeatures.compute` for a batch of which only the `fresh` mentions are new: the
+    features of each pair with a new mention, the others NaN but for the name prior. One
+    product of every mention with the new ones: a pair (i, j) whose new mention is i reads
+    the entry (j, i), equal to (i, j) since every feature is symmetric (the sums run over
+    the same terms; tested equal to the square matrices' to the bit)."""
+    width = len(FEATURE_NAMES)
+    prior_column = FEATURE_NAMES.index("name_commonness")
+    new_positions = np.flatnonzero(fresh)
+    slot = np.full(len(fresh), -1)
+    slot[new_positions] = np.arange(len(new_positions))
+    local = (start - offset, start - offset + len(fresh))
+    with_new = context.similarities(vectors, *local, right=new_positions) \
+        if len(new_positions) else {}
+    out: dict[str, np.ndarray] = {}
+    for slug, (a, b) in batch:
+        ii, jj = np.triu_indices(b - a, 1)
+        ii, jj = ii + a - start, jj + a - start
+        prior = float(commonness.get(slug, 0.0))
+        features = np.full((len(ii), width), np.nan, dtype=np.float32)
+        features[:, prior_column] = prior
+        # The new mention of each such pair gives the column, the other the row.
+        wanted = fresh[ii] | fresh[jj]
+        new_one = np.where(fresh[jj], jj, ii)[wanted]
+        other = np.where(fresh[jj], ii, jj)[wanted]
+        if wanted.any():
+            features[wanted] = pair_matrix(with_new, other, slot[new_one],
+                                           prior).astype(np.float32)
+        out[slug] = features
+    return out
+
+
 # Small names are batched: one sparse product per batch of about this many mentions.
 # Larger batches waste work on cross-name pairs (measured: 100 beats 50 and 250).
 BATCH_ROWS = 100
+# Where only the pairs with a new mention are wanted, a batch's products have a column per
+# new mention only: larger batches cost little more and save the products' fixed cost.
+NEW_BATCH_ROWS = 1000
 
 # Below this much work (pairs) a stage runs in one process: forking and sending the results
 # back cost more than they save.
@@ -106,13 +158,13 @@ PER_NAME_WORK = 400.0
 CHUNKS_PER_WORKER = 8
 
 
-def _batches(blocks: dict[str, np.ndarray]
+def _batches(blocks: dict[str, np.ndarray], batch_rows: int = BATCH_ROWS
              ) -> Iterator[tuple[list[tuple[str, tuple[int, int]]], tuple[int, int]]]:
     """Consecutive blocks grouped until a batch holds about BATCH_ROWS mentions."""
     batch: list[tuple[str, tuple[int, int]]] = []
     position = batch_start = 0
     for slug, rows in blocks.items():
-        if batch and position + len(rows) - batch_start > BATCH_ROWS:
+        if batch and position + len(rows) - batch_start > batch_rows:
             yield batch, (batch_start, position)
             batch, batch_start = [], position
         batch.append((slug, (position, position + len(rows))))

@@ -142,46 +142,58 @@ class EvidenceContext:
             weighted_coauthor=_scale_columns(coauthor, self.slug_idf), two_hop=two_hop,
             text=text)
 
-    def similarities(self, vectors: MentionVectors, start: int, stop: int
+    def similarities(self, vectors: MentionVectors, start: int, stop: int,
+                     left: np.ndarray | None = None, right: np.ndarray | None = None
                      ) -> dict[str, np.ndarray]:
-        """Dense matrices of each feature (but the name prior) for `vectors[start:stop]`.
+        """Dense matrices of each feature (but the name prior) for `vectors[start:stop]`:
+        entry (a, b) compares the `left[a]`-th and the `right[b]`-th of them (default: all,
+        a square matrix). Each entry is computed as in the square matrix, to the bit.
 
         Callers batch several small blocks into one slice and cut each block's square out
         of the result: one sparse product per batch instead of per name.
         """
+        every = np.arange(stop - start)
+        left = every if left is None else np.asarray(left)
+        right = every if right is None else np.asarray(right)
         rows = vectors.rows[start:stop]
-        n = len(rows)
+        left_rows, right_rows = rows[left], rows[right]
         coauthor = vectors.coauthor[start:stop]
-        shared_idf = (vectors.weighted_coauthor[start:stop] @ coauthor.T).toarray()
-        shared_count = (coauthor @ coauthor.T).toarray()
+        coauthor_right = coauthor[right]
+        shared_idf = (vectors.weighted_coauthor[start:stop][left] @ coauthor_right.T).toarray()
+        shared_count = (coauthor[left] @ coauthor_right.T).toarray()
         two_hop = vectors.two_hop[start:stop]
-        two_hop_cos = (two_hop @ two_hop.T).toarray()
+        two_hop_cos = (two_hop[left] @ two_hop[right].T).toarray()
         text = vectors.text[start:stop]
-        text_cos = (text @ text.T).toarray()
+        text_cos = (text[left] @ text[right].T).toarray()
 
-        aff_codes = self.mention_affiliation[rows]
-        has_aff = aff_codes >= 0
-        if has_aff.any():
-            aff = self.affiliation_vectors[np.where(has_aff, aff_codes, 0)]
-            aff_cos = (aff @ aff.T).toarray()
-            both = np.outer(has_aff, has_aff)
+        shape = (len(left), len(right))
+        left_codes = self.mention_affiliation[left_rows]
+        right_codes = self.mention_affiliation[right_rows]
+        left_has, right_has = left_codes >= 0, right_codes >= 0
+        if left_has.any() and right_has.any():
+            left_aff = self.affiliation_vectors[np.where(left_has, left_codes, 0)]
+            right_aff = self.affiliation_vectors[np.where(right_has, right_codes, 0)]
+            aff_cos = (left_aff @ right_aff.T).toarray()
+            both = np.outer(left_has, right_has)
             aff_cos = np.where(both, aff_cos, 0.0)
         else:
-            both = np.zeros((n, n), dtype=bool)
-            aff_cos = np.zeros((n, n))
+            both = np.zeros(shape, dtype=bool)
+            aff_cos = np.zeros(shape)
 
-        vm = self.venue_incidence[rows]
-        if vm.nnz:
-            inter = (vm @ vm.T).toarray()
-            sizes = np.diff(vm.indptr).astype(np.float64)
-            union = sizes[:, None] + sizes[None, :] - inter
+        left_venues = self.venue_incidence[left_rows]
+        right_venues = self.venue_incidence[right_rows]
+        if left_venues.nnz and right_venues.nnz:
+            inter = (left_venues @ right_venues.T).toarray()
+            union = (np.diff(left_venues.indptr).astype(np.float64)[:, None]
+                     + np.diff(right_venues.indptr).astype(np.float64)[None, :] - inter)
             venue_j = np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
         else:
-            venue_j = np.zeros((n, n))
+            venue_j = np.zeros(shape)
 
-        years = self.mention_year[rows].astype(float)
-        gap = np.abs(years[:, None] - years[None, :])
-        gap = np.where((years[:, None] < 0) | (years[None, :] < 0), 10.0, gap)
+        left_years = self.mention_year[left_rows].astype(float)
+        right_years = self.mention_year[right_rows].astype(float)
+        gap = np.abs(left_years[:, None] - right_years[None, :])
+        gap = np.where((left_years[:, None] < 0) | (right_years[None, :] < 0), 10.0, gap)
         return {
             "shared_coauthors_idf": shared_idf,
             "shared_coauthor_count": shared_count,

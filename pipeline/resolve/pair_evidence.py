@@ -51,19 +51,13 @@ class PairEvidence:
     def known(self, slug: str, mentions: np.ndarray) -> np.ndarray:
         """Evidence of the pairs (i < j, `np.triu_indices` order) of `mentions` (fingerprints,
         tonight's block order): the kept value where both mentions were in the name's block,
-        NaN where a pair must be predicted."""
+        NaN where a pair must be predicted (a pair with a `new_mentions` mention)."""
         n = len(mentions)
         out = np.full(n * (n - 1) // 2, np.nan)
-        kept = self.blocks.get(slug)
-        if kept is None or n < 2 or len(kept.mentions) < 2:
+        position = self._positions(slug, mentions)
+        if position is None:
             return out
-        position_of = {int(key): p for p, key in enumerate(kept.mentions.tolist())}
-        if len(position_of) != len(kept.mentions):  # a repeated fingerprint: trust nothing
-            return out
-        if len(set(mentions.tolist())) != n:  # a repeated fingerprint tonight: likewise
-            return out
-        position = np.array([position_of.get(int(key), -1) for key in mentions.tolist()],
-                            dtype=np.int64)
+        kept = self.blocks[slug]
         ii, jj = np.triu_indices(n, 1)
         first, second = position[ii], position[jj]
         both = (first >= 0) & (second >= 0)
@@ -72,6 +66,27 @@ class PairEvidence:
         m = len(kept.mentions)
         out[both] = kept.evidence[low * m - low * (low + 1) // 2 + high - low - 1]
         return out
+
+    def new_mentions(self, slug: str, mentions: np.ndarray) -> np.ndarray:
+        """Per mention of `mentions` (as for `known`): True where its pairs' evidence is not
+        kept, so that `known` is NaN exactly for the pairs with such a mention."""
+        position = self._positions(slug, mentions)
+        return np.ones(len(mentions), dtype=bool) if position is None else position < 0
+
+    def _positions(self, slug: str, mentions: np.ndarray) -> np.ndarray | None:
+        """Each mention's position in the kept block (-1 if not there), or None when no pair
+        of the block can be kept."""
+        n = len(mentions)
+        kept = self.blocks.get(slug)
+        if kept is None or n < 2 or len(kept.mentions) < 2:
+            return None
+        position_of = {int(key): p for p, key in enumerate(kept.mentions.tolist())}
+        if len(position_of) != len(kept.mentions):  # a repeated fingerprint: trust nothing
+            return None
+        if len(set(mentions.tolist())) != n:  # a repeated fingerprint tonight: likewise
+            return None
+        return np.array([position_of.get(int(key), -1) for key in mentions.tolist()],
+                        dtype=np.int64)
 
     def updated(self, tonight: PairEvidence, recomputed: frozenset[str] | None
                 ) -> PairEvidence:

@@ -282,11 +282,22 @@ def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool =
                  len(candidates) - len(chosen))
     lap("pair model")
 
+    # Calibrated log-odds do not come from `BlockLogits`, so they keep no evidence.
+    kept_evidence = carry.evidence if learnt is not None and carry is not None \
+        and mention_keys is not None and not settings.calibrate else None
+    if kept_evidence is not None and not kept_evidence.within(*evidence_model.evidence_range()):
+        log.warning("the kept pair evidence lies outside the range of the stored evidence "
+                    "model; every pair is predicted again")
+        kept_evidence = None
     # Curated names are also split blind, to calibrate cluster confidence; their pair
-    # features are computed once, with those of the names to resolve.
+    # features are computed once, with those of the names to resolve. Pairs whose evidence
+    # is kept need none.
+    block_rows = block_rows_of(mentions, sorted(set(chosen) | set(curated_rows)))
     features = BlockFeatures.compute(
-        context, block_rows_of(mentions, sorted(set(chosen) | set(curated_rows))),
-        commonness, show_progress, workers)
+        context, block_rows, commonness, show_progress, workers,
+        None if kept_evidence is None or mention_keys is None else {
+            slug: kept_evidence.new_mentions(slug, mention_keys[rows])
+            for slug, rows in block_rows.items()})
     lap("evidence")
 
     cluster_model = ClusterModel()
@@ -299,13 +310,6 @@ def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool =
         merger = ClusterMerger(context, commonness, cluster_model)
         lap("cluster model")
 
-    # Calibrated log-odds do not come from `BlockLogits`, so they keep no evidence.
-    kept_evidence = carry.evidence if learnt is not None and carry is not None \
-        and mention_keys is not None and not settings.calibrate else None
-    if kept_evidence is not None and not kept_evidence.within(*evidence_model.evidence_range()):
-        log.warning("the kept pair evidence lies outside the range of the stored evidence "
-                    "model; every pair is predicted again")
-        kept_evidence = None
     logits = BlockLogits(  # shared by the split and the blind one
         evidence_model, features, None if kept_evidence is None or mention_keys is None else
         lambda slug: kept_evidence.known(slug, mention_keys[features.rows[slug]]))
