@@ -17,10 +17,12 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import gc
+import logging
 import multiprocessing
 import os
 import signal
 import sys
+import traceback
 import weakref
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -85,11 +87,15 @@ def forked_map(task: Callable[[int], R], count: int, workers: int) -> Iterator[I
 class Background(Generic[R]):
     """One task running in a forked process while this one goes on; `result()` waits for it.
 
-    The child sends its result (or its exception) through a pipe; if this object is dropped
-    first (the caller failed), the child is killed."""
+    The child sends its result (or its exception, with the child's traceback as a note)
+    through a pipe, with what it logged: `result()` logs that here, so the task's messages
+    come where and in the order they would without the fork (not onto a progress bar this
+    process is drawing). If this object is dropped first (the caller failed), the child is
+    killed."""
 
     def __init__(self, task: Callable[[], R], workers: int) -> None:
         """With `workers` 1 or less, `task` runs here and now."""
+        self._records: list[logging.LogRecord] = []
         if workers <= 1:
             self._value: tuple[bool, Any] | None = _outcome(task)
             return
@@ -107,12 +113,15 @@ class Background(Generic[R]):
     def result(self) -> R:
         if self._value is None:
             try:
-                self._value = self._receiving.recv()
+                done, value, self._records = self._receiving.recv()
+                self._value = (done, value)
             except EOFError as error:
                 raise RuntimeError(f"the background task's process ended without a result "
                                    f"(exit code {self._process.exitcode})") from error
             finally:
                 self._finalizer()
+            for record in self._records:
+                logging.getLogger(record.name).handle(record)
         done, value = self._value
         if not done:
             raise value
@@ -127,14 +136,35 @@ def _outcome(task: Callable[[], R]) -> tuple[bool, Any]:
         return False, error
 
 
+class _Kept(logging.Handler):
+    """Keeps the records a forked child logs, ready to be sent to the parent."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        # The message as it reads here: its arguments or traceback may not pickle.
+        record.msg, record.args = record.getMessage(), None
+        if record.exc_info:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+            record.exc_info = None
+        self.records.append(record)
+
+
 def _background_child(task: Callable[[], Any], sending: Connection, parent: int) -> None:
     start_worker(parent)
+    kept = _Kept()
+    logging.getLogger().handlers = [kept]  # this process's own copy of the configuration
     outcome = _outcome(task)
+    if not outcome[0]:
+        outcome[1].add_note("in the background process:\n" + "".join(
+            traceback.format_exception(outcome[1])).rstrip())
     try:
-        sending.send(outcome)
+        sending.send((*outcome, kept.records))
     except Exception as error:  # the exception itself would not pickle
         sending.send((False, RuntimeError(f"background task failed: {outcome[1]!r} "
-                                          f"({error})")))
+                                          f"({error})"), kept.records))
     sending.close()
 
 

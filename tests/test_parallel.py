@@ -4,6 +4,7 @@ same results, in the same order, with any number of workers."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import time
@@ -175,6 +176,24 @@ def test_a_background_task_gives_its_result_or_its_exception() -> None:
     assert parallel.Background(lambda: os.getpid(), workers=1).result() == os.getpid()
     with pytest.raises(ValueError, match="background task is broken"):
         parallel.Background(_fails, workers=2).result()
+
+
+def _logs_and_fails() -> None:
+    logging.getLogger("pipeline.test").warning("read %s, but it was damaged", "state.json")
+    raise ValueError("the background task is broken")
+
+
+def test_a_background_task_s_messages_and_traceback_reach_the_parent(
+        caplog: pytest.LogCaptureFixture) -> None:
+    # Logged here when the result is taken (not written by the child onto whatever this
+    # process draws), and the child's traceback kept as a note of its exception.
+    job = parallel.Background(_logs_and_fails, workers=2)
+    assert job._value is None  # forked
+    with caplog.at_level(logging.WARNING, logger="pipeline.test"):
+        with pytest.raises(ValueError) as raised:
+            job.result()
+    assert [r.getMessage() for r in caplog.records] == ["read state.json, but it was damaged"]
+    assert "_logs_and_fails" in "".join(getattr(raised.value, "__notes__", []))
 
 
 def test_a_dropped_background_task_is_stopped() -> None:
