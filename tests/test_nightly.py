@@ -288,6 +288,25 @@ def test_kept_evidence_the_model_cannot_have_given_is_predicted_again(
         path).blocks.values()])).max() < 100
 
 
+def test_a_state_pickle_naming_a_module_not_there_makes_a_full_night(
+        two_nights: tuple[Path, Path, Path], caplog: pytest.LogCaptureFixture) -> None:
+    # Its digest matches (a writer's bug or a hand edit): what loading it raises is a
+    # state that cannot be read, not a failed night (helper-31 found ModuleNotFoundError).
+    root, state, aside = two_nights
+    shutil.move(aside, root / "xml" / "2020.tiny.xml")
+    path = state / "run" / "fingerprints.pickle"
+    path.unlink()
+    path.write_bytes(b"cno_such_module\nx\n.")  # loading it imports that module
+    manifest_path = state / "run" / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["files"]["fingerprints.pickle"] = file_sha256(path)
+    manifest_path.unlink()
+    manifest_path.write_text(json.dumps(manifest))
+    with caplog.at_level(logging.WARNING):
+        assert _night(root, state)["run"]["mode"] == "full"  # type: ignore[index]
+    assert "cannot be read" in caplog.text
+
+
 def test_same_two_nights_give_the_same_bytes(two_nights: tuple[Path, Path, Path],
                                              tmp_path: Path) -> None:
     root, state, aside = two_nights

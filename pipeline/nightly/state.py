@@ -222,7 +222,7 @@ class NightlyState:
             if not isinstance(fingerprints, dict) or not all(
                     isinstance(link, VariantLink) for link in links):
                 raise TypeError("fingerprints or links of an unexpected type")
-        except (InputError, OSError, ValueError, TypeError, KeyError,
+        except (InputError, OSError, ValueError, TypeError, KeyError, IndexError, ImportError,
                 pickle.UnpicklingError, AttributeError, EOFError) as error:
             log.warning("the state in %s cannot be read (%s); this night runs in full",
                         self.run_dir, error)
