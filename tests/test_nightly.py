@@ -307,6 +307,27 @@ def test_a_state_pickle_naming_a_module_not_there_makes_a_full_night(
     assert "cannot be read" in caplog.text
 
 
+def test_a_report_says_what_a_state_without_its_manifest_could_not_compare(
+        two_nights: tuple[Path, Path, Path]) -> None:
+    # Not "0 files changed" nor "0 name-variant links added" (helper-31).
+    root, state, aside = two_nights
+    (state / "run" / "manifest.json").unlink()
+    shutil.move(aside, root / "xml" / "2020.tiny.xml")
+    assert _night(root, state)["run"]["mode"] == "full"  # type: ignore[index]
+    text = (state / "report.md").read_text(encoding="utf-8")
+    assert "(not compared: last night's list of input files could not be read)" in text
+    assert "- name-variant links: not compared (last night's proposals could not be read)" \
+        in text
+    report = json.loads((state / "report.json").read_text(encoding="utf-8"))
+    assert report["run"]["files_compared"] is False
+    assert report["variant_links_compared"] is False
+    # The next night compares both again.
+    (root / "xml" / "2020.tiny.xml").touch()
+    _night(root, state)
+    text = (state / "report.md").read_text(encoding="utf-8")
+    assert "not compared" not in text and "added, changed or removed" in text
+
+
 def test_same_two_nights_give_the_same_bytes(two_nights: tuple[Path, Path, Path],
                                              tmp_path: Path) -> None:
     root, state, aside = two_nights

@@ -136,6 +136,7 @@ def resolve_night(anthology: Path, state: NightlyState, settings: ResolveSetting
     run = {"mode": decided.mode, "reason": decided.reason, "files": len(inputs),
            "changed_files": changed_files(manifest.get("inputs", {}), inputs)
            if manifest else [], "first_night": manifest is None and previous is None,
+           "files_compared": manifest is not None,
            "names": len(fingerprints),
            "changed_names": len(decided.changed) if decided.changed is not None
            else len(fingerprints),

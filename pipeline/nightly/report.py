@@ -156,6 +156,8 @@ def build_report(run: dict[str, Any], before: pd.DataFrame | None, now: pd.DataF
         "variant_links": variant_changes(variants_before or {}, variants_now)
         if variants_before is not None else {"added": [], "dropped": [],
                                              "decided_otherwise": []},
+        # False when last night's proposals could not be read: nothing was compared.
+        "variant_links_compared": variants_before is not None,
         "problems": problems,
     }
 
@@ -192,8 +194,15 @@ def report_markdown(report: dict[str, Any]) -> str:
     links = report["variant_links"]
     files = (f"{run['files']:,} (first night: nothing to compare with)"
              if run.get("first_night") else
+             f"{run['files']:,} (not compared: last night's list of input files could not be "
+             "read)" if run.get("files_compared") is False else
              f"{run['files']:,} ({len(run['changed_files']):,} added, changed or removed since "
              "the last night)")
+    variant_line = (
+        f"- name-variant links added {len(links['added']):,}, dropped "
+        f"{len(links['dropped']):,}, decided otherwise {len(links['decided_otherwise']):,}"
+        if report.get("variant_links_compared", True) else
+        "- name-variant links: not compared (last night's proposals could not be read)")
     lines = [
         HEADER, "",
         f"**{run['mode']}**: {run['reason']}.", "",
@@ -206,8 +215,7 @@ def report_markdown(report: dict[str, Any]) -> str:
         f"- new assignments: {len(new):,} ({len(to_check):,} for review)",
         f"- clusters changed: {len(report['changed_clusters']):,}; mentions given to another "
         f"person: {len(report['flipped']):,}",
-        f"- name-variant links added {len(links['added']):,}, dropped "
-        f"{len(links['dropped']):,}, decided otherwise {len(links['decided_otherwise']):,}",
+        variant_line,
         f"- problems in the snapshot: {len(report['problems']):,}", "",
     ]
     if run["changed_files"]:

@@ -76,7 +76,7 @@ def _night(anthology: Path, data_dir: Path, state: NightlyState, settings: Resol
                  "to recompute (results in %s)", state.run_dir)
         report = build_report(
             _quiet_run("unchanged", "same input files, code and settings", manifest),
-            None, empty_assignments(), empty_assignments(), None, {}, [],
+            None, empty_assignments(), empty_assignments(), {}, {}, [],
             manifest.get("problems", []))
         return report, _write_report(state, report)
 
@@ -111,7 +111,7 @@ def write_error_report(anthology: Path, state_dir: Path, error: BaseException
         changed = []
     run = {**_quiet_run("failed", f"{reason}; the results of the last night are kept",
                         manifest), "changed_files": changed}
-    report = build_report(run, None, empty_assignments(), empty_assignments(), None, {}, [],
+    report = build_report(run, None, empty_assignments(), empty_assignments(), {}, {}, [],
                           problems)
     state_dir.mkdir(parents=True, exist_ok=True)
     marker = state_dir / STATE_MARKER
