@@ -308,7 +308,7 @@ def test_a_state_pickle_naming_a_module_not_there_makes_a_full_night(
 
 
 def test_a_report_says_what_a_state_without_its_manifest_could_not_compare(
-        two_nights: tuple[Path, Path, Path]) -> None:
+        two_nights: tuple[Path, Path, Path], tmp_path: Path) -> None:
     # Not "0 files changed" nor "0 name-variant links added" (helper-31).
     root, state, aside = two_nights
     (state / "run" / "manifest.json").unlink()
@@ -321,6 +321,10 @@ def test_a_report_says_what_a_state_without_its_manifest_could_not_compare(
     report = json.loads((state / "report.json").read_text(encoding="utf-8"))
     assert report["run"]["files_compared"] is False
     assert report["variant_links_compared"] is False
+    # A first night says why it compares nothing.
+    first = _night(root, tmp_path / "new-state")
+    assert "- name-variant links: not compared (first night: nothing to compare with)" in \
+        report_markdown(first)
     # The next night compares both again.
     (root / "xml" / "2020.tiny.xml").touch()
     _night(root, state)

@@ -202,6 +202,8 @@ def report_markdown(report: dict[str, Any]) -> str:
         f"- name-variant links added {len(links['added']):,}, dropped "
         f"{len(links['dropped']):,}, decided otherwise {len(links['decided_otherwise']):,}"
         if report.get("variant_links_compared", True) else
+        "- name-variant links: not compared (first night: nothing to compare with)"
+        if run.get("first_night") else
         "- name-variant links: not compared (last night's proposals could not be read)")
     lines = [
         HEADER, "",
