@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -152,21 +153,19 @@ class EvidenceContext:
         Callers batch several small blocks into one slice and cut each block's square out
         of the result: one sparse product per batch instead of per name.
         """
-        every = np.arange(stop - start)
-        left = every if left is None else np.asarray(left)
-        right = every if right is None else np.asarray(right)
-        rows = vectors.rows[start:stop]
-        left_rows, right_rows = rows[left], rows[right]
-        coauthor = vectors.coauthor[start:stop]
-        coauthor_right = coauthor[right]
-        shared_idf = (vectors.weighted_coauthor[start:stop][left] @ coauthor_right.T).toarray()
-        shared_count = (coauthor[left] @ coauthor_right.T).toarray()
-        two_hop = vectors.two_hop[start:stop]
-        two_hop_cos = (two_hop[left] @ two_hop[right].T).toarray()
-        text = vectors.text[start:stop]
-        text_cos = (text[left] @ text[right].T).toarray()
+        def pick(matrix: Any, index: np.ndarray | None) -> Any:
+            """Rows `index` of the slice (the slice itself, not a copy, for all of them)."""
+            part = matrix[start:stop]
+            return part if index is None else part[index]
 
-        shape = (len(left), len(right))
+        left_rows, right_rows = pick(vectors.rows, left), pick(vectors.rows, right)
+        coauthor_right = pick(vectors.coauthor, right)
+        shared_idf = (pick(vectors.weighted_coauthor, left) @ coauthor_right.T).toarray()
+        shared_count = (pick(vectors.coauthor, left) @ coauthor_right.T).toarray()
+        two_hop_cos = (pick(vectors.two_hop, left) @ pick(vectors.two_hop, right).T).toarray()
+        text_cos = (pick(vectors.text, left) @ pick(vectors.text, right).T).toarray()
+
+        shape = (len(left_rows), len(right_rows))
         left_codes = self.mention_affiliation[left_rows]
         right_codes = self.mention_affiliation[right_rows]
         left_has, right_has = left_codes >= 0, right_codes >= 0
