@@ -98,7 +98,7 @@ def resolve_night(anthology: Path, state: NightlyState, settings: ResolveSetting
     """Resolve (all or the changed names), save the state; returns the report."""
     # Last night's state is read in another process while this one reads the snapshot; its
     # pair evidence is read here after (slower to pass between processes than to read).
-    loading = Background(lambda: state.load(evidence=False), worker_count(workers)
+    loading = Background(state.load, worker_count(workers)
                          if (manifest or {}).get("names", 0) >= BACKGROUND_NAMES else 1)
     snapshot = read_snapshot(anthology, cache_dir=state.cache_dir, workers=workers,
                              show_progress=show_progress)

@@ -199,10 +199,11 @@ class NightlyState:
                 return False
         return True
 
-    def load(self, evidence: bool = True) -> Previous | None:
+    def load(self) -> Previous | None:
         """The last night's results, or None (logged) when there are none or they do not
-        match their manifest. Without `evidence`, the kept pair evidence is left unread
-        (`with_evidence` reads it)."""
+        match their manifest; all but the kept pair evidence, which `with_evidence` reads
+        (the night reads the rest in another process: the evidence is slower to pass
+        between processes than to read)."""
         from pipeline.resolve.carryover import LearntModels, StaleModelsError
         from pipeline.resolve.variant_decision import VariantLink
 
@@ -232,9 +233,8 @@ class NightlyState:
         except StaleModelsError as error:
             log.warning("%s; this night learns its models again", error)
             models = None
-        previous = Previous(manifest, assignments, placements, proposals, fingerprints, links,
-                            models, issued=self._issued(assignments))
-        return self.with_evidence(previous) if evidence else previous
+        return Previous(manifest, assignments, placements, proposals, fingerprints, links,
+                        models, issued=self._issued(assignments))
 
     def with_evidence(self, previous: Previous | None) -> Previous | None:
         """`previous` (read whole by `load`) with the kept pair evidence read, if it reads."""
