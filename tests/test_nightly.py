@@ -288,6 +288,30 @@ def test_kept_evidence_the_model_cannot_have_given_is_predicted_again(
         path).blocks.values()])).max() < 100
 
 
+def test_damaged_pair_evidence_costs_predictions_not_a_full_night(
+        two_nights: tuple[Path, Path, Path], tmp_path: Path) -> None:
+    root, state, aside = two_nights
+    intact = tmp_path / "intact-state"
+    shutil.copytree(state, intact)
+    shutil.move(aside, root / "xml" / "2020.tiny.xml")
+    _night(root, intact)
+    evidence = state / "run" / "pair_evidence.npz"
+    evidence.unlink()  # the state's files are replaced, never written into (hard links)
+    evidence.write_bytes(b"not an npz")
+    report = _night(root, state)
+    assert report["run"]["mode"] == "incremental"  # type: ignore[index]
+    assert report["state_notes"] == [  # type: ignore[index]
+        f"{evidence} does not match its manifest; this night predicts every pair of the "
+        "names it splits again, and keeps no pair evidence for the others"]
+    # Predicted again on tonight's graph, the evidence of old pairs moves a little (kept,
+    # it is last night's), the persons and clusters not at all.
+    columns = [*KEY, "person", "status", "cluster"]
+    assert _persons(state)[columns].equals(_persons(intact)[columns])
+    assert PairEvidence.load(evidence).blocks.keys() == set(NAMES)
+    assert "None." in (intact / "report.md").read_text().split(
+        "## Problems in last night's state")[1]
+
+
 def test_a_state_pickle_naming_a_module_not_there_makes_a_full_night(
         two_nights: tuple[Path, Path, Path], caplog: pytest.LogCaptureFixture) -> None:
     # Its digest matches (a writer's bug or a hand edit): what loading it raises is a
@@ -424,6 +448,8 @@ def test_a_damaged_state_means_a_full_night_that_keeps_the_ids(
     report = _night(root, state)
     assert report["run"]["mode"] == "full"  # type: ignore[index]
     assert "could not be read whole" in report["run"]["reason"]  # type: ignore[index]
+    assert report["state_notes"][0] == (  # type: ignore[index]
+        f"{models} does not match its manifest; this night runs in full")
     assert _persons(state)[[*KEY, "person", "cluster"]].equals(
         first[[*KEY, "person", "cluster"]])
     shutil.rmtree(state / "run")  # nothing left to keep ids against: a fresh full night
@@ -671,7 +697,13 @@ def test_the_ledger_of_issued_ids_grows_night_by_night_and_survives_a_damaged_st
     retired = IssuedIds({"wei-zhang": frozenset({41})}, {"wei-zhang#41": "wei-zhang-41"})
     ledger.write_text(first.union(retired).to_json())  # no longer its manifest's digest
     shutil.move(aside, root / "xml" / "2020.tiny.xml")
-    assert _night(root, state)["run"]["mode"] == "full"  # type: ignore[index]
+    # The ledger only guards ids: the rest of the state is used, the ledger read as it is.
+    report = _night(root, state)
+    assert report["run"]["mode"] == "incremental"  # type: ignore[index]
+    assert report["state_notes"] == [  # type: ignore[index]
+        f"{ledger} does not match its manifest; it is read as it is (it only keeps labels "
+        "and ids from being given again)"]
+    assert f"- {ledger} does not match its manifest" in (state / "report.md").read_text()
     second = IssuedIds.from_json(ledger.read_text())
     assert second == first.union(retired).union(IssuedIds.of(_persons(state).replace("",
                                                                                         None)))
@@ -684,8 +716,10 @@ def test_the_ledger_of_issued_ids_grows_night_by_night_and_survives_a_damaged_st
         else:
             ledger.write_text(damage)
         caplog.clear()
-        _night(root, state, full=True)
+        report = _night(root, state, full=True)
         assert "issued.json cannot be read" in caplog.text
+        assert any("issued.json cannot be read" in note  # and in the report
+                   for note in report["state_notes"])  # type: ignore[attr-defined]
         assert IssuedIds.from_json(ledger.read_text()).labels["wei-zhang"] >= first.labels[
             "wei-zhang"]
     # What was read but not understood is kept, a copy per night, for a maintainer to

@@ -147,7 +147,8 @@ def resolve_night(anthology: Path, state: NightlyState, settings: ResolveSetting
         previous.proposals.get("variants", {}) if previous is not None and previous.complete
         else None, variants,
         set(name_of_cluster(previous.assignments["cluster"])) if previous is not None
-        else set(), problems), snapshot, workers)
+        else set(), problems, previous.notes if previous is not None else ()),
+        snapshot, workers)
     texts = {
         "assignments.csv": assignments_table_csv(assignments),
         "ambiguity.csv": ambiguity_csv(resolution),

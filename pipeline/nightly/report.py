@@ -4,7 +4,8 @@ Sections: how the night ran (unchanged, incremental or full, and why); new ambig
 (resolved tonight, not last night); new assignments (mentions not in last night's results,
 with their person and confidence, and whether a curator should check them); clusters that
 changed (mentions gained or lost); proposals that flipped (a mention now given to another
-person); name-variant links added, dropped or decided otherwise; and the snapshot's problems.
+person); name-variant links added, dropped or decided otherwise; the snapshot's problems;
+and what was wrong with last night's state (a damaged ledger, say) and what the night did.
 Both files are deterministic (no clock in them): the same two nights give the same bytes.
 """
 
@@ -133,9 +134,10 @@ def variant_changes(before: dict[str, Any], now: dict[str, Any]) -> dict[str, li
 def build_report(run: dict[str, Any], before: pd.DataFrame | None, now: pd.DataFrame,
                  placements: pd.DataFrame, variants_before: dict[str, Any] | None,
                  variants_now: dict[str, Any], resolved_before: Iterable[str],
-                 problems: list[str]) -> dict[str, Any]:
+                 problems: list[str], state_notes: Iterable[str] = ()) -> dict[str, Any]:
     """The report as a JSON-ready mapping. `run`: how the night ran (mode, reason, counts);
-    `before`/`now`: last night's and tonight's assignments; `problems`: the snapshot's."""
+    `before`/`now`: last night's and tonight's assignments; `problems`: the snapshot's;
+    `state_notes`: what was wrong with last night's state and what the night did about it."""
     previous = before if before is not None else now.iloc[0:0]
     resolved_now = set(name_of_cluster(now["cluster"]))
     resolved_then = set(resolved_before)
@@ -159,6 +161,7 @@ def build_report(run: dict[str, Any], before: pd.DataFrame | None, now: pd.DataF
         # False when last night's proposals could not be read: nothing was compared.
         "variant_links_compared": variants_before is not None,
         "problems": problems,
+        "state_notes": list(state_notes),
     }
 
 
@@ -218,7 +221,8 @@ def report_markdown(report: dict[str, Any]) -> str:
         f"- clusters changed: {len(report['changed_clusters']):,}; mentions given to another "
         f"person: {len(report['flipped']):,}",
         variant_line,
-        f"- problems in the snapshot: {len(report['problems']):,}", "",
+        f"- problems in the snapshot: {len(report['problems']):,}",
+        f"- problems in last night's state: {len(report.get('state_notes', [])):,}", "",
     ]
     if run["changed_files"]:
         lines += ["## Changed files", "", *[f"- `{f}`" for f in
@@ -244,4 +248,6 @@ def report_markdown(report: dict[str, Any]) -> str:
                   *_table(links[kind], ["from", "to", "decision", "confidence"])]
     lines += ["## Problems in the snapshot", "",
               *([f"- {p}" for p in report["problems"][:MARKDOWN_ROWS]] or ["None."]), ""]
+    lines += ["## Problems in last night's state", "",
+              *([f"- {n}" for n in report.get("state_notes", [])] or ["None."]), ""]
     return "\n".join(lines)

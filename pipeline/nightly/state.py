@@ -13,7 +13,10 @@
                             (`resolve/issued_ids.py`): a retired one goes to no other
                             group of papers
         manifest.json       input digests, settings, code digest, how the night ran, and the
-                            digest of every file above (a mismatch: the state is not used)
+                            digest of every file above (a mismatch: the state is not used,
+                            unless only in pair_evidence.npz or issued.json, which only save
+                            work and guard ids: the night predicts every pair again, or
+                            reads the ledger as it is or rebuilds it)
     STATE/report.md, STATE/report.json   the last night's change report
 
 `run/` is replaced by two renames (`write_dir_atomically`): an interrupted night leaves the
@@ -62,6 +65,11 @@ STATE_VERSION = "nightly-state-v1"
 MAX_LEDGER_BYTES = 256 << 20
 STATE_FILES = ("fingerprints.pickle", "links.pickle", "models.pickle", "pair_evidence.npz",
                "issued.json")
+# Files a night can do without: the kept pair evidence only saves predicting pairs again,
+# and the ledger is rebuilt from the assignments (`NightlyState._issued`).
+OPTIONAL_STATE_FILES = ("pair_evidence.npz", "issued.json")
+EVIDENCE_LOST = ("this night predicts every pair of the names it splits again, and keeps no "
+                 "pair evidence for the others")
 
 
 def file_sha256(path: Path) -> str:
@@ -88,6 +96,9 @@ class Previous:
     evidence: PairEvidence | None = None  # None: every pair is predicted again
     complete: bool = True
     issued: IssuedIds = IssuedIds()  # labels and ids given out so far, tonight's excepted
+    evidence_intact: bool = True  # pair_evidence.npz matches the manifest
+    # What was wrong with the state and what the night did about it, for the report.
+    notes: tuple[str, ...] = ()
 
 
 STATE_MARKER = ".anthology-resolve-state"
@@ -184,20 +195,26 @@ class NightlyState:
     def intact(self, manifest: dict[str, Any], warn: bool = True) -> bool:
         """Every result file is there with the digest its manifest recorded (logged if not,
         unless not `warn`)."""
+        faults = self.faults(manifest)
+        if faults and warn:
+            log.warning("%s", faults[0][1])
+        return not faults
+
+    def faults(self, manifest: dict[str, Any]) -> list[tuple[str, str]]:
+        """(file name, what is wrong with it) for each result file missing or not matching
+        the digest its manifest recorded."""
         files = manifest.get("files", {})
+        found = []
         for name in (*RESOLUTION_FILES, *STATE_FILES):
             path = self.run_dir / name
             if name not in files and not path.exists():
-                if warn:
-                    log.warning("%s has no %s: an earlier version of the tool wrote it; this "
-                                "night runs in full", self.run_dir, name)
-                return False
-            if not path.is_file() or files.get(name) != file_sha256(path):
-                if warn:
-                    log.warning("%s does not match its manifest; this night runs in full",
-                                path)
-                return False
-        return True
+                found.append((name, f"{self.run_dir} has no {name}: an earlier version of "
+                                    "the tool wrote it; this night runs in full"))
+            elif not path.is_file() or files.get(name) != file_sha256(path):
+                found.append((name, f"{path} does not match its manifest; this night runs in "
+                                    "full" if name not in OPTIONAL_STATE_FILES else
+                                    f"{path} does not match its manifest"))
+        return found
 
     def load(self) -> Previous | None:
         """The last night's results, or None (logged) when there are none or they do not
@@ -209,11 +226,22 @@ class NightlyState:
 
         # Pickle runs code as it loads: only the tool's own state (marker checked) is read.
         manifest = self.manifest()
-        if manifest is None or not self.intact(manifest):
+        faults = self.faults(manifest) if manifest is not None else []
+        required = [fault for name, fault in faults if name not in OPTIONAL_STATE_FILES]
+        if manifest is None or required:
+            notes = required[:1]
             if self.run_dir.exists():
-                log.warning("the state in %s cannot be read whole; this night runs in full",
-                            self.run_dir)
-            return self._assignments_only()
+                notes.append(f"the state in {self.run_dir} cannot be read whole; this night "
+                             "runs in full")
+            for note in notes:
+                log.warning("%s", note)
+            return self._assignments_only(tuple(notes))
+        optional = {name: fault for name, fault in faults}
+        notes = []
+        if "pair_evidence.npz" in optional:
+            notes.append(f"{optional['pair_evidence.npz']}; {EVIDENCE_LOST}")
+        for note in notes:
+            log.warning("%s", note)
         try:
             assignments = _read_assignments(self.run_dir / "assignments.csv")
             placements = _read_placements(self.run_dir / "placements.csv")
@@ -225,34 +253,39 @@ class NightlyState:
                 raise TypeError("fingerprints or links of an unexpected type")
         except (InputError, OSError, ValueError, TypeError, KeyError, IndexError, ImportError,
                 pickle.UnpicklingError, AttributeError, EOFError) as error:
-            log.warning("the state in %s cannot be read (%s); this night runs in full",
-                        self.run_dir, error)
-            return self._assignments_only()
+            note = f"the state in {self.run_dir} cannot be read ({error}); this night runs " \
+                "in full"
+            log.warning("%s", note)
+            return self._assignments_only((*notes, note))
         try:
             models: LearntModels | None = LearntModels.load(self.run_dir / "models.pickle")
         except StaleModelsError as error:
             log.warning("%s; this night learns its models again", error)
             models = None
+        issued, ledger_note = self._issued(assignments, optional.get("issued.json"))
         return Previous(manifest, assignments, placements, proposals, fingerprints, links,
-                        models, issued=self._issued(assignments))
+                        models, issued=issued,
+                        evidence_intact="pair_evidence.npz" not in optional,
+                        notes=(*notes, *ledger_note))
 
     def with_evidence(self, previous: Previous | None) -> Previous | None:
         """`previous` (read whole by `load`) with the kept pair evidence read, if it reads."""
         from pipeline.resolve.pair_evidence import PairEvidence
 
-        if previous is None or not previous.complete:
+        if previous is None or not previous.complete or not previous.evidence_intact:
             return previous
         try:
             evidence: PairEvidence | None = PairEvidence.load(
                 self.run_dir / "pair_evidence.npz")
         except ValueError as error:
-            log.warning("%s; this night predicts every pair again", error)
-            evidence = None
+            note = f"{error}; {EVIDENCE_LOST}"
+            log.warning("%s", note)
+            return replace(previous, notes=(*previous.notes, note))
         return replace(previous, evidence=evidence)
 
-    def _assignments_only(self) -> Previous | None:
+    def _assignments_only(self, notes: tuple[str, ...]) -> Previous | None:
         """Last night's assignments alone, when they still read as a valid file: enough to
-        keep cluster labels and ids through a full night."""
+        keep cluster labels and ids through a full night. `notes`: why (for the report)."""
         try:
             assignments = _read_assignments(self.run_dir / "assignments.csv")
         except (InputError, OSError, ValueError) as error:
@@ -261,13 +294,17 @@ class NightlyState:
             return None
         log.warning("keeping cluster labels and ids against %s", self.run_dir /
                     "assignments.csv")
+        issued, ledger_note = self._issued(assignments)
         return Previous({}, assignments, pd.DataFrame(), {}, {}, [], None, complete=False,
-                        issued=self._issued(assignments))
+                        issued=issued, notes=(*notes, *ledger_note))
 
-    def _issued(self, assignments: pd.DataFrame) -> IssuedIds:
+    def _issued(self, assignments: pd.DataFrame, mismatch: str | None = None
+                ) -> tuple[IssuedIds, tuple[str, ...]]:
         """The ledger of labels and ids given out, last night's assignments included. Read
-        even from a state that is not used whole: it only keeps labels and ids from being
-        given again; one that cannot be read is rebuilt from the assignments (logged)."""
+        even from a state that is not used whole, or that does not match its digest
+        (`mismatch` says so): it only keeps labels and ids from being given again; one that
+        cannot be read is rebuilt from the assignments. Logged, and said in the note
+        returned."""
         path = self.run_dir / "issued.json"
         last_night = IssuedIds.of(assignments)
         text = None
@@ -277,11 +314,18 @@ class NightlyState:
             if path.stat().st_size > MAX_LEDGER_BYTES:  # the shared snapshot's: about 1 MB
                 raise LedgerError(f"larger than {MAX_LEDGER_BYTES:,} bytes")
             text = path.read_bytes()
-            return IssuedIds.from_json(text.decode("utf-8")).union(last_night)
+            issued = IssuedIds.from_json(text.decode("utf-8")).union(last_night)
         except (OSError, UnicodeDecodeError, LedgerError) as error:
-            log.warning("%s cannot be read (%s): labels and ids retired before last night "
-                        "may be given again%s", path, error, self._keep_damaged(text))
-            return last_night
+            note = (f"{path} cannot be read ({error}): labels and ids retired before last "
+                    f"night may be given again{self._keep_damaged(text)}")
+            log.warning("%s", note)
+            return last_night, (note,)
+        if mismatch is None:
+            return issued, ()
+        note = f"{mismatch}; it is read as it is (it only keeps labels and ids from being " \
+            "given again)"
+        log.warning("%s", note)
+        return issued, (note,)
 
     def _keep_damaged(self, ledger: bytes | None) -> str:
         """A ledger read but not understood is kept beside the state (tonight replaces
