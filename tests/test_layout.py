@@ -7,6 +7,8 @@ cannot hide a dependency.
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -134,3 +136,19 @@ def test_checker_finds_a_cycle() -> None:
     graph = {"a": ["b"], "b": ["c"], "c": ["a"], "d": ["a"]}
     assert _cycles(graph) == [["a", "b", "c", "a"]]
     assert _cycles({"a": ["b"], "b": []}) == []
+
+
+@pytest.mark.parametrize(("modules", "absent"), [
+    # An unchanged night reads only the manifest: it must not wait for the models' libraries.
+    (("pipeline.cli", "pipeline.nightly.run"), ("sklearn", "igraph", "pipeline.resolve.run")),
+    # `resolve` and the night do not wait for what only the Gephi files or review pages use.
+    (("pipeline.cli", "pipeline.nightly.night", "pipeline.resolve.run"),
+     ("networkx", "jinja2")),
+])
+def test_a_command_does_not_import_what_it_does_not_use(modules: tuple[str, ...],
+                                                         absent: tuple[str, ...]) -> None:
+    code = (f"import sys\nimport {', '.join(modules)}\n"
+            f"print(sorted(m for m in {absent!r} if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=PACKAGE.parent)
+    assert out.stdout.strip() == "[]"

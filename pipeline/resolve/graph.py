@@ -30,15 +30,18 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from itertools import chain
+from typing import TYPE_CHECKING
 
 import igraph as ig
-import networkx as nx
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
 from pipeline.anthology.registry import Registry
 from pipeline.resolve.authorship import Authorship
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 VERTEX_TYPES = ("paper", "volume", "name", "person", "venue")
 
@@ -125,6 +128,8 @@ def build_graph(mentions: pd.DataFrame, papers: pd.DataFrame, volumes: pd.DataFr
 
 def to_networkx(graph: ig.Graph) -> nx.Graph:
     """An igraph graph as networkx, vertices named by "type:key", attributes kept."""
+    import networkx as nx  # only the Gephi export needs it; `resolve` need not wait for it
+
     out = nx.Graph()
     names = [f"{t}:{k}" for t, k in zip(graph.vs["type"], graph.vs["key"])]
     for v, name in zip(graph.vs, names):
