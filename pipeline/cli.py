@@ -766,19 +766,12 @@ def _add_nightly_command(sub: Subcommands) -> None:
 
 
 def cmd_nightly(args: argparse.Namespace) -> int:
-    from pipeline.nightly.run import run_nightly, write_error_report
+    from pipeline.nightly.run import run_nightly
 
-    try:
-        report, written = run_nightly(args.anthology, args.state, _resolve_settings(args),
-                                      full=args.full, workers=args.workers,
-                                      show_progress=not args.quiet)
-    except Exception as exc:
-        # Bad input, or a bug: tonight's report says why. (A state directory that is not
-        # ours, or one another night holds, gets nothing written into it.)
-        if isinstance(exc, InputError) or not isinstance(exc, AnthologyResolveError):
-            for path in write_error_report(args.anthology, args.state, exc):
-                log.info("wrote %s", path)
-        raise
+    # Bad input, or a bug: a `failed` report says why, and the error goes on up.
+    report, written = run_nightly(args.anthology, args.state, _resolve_settings(args),
+                                  full=args.full, workers=args.workers,
+                                  show_progress=not args.quiet)
     run = report["run"]
     new = report["new_assignments"]
     console.print(

@@ -514,9 +514,29 @@ def test_a_failing_night_says_so_in_its_report(two_nights: tuple[Path, Path, Pat
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("a bug")
 
+    import fcntl
+
+    from pipeline.nightly import run as nightly_run
+
     monkeypatch.setattr("pipeline.nightly.night.resolve", broken)
+    locked_while_written = []
+    write_report = nightly_run._write_report
+
+    def written_under_lock(*args: Any) -> list[Path]:
+        # Not after the lock is released: a night started since would lose its report.
+        with open(state / ".lock", "a+b") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                locked_while_written.append(False)
+                fcntl.flock(handle, fcntl.LOCK_UN)
+            except BlockingIOError:
+                locked_while_written.append(True)
+        return write_report(*args)
+
+    monkeypatch.setattr(nightly_run, "_write_report", written_under_lock)
     with pytest.raises(RuntimeError):
         main(["-q", "nightly", "--anthology", str(root), "--state", str(state)])
+    assert locked_while_written == [True]
     report = json.loads((state / "report.json").read_text())
     assert report["run"]["mode"] == "failed" and "a bug" in report["run"]["reason"]
     assert report["run"]["changed_files"] == ["xml/2020.tiny.xml"]

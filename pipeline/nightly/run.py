@@ -25,8 +25,6 @@ from pipeline.errors import AnthologyResolveError, InputError
 from pipeline.nightly.inputs import changed_files, code_digest, input_digests
 from pipeline.nightly.report import build_report, empty_assignments, report_json, report_markdown
 from pipeline.nightly.state import (
-    STATE_MARKER,
-    STATE_MARKER_TEXT,
     NightlyState,
     check_state_dir,
 )
@@ -53,13 +51,22 @@ def _quiet_run(mode: str, reason: str, manifest: dict[str, Any]) -> dict[str, An
 def run_nightly(anthology: Path, state_dir: Path, settings: ResolveSettings,
                 full: bool = False, workers: int = 0, show_progress: bool = False
                 ) -> tuple[dict[str, Any], list[Path]]:
-    """Run one night; returns the report and the paths written."""
+    """Run one night; returns the report and the paths written. A night that fails on bad
+    input or a bug leaves a `failed` report (`write_error_report`, under the state's lock,
+    so that it never replaces the report of a night that started since) and raises."""
     data_dir = find_data_dir(anthology)
     check_state_dir(state_dir, data_dir)
-    recover(data_dir)
     state = NightlyState(state_dir)
     with state.locked():
-        return _night(anthology, data_dir, state, settings, full, workers, show_progress)
+        try:
+            recover(data_dir)
+            return _night(anthology, data_dir, state, settings, full, workers, show_progress)
+        except Exception as error:
+            # A state directory or data that is not usable as such gets nothing written.
+            if isinstance(error, InputError) or not isinstance(error, AnthologyResolveError):
+                for path in write_error_report(data_dir, state, error):
+                    log.info("wrote %s", path)
+            raise
 
 
 def _night(anthology: Path, data_dir: Path, state: NightlyState, settings: ResolveSettings,
@@ -87,17 +94,11 @@ def _night(anthology: Path, data_dir: Path, state: NightlyState, settings: Resol
     return report, [state.run_dir, *_write_report(state, report)]
 
 
-def write_error_report(anthology: Path, state_dir: Path, error: BaseException
+def write_error_report(data_dir: Path, state: NightlyState, error: BaseException
                        ) -> list[Path]:
     """A report saying why the night failed (the input's errors with file and line, or the
     internal error), so no earlier night's report is taken for tonight's; the results of the
-    last night stay as they were. Nothing when the state directory itself is not usable."""
-    try:
-        data_dir = find_data_dir(anthology)
-        check_state_dir(state_dir, data_dir)
-    except AnthologyResolveError:
-        return []
-    state = NightlyState(state_dir)
+    last night stay as they were. The caller holds the state's lock."""
     manifest = state.manifest() or {}
     if isinstance(error, InputError):
         reason = f"{len(error.problems)} error(s) in the input"
@@ -113,8 +114,4 @@ def write_error_report(anthology: Path, state_dir: Path, error: BaseException
                         manifest), "changed_files": changed}
     report = build_report(run, None, empty_assignments(), empty_assignments(), {}, {}, [],
                           problems)
-    state_dir.mkdir(parents=True, exist_ok=True)
-    marker = state_dir / STATE_MARKER
-    if not marker.is_file():
-        marker.write_text(STATE_MARKER_TEXT, encoding="utf-8")
     return _write_report(state, report)
