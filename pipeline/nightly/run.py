@@ -78,7 +78,7 @@ def _night(anthology: Path, data_dir: Path, state: NightlyState, settings: Resol
     # Quietly: a state that cannot be used is reported once, by the night that loads it.
     manifest = state.manifest(warn=False)
     if not full and manifest is not None and manifest.get("inputs") == inputs \
-            and manifest.get("config") == config and state.intact(manifest, warn=False):
+            and manifest.get("config") == config and state.intact(manifest):
         log.info("the snapshot, code and settings are as the last night left them: nothing "
                  "to recompute (results in %s)", state.run_dir)
         report = build_report(

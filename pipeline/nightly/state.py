@@ -192,13 +192,9 @@ class NightlyState:
             return None
         return manifest
 
-    def intact(self, manifest: dict[str, Any], warn: bool = True) -> bool:
-        """Every result file is there with the digest its manifest recorded (logged if not,
-        unless not `warn`)."""
-        faults = self.faults(manifest)
-        if faults and warn:
-            log.warning("%s", faults[0][1])
-        return not faults
+    def intact(self, manifest: dict[str, Any]) -> bool:
+        """Every result file is there with the digest its manifest recorded."""
+        return not self.faults(manifest)
 
     def faults(self, manifest: dict[str, Any]) -> list[tuple[str, str]]:
         """(file name, what is wrong with it) for each result file missing or not matching
