@@ -270,3 +270,20 @@ def test_mentions_resolve_as_each_row_would_alone(
         alone = resolve_mentions(registry, mentions.iloc[[i]], expected_problems)
         assert persons.iloc[i] == alone.iloc[0]
     assert [str(p) for p in problems.problems] == [str(p) for p in expected_problems.problems]
+
+
+@settings(max_examples=60, deadline=None)
+@given(entries=st.dictionaries(
+    st.from_regex(r"[a-z][a-z0-9-]{0,12}", fullmatch=True),
+    st.lists(st.text(alphabet="ab \n{}\"", max_size=8), max_size=4), max_size=12))
+def test_each_people_json_id_is_found_on_its_line(entries: dict[str, list[str]]) -> None:
+    # The lines error messages cite: counted from one entry to the next (from the start of
+    # the file each time, the shared snapshot's people.json took 5 s to read).
+    from pipeline.anthology.registry.current import _entry_lines
+
+    text = json.dumps({pid: {"names": names} for pid, names in entries.items()}, indent=2)
+    expected = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        if line.startswith('  "') and line.endswith('": {'):
+            expected.setdefault(json.loads(line[2:-3]), number)
+    assert _entry_lines(text, "people-json") == expected

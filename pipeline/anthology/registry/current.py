@@ -31,8 +31,13 @@ def _entry_lines(text: str, fmt: RegistryFormat) -> dict[str, int]:
     pattern = re.compile(r'^  "([^"]+)": \{' if fmt == "people-json" else r"^([^\s#][^:]*):",
                          re.MULTILINE)
     lines: dict[str, int] = {}
+    # Newlines counted from the previous match on, not from the start: from the start, the
+    # 11k entries of a people.json took 5 s.
+    line, counted_to = 1, 0
     for match in pattern.finditer(text):
-        lines.setdefault(match.group(1).strip("'\""), text.count("\n", 0, match.start()) + 1)
+        line += text.count("\n", counted_to, match.start())
+        counted_to = match.start()
+        lines.setdefault(match.group(1).strip("'\""), line)
     return lines
 
 
