@@ -288,8 +288,9 @@ def test_kept_evidence_the_model_cannot_have_given_is_predicted_again(
         path).blocks.values()])).max() < 100
 
 
+@pytest.mark.parametrize("damage", ["garbage", "deleted", "deleted and unlisted"])
 def test_damaged_pair_evidence_costs_predictions_not_a_full_night(
-        two_nights: tuple[Path, Path, Path], tmp_path: Path) -> None:
+        two_nights: tuple[Path, Path, Path], tmp_path: Path, damage: str) -> None:
     root, state, aside = two_nights
     intact = tmp_path / "intact-state"
     shutil.copytree(state, intact)
@@ -297,14 +298,28 @@ def test_damaged_pair_evidence_costs_predictions_not_a_full_night(
     _night(root, intact)
     evidence = state / "run" / "pair_evidence.npz"
     evidence.unlink()  # the state's files are replaced, never written into (hard links)
-    evidence.write_bytes(b"not an npz")
+    fault = f"{evidence} is missing"
+    if damage == "garbage":
+        evidence.write_bytes(b"not an npz")
+        fault = f"{evidence} does not match its manifest"
+    elif damage == "deleted and unlisted":
+        manifest_path = state / "run" / "manifest.json"
+        manifest = json.loads(manifest_path.read_text())
+        del manifest["files"]["pair_evidence.npz"]
+        manifest_path.unlink()
+        manifest_path.write_text(json.dumps(manifest))
+        fault = (f"{state / 'run'} has no pair_evidence.npz: an earlier version of the tool "
+                 "wrote it")
     report = _night(root, state)
     assert report["run"]["mode"] == "incremental"  # type: ignore[index]
     assert report["state_notes"] == [  # type: ignore[index]
-        f"{evidence} does not match its manifest; this night predicts every pair of the "
-        "names it splits again, and keeps no pair evidence for the others"]
+        f"{fault}; this night predicts every pair of the names it splits again, on "
+        "tonight's graph (kept evidence is last night's), so some clusters changed and "
+        "proposals flipped below may come from that rather than from the snapshot; it keeps "
+        "no pair evidence for the names it does not split"]
     # Predicted again on tonight's graph, the evidence of old pairs moves a little (kept,
-    # it is last night's), the persons and clusters not at all.
+    # it is last night's): here the persons and clusters not at all (on the shared
+    # snapshot's add-volume night, 156 of 140k persons changed).
     columns = [*KEY, "person", "status", "cluster"]
     assert _persons(state)[columns].equals(_persons(intact)[columns])
     assert PairEvidence.load(evidence).blocks.keys() == set(NAMES)
@@ -418,6 +433,10 @@ def test_bad_input_is_reported_and_the_last_night_kept(two_nights: tuple[Path, P
     report = json.loads((state / "report.json").read_text())
     assert report["run"]["mode"] == "failed"
     assert any("2021.bad.xml" in problem for problem in report["problems"])
+    # Tonight's files counted (not last night's), and the state said not examined.
+    assert report["run"]["files"] == len(list((root / "xml").iterdir())) + 1  # + registry
+    assert report["state_notes"] is None
+    assert "- problems in last night's state: not examined" in (state / "report.md").read_text()
     assert {p.name: p.read_bytes() for p in (state / "run").iterdir()} == results
 
 
@@ -448,8 +467,9 @@ def test_a_damaged_state_means_a_full_night_that_keeps_the_ids(
     report = _night(root, state)
     assert report["run"]["mode"] == "full"  # type: ignore[index]
     assert "could not be read whole" in report["run"]["reason"]  # type: ignore[index]
-    assert report["state_notes"][0] == (  # type: ignore[index]
-        f"{models} does not match its manifest; this night runs in full")
+    assert report["state_notes"] == [  # type: ignore[index]
+        f"{models} does not match its manifest",
+        f"the state in {state / 'run'} cannot be read whole; this night runs in full"]
     assert _persons(state)[[*KEY, "person", "cluster"]].equals(
         first[[*KEY, "person", "cluster"]])
     shutil.rmtree(state / "run")  # nothing left to keep ids against: a fresh full night
@@ -752,6 +772,11 @@ def test_the_ledger_of_issued_ids_grows_night_by_night_and_survives_a_damaged_st
 
 
 @pytest.mark.parametrize("text", ['{"format": "other"}', "[]", "nope", "[" * 100_000,
+                                  '{"format": "anthology-resolve-issued-ids-v1", "labels": '
+                                  '{"a": [-5]}, "persons": {}, "members": {}}',
+                                  '{"format": "anthology-resolve-issued-ids-v1", "labels": '
+                                  '{"a": [100000000000000000000]}, "persons": {}, '
+                                  '"members": {}}',
                                   '{"format": "anthology-resolve-issued-ids-v1", "labels": '
                                   '{"a": [1.5]}, "persons": []}'])
 def test_a_ledger_of_another_shape_is_refused(text: str) -> None:

@@ -134,10 +134,12 @@ def variant_changes(before: dict[str, Any], now: dict[str, Any]) -> dict[str, li
 def build_report(run: dict[str, Any], before: pd.DataFrame | None, now: pd.DataFrame,
                  placements: pd.DataFrame, variants_before: dict[str, Any] | None,
                  variants_now: dict[str, Any], resolved_before: Iterable[str],
-                 problems: list[str], state_notes: Iterable[str] = ()) -> dict[str, Any]:
+                 problems: list[str], state_notes: Iterable[str] | None = ()
+                 ) -> dict[str, Any]:
     """The report as a JSON-ready mapping. `run`: how the night ran (mode, reason, counts);
     `before`/`now`: last night's and tonight's assignments; `problems`: the snapshot's;
-    `state_notes`: what was wrong with last night's state and what the night did about it."""
+    `state_notes`: what was wrong with last night's state and what the night did about it
+    (None: the state was not examined)."""
     previous = before if before is not None else now.iloc[0:0]
     resolved_now = set(name_of_cluster(now["cluster"]))
     resolved_then = set(resolved_before)
@@ -161,7 +163,7 @@ def build_report(run: dict[str, Any], before: pd.DataFrame | None, now: pd.DataF
         # False when last night's proposals could not be read: nothing was compared.
         "variant_links_compared": variants_before is not None,
         "problems": problems,
-        "state_notes": list(state_notes),
+        "state_notes": list(state_notes) if state_notes is not None else None,
     }
 
 
@@ -195,6 +197,7 @@ def report_markdown(report: dict[str, Any]) -> str:
     new = sorted(report["new_assignments"], key=lambda row: row.get("why") != "new mention")
     to_check = [row for row in new if row.get("review")]
     links = report["variant_links"]
+    state_notes = report.get("state_notes", [])
     files = (f"{run['files']:,} (first night: nothing to compare with)"
              if run.get("first_night") else
              f"{run['files']:,} (not compared: last night's list of input files could not be "
@@ -222,11 +225,14 @@ def report_markdown(report: dict[str, Any]) -> str:
         f"person: {len(report['flipped']):,}",
         variant_line,
         f"- problems in the snapshot: {len(report['problems']):,}",
-        f"- problems in last night's state: {len(report.get('state_notes', [])):,}", "",
+        f"- problems in last night's state: {_count(state_notes)}", "",
     ]
     if run["changed_files"]:
         lines += ["## Changed files", "", *[f"- `{f}`" for f in
                                            run["changed_files"][:MARKDOWN_ROWS]], ""]
+    lines += ["## Problems in last night's state", "",
+              *([f"- {n}" for n in state_notes] if state_notes else
+                ["None." if state_notes is not None else "Not examined."]), ""]
     lines += ["## New ambiguous names", "",
               ", ".join(f"`{n}`" for n in report["new_ambiguous_names"]) or "None.", ""]
     lines += ["## New assignments for review", "",
@@ -248,6 +254,8 @@ def report_markdown(report: dict[str, Any]) -> str:
                   *_table(links[kind], ["from", "to", "decision", "confidence"])]
     lines += ["## Problems in the snapshot", "",
               *([f"- {p}" for p in report["problems"][:MARKDOWN_ROWS]] or ["None."]), ""]
-    lines += ["## Problems in last night's state", "",
-              *([f"- {n}" for n in report.get("state_notes", [])] or ["None."]), ""]
     return "\n".join(lines)
+
+
+def _count(notes: list[str] | None) -> str:
+    return f"{len(notes):,}" if notes is not None else "not examined"

@@ -106,12 +106,13 @@ def write_error_report(data_dir: Path, state: NightlyState, error: BaseException
     else:
         reason = f"the night stopped on an error ({type(error).__name__}: {error})"
         problems = []
+    run = _quiet_run("failed", f"{reason}; the results of the last night are kept", manifest)
     try:
-        changed = changed_files(manifest.get("inputs", {}), input_digests(data_dir))
+        inputs = input_digests(data_dir)
+        run.update(changed_files=changed_files(manifest.get("inputs", {}), inputs),
+                   files=len(inputs))
     except OSError:
-        changed = []
-    run = {**_quiet_run("failed", f"{reason}; the results of the last night are kept",
-                        manifest), "changed_files": changed}
+        pass
     report = build_report(run, None, empty_assignments(), empty_assignments(), {}, {}, [],
-                          problems)
+                          problems, state_notes=None)
     return _write_report(state, report)

@@ -68,8 +68,10 @@ STATE_FILES = ("fingerprints.pickle", "links.pickle", "models.pickle", "pair_evi
 # Files a night can do without: the kept pair evidence only saves predicting pairs again,
 # and the ledger is rebuilt from the assignments (`NightlyState._issued`).
 OPTIONAL_STATE_FILES = ("pair_evidence.npz", "issued.json")
-EVIDENCE_LOST = ("this night predicts every pair of the names it splits again, and keeps no "
-                 "pair evidence for the others")
+EVIDENCE_LOST = ("this night predicts every pair of the names it splits again, on tonight's "
+                 "graph (kept evidence is last night's), so some clusters changed and "
+                 "proposals flipped below may come from that rather than from the snapshot; "
+                 "it keeps no pair evidence for the names it does not split")
 
 
 def file_sha256(path: Path) -> str:
@@ -205,11 +207,11 @@ class NightlyState:
             path = self.run_dir / name
             if name not in files and not path.exists():
                 found.append((name, f"{self.run_dir} has no {name}: an earlier version of "
-                                    "the tool wrote it; this night runs in full"))
+                                    "the tool wrote it"))
+            elif not path.exists() and not path.is_symlink():
+                found.append((name, f"{path} is missing"))
             elif not path.is_file() or files.get(name) != file_sha256(path):
-                found.append((name, f"{path} does not match its manifest; this night runs in "
-                                    "full" if name not in OPTIONAL_STATE_FILES else
-                                    f"{path} does not match its manifest"))
+                found.append((name, f"{path} does not match its manifest"))
         return found
 
     def load(self) -> Previous | None:
@@ -222,20 +224,19 @@ class NightlyState:
 
         # Pickle runs code as it loads: only the tool's own state (marker checked) is read.
         manifest = self.manifest()
-        faults = self.faults(manifest) if manifest is not None else []
-        required = [fault for name, fault in faults if name not in OPTIONAL_STATE_FILES]
+        faults = dict(self.faults(manifest)) if manifest is not None else {}
+        required = [fault for name, fault in faults.items() if name not in OPTIONAL_STATE_FILES]
         if manifest is None or required:
-            notes = required[:1]
+            notes = required
             if self.run_dir.exists():
                 notes.append(f"the state in {self.run_dir} cannot be read whole; this night "
                              "runs in full")
             for note in notes:
                 log.warning("%s", note)
-            return self._assignments_only(tuple(notes))
-        optional = {name: fault for name, fault in faults}
+            return self._assignments_only(tuple(notes), faults.get("issued.json"))
         notes = []
-        if "pair_evidence.npz" in optional:
-            notes.append(f"{optional['pair_evidence.npz']}; {EVIDENCE_LOST}")
+        if "pair_evidence.npz" in faults:
+            notes.append(f"{faults['pair_evidence.npz']}; {EVIDENCE_LOST}")
         for note in notes:
             log.warning("%s", note)
         try:
@@ -258,10 +259,10 @@ class NightlyState:
         except StaleModelsError as error:
             log.warning("%s; this night learns its models again", error)
             models = None
-        issued, ledger_note = self._issued(assignments, optional.get("issued.json"))
+        issued, ledger_note = self._issued(assignments, faults.get("issued.json"))
         return Previous(manifest, assignments, placements, proposals, fingerprints, links,
                         models, issued=issued,
-                        evidence_intact="pair_evidence.npz" not in optional,
+                        evidence_intact="pair_evidence.npz" not in faults,
                         notes=(*notes, *ledger_note))
 
     def with_evidence(self, previous: Previous | None) -> Previous | None:
@@ -279,9 +280,11 @@ class NightlyState:
             return replace(previous, notes=(*previous.notes, note))
         return replace(previous, evidence=evidence)
 
-    def _assignments_only(self, notes: tuple[str, ...]) -> Previous | None:
+    def _assignments_only(self, notes: tuple[str, ...], ledger_fault: str | None = None
+                          ) -> Previous | None:
         """Last night's assignments alone, when they still read as a valid file: enough to
-        keep cluster labels and ids through a full night. `notes`: why (for the report)."""
+        keep cluster labels and ids through a full night. `notes`: why (for the report);
+        `ledger_fault`: what is wrong with the ledger's file, if anything."""
         try:
             assignments = _read_assignments(self.run_dir / "assignments.csv")
         except (InputError, OSError, ValueError) as error:
@@ -290,7 +293,7 @@ class NightlyState:
             return None
         log.warning("keeping cluster labels and ids against %s", self.run_dir /
                     "assignments.csv")
-        issued, ledger_note = self._issued(assignments)
+        issued, ledger_note = self._issued(assignments, ledger_fault)
         return Previous({}, assignments, pd.DataFrame(), {}, {}, [], None, complete=False,
                         issued=issued, notes=(*notes, *ledger_note))
 
@@ -312,8 +315,9 @@ class NightlyState:
             text = path.read_bytes()
             issued = IssuedIds.from_json(text.decode("utf-8")).union(last_night)
         except (OSError, UnicodeDecodeError, LedgerError) as error:
-            note = (f"{path} cannot be read ({error}): labels and ids retired before last "
-                    f"night may be given again{self._keep_damaged(text)}")
+            note = (f"{path} cannot be read ({error}): it is rebuilt from last night's "
+                    "assignments, so labels and ids retired on any earlier night, last night "
+                    f"included, may be given again{self._keep_damaged(text)}")
             log.warning("%s", note)
             return last_night, (note,)
         if mismatch is None:

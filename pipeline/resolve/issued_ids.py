@@ -26,6 +26,8 @@ import pandas as pd
 from pipeline.resolve.stable_ids import KEY
 
 LEDGER_FORMAT = "anthology-resolve-issued-ids-v1"
+# Cluster labels are "slug#k", k counting a name's clusters: a larger k is no label we gave.
+MAX_LABEL_NUMBER = 1_000_000
 
 
 class LedgerError(ValueError):
@@ -86,9 +88,11 @@ class IssuedIds:
         labels, persons = document.get("labels"), document.get("persons")
         members = document.get("members")
         if not isinstance(labels, dict) or not all(
-                isinstance(numbers, list) and all(type(n) is int for n in numbers)
+                isinstance(numbers, list) and all(
+                    type(n) is int and 0 <= n < MAX_LABEL_NUMBER for n in numbers)
                 for numbers in labels.values()):
-            raise LedgerError("labels must map each name to a list of whole numbers")
+            raise LedgerError("labels must map each name to a list of whole numbers from 0 "
+                              f"to {MAX_LABEL_NUMBER - 1:,}")
         if not isinstance(persons, dict) or not all(isinstance(p, str)
                                                     for p in persons.values()):
             raise LedgerError("persons must map each label to an id")
