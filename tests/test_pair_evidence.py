@@ -211,3 +211,39 @@ def test_features_of_the_pairs_with_a_new_mention_are_those_of_every_pair(
         assert np.array_equal(some.features[slug][wanted], every.features[slug][wanted])
         assert np.isnan(np.delete(some.features[slug][~wanted], prior, axis=1)).all()
         assert np.array_equal(some.features[slug][:, prior], every.features[slug][:, prior])
+
+
+def test_affiliations_of_mentions_pooled_from_outside_the_focus_change_no_focus_feature(
+        tmp_path: Path) -> None:
+    # A person's mentions under its other names are pooled with the variant candidates'
+    # (`also`): they need affiliation vectors, but the focus's must stay as they were, to
+    # the bit (a last-bit change once moved the pair model's bound and 1,193 names).
+    from builder import two_wei_zhangs
+
+    from pipeline.anthology.snapshot import read_snapshot
+    from pipeline.resolve.ambiguity import name_commonness
+    from pipeline.resolve.authorship import Authorship
+    from pipeline.resolve.clustering import block_rows_of
+    from pipeline.resolve.evidence import EvidenceContext
+
+    snapshot = read_snapshot(two_wei_zhangs(tmp_path / "data"))
+    mentions = snapshot.mentions
+    authorship = Authorship.build(mentions, snapshot.papers)
+    stanford = (mentions["affiliation"] == "Stanford University").to_numpy()
+    assert stanford.any() and mentions["affiliation"].notna().sum() > stanford.sum()
+    rows = {slug: r[~stanford[r]] for slug, r in block_rows_of(
+        mentions, sorted(mentions["slug"].unique())).items()}
+    focus = np.concatenate(list(rows.values()))
+    also = np.flatnonzero(stanford)
+    alone = EvidenceContext.build(mentions, snapshot.papers, authorship, focus=focus)
+    pooled = EvidenceContext.build(mentions, snapshot.papers, authorship, focus=focus,
+                                   also=also)
+    assert (alone.mention_affiliation[also] == -1).all()
+    assert (pooled.mention_affiliation[also] >= 0).all()  # a string the focus lacks
+    assert np.array_equal(alone.mention_affiliation[focus], pooled.mention_affiliation[focus])
+    commonness = name_commonness(mentions)
+    for slug, features in BlockFeatures.compute(alone, rows, commonness).features.items():
+        assert np.array_equal(features, BlockFeatures.compute(
+            pooled, {slug: rows[slug]}, commonness).features[slug], equal_nan=True)
+    vectors = pooled.affiliation_vectors[pooled.mention_affiliation[also]]
+    assert np.allclose((vectors @ vectors.T).diagonal(), 1.0)  # a vector of its own

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from builder import Author, Paper, Volume, common_name_fillers, write_snapshot
 
@@ -492,3 +493,18 @@ def test_a_night_scores_again_every_pair_whose_sole_spelling_out_may_have_change
     # No longer the only one; a new name; the only one now (whatever it was last night).
     assert rescored == {("d-moldovan", "dan-moldovan"), ("d-moldovan", "doina-moldovan"),
                         ("b-oshea", "brid-oshea")}
+
+
+def test_a_person_s_mentions_under_its_other_names_are_pooled_with_it() -> None:
+    from pipeline.resolve.variants import person_rows
+
+    mentions = pd.DataFrame({
+        "slug": ["o-andersen", "oistein-andersen", "oistein-e-andersen", "oistein-e-andersen",
+                 "anon", "anon"],
+        "person": ["o-andersen", "oistein-e-andersen", "oistein-e-andersen", None,
+                   "anonymous", "anonymous"]})
+    candidate_rows = np.array([0, 1])  # the names of the candidate pair
+    assert person_rows(mentions, candidate_rows, frozenset()).tolist() == [2]
+    # A catch-all stands for nobody: its other mentions are not pooled.
+    assert person_rows(mentions, np.array([4]), frozenset({"anonymous"})).tolist() == []
+    assert person_rows(mentions, np.array([4]), frozenset()).tolist() == [5]

@@ -77,8 +77,8 @@ class EvidenceContext:
     @classmethod
     def build(cls, mentions: pd.DataFrame, papers: pd.DataFrame, authorship: Authorship,
               focus: np.ndarray | None = None, cache_dir: Path | None = None,
-              text: PaperText | None = None, affiliation_model: TfidfVectorizer | None = None
-              ) -> EvidenceContext:
+              text: PaperText | None = None, affiliation_model: TfidfVectorizer | None = None,
+              also: np.ndarray | None = None) -> EvidenceContext:
         """`mentions`: the mention rows to work on; `papers`: the paper table;
         `authorship`: their shared authorship matrices.
 
@@ -86,6 +86,9 @@ class EvidenceContext:
         affiliation vectors. The text model covers every paper (`paper_text.py`, cached in
         `cache_dir`) unless `text` is given. `affiliation_model`: a fitted affiliation
         vectorizer to reuse (the nightly job keeps it) instead of fitting one on the focus.
+        `also` (mention row positions): more mentions that need affiliation vectors (pooled
+        with the focus: a person's mentions under its other names); the vectorizer is not
+        fitted on them, and the focus's vectors are the same to the bit with or without them.
         """
         n_papers = len(papers)
         docs_per_slug = np.asarray(authorship.incidence.sum(axis=0)).ravel()
@@ -93,9 +96,14 @@ class EvidenceContext:
         text_model = text if text is not None else paper_text(papers, cache_dir)
 
         affiliations = mentions["affiliation"]
+        extra = None
         if focus is not None:  # only the mentions being compared need affiliation vectors
             in_focus = np.zeros(len(mentions), dtype=bool)
             in_focus[focus] = True
+            if also is not None and len(also):
+                extra = np.zeros(len(mentions), dtype=bool)
+                extra[also] = True
+                extra &= ~in_focus & affiliations.notna().to_numpy()
             affiliations = affiliations.where(in_focus)
         aff_cat = pd.Categorical(affiliations.where(affiliations.notna(), None))
         mention_affiliation = np.asarray(aff_cat.codes, dtype=np.int64)
@@ -108,6 +116,18 @@ class EvidenceContext:
             affiliation_vectors = normalize(affiliation_model.fit_transform(aff_texts)).tocsr()
         else:
             affiliation_vectors = sp.csr_matrix((0, 1), dtype=np.float32)
+        if extra is not None and extra.any() and affiliation_model is not None:
+            # Appended after the focus's own strings, so that their codes and vectors (and
+            # every product of them) stay as without `also`.
+            strings = mentions["affiliation"].to_numpy(dtype=object)[extra]
+            known = pd.Index(aff_cat.categories).get_indexer(strings)
+            new_strings = pd.unique(strings[known < 0])
+            new_codes = len(aff_texts) + pd.Index(new_strings).get_indexer(strings)
+            mention_affiliation[np.flatnonzero(extra)] = np.where(known >= 0, known, new_codes)
+            if len(new_strings):
+                affiliation_vectors = sp.vstack([affiliation_vectors, normalize(
+                    affiliation_model.transform([str(x).lower() for x in new_strings]))
+                ]).tocsr()
 
         years = mentions["year"]
         mention_year = years.fillna(-1).astype(np.int64).to_numpy()

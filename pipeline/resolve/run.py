@@ -74,6 +74,7 @@ from pipeline.resolve.variants import (
     KeptLinks,
     VariantProposals,
     name_candidates,
+    person_rows,
     propose_variants,
 )
 from pipeline.resolve.variants import candidate_rows as variant_rows
@@ -233,21 +234,24 @@ def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool =
         lambda: build_graph(mentions, snapshot.papers, snapshot.volumes, registry,
                             authorship).counts(), snapshot, workers)
     lap("variant candidates")
+    scored_rows = variant_rows(mentions, to_score)
     focus = np.concatenate([*candidate_rows.values(), *curated_rows.values(),
                             *(synthetic.rows.values() if synthetic is not None else []),
                             *(variant_synthetic.rows.values()
                               if variant_synthetic is not None else []),
-                            variant_rows(mentions, to_score), np.zeros(0, dtype=np.int64)])
+                            scored_rows, np.zeros(0, dtype=np.int64)])
+    # The persons of the variant candidates pool their evidence over all their mentions.
+    also = person_rows(mentions, scored_rows, registry.catch_all_ids())
     if learnt is None:
         context = EvidenceContext.build(mentions, snapshot.papers, authorship, focus=focus,
-                                        cache_dir=snapshot.cache_dir)
+                                        cache_dir=snapshot.cache_dir, also=also)
     else:
-        paper_rows = np.unique(authorship.mention_paper[focus])
+        paper_rows = np.unique(authorship.mention_paper[np.concatenate([focus, also])])
         context = EvidenceContext.build(
             mentions, snapshot.papers, authorship, focus=focus,
             text=papers_in_model(snapshot.papers, paper_rows[paper_rows >= 0], learnt.text,
                                  workers, snapshot.cache_dir),
-            affiliation_model=learnt.affiliations)
+            affiliation_model=learnt.affiliations, also=also)
     lap("evidence context")
     if learnt is not None:
         evidence_model, pair_model = learnt.evidence, learnt.pair

@@ -58,6 +58,16 @@ def candidate_rows(mentions: pd.DataFrame, candidates: list[Candidate]) -> np.nd
     return np.flatnonzero(isin(mentions["slug"], slugs))
 
 
+def person_rows(mentions: pd.DataFrame, rows: np.ndarray, catch_all: frozenset[str]
+                ) -> np.ndarray:
+    """Row positions of the other mentions of the persons that the mentions at `rows` are
+    today (a registry person's mentions under its other names): a person's pooled evidence
+    needs them all, whichever of its names the candidates touch."""
+    persons = pd.unique(mentions["person"].to_numpy(dtype=object)[rows])
+    persons = [p for p in persons if isinstance(p, str) and p not in catch_all]
+    return np.setdiff1d(np.flatnonzero(isin(mentions["person"], persons)), rows)
+
+
 @dataclass(frozen=True)
 class KeptLinks:
     """Scored links of an earlier run, and the names whose pairs must be scored again."""
