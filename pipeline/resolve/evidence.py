@@ -106,7 +106,7 @@ class EvidenceContext:
                 extra &= ~in_focus & affiliations.notna().to_numpy()
             affiliations = affiliations.where(in_focus)
         aff_cat = pd.Categorical(affiliations.where(affiliations.notna(), None))
-        mention_affiliation = np.asarray(aff_cat.codes, dtype=np.int64)
+        mention_affiliation = np.array(aff_cat.codes, dtype=np.int64)  # written below
         aff_texts = [str(x).lower() for x in aff_cat.categories]
         if affiliation_model is not None:
             affiliation_vectors = normalize(affiliation_model.transform(aff_texts)).tocsr()
