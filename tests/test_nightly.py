@@ -319,7 +319,7 @@ def test_damaged_pair_evidence_costs_predictions_not_a_full_night(
         "no pair evidence for the names it does not split"]
     # Predicted again on tonight's graph, the evidence of old pairs moves a little (kept,
     # it is last night's): here the persons and clusters not at all (on the shared
-    # snapshot's add-volume night, 156 of 140k persons changed).
+    # snapshot's add-volume night, 156 mentions got another person).
     columns = [*KEY, "person", "status", "cluster"]
     assert _persons(state)[columns].equals(_persons(intact)[columns])
     assert PairEvidence.load(evidence).blocks.keys() == set(NAMES)
