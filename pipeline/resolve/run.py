@@ -176,6 +176,7 @@ def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool =
     mentions = snapshot.mentions
     registry = snapshot.registry
     registry_orcids = {pid: p.orcid for pid, p in registry.persons.items() if p.orcid}
+    catch_all = registry.catch_all_ids()
     # Candidate pairs of name strings need only the names: on a large snapshot they are
     # found in another process while this one builds the models.
     pending_candidates = (started_candidates or start_name_candidates(snapshot, workers)) \
@@ -199,7 +200,7 @@ def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool =
         raise AnthologyResolveError(
             f"--name {', '.join(unknown)}: no author or editor of the snapshot has this name "
             "slug (slugs are lower case with hyphens, e.g. yang-liu)")
-    names["constrained"] = constrained_names(mentions, registry.catch_all_ids()).reindex(
+    names["constrained"] = constrained_names(mentions, catch_all).reindex(
         names.index, fill_value=False)
     candidates = list(settings.names) or candidate_names(names, ambiguity,
                                                          settings.min_ambiguity)
@@ -241,7 +242,7 @@ def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool =
                               if variant_synthetic is not None else []),
                             scored_rows, np.zeros(0, dtype=np.int64)])
     # The persons of the variant candidates pool their evidence over all their mentions.
-    also = person_rows(mentions, scored_rows, registry.catch_all_ids())
+    also = person_rows(mentions, scored_rows, catch_all)
     if learnt is None:
         context = EvidenceContext.build(mentions, snapshot.papers, authorship, focus=focus,
                                         cache_dir=snapshot.cache_dir, also=also)
@@ -320,7 +321,7 @@ def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool =
     logits.prefetch([*([] if settings.calibrate else chosen),
                      *(curated_rows if learning else [])])
     clusters = cluster_blocks(mentions, features, chosen, lambda _: pair_model,
-                              registry.catch_all_ids(),
+                              catch_all,
                               settings.resolution, settings.seed, show_progress, merger,
                               None if settings.calibrate else logits,
                               registry_orcids=registry_orcids, workers=workers)
@@ -339,7 +340,7 @@ def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool =
     if learnt is None:
         blind_clusters = cluster_blocks(blind(mentions, curation.blocks), features,
                                         curation.blocks, lambda _: evidence_model,
-                                        registry.catch_all_ids(), settings.resolution,
+                                        catch_all, settings.resolution,
                                         settings.seed, show_progress, merger, logits,
                                         workers=workers,
                                         progress_label="Splitting curated names blind")
@@ -384,7 +385,6 @@ def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool =
     lap("match persons")
     variants = None
     if settings.variants:
-        catch_all = registry.catch_all_ids()
         resolved = assignments
         if changed is not None and carry is not None:  # the unchanged names as they were
             resolved = splice(carry.assignments.assign(
