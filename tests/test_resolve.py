@@ -238,3 +238,29 @@ def test_a_snapshot_where_no_name_is_split_gives_empty_tables(tmp_path: Path) ->
     assert json.loads((out / "proposals.json").read_text())["splits"] == []
     assert pd.read_csv(out / "placements.csv").empty
     assert set(pd.read_csv(out / "assignments.csv")["status"]) <= {"unchanged"}
+
+
+def test_an_id_on_one_mention_of_a_name_too_rare_to_split_reaches_the_others(
+        tmp_path: Path) -> None:
+    """One "A. Waibelino" carries the id of the registry's Alex Waibelino, the other two
+    carry none, and the name is so rare that every pair of its mentions joins. A name
+    attributed today to two persons is always resolved, so the two follow the id. Skipped
+    as too rare to split, they stayed on a page of their own (on the shared snapshot, 15
+    mentions of 7 names, with the pair model's bound made exact in session 26)."""
+    lab = [Author("Alice", "Nakamura"), Author("Bruno", "Oliveira")]
+    papers = [Paper(f"Speech translation {k}",
+                    [Author("A.", "Waibelino", id="alex-waibelino" if k == 0 else None), *lab],
+                    "Speech translation.") for k in range(3)]
+    # Others with names of their own, so that one name among them is rare.
+    others = [Paper(f"Other {k}", [Author(f"Given{k}", f"Family{k}")]) for k in range(300)]
+    registry = "- canonical: {first: Alex, last: Waibelino}\n  id: alex-waibelino\n"
+    snapshot = read_snapshot(write_snapshot(tmp_path / "anthology", [
+        Volume("1993.tiny", "main", 1993, "tiny", papers),
+        Volume("1994.tiny", "main", 1994, "tiny", others)], registry))
+    resolution = resolve(snapshot, ResolveSettings())
+    commonness = resolution.name_features.loc["a-waibelino", "commonness"]
+    assert resolution.pair_model is not None
+    assert commonness < resolution.pair_model.rarest_splittable(0.0)
+    assert "a-waibelino" in resolution.resolved_names
+    person = resolution.assignments.set_index("paper")["person"]
+    assert (person[[f"1993.tiny-main.{k}" for k in (1, 2, 3)]] == "alex-waibelino").all()

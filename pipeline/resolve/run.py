@@ -134,6 +134,14 @@ def constrained_names(mentions: pd.DataFrame, catch_all: frozenset[str]) -> pd.S
     return (several_ids | several_orcids | on_one_paper).rename("constrained")
 
 
+def several_persons_names(mentions: pd.DataFrame) -> pd.Series:
+    """Per slug: its mentions are attributed today to two or more persons (an explicit id
+    points some of them to a person of another name). Resolving such a name can move the
+    others to that person where they cluster with it, however rare the name is."""
+    return (mentions["person"].groupby(mentions["slug"]).nunique() >= 2).rename(
+        "several_persons")
+
+
 def in_background(task: Callable[[], R], snapshot: Snapshot, workers: int) -> Background[R]:
     """`task` in another process on a large snapshot (BACKGROUND_MENTIONS), else here."""
     return Background(task, worker_count(workers)
@@ -267,8 +275,9 @@ def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool =
             commonness)
         pair_model = pair_model.calibrated(
             *training_data(training, curation.identity, curation.blocks))
-    must = names.index[names["constrained"] | (names["registry_persons"] >= 2)
-                       | (names["catch_all"] > 0)]
+    several_persons = several_persons_names(mentions).reindex(names.index, fill_value=False)
+    must = names.index[names["constrained"] | several_persons
+                       | (names["registry_persons"] >= 2) | (names["catch_all"] > 0)]
     splittable = commonness.index[commonness >= pair_model.rarest_splittable(
         settings.resolution)]
     chosen = list(settings.names) or sorted(
