@@ -6,7 +6,12 @@ import numpy as np
 import pytest
 from sklearn.ensemble import HistGradientBoostingClassifier
 
-from pipeline.resolve.tree_prediction import distinct_paths, predict_positive, split_thresholds
+from pipeline.resolve.tree_prediction import (
+    distinct_paths,
+    predict_positive,
+    raw_extremes,
+    split_thresholds,
+)
 
 
 def _fitted(columns: int, seed: int = 0) -> tuple[HistGradientBoostingClassifier, np.ndarray]:
@@ -91,3 +96,37 @@ def test_a_large_batch_predicted_on_every_core_gives_the_same_floats(
     one_thread = model.evidence(rows)
     monkeypatch.setattr(pair_model, "THREADED_PREDICTION_ROWS", 1000)
     assert np.array_equal(model.evidence(rows), one_thread)
+
+
+def _every_path(classifier: HistGradientBoostingClassifier) -> np.ndarray:
+    """One input per cell of the grid the split thresholds make, so every path there is: a
+    value on a threshold goes left, one above the last threshold right."""
+    cells = [np.concatenate([t, [t[-1] + 1.0]]) if len(t) else np.zeros(1)
+             for t in split_thresholds(classifier)]
+    return np.array(np.meshgrid(*cells, indexing="ij")).reshape(len(cells), -1).T
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_raw_extremes_are_the_lowest_and_highest_score_of_any_input(seed: int) -> None:
+    classifier, _ = _fitted(3, seed)
+    grid = _every_path(classifier)
+    scores = classifier._raw_predict(grid)[:, 0]
+    low, high = raw_extremes(classifier)
+    assert low == pytest.approx(scores.min(), abs=1e-9)
+    assert high == pytest.approx(scores.max(), abs=1e-9)
+    # The sum of each tree's extreme leaf, the bound used before, is looser.
+    base = float(np.ravel(classifier._baseline_prediction)[0])
+    leaves = [[node["value"] for node in tree[0].nodes if node["is_leaf"]]
+              for tree in classifier._predictors]
+    assert base + sum(min(v) for v in leaves) < low - 0.1
+    assert base + sum(max(v) for v in leaves) > high + 0.1
+
+
+def test_raw_extremes_cut_short_are_still_bounds() -> None:
+    classifier, x = _fitted(5)
+    low, high = raw_extremes(classifier)
+    early_low, early_high = raw_extremes(classifier, max_boxes=10)
+    assert early_low < low and early_high > high
+    scores = classifier._raw_predict(np.vstack([x, x * 10, -x]))[:, 0]
+    assert early_low < low <= scores.min() + 1e-9
+    assert scores.max() - 1e-9 <= high < early_high

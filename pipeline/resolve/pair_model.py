@@ -17,6 +17,7 @@ log-odds(same) = scale * evidence + weight * commonness + intercept
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -25,7 +26,7 @@ from sklearn.linear_model import LogisticRegression
 from threadpoolctl import ThreadpoolController
 
 from pipeline.resolve.evidence_kinds import FEATURE_NAMES
-from pipeline.resolve.tree_prediction import predict_positive
+from pipeline.resolve.tree_prediction import predict_positive, raw_extremes
 
 MIN_TRAINING_PAIRS = 200
 # Batches of pairs at least this large are predicted with every core's OpenMP thread.
@@ -48,7 +49,14 @@ FALLBACK_WEIGHTS = {
 }
 FALLBACK_INTERCEPT = -1.5
 
+# `evidence` is log(p / (1 - p)) of the trees' probability p: it may differ from their raw
+# score by rounding.
+EXTREMES_MARGIN = 1e-6
+
 _threadpools: list[ThreadpoolController] = []
+# Each evidence model's `raw_extremes`, computed once (a tenth of a second).
+_extremes: weakref.WeakKeyDictionary[HistGradientBoostingClassifier, tuple[float, float]] = \
+    weakref.WeakKeyDictionary()
 
 
 def _threadpool_controller() -> ThreadpoolController:
@@ -116,6 +124,9 @@ class PairModel:
         if len(features) == 0:
             return np.zeros(0)
         x = features[:, EVIDENCE_COLUMNS]
+        if np.isnan(x).any():
+            # The pair features are never missing; `evidence_range` counts on it.
+            raise ValueError("pair features hold a missing value (NaN)")
         if self.classifier is None:
             weights = np.array([FALLBACK_WEIGHTS[name] for name in EVIDENCE_FEATURES])
             return np.asarray(x @ weights + FALLBACK_INTERCEPT, dtype=np.float64)
@@ -130,19 +141,20 @@ class PairModel:
         return np.asarray(np.log(probability / (1 - probability)), dtype=np.float64)
 
     def evidence_range(self) -> tuple[float, float]:
-        """Bounds of `evidence` over every possible input: the trees' baseline plus the
-        smallest (largest) leaf of each tree; for the hand-set rule, over the features'
-        ranges (similarities in [0, 1], counts up to e^3, year gaps up to 30)."""
+        """Bounds of `evidence` over every possible input: for the trees, the lowest and the
+        highest score they give any input (`tree_prediction.raw_extremes`, less and plus a
+        margin for rounding); for the hand-set rule, over the features' ranges
+        (similarities in [0, 1], counts up to e^3, year gaps up to 30)."""
         if self.classifier is None:
             upper = {"shared_coauthors_idf": 3.0, "shared_coauthor_count": 3.0,
                      "year_gap": 30.0}
             terms = [sorted((0.0, w * upper.get(n, 1.0))) for n, w in FALLBACK_WEIGHTS.items()]
             return (FALLBACK_INTERCEPT + sum(lo for lo, _ in terms),
                     FALLBACK_INTERCEPT + sum(hi for _, hi in terms))
-        base = float(np.ravel(self.classifier._baseline_prediction)[0])
-        leaves = [[node["value"] for node in tree[0].nodes if node["is_leaf"]]
-                  for tree in self.classifier._predictors]
-        return (base + sum(min(v) for v in leaves), base + sum(max(v) for v in leaves))
+        if self.classifier not in _extremes:
+            _extremes[self.classifier] = raw_extremes(self.classifier)
+        low, high = _extremes[self.classifier]
+        return low - EXTREMES_MARGIN, high + EXTREMES_MARGIN
 
     def lowest_logit(self, commonness: float) -> float:
         """The lowest log-odds any pair of mentions of a name this common can get: when it
