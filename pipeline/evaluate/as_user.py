@@ -10,7 +10,9 @@
 Two clusterings are scored: the `person` column (what the Anthology would show after export:
 mentions left to a catch-all are one "person") and the `cluster` column. Mentions of names
 `resolve` did not split keep, respectively, the person the stripped snapshot gives them and one
-cluster per name. `gate_recall` is the share of multi-identity names that `resolve` split.
+cluster per name. `gate_recall` is the share of multi-identity names that `resolve` split
+(wrote to `assignments.csv`): a name the pair model's bound shows cannot split is not
+written, and is one cluster either way.
 """
 
 from __future__ import annotations
