@@ -9,7 +9,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from pipeline.resolve.tree_prediction import (
     distinct_paths,
     predict_positive,
-    raw_extremes,
+    raw_extreme,
     split_thresholds,
 )
 
@@ -107,11 +107,10 @@ def _every_path(classifier: HistGradientBoostingClassifier) -> np.ndarray:
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_raw_extremes_are_the_lowest_and_highest_score_of_any_input(seed: int) -> None:
+def test_raw_extreme_is_the_lowest_or_highest_score_of_any_input(seed: int) -> None:
     classifier, _ = _fitted(3, seed)
-    grid = _every_path(classifier)
-    scores = classifier._raw_predict(grid)[:, 0]
-    low, high = raw_extremes(classifier)
+    scores = classifier._raw_predict(_every_path(classifier))[:, 0]
+    low, high = raw_extreme(classifier), raw_extreme(classifier, highest=True)
     assert low == pytest.approx(scores.min(), abs=1e-9)
     assert high == pytest.approx(scores.max(), abs=1e-9)
     # The sum of each tree's extreme leaf, the bound used before, is looser.
@@ -122,11 +121,11 @@ def test_raw_extremes_are_the_lowest_and_highest_score_of_any_input(seed: int) -
     assert base + sum(max(v) for v in leaves) > high + 0.1
 
 
-def test_raw_extremes_cut_short_are_still_bounds() -> None:
+def test_raw_extreme_cut_short_is_still_a_bound() -> None:
     classifier, x = _fitted(5)
-    low, high = raw_extremes(classifier)
-    early_low, early_high = raw_extremes(classifier, max_boxes=10)
-    assert early_low < low and early_high > high
+    low, high = raw_extreme(classifier), raw_extreme(classifier, highest=True)
+    early_low = raw_extreme(classifier, max_boxes=10)
+    early_high = raw_extreme(classifier, highest=True, max_boxes=10)
     scores = classifier._raw_predict(np.vstack([x, x * 10, -x]))[:, 0]
     assert early_low < low <= scores.min() + 1e-9
     assert scores.max() - 1e-9 <= high < early_high

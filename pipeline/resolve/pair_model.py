@@ -26,7 +26,7 @@ from sklearn.linear_model import LogisticRegression
 from threadpoolctl import ThreadpoolController
 
 from pipeline.resolve.evidence_kinds import FEATURE_NAMES
-from pipeline.resolve.tree_prediction import predict_positive, raw_extremes
+from pipeline.resolve.tree_prediction import predict_positive, raw_extreme
 
 MIN_TRAINING_PAIRS = 200
 # Batches of pairs at least this large are predicted with every core's OpenMP thread.
@@ -54,8 +54,8 @@ FALLBACK_INTERCEPT = -1.5
 EXTREMES_MARGIN = 1e-6
 
 _threadpools: list[ThreadpoolController] = []
-# Each evidence model's `raw_extremes`, computed once (a tenth of a second).
-_extremes: weakref.WeakKeyDictionary[HistGradientBoostingClassifier, tuple[float, float]] = \
+# Each evidence model's `raw_extreme`s, computed once (0.03-0.4 s each on the shared snapshot).
+_extremes: weakref.WeakKeyDictionary[HistGradientBoostingClassifier, dict[bool, float]] = \
     weakref.WeakKeyDictionary()
 
 
@@ -125,7 +125,7 @@ class PairModel:
             return np.zeros(0)
         x = features[:, EVIDENCE_COLUMNS]
         if np.isnan(x).any():
-            # The pair features are never missing; `evidence_range` counts on it.
+            # The pair features are never missing; `evidence_extreme` counts on it.
             raise ValueError("pair features hold a missing value (NaN)")
         if self.classifier is None:
             weights = np.array([FALLBACK_WEIGHTS[name] for name in EVIDENCE_FEATURES])
@@ -141,27 +141,36 @@ class PairModel:
         return np.asarray(np.log(probability / (1 - probability)), dtype=np.float64)
 
     def evidence_range(self) -> tuple[float, float]:
-        """Bounds of `evidence` over every possible input: for the trees, the lowest and the
-        highest score they give any input (`tree_prediction.raw_extremes`, less and plus a
-        margin for rounding); for the hand-set rule, over the features' ranges
-        (similarities in [0, 1], counts up to e^3, year gaps up to 30)."""
+        """Bounds of `evidence` over every possible input, loosely: the trees' baseline plus
+        the smallest (largest) leaf of each tree; for the hand-set rule, over the features'
+        ranges (similarities in [0, 1], counts up to e^3, year gaps up to 30)."""
         if self.classifier is None:
             upper = {"shared_coauthors_idf": 3.0, "shared_coauthor_count": 3.0,
                      "year_gap": 30.0}
             terms = [sorted((0.0, w * upper.get(n, 1.0))) for n, w in FALLBACK_WEIGHTS.items()]
             return (FALLBACK_INTERCEPT + sum(lo for lo, _ in terms),
                     FALLBACK_INTERCEPT + sum(hi for _, hi in terms))
-        if self.classifier not in _extremes:
-            _extremes[self.classifier] = raw_extremes(self.classifier)
-        low, high = _extremes[self.classifier]
-        return low - EXTREMES_MARGIN, high + EXTREMES_MARGIN
+        base = float(np.ravel(self.classifier._baseline_prediction)[0])
+        leaves = [[node["value"] for node in tree[0].nodes if node["is_leaf"]]
+                  for tree in self.classifier._predictors]
+        return (base + sum(min(v) for v in leaves), base + sum(max(v) for v in leaves))
+
+    def evidence_extreme(self, highest: bool = False) -> float:
+        """The lowest (highest) `evidence` of any input: for the trees exactly
+        (`tree_prediction.raw_extreme`, less or plus a margin for rounding; computed once
+        per model), for the hand-set rule `evidence_range`."""
+        if self.classifier is None:
+            return self.evidence_range()[1 if highest else 0]
+        known = _extremes.setdefault(self.classifier, {})
+        if highest not in known:
+            known[highest] = raw_extreme(self.classifier, highest)
+        return known[highest] + (EXTREMES_MARGIN if highest else -EXTREMES_MARGIN)
 
     def lowest_logit(self, commonness: float) -> float:
         """The lowest log-odds any pair of mentions of a name this common can get: when it
         is above the split threshold, every pair joins and the name stays one cluster."""
         scale = self.calibration[0]
-        low, high = self.evidence_range()
-        return scale * (low if scale >= 0 else high) + self.prior(commonness)
+        return scale * self.evidence_extreme(highest=scale < 0) + self.prior(commonness)
 
     def rarest_splittable(self, threshold: float) -> float:
         """The commonness below which no name can be split (`lowest_logit` >= threshold)."""

@@ -5,6 +5,8 @@ falls. Rows are keyed by that (per feature, how many of the model's thresholds l
 value) and the classifier runs on one row per key: the same floats as predicting every row,
 in a fraction of the time when rows repeat their keys, as the millions of pair rows of
 `resolve` do (on the shared snapshot 3.2M rows hold 0.52M keys).
+
+`raw_extreme` reads the same trees for the lowest (highest) score any input can get.
 """
 
 from __future__ import annotations
@@ -113,21 +115,17 @@ class _Leaves:
         return cls(trees, np.array(above), np.array(upto), np.array(values),
                    np.array(first), _thresholds_of(classifier))
 
-    def bound(self, box: _Box, values: np.ndarray) -> tuple[float, np.ndarray]:
-        """(sum over trees of the lowest of `values` among the leaves some input of `box`
-        reaches, per tree the spread of `values` over those leaves)."""
-        low, high = box
-        reached = ((low <= self.upto) & (self.above < high) & (self.above < self.upto)
-                   ).all(axis=1)
+    def bound(self, reached: np.ndarray, values: np.ndarray) -> tuple[float, np.ndarray]:
+        """(sum over trees of the lowest of `values` among the `reached` leaves, per tree
+        the spread of `values` over them)."""
         lowest = np.minimum.reduceat(np.where(reached, values, np.inf), self.first_of_tree)
         highest = np.maximum.reduceat(np.where(reached, values, -np.inf), self.first_of_tree)
         return float(lowest.sum()), highest - lowest
 
     def cut(self, box: _Box, tree: int) -> tuple[_Box, _Box]:
-        """`box` in two, on the feature of the first split of `tree` whose threshold lies
-        inside it, at the middle one of all the ensemble's thresholds inside it on that
-        feature (even cuts converge in far fewer boxes than cuts at that split)."""
-        low, high = box
+        """`box` in two at the first split of `tree` that its inputs take both ways, each
+        with the leaves its inputs reach."""
+        low, high, reached = box
         nodes, index = self.trees[tree], 0
         while not nodes[index]["is_leaf"]:
             node = nodes[index]
@@ -137,45 +135,49 @@ class _Leaves:
             elif low[feature] > threshold:
                 index = int(node["right"])
             else:
-                inside = self.thresholds[feature]
-                inside = inside[(inside >= low[feature]) & (inside < high[feature])]
-                middle = float(inside[len(inside) // 2])
                 left_high, right_low = high.copy(), low.copy()
-                left_high[feature] = middle
-                right_low[feature] = np.nextafter(middle, np.inf)
-                return (low, left_high), (right_low, high)
+                left_high[feature] = threshold
+                right_low[feature] = np.nextafter(threshold, np.inf)
+                # A leaf is reached when its values (above, upto] meet the box's.
+                left = reached & (self.above[:, feature] < threshold)
+                right = reached & (self.upto[:, feature] >= right_low[feature])
+                return (low, left_high, left), (right_low, high, right)
         raise AssertionError("a tree whose reachable leaves differ reaches one leaf")
 
 
-_Box = tuple[np.ndarray, np.ndarray]  # per feature: the lowest and the highest value
+# Per feature the lowest and the highest value, and the leaves those inputs reach.
+_Box = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
-def raw_extremes(classifier: HistGradientBoostingClassifier,
-                 max_boxes: int = 20_000) -> tuple[float, float]:
-    """The lowest and the highest raw score (log-odds) the ensemble gives any finite input,
-    exactly (to the rounding of a sum), by branch and bound over boxes of inputs.
+def raw_extreme(classifier: HistGradientBoostingClassifier, highest: bool = False,
+                max_boxes: int = 20_000) -> float:
+    """The lowest (or highest) raw score, in log-odds, that the ensemble gives any finite
+    input: exactly, to the rounding of a sum, by branch and bound over boxes of inputs.
 
     The sum over trees of each tree's extreme leaf bounds the score too, but loosely: the
     extreme leaves of different trees need inputs no row has at once (on the shared
     snapshot the lowest evidence is -3.27, that sum -4.82). A box is bounded by the extreme
-    leaves its inputs can reach; the box with the lowest bound is cut in two (`cut`) until
-    the lowest box reaches leaves of one value in every tree: any input in it scores the
-    bound, the exact minimum. After `max_boxes` boxes the lowest bound of the open ones is
-    returned, still a bound (never reached by the ensembles `resolve` fits: about 600
-    boxes each way on the shared snapshot).
+    leaves its inputs can reach; the box with the lowest bound is cut in two, at a split of
+    the tree whose reachable leaves spread most, until the lowest box reaches leaves of one
+    value in every tree: any input in it scores the bound, the exact extreme. After
+    `max_boxes` boxes the lowest bound of the open ones is returned, still a bound (the
+    ensembles `resolve` fits on the shared snapshot take a few hundred to a few thousand).
     """
     if classifier.is_categorical_ is not None:
-        raise ValueError("raw_extremes reads numerical splits only")
+        raise ValueError("raw_extreme reads numerical splits only")
     leaves = _Leaves.of(classifier)
     base = float(np.ravel(classifier._baseline_prediction)[0])
-    return (base + _lowest(leaves, leaves.value, max_boxes),
-            base - _lowest(leaves, -leaves.value, max_boxes))
+    if highest:
+        return base - _lowest(leaves, -leaves.value, max_boxes)
+    return base + _lowest(leaves, leaves.value, max_boxes)
 
 
 def _lowest(leaves: _Leaves, values: np.ndarray, max_boxes: int) -> float:
     n_features = leaves.above.shape[1]
-    everything: _Box = (np.full(n_features, -np.inf), np.full(n_features, np.inf))
-    bound, spread = leaves.bound(everything, values)
+    # Leaves below splits that contradict each other are reached by no input.
+    possible = np.asarray((leaves.above < leaves.upto).all(axis=1))
+    everything: _Box = (np.full(n_features, -np.inf), np.full(n_features, np.inf), possible)
+    bound, spread = leaves.bound(possible, values)
     heap = [(bound, 0, spread, everything)]
     made = 1
     while made < max_boxes:
@@ -183,7 +185,7 @@ def _lowest(leaves: _Leaves, values: np.ndarray, max_boxes: int) -> float:
         if not spread.any():
             return bound
         for child in leaves.cut(box, int(np.argmax(spread))):
-            bound, child_spread = leaves.bound(child, values)
+            bound, child_spread = leaves.bound(child[2], values)
             heapq.heappush(heap, (bound, made, child_spread, child))
             made += 1
     return float(heap[0][0])
