@@ -17,10 +17,11 @@ from pipeline.resolve.ambiguity import name_commonness
 from pipeline.resolve.authorship import Authorship
 from pipeline.resolve.evidence_kinds import FEATURE_NAMES
 from pipeline.resolve.outputs import assignments_csv
-from pipeline.resolve.pair_model import PairModel
+from pipeline.resolve.pair_model import EVIDENCE_COLUMNS, EXTREMES_MARGIN, PairModel
 from pipeline.resolve.run import ResolveSettings, resolve
 from pipeline.resolve.split import Constraints, cannot_link, split_block
 from pipeline.resolve.synthetic import synthetic_blocks, synthetic_draws
+from pipeline.resolve.tree_prediction import raw_extreme
 
 
 def _people(prefix: str, n: int) -> list[Author]:
@@ -144,6 +145,29 @@ def test_lowest_logit_bounds_every_pair(seed: int, commonness: float) -> None:
         assert model.logits(x).min() >= model.lowest_logit(commonness) - 1e-9
         rarest = model.rarest_splittable(0.0)
         assert model.lowest_logit(rarest - 0.01) >= 0.0 - 1e-9
+
+
+@pytest.mark.parametrize("intercept", [45.3, 45.7, 51.1, 63.9, 100.3])
+def test_a_name_below_the_bound_in_float64_is_below_it_in_the_float32_pair_features(
+        intercept: float) -> None:
+    # The split reads commonness from float32 pair features: rounded up past the bound,
+    # a skipped name could have had a pair below the threshold (found by a helper).
+    model = PairModel(calibration=(1.0, -1.0, intercept))
+    rarest = model.rarest_splittable(0.0)
+    below = [np.nextafter(rarest, -np.inf), rarest - 1e-9, rarest - 1e-7]
+    assert all(model.lowest_logit(float(np.float32(c))) >= 0.0 for c in below)
+
+
+def test_the_extreme_of_a_refitted_classifier_is_read_again() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.random((400, len(FEATURE_NAMES)))
+    noisy = rng.random(400) > 0.5
+    model = PairModel.fit_evidence(x, noisy, np.arange(400) // 10)
+    assert model.classifier is not None
+    before = model.evidence_extreme()
+    model.classifier.fit(x[:, EVIDENCE_COLUMNS], x[:, 0] > 0.5)  # in place
+    assert model.evidence_extreme() != before
+    assert model.evidence_extreme() == raw_extreme(model.classifier) - EXTREMES_MARGIN
 
 
 GIVEN_NAMES = ["Alma", "Boris", "Clara", "Dmitri", "Elena", "Farid"]  # no two one edit apart

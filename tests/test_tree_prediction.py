@@ -121,7 +121,7 @@ def test_raw_extreme_is_the_lowest_or_highest_score_of_any_input(seed: int) -> N
     assert base + sum(max(v) for v in leaves) > high + 0.1
 
 
-def test_raw_extreme_cut_short_is_still_a_bound() -> None:
+def test_raw_extreme_cut_short_is_still_a_bound(caplog: pytest.LogCaptureFixture) -> None:
     classifier, x = _fitted(5)
     low, high = raw_extreme(classifier), raw_extreme(classifier, highest=True)
     early_low = raw_extreme(classifier, max_boxes=10)
@@ -129,3 +129,12 @@ def test_raw_extreme_cut_short_is_still_a_bound() -> None:
     scores = classifier._raw_predict(np.vstack([x, x * 10, -x]))[:, 0]
     assert early_low < low <= scores.min() + 1e-9
     assert scores.max() - 1e-9 <= high < early_high
+    assert "bounded, not found: the search stopped at 10 boxes" in caplog.text
+
+
+def test_raw_extreme_refuses_more_than_two_classes() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.random((300, 2))
+    three = HistGradientBoostingClassifier(max_iter=5).fit(x, (x[:, 0] * 3).astype(int))
+    with pytest.raises(ValueError, match="binary classifiers"):
+        raw_extreme(three)

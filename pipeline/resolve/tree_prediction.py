@@ -12,11 +12,14 @@ in a fraction of the time when rows repeat their keys, as the millions of pair r
 from __future__ import annotations
 
 import heapq
+import logging
 import weakref
 from dataclasses import dataclass
 
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier
+
+log = logging.getLogger(__name__)
 
 # Thresholds of each classifier seen, with the trees they were read from (a refit replaces
 # the trees): some callers predict a few rows at a time, thousands of times.
@@ -163,8 +166,8 @@ def raw_extreme(classifier: HistGradientBoostingClassifier, highest: bool = Fals
     `max_boxes` boxes the lowest bound of the open ones is returned, still a bound (the
     ensembles `resolve` fits on the shared snapshot take a few hundred to a few thousand).
     """
-    if classifier.is_categorical_ is not None:
-        raise ValueError("raw_extreme reads numerical splits only")
+    if classifier.is_categorical_ is not None or classifier.n_trees_per_iteration_ != 1:
+        raise ValueError("raw_extreme reads binary classifiers with numerical splits only")
     leaves = _Leaves.of(classifier)
     base = float(np.ravel(classifier._baseline_prediction)[0])
     if highest:
@@ -188,4 +191,6 @@ def _lowest(leaves: _Leaves, values: np.ndarray, max_boxes: int) -> float:
             bound, child_spread = leaves.bound(child[2], values)
             heapq.heappush(heap, (bound, made, child_spread, child))
             made += 1
+    log.warning("the trees' extreme score was bounded, not found: the search stopped at %d "
+                "boxes", max_boxes)
     return float(heap[0][0])
