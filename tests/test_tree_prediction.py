@@ -1,4 +1,5 @@
-"""Predicting once per distinct path through the trees gives exactly the classifier's floats."""
+"""Predicting once per distinct path through the trees gives exactly the classifier's floats;
+the lowest and highest score of any input are found exactly."""
 
 from __future__ import annotations
 

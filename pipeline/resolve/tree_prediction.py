@@ -88,7 +88,6 @@ class _Leaves:
     upto: np.ndarray
     value: np.ndarray
     first_of_tree: np.ndarray  # index of each tree's first leaf, trees in order
-    thresholds: list[np.ndarray]  # per feature, every split threshold on it, sorted
 
     @classmethod
     def of(cls, classifier: HistGradientBoostingClassifier) -> _Leaves:
@@ -116,7 +115,7 @@ class _Leaves:
                 stack.append((int(node["right"]), right_low, high))
                 stack.append((int(node["left"]), low, left_high))
         return cls(trees, np.array(above), np.array(upto), np.array(values),
-                   np.array(first), _thresholds_of(classifier))
+                   np.array(first))
 
     def bound(self, reached: np.ndarray, values: np.ndarray) -> tuple[float, np.ndarray]:
         """(sum over trees of the lowest of `values` among the `reached` leaves, per tree
