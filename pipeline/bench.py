@@ -75,7 +75,7 @@ def _resolve_end_to_end(data_dir: Path, cache: Path) -> None:
 
     snapshot = read_snapshot(data_dir, cache_dir=cache)
     resolution = resolve(snapshot, ResolveSettings())
-    write_outputs(resolution, snapshot, cache / "resolve-out")
+    write_outputs(resolution, cache / "resolve-out")
 
 
 def _resolve_cold(data_dir: Path, cache: Path) -> None:

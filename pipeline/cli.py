@@ -144,7 +144,7 @@ def cmd_resolve(args: argparse.Namespace) -> int:
     settings = _resolve_settings(args)
     resolution = resolve(snapshot, settings, show_progress=not args.quiet,
                          workers=args.workers)
-    written = write_outputs(resolution, snapshot, args.out)
+    written = write_outputs(resolution, args.out)
     table = resolution.clusters
     changed = table[table["status"] != "unchanged"]
     status = changed["status"].value_counts()

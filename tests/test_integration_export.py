@@ -19,7 +19,6 @@ from pipeline.export.migrate import plan_migration
 from pipeline.export.pr_summary import evidence_of, render_summary
 from pipeline.resolve.outputs import assignments_csv
 from pipeline.resolve.run import Resolution, ResolveSettings, resolve
-from pipeline.resolve.split_proposals import split_proposals
 
 pytestmark = pytest.mark.integration
 NAMES = ("yang-liu", "min-zhang", "fei-liu", "alex-wang", "bin-li")
@@ -142,7 +141,7 @@ def test_the_review_pages_decisions_left_as_proposed_change_nothing(
     decisions = [{"name": split["name"], "person": cluster["person"],
                   "mentions": [{"paper": p["paper"], "role": p["role"],
                                 "position": p["position"]} for p in cluster["papers"]]}
-                 for split in split_proposals(resolution, snapshot)
+                 for split in resolution.splits
                  for cluster in split["clusters"]]
     assert {d["person"] for d in decisions} & set(
         resolution.assignments.loc[resolution.assignments["status"] == "unresolved", "person"])
@@ -198,7 +197,7 @@ def _assert_persons_agree(snapshot: Snapshot, resolution: Resolution, plan: Expo
     table = resolution.assignments
     counted = {status: set(table.loc[table["status"] == status, "person"])
                for status in ("new", "existing")}
-    splits = split_proposals(resolution, snapshot)
+    splits = resolution.splits
     proposed = {status: {c["person"] for name in splits for c in name["clusters"]
                          if c["status"] == status} for status in ("new", "existing")}
     # Names where only registry persons get ids are listed on one line, not expanded.

@@ -418,7 +418,8 @@ def test_a_night_in_forked_processes_gives_the_same_bytes(
     monkeypatch.setattr(run, "Background", Recorded)
     assert _night(root, copy, workers=2)["run"]["mode"] == "incremental"  # type: ignore[index]
     assert started == [2]
-    assert forked == [True] * 3  # the state, the name candidates, the report
+    # The state, the name candidates, the placements and split proposals, the report.
+    assert forked == [True] * 4
     for path in [*(state / "run").iterdir(), state / "report.md", state / "report.json"]:
         assert path.read_bytes() == (copy / path.relative_to(state)).read_bytes(), path.name
 

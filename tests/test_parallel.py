@@ -232,16 +232,17 @@ def test_resolve_writes_the_same_bytes_with_two_workers_as_with_one(
     for workers in (1, 2):
         out = tmp_path / f"workers-{workers}"
         resolution = resolve(snapshot, settings, workers=workers)
-        write_outputs(resolution, snapshot, out)
+        write_outputs(resolution, out)
         written[workers] = {path.name: path.read_bytes() for path in sorted(out.iterdir())}
         graph_counts[workers] = resolution.models["graph"]
     assert written[1] == written[2]
     assert set(written[1]) >= {"assignments.csv", "proposals.json"}
-    # The features and every split (the names, the blind one, the placements) were forked,
-    # and the name-string candidates and the graph's counts found in the background.
+    # The features and the splits of the names and the blind one were forked; the
+    # name-string candidates, the graph's counts, and the placements (their split in one
+    # process) with the split proposals were worked out in the background.
     workers_used = [workers for _, workers in forked]
     assert workers_used.count(2) >= 3 and set(workers_used) == {1, 2}
-    assert backgrounds == [1, 1, 2, 2]
+    assert backgrounds == [1, 1, 1, 2, 2, 2]
     assert graph_counts[1] == graph_counts[2] and graph_counts[1]["paper vertices"] > 0
     if fixture == "name-variants":  # the candidates found in the background were used
         assert json.loads(written[2]["proposals.json"])["variants"]["merges"]

@@ -56,7 +56,7 @@ def test_outputs_are_deterministic(wei_zhangs: Path, tmp_path: Path) -> None:
 def test_proposals_carry_evidence(wei_zhangs: Path, tmp_path: Path) -> None:
     snapshot = read_snapshot(wei_zhangs)
     resolution = resolve(snapshot, ResolveSettings(names=("wei-zhang",)))
-    write_outputs(resolution, snapshot, tmp_path)
+    write_outputs(resolution, tmp_path)
     import json
 
     document = json.loads((tmp_path / "proposals.json").read_text())

@@ -86,7 +86,7 @@ def _variants_snapshot(root: Path, zielinski_orcid: str | None = ZIELINSKI_ORCID
 def _resolved(root: Path) -> dict[str, object]:
     snapshot = read_snapshot(_variants_snapshot(root / "anthology"))
     resolution = resolve(snapshot, ResolveSettings())
-    write_outputs(resolution, snapshot, root / "out")
+    write_outputs(resolution, root / "out")
     variants: dict[str, object] = json.loads((root / "out" / "proposals.json").read_text())[
         "variants"]
     return variants
@@ -130,7 +130,7 @@ def test_a_shared_orcid_merges_two_strings_the_graph_alone_would_not(
                if "t-zielinski" in {p.split("#")[0] for p in m["persons"]}]
     assert merge["canonical"] == {"first": "Tomasz", "last": "Zielinski"}  # not the initial
     snapshot = read_snapshot(_variants_snapshot(tmp_path / "anthology", zielinski_orcid=None))
-    write_outputs(resolve(snapshot, ResolveSettings()), snapshot, tmp_path / "out")
+    write_outputs(resolve(snapshot, ResolveSettings()), tmp_path / "out")
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(RESOLUTION_FILES)
     without = json.loads((tmp_path / "out" / "proposals.json").read_text())["variants"]
     assert not any({"Tomasz Zielinski", "T. Zielinski"} <= names
@@ -147,7 +147,7 @@ def test_the_only_spelling_out_of_an_initial_is_merged_with_a_path_in_the_graph(
     assert not flagged[("hector-martinez", "hector-martinez-alonso")]
     assert not flagged[("t-zielinski", "tomasz-zielinski")]
     snapshot = read_snapshot(_variants_snapshot(tmp_path / "anthology", gisli=True))
-    write_outputs(resolve(snapshot, ResolveSettings()), snapshot, tmp_path / "out")
+    write_outputs(resolve(snapshot, ResolveSettings()), tmp_path / "out")
     with_gisli = json.loads((tmp_path / "out" / "proposals.json").read_text())["variants"]
     assert not any("G. Magnusdottir" in names for names in _merged_names(with_gisli))
 
@@ -169,7 +169,7 @@ def test_variant_proposals_are_byte_identical_across_runs(tmp_path: Path) -> Non
     outputs = []
     for run in ("one", "two"):
         snapshot = read_snapshot(root)
-        write_outputs(resolve(snapshot, ResolveSettings()), snapshot, tmp_path / run)
+        write_outputs(resolve(snapshot, ResolveSettings()), tmp_path / run)
         outputs.append((tmp_path / run / "proposals.json").read_bytes())
     assert outputs[0] == outputs[1]
 

@@ -43,7 +43,6 @@ from pipeline.resolve.run import (
     resolve,
     start_name_candidates,
 )
-from pipeline.resolve.split_proposals import split_proposals
 from pipeline.resolve.stable_ids import name_of_cluster
 
 log = logging.getLogger(__name__)
@@ -122,7 +121,7 @@ def resolve_night(anthology: Path, state: NightlyState, settings: ResolveSetting
     assignments = resolution.assignments
     placements = resolution.placements if resolution.placements is not None else \
         pd.DataFrame(columns=PLACEMENT_COLUMNS)
-    splits = split_proposals(resolution, snapshot)
+    splits = resolution.splits
     if decided.changed is not None and previous is not None:
         changed = decided.changed
         assignments = splice(_named(previous.assignments), _named(assignments), changed,

@@ -21,10 +21,8 @@ import numpy as np
 import pandas as pd
 
 from pipeline.anthology.atomic import atomic_write_files
-from pipeline.anthology.snapshot import Snapshot
 from pipeline.resolve.assignment import PLACEMENT_COLUMNS
 from pipeline.resolve.run import Resolution
-from pipeline.resolve.split_proposals import split_proposals
 
 ASSIGNMENT_COLUMNS = ["paper", "role", "position", "first", "last", "person", "status", "cluster",
                       "confidence"]
@@ -121,14 +119,14 @@ def _plain_number(value: Any) -> Any:
 _PROPOSALS_ENCODER = msgspec.json.Encoder(order="sorted", enc_hook=_plain_number)
 
 
-def write_outputs(resolution: Resolution, snapshot: Snapshot, out_dir: Path) -> list[Path]:
+def write_outputs(resolution: Resolution, out_dir: Path) -> list[Path]:
     """Write the outputs; returns the paths written. Every file is rendered before the first
     is written, so a failure leaves the directory as it was."""
     return write_texts({
         "assignments.csv": assignments_csv(resolution),
         "ambiguity.csv": ambiguity_csv(resolution),
         "placements.csv": placements_csv(resolution.placements),
-        "proposals.json": proposals_json(split_proposals(resolution, snapshot),
+        "proposals.json": proposals_json(resolution.splits,
                                          variant_proposals(resolution)),
     }, out_dir)
 

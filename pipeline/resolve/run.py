@@ -14,15 +14,17 @@
    clusters on pooled evidence (`cluster_merge.py`).
    Split the curated names once more with their ids and ORCIDs hidden, and learn from
    those blind clusters what cluster confidence means (`confidence_calibration.py`).
-   Hide the newest 30% of the curated mentions of those names, place them among the rest,
-   and learn what a placement's confidence means (`assignment.py`).
 5. Match each cluster to a registry person (`persons.py`: its explicit ids, else its ORCIDs,
    else the one registry person of the name left unmatched), propose a new id for a confident
    cluster, or leave it to the name's catch-all.
 6. Name variants (`variants.py`): pairs of names that may be one person, from their strings,
    decided person by person on the graph; merges and `similar` links are proposed.
 7. Every mention without a specific id in a name with known persons gets a placement
-   confidence; those below `settings.REVIEW_BELOW` are for review.
+   confidence, learnt by hiding the newest 30% of the curated mentions of the curated
+   names and placing them among the rest (`assignment.py`); those below
+   `settings.REVIEW_BELOW` are for review. The split proposals of `proposals.json` are
+   drawn up (`split_proposals.py`). On a large snapshot, 7 runs in another process while
+   this one works out 6.
 8. The command line then writes `assignments.csv`, `proposals.json`, `placements.csv` and
    the ranking `ambiguity.csv` (`outputs.py`).
 """
@@ -46,7 +48,11 @@ from pipeline.anthology.snapshot import Snapshot
 from pipeline.errors import AnthologyResolveError
 from pipeline.parallel import Background, worker_count
 from pipeline.resolve.ambiguity import AmbiguityModel, name_commonness, name_features
-from pipeline.resolve.assignment import learn_placement_confidence, placements_of
+from pipeline.resolve.assignment import (
+    PlacementConfidence,
+    learn_placement_confidence,
+    placements_of,
+)
 from pipeline.resolve.authorship import Authorship
 from pipeline.resolve.carryover import Carryover, LearntModels, splice
 from pipeline.resolve.cluster_merge import ClusterModel
@@ -67,6 +73,7 @@ from pipeline.resolve.pair_model import PairModel
 from pipeline.resolve.paper_text import TextModel, papers_in_model
 from pipeline.resolve.persons import assign_persons
 from pipeline.resolve.settings import REVIEW_BELOW, ResolveSettings
+from pipeline.resolve.split_proposals import split_proposals
 from pipeline.resolve.stable_ids import name_of_cluster, previous_persons, relabel
 from pipeline.resolve.synthetic import synthetic_draws
 from pipeline.resolve.variant_candidates import Candidate
@@ -105,6 +112,7 @@ class Resolution:
     placements: pd.DataFrame | None = None
     learnt: LearntModels | None = None  # what the run learnt (or reused), for the next
     pair_evidence: PairEvidence | None = None  # of the names split, with `mention_keys`
+    splits: list[dict[str, Any]] = field(default_factory=list)  # `split_proposals.py`
 
 
 # From this many mentions on, the name-string candidates are worth a process of their own
@@ -373,11 +381,6 @@ def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool =
                  if len(calibration.judged) else 0.0)
     lap("confidence calibration")
 
-    placement_model = learnt.placement if learnt is not None else learn_placement_confidence(
-        mentions, curation, logits, commonness, settings.resolution, settings.seed,
-        CALIBRATION_FOLDS, workers)
-    lap("placement confidence")
-
     assignments, cluster_table = assign_persons(
         mentions, clusters, registry, settings.min_person_mentions,
         settings.min_person_confidence,
@@ -385,13 +388,24 @@ def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool =
         {**carry.issued.persons, **previous_persons(carry.assignments)}
         if carry is not None else None,
         carry.issued if carry is not None else None)
-    placements = placements_of(mentions, identity, assignments, clusters, commonness,
-                               placement_model)
-    log.info("placed %d mentions without a specific id among the known persons of their "
-             "names (%d with a known person); %d below confidence %.2f are for review",
-             len(placements), int((placements["to"] == "known").sum()),
-             int(placements["review"].sum()), REVIEW_BELOW)
     lap("match persons")
+
+    # The placements and the split proposals need nothing of the name variants: on a large
+    # snapshot they are worked out in another process (with one worker: the variants hold
+    # the other core) while this one decides the variants.
+    side_workers = 1 if settings.variants else workers
+
+    def placements_and_splits() -> tuple[PlacementConfidence, pd.DataFrame,
+                                         list[dict[str, Any]]]:
+        model = learnt.placement if learnt is not None else learn_placement_confidence(
+            mentions, curation, logits, commonness, settings.resolution, settings.seed,
+            CALIBRATION_FOLDS, side_workers)
+        return (model, placements_of(mentions, identity, assignments, clusters, commonness,
+                                     model),
+                split_proposals(cluster_table, assignments, ambiguity, context, snapshot))
+
+    side = in_background(placements_and_splits, snapshot, workers) if settings.variants \
+        else Background(placements_and_splits, 1)
     variants = None
     if settings.variants:
         resolved = assignments
@@ -411,6 +425,12 @@ def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool =
                  len(variants.persons),
                  sum(1 for link in variants.links if link.decision == "similar"))
         lap("name variants")
+    placement_model, placements, splits = side.result()
+    log.info("placed %d mentions without a specific id among the known persons of their "
+             "names (%d with a known person); %d below confidence %.2f are for review",
+             len(placements), int((placements["to"] == "known").sum()),
+             int(placements["review"].sum()), REVIEW_BELOW)
+    lap("placements and split proposals")
     pair_evidence = None if mention_keys is None else PairEvidence({
         slug: BlockEvidence(mention_keys[features.rows[slug]], evidence) for slug in chosen
         if (evidence := logits.evidence(slug)) is not None})
@@ -432,4 +452,4 @@ def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool =
                 "cluster_confidence": calibration.describe()},
         timings=timings, context=context, features=features, pair_model=pair_model,
         conflicts=conflicts, variants=variants, placements=placements,
-        learnt=learnt, pair_evidence=pair_evidence)
+        learnt=learnt, pair_evidence=pair_evidence, splits=splits)

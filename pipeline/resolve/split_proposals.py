@@ -21,7 +21,6 @@ import pandas as pd
 from pipeline.anthology.names import canonical_name
 from pipeline.anthology.snapshot import Snapshot
 from pipeline.resolve.evidence import EvidenceContext
-from pipeline.resolve.run import Resolution
 from pipeline.resolve.stable_ids import name_of_cluster
 
 TOP = 5
@@ -87,12 +86,13 @@ def pinned_by(ids: pd.Series, orcids: pd.Series, catch_all: frozenset[str]) -> p
     return pinned
 
 
-def split_proposals(resolution: Resolution, snapshot: Snapshot) -> list[dict[str, Any]]:
-    """See the module docstring; names sorted by slug, clusters by size."""
-    table = resolution.clusters
+def split_proposals(table: pd.DataFrame, assignments: pd.DataFrame, ambiguity: pd.Series,
+                    context: EvidenceContext | None, snapshot: Snapshot
+                    ) -> list[dict[str, Any]]:
+    """See the module docstring; names sorted by slug, clusters by size. From a
+    resolution's cluster table, assignments, ambiguity scores and evidence context."""
     clusters_per_name = table["name"].value_counts()
     split_names = sorted(clusters_per_name.index[clusters_per_name > 1])
-    assignments = resolution.assignments
     assignments = assignments.assign(name=name_of_cluster(assignments["cluster"]))
     assignments = assignments[assignments["name"].isin(split_names)]
     mentions = snapshot.mentions
@@ -105,7 +105,6 @@ def split_proposals(resolution: Resolution, snapshot: Snapshot) -> list[dict[str
     details = _paper_details(snapshot, paper_ids)
     coauthor_names = snapshot.names_on(paper_ids)
     acronyms = snapshot.venue_acronyms()
-    context = resolution.context
     text_row = {paper: row for row, paper in enumerate(snapshot.papers["paper"].tolist())}
     info_of = table.set_index("cluster")[["person", "status"]].to_dict("index")
     papers_of = _papers(assignments, details, acronyms)
@@ -158,7 +157,7 @@ def split_proposals(resolution: Resolution, snapshot: Snapshot) -> list[dict[str
         clusters.sort(key=lambda c: (-c["size"], c["cluster"]))
         out.append({"name": str(slug), "display": display_name(first[name_rows],
                                                                 last[name_rows]),
-                    "ambiguity": round(float(resolution.ambiguity.get(slug, 0.0)), 4),
+                    "ambiguity": round(float(ambiguity.get(slug, 0.0)), 4),
                     "clusters": clusters})
     return out
 
