@@ -7,6 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pipeline.anthology.names import name_slug
+from pipeline.resolve import variant_candidates
 from pipeline.resolve.variant_candidates import NameTokens, candidate_pairs, variant_kind
 
 # (first, last) pairs from the issue and the registry's own variant lists.
@@ -116,3 +117,26 @@ def test_a_registry_name_spelling_out_the_initials_too_makes_no_sole_expansion()
     # A registry name the mentions use already counts once.
     [same] = candidate_pairs(rows, [("Enrico", "Bertino"), ("E.", "Bertino")])
     assert same.sole_expansion
+
+
+@given(st.dictionaries(st.text("ab", min_size=1, max_size=3),
+                       st.text("abc", min_size=4, max_size=6), max_size=14))
+def test_typo_blocks_small_and_large_pair_the_same_slugs(token_of: dict[str, str]) -> None:
+    # Blocks of few distinct tokens are compared pair by pair, larger ones by one matrix.
+    by_pairs = list(variant_candidates._one_edit_apart(token_of))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(variant_candidates, "SMALL_TYPO_BLOCK", 0)
+        by_matrix = list(variant_candidates._one_edit_apart(token_of))
+    assert by_pairs == by_matrix
+    one_edit = {frozenset((a, b)) for a in token_of for b in token_of
+                if _edit_distance(token_of[a], token_of[b]) == 1}
+    assert {frozenset(pair) for pair in by_pairs} == one_edit
+
+
+def _edit_distance(a: str, b: str) -> int:
+    row = list(range(len(b) + 1))
+    for i, x in enumerate(a, 1):
+        previous, row[0] = row[0], i
+        for j, y in enumerate(b, 1):
+            previous, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, previous + (x != y))
+    return row[-1]

@@ -30,7 +30,8 @@ from __future__ import annotations
 import gc
 from collections import Counter, defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Literal
 
 import numpy as np
@@ -41,6 +42,7 @@ from pipeline.anthology.names import name_slug
 
 VariantKind = Literal["spelling", "order", "abbreviation", "typo"]
 TYPO_MIN_LENGTH = 4  # shorter names are too often another name one edit away
+SMALL_TYPO_BLOCK = 8  # distinct tokens up to which pairs are compared one by one
 KIND_ORDER: tuple[VariantKind, ...] = ("spelling", "order", "abbreviation", "typo")
 
 
@@ -50,6 +52,11 @@ class NameTokens:
 
     given: tuple[str, ...]
     family: tuple[str, ...]
+    # Given then family names: read several times per candidate pair, so kept.
+    all: tuple[str, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "all", self.given + self.family)
 
     @classmethod
     def of(cls, first: str | None, last: str) -> NameTokens:
@@ -61,11 +68,8 @@ class NameTokens:
         """
         return cls(_tokens(first or ""), _tokens(last))
 
-    @property
-    def all(self) -> tuple[str, ...]:
-        return self.given + self.family
 
-
+@lru_cache(maxsize=1 << 16)  # given and family names recur across the snapshot's names
 def _tokens(text: str) -> tuple[str, ...]:
     """Transliterated like the Anthology's slugs, so "Łukasz" and "Lukasz" agree."""
     return tuple(t for t in name_slug(None, text).split("-") if t) if text else ()
@@ -106,6 +110,7 @@ PINYIN_SYLLABLES = frozenset(
     if initial not in ("j", "q", "x") or final[0] in "iuv")
 
 
+@lru_cache(maxsize=1 << 16)
 def is_pinyin_name(token: str, syllables: int = 2) -> bool:
     """The token is one to `syllables` pinyin syllables ("junhui", "wenjin", "xiao"); longer
     words read as pinyin are mostly other names (Tateishi).
@@ -362,9 +367,14 @@ def _one_edit_apart(token_of: dict[str, str]) -> Iterable[tuple[str, str]]:
     distinct = sorted(groups)
     if len(distinct) < 2:
         return
-    distances = cdist(distinct, distinct, scorer=Levenshtein.distance, score_cutoff=1,
-                      dtype=np.int32)
-    for i, j in zip(*np.nonzero(np.triu(distances <= 1, 1))):
+    if len(distinct) <= SMALL_TYPO_BLOCK:  # most blocks: cheaper than a matrix call
+        close = [(i, j) for i in range(len(distinct)) for j in range(i + 1, len(distinct))
+                 if Levenshtein.distance(distinct[i], distinct[j], score_cutoff=1) <= 1]
+    else:
+        distances = cdist(distinct, distinct, scorer=Levenshtein.distance, score_cutoff=1,
+                          dtype=np.int32)
+        close = list(zip(*np.nonzero(np.triu(distances <= 1, 1))))
+    for i, j in close:
         yield from ((a, b) for a in groups[distinct[i]] for b in groups[distinct[j]])
 
 
