@@ -3,6 +3,8 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -76,3 +78,18 @@ def test_more_workers_than_cores_says_how_many_are_used(
     assert main(["stats", "--workers", "4096", "--anthology", str(mini_dir), "--cache",
                  str(tmp_path)]) == 0
     assert f"--workers 4096: {min(4096, os.cpu_count() or 1)} used" in caplog.text
+
+
+@pytest.mark.parametrize(("arguments", "code", "says"), [
+    (["stats", "--anthology", "{mini}", "--no-cache"], 0, "author mentions"),
+    (["stats", "--anthology", "{mini}/nowhere", "--no-cache"], 2, "error:"),
+])
+def test_the_command_ends_with_its_code_and_all_it_wrote(
+        mini_dir: Path, arguments: list[str], code: int, says: str) -> None:
+    # The entry point ends the process at once (`cli.run`): what it printed must be out.
+    done = subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", *(a.format(mini=mini_dir) for a in arguments)],
+        capture_output=True, text=True, timeout=300, env={**os.environ, "COLUMNS": "200"})
+    assert done.returncode == code
+    assert says in done.stdout + done.stderr
+    assert not done.stderr.count("Traceback")
