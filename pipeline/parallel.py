@@ -25,7 +25,8 @@ import sys
 import traceback
 import weakref
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
@@ -34,6 +35,7 @@ from typing import Any, Generic, TypeVar
 from threadpoolctl import threadpool_limits
 
 R = TypeVar("R")
+log = logging.getLogger(__name__)
 
 # More workers than this gain little on the stages that use them (each is a fraction of a run)
 # and each holds its own copy of the pages it writes.
@@ -57,7 +59,8 @@ def forked_map(task: Callable[[int], R], count: int, workers: int) -> Iterator[I
     `workers` forked processes (in this process when `workers` or `count` is 1 or less).
 
     Every worker is forked before this yields; a task's exception is raised where its result
-    is taken, and the tasks not yet started are cancelled."""
+    is taken, and the tasks not yet started are cancelled. If a worker is killed (say by the
+    kernel when memory ran out), the tasks without a result are done here, with a warning."""
     global _task
     if workers <= 1 or count <= 1:
         yield (task(number) for number in range(count))
@@ -74,7 +77,7 @@ def forked_map(task: Callable[[int], R], count: int, workers: int) -> Iterator[I
         # With the fork start method every worker is started at the first submit.
         futures = [pool.submit(_run_task, number) for number in range(count)]
         _task = None
-        yield (future.result() for future in futures)
+        yield _results_or_here(futures, task)
     except BaseException:
         pool.shutdown(wait=True, cancel_futures=True)
         raise
@@ -84,6 +87,20 @@ def forked_map(task: Callable[[int], R], count: int, workers: int) -> Iterator[I
         gc.unfreeze()
 
 
+def _results_or_here(futures: list[Future[R]], task: Callable[[int], R]) -> Iterator[R]:
+    warned = False
+    for number, future in enumerate(futures):
+        try:
+            yield future.result()
+        except BrokenProcessPool:
+            if not warned:
+                log.warning("a worker process ended without its results (killed, perhaps "
+                            "for want of memory); doing the rest of its stage in this "
+                            "process instead")
+                warned = True
+            yield task(number)
+
+
 class Background(Generic[R]):
     """One task running in a forked process while this one goes on; `result()` waits for it.
 
@@ -91,7 +108,8 @@ class Background(Generic[R]):
     through a pipe, with what it logged: `result()` logs that here, so the task's messages
     come where and in the order they would without the fork (not onto a progress bar this
     process is drawing). If this object is dropped first (the caller failed), the child is
-    killed."""
+    killed. If the child ends without a result (killed, say by the kernel when memory ran
+    out), the task is run again here, with a warning."""
 
     def __init__(self, task: Callable[[], R], workers: int) -> None:
         """With `workers` 1 or less, `task` runs here and now."""
@@ -100,6 +118,7 @@ class Background(Generic[R]):
             self._value: tuple[bool, Any] | None = _outcome(task)
             return
         self._value = None
+        self._task = task
         receiving, sending = multiprocessing.get_context("fork").Pipe(duplex=False)
         parent = os.getpid()
         process = multiprocessing.get_context("fork").Process(
@@ -115,9 +134,11 @@ class Background(Generic[R]):
             try:
                 done, value, self._records = self._receiving.recv()
                 self._value = (done, value)
-            except EOFError as error:
-                raise RuntimeError(f"the background task's process ended without a result "
-                                   f"(exit code {self._process.exitcode})") from error
+            except EOFError:
+                self._finalizer()
+                log.warning("the background process ended without its result (%s); doing "
+                            "its work in this process instead", _ending(self._process))
+                self._value = _outcome(self._task)
             finally:
                 self._finalizer()
             for record in self._records:
@@ -127,6 +148,18 @@ class Background(Generic[R]):
             raise value
         result: R = value
         return result
+
+
+def _ending(process: BaseProcess) -> str:
+    code = process.exitcode
+    if code is not None and code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        return f"killed by {name}" + (", perhaps for want of memory"
+                                      if -code == signal.SIGKILL else "")
+    return f"exit code {code}"
 
 
 def _outcome(task: Callable[[], R]) -> tuple[bool, Any]:

@@ -43,6 +43,22 @@ def test_results_come_back_in_task_order_from_forked_workers() -> None:
     assert os.getpid() not in pids and len(pids) <= 2
 
 
+_PARENT = os.getpid()
+
+
+def _square_but_a_worker_is_killed(number: int) -> int:
+    if number == 5 and os.getpid() != _PARENT:
+        os.kill(os.getpid(), signal.SIGKILL)  # as the kernel does when memory runs out
+    return number * number
+
+
+def test_the_tasks_of_a_killed_worker_are_done_here(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="pipeline.parallel"):
+        with forked_map(_square_but_a_worker_is_killed, 20, workers=2) as results:
+            assert list(results) == [n * n for n in range(20)]
+    assert caplog.text.count("doing the rest of its stage in this process") == 1
+
+
 def _signal_handlers(number: int) -> tuple[object, object]:
     return signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
 
@@ -204,6 +220,23 @@ def test_a_dropped_background_task_is_stopped() -> None:
     assert not process.is_alive()
 
 
+def _killed_at_once(task: Callable[[], Any], sending: Any, parent: int) -> None:
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def test_a_background_task_whose_process_is_killed_is_done_here(
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    # As when the kernel kills the process for want of memory: the work is not lost.
+    monkeypatch.setattr(parallel, "_background_child", _killed_at_once)
+    job = parallel.Background(lambda: os.getpid(), workers=2)
+    with caplog.at_level(logging.WARNING, logger="pipeline.parallel"):
+        assert job.result() == os.getpid()
+    assert not job._process.is_alive()
+    assert "killed by SIGKILL" in caplog.text and "in this process instead" in caplog.text
+    with pytest.raises(ValueError, match="background task is broken"):
+        parallel.Background(_fails, workers=2).result()
+
+
 @pytest.mark.parametrize("fixture", ["two-wei-zhangs", "name-variants"])
 def test_resolve_writes_the_same_bytes_with_two_workers_as_with_one(
         fixture: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -246,3 +279,9 @@ def test_resolve_writes_the_same_bytes_with_two_workers_as_with_one(
     assert graph_counts[1] == graph_counts[2] and graph_counts[1]["paper vertices"] > 0
     if fixture == "name-variants":  # the candidates found in the background were used
         assert json.loads(written[2]["proposals.json"])["variants"]["merges"]
+    # Every background process killed at once: each task is done again in this process,
+    # from what this process holds by then, to the same bytes.
+    monkeypatch.setattr(parallel, "_background_child", _killed_at_once)
+    out = tmp_path / "killed"
+    write_outputs(resolve(snapshot, settings, workers=2), out)
+    assert {path.name: path.read_bytes() for path in sorted(out.iterdir())} == written[1]

@@ -150,10 +150,15 @@ def several_persons_names(mentions: pd.DataFrame) -> pd.Series:
         "several_persons")
 
 
+def background_workers(snapshot: Snapshot, workers: int) -> int:
+    """What `Background` is given for a task beside this process's own work: the workers
+    `workers` asks for on a large snapshot (BACKGROUND_MENTIONS), else 1 (run it here)."""
+    return worker_count(workers) if len(snapshot.mentions) >= BACKGROUND_MENTIONS else 1
+
+
 def in_background(task: Callable[[], R], snapshot: Snapshot, workers: int) -> Background[R]:
     """`task` in another process on a large snapshot (BACKGROUND_MENTIONS), else here."""
-    return Background(task, worker_count(workers)
-                      if len(snapshot.mentions) >= BACKGROUND_MENTIONS else 1)
+    return Background(task, background_workers(snapshot, workers))
 
 
 def start_name_candidates(snapshot: Snapshot, workers: int) -> Background[list[Candidate]]:
@@ -392,8 +397,9 @@ def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool =
 
     # The placements and the split proposals need nothing of the name variants: on a large
     # snapshot they are worked out in another process (with one worker: the variants hold
-    # the other core) while this one decides the variants.
-    side_workers = 1 if settings.variants else workers
+    # the other core) while this one decides the variants; else here, with every worker.
+    side_processes = background_workers(snapshot, workers) if settings.variants else 1
+    side_workers = 1 if side_processes > 1 else workers
 
     def placements_and_splits() -> tuple[PlacementConfidence, pd.DataFrame,
                                          list[dict[str, Any]]]:
@@ -404,8 +410,9 @@ def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool =
                                      model),
                 split_proposals(cluster_table, assignments, ambiguity, context, snapshot))
 
-    side = in_background(placements_and_splits, snapshot, workers) if settings.variants \
-        else Background(placements_and_splits, 1)
+    side = Background(placements_and_splits, side_processes)
+    if side_processes <= 1:
+        lap("placements and split proposals")
     variants = None
     if settings.variants:
         resolved = assignments
@@ -430,7 +437,8 @@ def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool =
              "names (%d with a known person); %d below confidence %.2f are for review",
              len(placements), int((placements["to"] == "known").sum()),
              int(placements["review"].sum()), REVIEW_BELOW)
-    lap("placements and split proposals")
+    if side_processes > 1:
+        lap("placements and split proposals")
     pair_evidence = None if mention_keys is None else PairEvidence({
         slug: BlockEvidence(mention_keys[features.rows[slug]], evidence) for slug in chosen
         if (evidence := logits.evidence(slug)) is not None})
