@@ -1,5 +1,6 @@
 """`make bench` measures what its case names: a nightly case whose night ran another way
-(a full night where an incremental one was meant) is an error, not a figure."""
+(a full night where an incremental one was meant) is an error, not a figure; the
+`resolve_command` case runs the command itself, again and again into the same directory."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ import json
 from pathlib import Path
 
 import pytest
+from builder import two_wei_zhangs
 
-from pipeline.bench import _night_was
+from pipeline.anthology.snapshot import CACHE_VERSION
+from pipeline.bench import CASES, PREPARE, _night_was
 
 
 def _report(state: Path, mode: str, reason: str) -> None:
@@ -26,3 +29,15 @@ def test_a_full_night_where_an_incremental_one_was_meant_stops_the_bench(tmp_pat
     _report(tmp_path, "full", "the code, its libraries or the settings changed")
     with pytest.raises(RuntimeError, match="ran full .the code.*not incremental"):
         _night_was(tmp_path, "incremental")
+
+
+def test_the_resolve_command_case_runs_the_command_as_make_resolve_does(tmp_path: Path
+                                                                       ) -> None:
+    data_dir = two_wei_zhangs(tmp_path / "anthology")
+    cache = tmp_path / "cache"
+    PREPARE["resolve_command"](data_dir, cache)
+    written = cache / "resolve-command-out" / "assignments.csv"
+    first = written.read_bytes()
+    CASES["resolve_command"](data_dir, cache)  # a timed repeat replaces its own outputs
+    assert written.read_bytes() == first and b"wei-zhang" in first
+    assert (cache / CACHE_VERSION / "manifest.json").is_file()  # warm for the timed runs
