@@ -77,7 +77,7 @@ def forked_map(task: Callable[[int], R], count: int, workers: int) -> Iterator[I
         # With the fork start method every worker is started at the first submit.
         futures = [pool.submit(_run_task, number) for number in range(count)]
         _task = None
-        yield _results_or_here(futures, task)
+        yield results_or_here(futures, task)
     except BaseException:
         pool.shutdown(wait=True, cancel_futures=True)
         raise
@@ -87,7 +87,10 @@ def forked_map(task: Callable[[int], R], count: int, workers: int) -> Iterator[I
         gc.unfreeze()
 
 
-def _results_or_here(futures: list[Future[R]], task: Callable[[int], R]) -> Iterator[R]:
+def results_or_here(futures: list[Future[R]], task: Callable[[int], R]) -> Iterator[R]:
+    """The results of `futures` (`task(0)`, `task(1)`, ... submitted to a process pool), in
+    order; once a worker was killed (the pool is broken), `task(k)` is done here for each
+    future without a result, with one warning."""
     warned = False
     for number, future in enumerate(futures):
         try:

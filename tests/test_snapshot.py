@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -89,6 +91,28 @@ def test_parallel_parse_equals_serial(mini_dir: Path) -> None:
         (mini_dir / "xml" / f"P{i:02d}.xml").write_text(
             (mini_dir / "xml" / "P99.xml").read_text().replace('id="P99"', f'id="P{i:02d}"'))
     serial, _ = read_tables(mini_dir, None, workers=1)
+    parallel, _ = read_tables(mini_dir, None, workers=2)
+    for name in serial:
+        pd.testing.assert_frame_equal(serial[name], parallel[name])
+
+
+_PARSE_PARENT = os.getpid()
+_parse_files = snapshot_module._parse_files
+
+
+def _parse_files_but_a_worker_is_killed(paths: list[str]) -> Any:
+    if any(path.endswith("P05.xml") for path in paths) and os.getpid() != _PARSE_PARENT:
+        os.kill(os.getpid(), signal.SIGKILL)  # as the kernel does when memory runs out
+    return _parse_files(paths)
+
+
+def test_a_killed_parse_worker_s_files_are_parsed_here(
+        mini_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for i in range(10):
+        (mini_dir / "xml" / f"P{i:02d}.xml").write_text(
+            (mini_dir / "xml" / "P99.xml").read_text().replace('id="P99"', f'id="P{i:02d}"'))
+    serial, _ = read_tables(mini_dir, None, workers=1)
+    monkeypatch.setattr(snapshot_module, "_parse_files", _parse_files_but_a_worker_is_killed)
     parallel, _ = read_tables(mini_dir, None, workers=2)
     for name in serial:
         pd.testing.assert_frame_equal(serial[name], parallel[name])

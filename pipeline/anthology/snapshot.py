@@ -43,7 +43,7 @@ from pipeline.anthology.volumes import (
     parse_volume_file,
 )
 from pipeline.errors import Problem, ProblemLog
-from pipeline.parallel import start_worker, worker_count
+from pipeline.parallel import results_or_here, start_worker, worker_count
 from pipeline.progress import progress_bar
 
 log = logging.getLogger(__name__)
@@ -182,7 +182,9 @@ def parse_xml_files(
                              initargs=(os.getpid(),)) as pool, progress_bar(
         "Parsing volume files", total=len(paths), enabled=show_progress
     ) as advance:
-        for batch, (tables, batch_problems) in zip(batches, pool.map(_parse_files, batches)):
+        futures = [pool.submit(_parse_files, batch) for batch in batches]
+        parsed = results_or_here(futures, lambda number: _parse_files(batches[number]))
+        for batch, (tables, batch_problems) in zip(batches, parsed):
             parts.append(tables)
             problems.extend(batch_problems)
             advance(len(batch))
