@@ -5,8 +5,11 @@ tests/fixtures/gexf/README.md) and read by networkx and by graphology-gexf (npm)
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import networkx as nx
 import pandas as pd
@@ -15,7 +18,8 @@ from lxml import etree
 from test_review import resolved  # noqa: F401  (the fixture)
 
 from pipeline.cli import main
-from pipeline.gephi.graphs import display_names, variant_graph, variant_slugs
+from pipeline.gephi import files
+from pipeline.gephi.graphs import Written, display_names, variant_graph, variant_slugs
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 SCHEMA = REPOSITORY / "tests" / "fixtures" / "gexf" / "gexf-1.3-subset.xsd"
@@ -111,6 +115,31 @@ def test_graphs_are_deterministic_and_replace_only_their_own_output(
     (foreign / "mine.txt").write_text("keep")
     assert main([*args, "--out", str(foreign), "--force"]) == 2
     assert (foreign / "mine.txt").read_text() == "keep"
+
+
+_PARENT = os.getpid()
+_write_name_graph = files._write_name_graph
+
+
+def _written_unless_a_worker(split: dict[str, Any]) -> Written:
+    if os.getpid() != _PARENT:
+        os.kill(os.getpid(), signal.SIGKILL)  # as the kernel does when memory runs out
+    return _write_name_graph(split)
+
+
+def test_a_killed_writer_s_graphs_are_written_here(
+        graphs: Path, resolved: tuple[Path, Path], tmp_path: Path,  # noqa: F811
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    anthology, resolution = resolved
+    monkeypatch.setattr(files, "_write_name_graph", _written_unless_a_worker)
+    again = tmp_path / "again"
+    assert main(["-q", "graphs", "--anthology", str(anthology), "--no-cache", "--resolution",
+                 str(resolution), "--out", str(again)]) == 0
+    expected = sorted(p.relative_to(graphs) for p in graphs.rglob("*") if p.is_file())
+    assert sorted(p.relative_to(again) for p in again.rglob("*") if p.is_file()) == expected
+    assert any(p.parts[0] == "names" for p in expected)
+    for path in expected:
+        assert (again / path).read_bytes() == (graphs / path).read_bytes(), path
 
 
 def test_a_name_graph_renders_with_its_layout_and_colours(graphs: Path) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -21,19 +21,13 @@ from pipeline.gephi.graphs import (
     variant_slugs,
 )
 from pipeline.gephi.write import write_graph
-from pipeline.parallel import start_worker
+from pipeline.parallel import results_or_here, start_worker
 from pipeline.progress import progress_bar
 
 # Name graphs are written by this many worker processes (forked, so they share the tables);
 # the main process meanwhile builds the two global graphs.
 WORKERS = 2
 _shared: dict[str, Any] = {}
-
-
-def _share(parent: int, authors: dict[str, list[tuple[str, str]]],
-           affiliation_of: dict[tuple[str, str, int], str], out_dir: Path) -> None:
-    start_worker(parent)
-    _shared.update(authors=authors, affiliation_of=affiliation_of, out_dir=out_dir)
 
 
 def _write_name_graph(split: dict[str, Any]) -> Written:
@@ -61,24 +55,30 @@ def write_graphs(proposals: dict[str, Any], assignments: pd.DataFrame, snapshot:
         write_graph(graph, out_dir / stem)
         written.append(Written(stem, what, graph.number_of_nodes(), graph.number_of_edges()))
 
-    # Every task is submitted (and the workers forked) before the progress bar starts its
-    # refresh thread: forking a process that runs threads is unsafe.
-    with ProcessPoolExecutor(WORKERS, mp_context=multiprocessing.get_context("fork"),
-                             initializer=_share,
-                             initargs=(os.getpid(), authors, affiliation_of, out_dir)) as pool:
-        pending = [pool.submit(_write_name_graph, split) for split in splits]
-        with progress_bar("Writing graphs", total=len(splits) + 2,
-                          enabled=show_progress) as advance:
-            save(coauthor_network(splits, assignments, snapshot), "coauthors",
-                 "resolved person-coauthor network (persons as nodes)")
-            advance(1)
-            variants = proposals.get("variants", {})
-            save(variant_graph(variants, display_names(mentions, variant_slugs(variants))),
-                 "variants", "name variants: merged persons and similar links")
-            advance(1)
-            for done in as_completed(pending):
-                written.append(done.result())
+    # The workers inherit what the name graphs read (and so does this process, which writes
+    # a killed worker's graphs itself). Every task is submitted (and the workers forked)
+    # before the progress bar starts its refresh thread: forking a process that runs threads
+    # is unsafe.
+    _shared.update(authors=authors, affiliation_of=affiliation_of, out_dir=out_dir)
+    try:
+        with ProcessPoolExecutor(WORKERS, mp_context=multiprocessing.get_context("fork"),
+                                 initializer=start_worker, initargs=(os.getpid(),)) as pool:
+            pending = [pool.submit(_write_name_graph, split) for split in splits]
+            with progress_bar("Writing graphs", total=len(splits) + 2,
+                              enabled=show_progress) as advance:
+                save(coauthor_network(splits, assignments, snapshot), "coauthors",
+                     "resolved person-coauthor network (persons as nodes)")
                 advance(1)
+                variants = proposals.get("variants", {})
+                save(variant_graph(variants, display_names(mentions, variant_slugs(variants))),
+                     "variants", "name variants: merged persons and similar links")
+                advance(1)
+                for name_graph_written in results_or_here(
+                        pending, lambda number: _write_name_graph(splits[number])):
+                    written.append(name_graph_written)
+                    advance(1)
+    finally:
+        _shared.clear()
     (out_dir / "index.md").write_text(index_markdown(written), encoding="utf-8")
     return written
 
