@@ -90,12 +90,15 @@ def forked_map(task: Callable[[int], R], count: int, workers: int) -> Iterator[I
 def results_or_here(futures: list[Future[R]], task: Callable[[int], R]) -> Iterator[R]:
     """The results of `futures` (`task(0)`, `task(1)`, ... submitted to a process pool), in
     order; once a worker was killed (the pool is broken), `task(k)` is done here for each
-    future without a result, with one warning."""
+    future without a result, with one warning. A pool broken by an error of its own (a
+    result that would not unpickle: the error is its cause) is raised as it is."""
     warned = False
     for number, future in enumerate(futures):
         try:
             yield future.result()
-        except BrokenProcessPool:
+        except BrokenProcessPool as broken:
+            if broken.__cause__ is not None:
+                raise
             if not warned:
                 log.warning("a worker process ended without its results (killed, perhaps "
                             "for want of memory); doing the rest of its stage in this "
@@ -137,7 +140,7 @@ class Background(Generic[R]):
             try:
                 done, value, self._records = self._receiving.recv()
                 self._value = (done, value)
-            except EOFError:
+            except (EOFError, OSError):  # OSError: it died while sending (half a message)
                 self._finalizer()
                 log.warning("the background process ended without its result (%s); doing "
                             "its work in this process instead", _ending(self._process))

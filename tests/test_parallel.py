@@ -7,8 +7,10 @@ import json
 import logging
 import os
 import signal
+import struct
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
@@ -222,6 +224,40 @@ def test_a_dropped_background_task_is_stopped() -> None:
 
 def _killed_at_once(task: Callable[[], Any], sending: Any, parent: int) -> None:
     os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _killed_while_sending(task: Callable[[], Any], sending: Any, parent: int) -> None:
+    # Half a message: the length of a large result, then only part of it.
+    os.write(sending.fileno(), struct.pack("!i", 1_000_000) + b"x" * 1000)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def test_a_background_task_whose_process_dies_while_sending_is_done_here(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(parallel, "_background_child", _killed_while_sending)
+    assert parallel.Background(lambda: os.getpid(), workers=2).result() == os.getpid()
+
+
+class _Unpicklable:
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_refuse, ())
+
+
+def _refuse() -> None:
+    if os.getpid() == _PARENT:
+        raise RuntimeError("this result does not unpickle here")
+
+
+def _unpicklable(number: int) -> _Unpicklable:
+    return _Unpicklable()
+
+
+def test_a_pool_broken_by_an_error_of_its_own_raises_it() -> None:
+    # Not a killed worker: doing the work here would hide the error.
+    with pytest.raises(BrokenProcessPool) as raised:
+        with forked_map(_unpicklable, 4, workers=2) as results:
+            list(results)
+    assert "does not unpickle here" in str(raised.value.__cause__)
 
 
 def test_a_background_task_whose_process_is_killed_is_done_here(
