@@ -302,6 +302,8 @@ def test_resolve_writes_the_same_bytes_with_two_workers_as_with_one(
         out = tmp_path / f"workers-{workers}"
         resolution = resolve(snapshot, settings, workers=workers)
         write_outputs(resolution, out)
+        assert resolution.learnt is not None  # what the night keeps: the same bytes too
+        resolution.learnt.save(out / "models.pickle")
         written[workers] = {path.name: path.read_bytes() for path in sorted(out.iterdir())}
         graph_counts[workers] = resolution.models["graph"]
     assert written[1] == written[2]
@@ -319,5 +321,8 @@ def test_resolve_writes_the_same_bytes_with_two_workers_as_with_one(
     # from what this process holds by then, to the same bytes.
     monkeypatch.setattr(parallel, "_background_child", _killed_at_once)
     out = tmp_path / "killed"
-    write_outputs(resolve(snapshot, settings, workers=2), out)
+    resolution = resolve(snapshot, settings, workers=2)
+    write_outputs(resolution, out)
+    assert resolution.learnt is not None
+    resolution.learnt.save(out / "models.pickle")
     assert {path.name: path.read_bytes() for path in sorted(out.iterdir())} == written[1]

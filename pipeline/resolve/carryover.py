@@ -13,8 +13,9 @@ its own cache, never something downloaded (pickle runs code when it loads).
 from __future__ import annotations
 
 import pickle
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -30,7 +31,7 @@ from pipeline.resolve.pair_model import PairModel
 from pipeline.resolve.paper_text import TextModel
 from pipeline.resolve.variant_decision import VariantLink
 
-MODELS_VERSION = "learnt-models-v1"
+MODELS_VERSION = "learnt-models-v2"
 
 
 class StaleModelsError(Exception):
@@ -51,17 +52,36 @@ class LearntModels:
     affiliations: TfidfVectorizer | None  # character n-grams of affiliations
 
     def save(self, path: Path) -> None:
-        atomic_write_bytes(path, pickle.dumps((MODELS_VERSION, self),
+        """Each distinct model pickled on its own: pickled together, models that share parts
+        (the placement model, learnt in this process, shares some with the calibration;
+        learnt in another process it shares none) gave other bytes for equal models."""
+        names = [field.name for field in fields(self)]
+        distinct: list[Any] = []
+        positions = []
+        for value in (getattr(self, name) for name in names):
+            position = next((k for k, seen in enumerate(distinct) if seen is value), None)
+            if position is None:
+                distinct.append(value)
+                position = len(distinct) - 1
+            positions.append(position)
+        blobs = [pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL) for value in distinct]
+        atomic_write_bytes(path, pickle.dumps((MODELS_VERSION, names, positions, blobs),
                                               protocol=pickle.HIGHEST_PROTOCOL))
 
     @classmethod
     def load(cls, path: Path) -> LearntModels:
         try:
-            version, models = pickle.loads(path.read_bytes())
+            stored = pickle.loads(path.read_bytes())
+            version = stored[0] if isinstance(stored, tuple) and stored else None
+            if version != MODELS_VERSION:
+                raise StaleModelsError(f"{path}: written by another version ({version})")
+            _, names, positions, blobs = stored
+            values = [pickle.loads(blob) for blob in blobs]
+            models = cls(**{name: values[k] for name, k in zip(names, positions)})
+        except StaleModelsError:
+            raise
         except Exception as error:  # any unpickling failure means: learn again
             raise StaleModelsError(f"{path}: cannot be read ({error})") from error
-        if version != MODELS_VERSION or not isinstance(models, cls):
-            raise StaleModelsError(f"{path}: written by another version ({version})")
         return models
 
 
