@@ -20,15 +20,16 @@ import gc
 import logging
 import multiprocessing
 import os
+import pickle
 import signal
 import sys
 import traceback
 import weakref
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
+from functools import partial
 from multiprocessing.connection import Connection
+from multiprocessing.connection import wait as connection_wait
 from multiprocessing.process import BaseProcess
 from typing import Any, Generic, TypeVar
 
@@ -40,9 +41,6 @@ log = logging.getLogger(__name__)
 # More workers than this gain little on the stages that use them (each is a fraction of a run)
 # and each holds its own copy of the pages it writes.
 MAX_WORKERS = 4
-
-_task: Callable[[int], Any] | None = None  # what the forked workers run (set before forking)
-
 
 def worker_count(requested: int = 0) -> int:
     """`requested` processes but at most one per core, or with 0 one per core (at most
@@ -58,53 +56,124 @@ def forked_map(task: Callable[[int], R], count: int, workers: int) -> Iterator[I
     """Yield the results of `task(0)`, ..., `task(count - 1)`, in that order, computed by
     `workers` forked processes (in this process when `workers` or `count` is 1 or less).
 
-    Every worker is forked before this yields; a task's exception is raised where its result
-    is taken, and the tasks not yet started are cancelled. If a worker is killed (say by the
-    kernel when memory ran out), the tasks without a result are done here, with a warning."""
-    global _task
+    Every worker is forked before this yields, and worker k does tasks k, k + workers, ...
+    (callers cut the work into parts of about equal cost). A task's exception is raised where
+    its result is taken, and the workers are stopped. If a worker is killed (say by the
+    kernel when memory ran out), the tasks it left without a result are done here, with a
+    warning."""
     if workers <= 1 or count <= 1:
         yield (task(number) for number in range(count))
         return
-    if _task is not None:
-        raise RuntimeError("forked_map cannot be nested")
-    _task = task
     # Objects the parent holds stay out of the children's garbage collections, which would
     # otherwise write to (and so copy) every page they live on.
     gc.freeze()
-    pool = ProcessPoolExecutor(min(workers, count), mp_context=multiprocessing.get_context(
-        "fork"), initializer=start_worker, initargs=(os.getpid(),))
     try:
-        # With the fork start method every worker is started at the first submit.
-        futures = [pool.submit(_run_task, number) for number in range(count)]
-        _task = None
-        yield results_or_here(futures, task)
-    except BaseException:
-        pool.shutdown(wait=True, cancel_futures=True)
-        raise
+        with _ForkedWorkers(task, count, min(workers, count)) as forked:
+            yield forked.results()
     finally:
-        _task = None
-        pool.shutdown(wait=True)
         gc.unfreeze()
 
 
-def results_or_here(futures: list[Future[R]], task: Callable[[int], R]) -> Iterator[R]:
-    """The results of `futures` (`task(0)`, `task(1)`, ... submitted to a process pool), in
-    order; once a worker was killed (the pool is broken), `task(k)` is done here for each
-    future without a result, with one warning. A pool broken by an error of its own (a
-    result that would not unpickle: the error is its cause) is raised as it is."""
-    warned = False
-    for number, future in enumerate(futures):
+class _ForkedWorkers(Generic[R]):
+    """The processes of one `forked_map`, each sending its results through a pipe of its own.
+
+    Not a `concurrent.futures` process pool: its workers share one result pipe, and a worker
+    killed half-way through writing a result there left the pool waiting for the rest of the
+    message for ever (this process holds that pipe's write end). Here only the worker holds
+    the write end of its pipe, so its death reads as the end of the pipe."""
+
+    def __init__(self, task: Callable[[int], R], count: int, workers: int) -> None:
+        self._task = task
+        self._count = count
+        self._workers = workers
+        self._processes: list[BaseProcess] = []
+        self._pipes: list[Connection] = []
+        context = multiprocessing.get_context("fork")
+        parent = os.getpid()
         try:
-            yield future.result()
-        except BrokenProcessPool as broken:
-            if broken.__cause__ is not None:
-                raise
-            if not warned:
-                log.warning("a worker process ended without its results (killed, perhaps "
-                            "for want of memory); doing the rest of its stage in this "
-                            "process instead")
-                warned = True
-            yield task(number)
+            for worker in range(workers):
+                receiving, sending = context.Pipe(duplex=False)
+                self._pipes.append(receiving)
+                process = context.Process(
+                    target=_work_through, daemon=True,
+                    args=(task, range(worker, count, workers), sending, parent))
+                process.start()
+                self._processes.append(process)
+                sending.close()
+        except BaseException:
+            self.__exit__()
+            raise
+
+    def __enter__(self) -> _ForkedWorkers[R]:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        """Stop every worker still running (the results are no longer wanted) and close the
+        pipes."""
+        for process in self._processes:
+            if process.is_alive():
+                process.kill()
+        for process in self._processes:
+            process.join()
+        for pipe in self._pipes:
+            pipe.close()
+
+    def results(self) -> Iterator[R]:
+        """The results in task order; while waiting for one, whatever any worker sent is
+        read and kept, so that no worker waits on a full pipe for this process."""
+        received: dict[int, tuple[bool, Any]] = {}
+        waiting = {pipe: worker for worker, pipe in enumerate(self._pipes)}
+        remaining = [len(range(worker, self._count, self._workers))
+                     for worker in range(self._workers)]
+        for number in range(self._count):
+            while number not in received and self._pipes[number % self._workers] in waiting:
+                for pipe in connection_wait(list(waiting)):
+                    assert isinstance(pipe, Connection)
+                    worker = waiting[pipe]
+                    try:
+                        message = pipe.recv_bytes()
+                    except (EOFError, OSError):  # OSError: it died while sending
+                        del waiting[pipe]
+                        self._processes[worker].join()
+                        log.warning("worker process %d of %d ended without all its results "
+                                    "(%s); doing the rest of its share of the stage in this "
+                                    "process instead", worker + 1, self._workers,
+                                    _ending(self._processes[worker]))
+                        continue
+                    done_number, done, value = pickle.loads(message)
+                    received[done_number] = (done, value)
+                    remaining[worker] -= 1
+                    if remaining[worker] == 0 or not done:  # a failed worker stops there
+                        del waiting[pipe]
+            if number not in received:
+                yield self._task(number)
+                continue
+            done, value = received.pop(number)
+            if not done:
+                raise value
+            yield value
+
+
+def _work_through(task: Callable[[int], Any], numbers: range, sending: Connection,
+                  parent: int) -> None:
+    """A forked worker: `task(number)` for each of `numbers`, each result sent as it is done;
+    after a failed task, nothing more."""
+    start_worker(parent)
+    for number in numbers:
+        done, value = _outcome(partial(task, number))
+        if not done:
+            value.add_note(f"in worker process {os.getpid()}:\n" + "".join(
+                traceback.format_exception(value)).rstrip())
+        try:
+            message = pickle.dumps((number, done, value), protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception as error:  # the result or the exception would not pickle
+            done, value = False, RuntimeError(
+                f"task {number} failed in a worker process: {value!r} ({error})")
+            message = pickle.dumps((number, done, value))
+        sending.send_bytes(message)
+        if not done:
+            break
+    sending.close()
 
 
 class Background(Generic[R]):
@@ -231,11 +300,6 @@ def contiguous_chunks(costs: list[float], parts: int) -> list[range]:
             start, filled = position + 1, 0.0
     chunks.append(range(start, len(costs)))
     return chunks
-
-
-def _run_task(number: int) -> Any:
-    assert _task is not None, "forked_map's task is set before its workers are forked"
-    return _task(number)
 
 
 def start_worker(parent: int) -> None:

@@ -11,7 +11,6 @@ import gc
 import json
 import logging
 import os
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -43,7 +42,7 @@ from pipeline.anthology.volumes import (
     parse_volume_file,
 )
 from pipeline.errors import Problem, ProblemLog
-from pipeline.parallel import results_or_here, start_worker, worker_count
+from pipeline.parallel import forked_map, worker_count
 from pipeline.progress import progress_bar
 
 log = logging.getLogger(__name__)
@@ -178,12 +177,9 @@ def parse_xml_files(
     batches = _batches(paths, workers * 8)
     parts: list[dict[str, pa.Table]] = []
     problems: list[Problem] = []
-    with ProcessPoolExecutor(max_workers=workers, initializer=start_worker,
-                             initargs=(os.getpid(),)) as pool, progress_bar(
-        "Parsing volume files", total=len(paths), enabled=show_progress
-    ) as advance:
-        futures = [pool.submit(_parse_files, batch) for batch in batches]
-        parsed = results_or_here(futures, lambda number: _parse_files(batches[number]))
+    with forked_map(lambda number: _parse_files(batches[number]), len(batches),
+                    workers) as parsed, progress_bar(
+            "Parsing volume files", total=len(paths), enabled=show_progress) as advance:
         for batch, (tables, batch_problems) in zip(batches, parsed):
             parts.append(tables)
             problems.extend(batch_problems)

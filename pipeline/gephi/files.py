@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import multiprocessing
-import os
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +18,7 @@ from pipeline.gephi.graphs import (
     variant_slugs,
 )
 from pipeline.gephi.write import write_graph
-from pipeline.parallel import results_or_here, start_worker
+from pipeline.parallel import forked_map
 from pipeline.progress import progress_bar
 
 # Name graphs are written by this many worker processes (forked, so they share the tables);
@@ -56,27 +53,23 @@ def write_graphs(proposals: dict[str, Any], assignments: pd.DataFrame, snapshot:
         written.append(Written(stem, what, graph.number_of_nodes(), graph.number_of_edges()))
 
     # The workers inherit what the name graphs read (and so does this process, which writes
-    # a killed worker's graphs itself). Every task is submitted (and the workers forked)
-    # before the progress bar starts its refresh thread: forking a process that runs threads
-    # is unsafe.
+    # a killed worker's graphs itself). They are forked before the progress bar starts its
+    # refresh thread: forking a process that runs threads is unsafe.
     _shared.update(authors=authors, affiliation_of=affiliation_of, out_dir=out_dir)
     try:
-        with ProcessPoolExecutor(WORKERS, mp_context=multiprocessing.get_context("fork"),
-                                 initializer=start_worker, initargs=(os.getpid(),)) as pool:
-            pending = [pool.submit(_write_name_graph, split) for split in splits]
-            with progress_bar("Writing graphs", total=len(splits) + 2,
-                              enabled=show_progress) as advance:
-                save(coauthor_network(splits, assignments, snapshot), "coauthors",
-                     "resolved person-coauthor network (persons as nodes)")
+        with forked_map(lambda number: _write_name_graph(splits[number]), len(splits),
+                        WORKERS) as name_graphs_written, progress_bar(
+                "Writing graphs", total=len(splits) + 2, enabled=show_progress) as advance:
+            save(coauthor_network(splits, assignments, snapshot), "coauthors",
+                 "resolved person-coauthor network (persons as nodes)")
+            advance(1)
+            variants = proposals.get("variants", {})
+            save(variant_graph(variants, display_names(mentions, variant_slugs(variants))),
+                 "variants", "name variants: merged persons and similar links")
+            advance(1)
+            for name_graph_written in name_graphs_written:
+                written.append(name_graph_written)
                 advance(1)
-                variants = proposals.get("variants", {})
-                save(variant_graph(variants, display_names(mentions, variant_slugs(variants))),
-                     "variants", "name variants: merged persons and similar links")
-                advance(1)
-                for name_graph_written in results_or_here(
-                        pending, lambda number: _write_name_graph(splits[number])):
-                    written.append(name_graph_written)
-                    advance(1)
     finally:
         _shared.clear()
     (out_dir / "index.md").write_text(index_markdown(written), encoding="utf-8")
