@@ -303,7 +303,7 @@ def contiguous_chunks(costs: list[float], parts: int) -> list[range]:
 
 
 def start_worker(parent: int) -> None:
-    """Start-up of every forked worker (an initializer of any process pool of ours)."""
+    """Start-up of every forked worker (of `forked_map` and of `Background`)."""
     die_with_parent(parent)
     # Only the parent answers Ctrl-C (it then waits for the running tasks and stops the
     # workers); a worker keeps the default SIGTERM. Inheriting the command line's handler,

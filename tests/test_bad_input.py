@@ -159,17 +159,17 @@ def test_proposed_ids_are_always_valid(slug: str) -> None:
         taken.add(new)
 
 
-def test_parse_workers_die_with_their_parent(tmp_path: Path) -> None:
+def test_forked_workers_die_with_their_parent(tmp_path: Path) -> None:
+    # The parse, the split and the Gephi writers all run on forked_map's workers.
     script = (
-        "import os, sys, time\n"
-        "from concurrent.futures import ProcessPoolExecutor\n"
-        "from pipeline.parallel import start_worker\n"
-        "pool = ProcessPoolExecutor(2, initializer=start_worker, initargs=(os.getpid(),))\n"
-        "pids = list(pool.map(os.getpid, []))\n"
-        "futures = [pool.submit(time.sleep, 600) for _ in range(2)]\n"
-        "time.sleep(1.0)\n"
-        "print(' '.join(str(p) for p in pool._processes), flush=True)\n"
-        "os._exit(9)\n")
+        "import os, time\n"
+        "from pipeline.parallel import forked_map\n"
+        "def task(number):\n"
+        "    print(os.getpid(), flush=True)\n"
+        "    time.sleep(600)\n"
+        "with forked_map(task, 2, 2) as results:\n"
+        "    time.sleep(1.0)\n"
+        "    os._exit(9)\n")
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           timeout=60)
     workers = [int(p) for p in done.stdout.split()]
