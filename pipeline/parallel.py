@@ -27,7 +27,7 @@ import traceback
 import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from functools import partial
+from functools import cache, partial
 from multiprocessing.connection import Connection
 from multiprocessing.connection import wait as connection_wait
 from multiprocessing.process import BaseProcess
@@ -97,7 +97,7 @@ class _ForkedWorkers(Generic[R]):
                 process = context.Process(
                     target=_work_through, daemon=True,
                     args=(task, range(worker, count, workers), sending, parent))
-                process.start()
+                start_forked(process)
                 self._processes.append(process)
                 sending.close()
         except BaseException:
@@ -115,6 +115,7 @@ class _ForkedWorkers(Generic[R]):
                 process.kill()
         for process in self._processes:
             process.join()
+            process.close()  # its file descriptor, not left to the garbage collector
         for pipe in self._pipes:
             pipe.close()
 
@@ -198,7 +199,7 @@ class Background(Generic[R]):
         parent = os.getpid()
         process = multiprocessing.get_context("fork").Process(
             target=_background_child, args=(task, sending, parent), daemon=True)
-        process.start()
+        start_forked(process)
         sending.close()
         self._receiving = receiving
         self._process = process
@@ -302,26 +303,52 @@ def contiguous_chunks(costs: list[float], parts: int) -> list[range]:
     return chunks
 
 
+# Held back while a process is forked (`start_forked`).
+_STOPPING_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+
+
+def start_forked(process: BaseProcess) -> None:
+    """`process.start()` (a fork whose target begins with `start_worker`) with Ctrl-C and
+    SIGTERM held back until it is done. One that arrived during the fork was raised in an
+    after-fork hook (logging's), where Python drops it: the run went on to exit 0 (a helper,
+    6 SIGTERMs in 6); in the child it came before `start_worker` set its handlers."""
+    _libc()  # looked up here once, not by every child
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, _STOPPING_SIGNALS)
+    try:
+        process.start()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+
+
 def start_worker(parent: int) -> None:
     """Start-up of every forked worker (of `forked_map` and of `Background`)."""
-    die_with_parent(parent)
     # Only the parent answers Ctrl-C (it then waits for the running tasks and stops the
     # workers); a worker keeps the default SIGTERM. Inheriting the command line's handler,
     # which raises KeyboardInterrupt, a worker stopped while sending its result tried to
     # send the exception down the same pipe and hung the run (seen in 1 of 5 Ctrl-Cs).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOPPING_SIGNALS)  # see `start_forked`
+    die_with_parent(parent)
     # One BLAS thread per worker: the workers already use every core, and BLAS threads
     # competing with the other workers for them spin instead of working (measured: two
     # workers split names no faster than one).
     threadpool_limits(1, user_api="blas")
 
 
+@cache
+def _libc() -> ctypes.CDLL | None:
+    """The C library on Linux (finding it runs `ldconfig`), else None."""
+    if not sys.platform.startswith("linux"):
+        return None
+    return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+
+
 def die_with_parent(parent: int) -> None:
     """Worker start-up: end when the parent ends, even by SIGKILL (Linux `PR_SET_PDEATHSIG`);
     otherwise a killed run leaves its workers blocked on a pipe for ever."""
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    libc = _libc()
+    if libc is not None:
         pr_set_pdeathsig = 1
         libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
     if os.getppid() != parent:  # the parent died before the line above ran
