@@ -19,10 +19,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pipeline import parallel
-from pipeline.anthology import atomic
+from pipeline.anthology import atomic, data_dir, snapshot
 from pipeline.anthology.snapshot import Snapshot, read_snapshot
 from pipeline.cli import main
-from pipeline.nightly import night
+from pipeline.nightly import inputs, night
 from pipeline.nightly.fingerprints import (
     changed_names,
     mention_fingerprints,
@@ -239,6 +239,24 @@ def test_a_new_volume_recomputes_its_names_and_keeps_everyone_s_ids(
     assert _persons(fresh)[columns].equals(second[columns])
     report_md = (state / "report.md").read_text()
     assert "2020.tiny-main.1" in report_md and "xml/2020.tiny.xml" in report_md
+
+
+def test_a_night_reads_each_volume_file_s_bytes_once_for_its_digest(
+        two_nights: tuple[Path, Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    # The night's input digests serve the table cache too (it hashed every file again).
+    root, state, aside = two_nights
+    shutil.move(aside, root / "xml" / "2020.tiny.xml")
+    hashed: list[str] = []
+
+    def counting(path: Path) -> str:
+        hashed.append(path.name)
+        return data_dir.file_digest(path)
+
+    monkeypatch.setattr(inputs, "file_digest", counting)
+    monkeypatch.setattr(snapshot, "file_digest", counting)
+    assert _night(root, state)["run"]["mode"] == "incremental"  # type: ignore[index]
+    volumes = sorted(p.name for p in (root / "xml").glob("*.xml"))
+    assert sorted(name for name in hashed if name.endswith(".xml")) == volumes
 
 
 def test_a_new_volume_predicts_only_the_pairs_with_a_new_mention(

@@ -11,6 +11,7 @@ import gc
 import json
 import logging
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -281,14 +282,17 @@ def read_tables(
     cache_dir: Path | None = None,
     workers: int = 0,
     show_progress: bool = False,
+    digests: Mapping[str, str] | None = None,
 ) -> tuple[dict[str, pd.DataFrame], list[Problem]]:
-    """Parse (or load from cache) the mention, paper and volume tables of a data directory."""
+    """Parse (or load from cache) the mention, paper and volume tables of a data directory.
+    `digests`: the `file_digest` of volume files (by file name) the caller has just taken."""
     xml_paths = list_volume_files(data_dir)
     xml_dir = data_dir / "xml"
     if cache_dir is None:
         arrow, problems = parse_xml_files(xml_paths, workers, show_progress)
         return _to_pandas(arrow), problems
-    digests = {p.name: file_digest(p) for p in xml_paths}
+    known = digests or {}
+    digests = {p.name: known.get(p.name) or file_digest(p) for p in xml_paths}
     cache = TableCache(cache_dir)
     manifest = cache.load_manifest()
     cached_files: dict[str, str] = manifest["files"]
@@ -373,15 +377,17 @@ def read_snapshot(
     cache_dir: Path | None = None,
     workers: int = 0,
     show_progress: bool = False,
+    digests: Mapping[str, str] | None = None,
 ) -> Snapshot:
     """Read a snapshot: volume tables plus the person registry, problems collected.
+    `digests`: as `read_tables` takes them.
 
     Raises `InputError` listing every error (malformed XML, empty names, bad registry entries)
     found in one pass; warnings stay in `Snapshot.problems`.
     """
     data_dir = find_data_dir(path)
     recover(data_dir)
-    tables, problems = read_tables(data_dir, cache_dir, workers, show_progress)
+    tables, problems = read_tables(data_dir, cache_dir, workers, show_progress, digests)
     log_ = ProblemLog(list(problems))
     duplicates = ProblemLog()
     _check_one_file_per_volume(tables["volumes"], data_dir / "xml", duplicates)

@@ -100,7 +100,9 @@ def resolve_night(anthology: Path, state: NightlyState, settings: ResolveSetting
     loading = Background(state.load, worker_count(workers)
                          if (manifest or {}).get("names", 0) >= BACKGROUND_NAMES else 1)
     snapshot = read_snapshot(anthology, cache_dir=state.cache_dir, workers=workers,
-                             show_progress=show_progress)
+                             show_progress=show_progress, digests={
+                                 Path(file).name: digest for file, digest in inputs.items()
+                                 if file.startswith("xml/")})
     # Found while the fingerprints are computed (they need only names).
     candidates = start_name_candidates(snapshot, workers) if settings.variants else None
     mention_keys = mention_fingerprints(snapshot)
