@@ -97,8 +97,10 @@ class _ForkedWorkers(Generic[R]):
                 process = context.Process(
                     target=_work_through, daemon=True,
                     args=(task, range(worker, count, workers), sending, parent))
-                start_forked(process)
+                # Listed before it starts: a stop signal let through as the fork ends must
+                # still find it to stop.
                 self._processes.append(process)
+                start_forked(process)
                 sending.close()
         except BaseException:
             self.__exit__()
@@ -110,10 +112,11 @@ class _ForkedWorkers(Generic[R]):
     def __exit__(self, *exc_info: object) -> None:
         """Stop every worker still running (the results are no longer wanted) and close the
         pipes."""
-        for process in self._processes:
+        started = [process for process in self._processes if process.pid is not None]
+        for process in started:
             if process.is_alive():
                 process.kill()
-        for process in self._processes:
+        for process in started:
             process.join()
             process.close()  # its file descriptor, not left to the garbage collector
         for pipe in self._pipes:
@@ -322,10 +325,10 @@ def start_forked(process: BaseProcess) -> None:
 
 def start_worker(parent: int) -> None:
     """Start-up of every forked worker (of `forked_map` and of `Background`)."""
-    # Only the parent answers Ctrl-C (it then waits for the running tasks and stops the
-    # workers); a worker keeps the default SIGTERM. Inheriting the command line's handler,
-    # which raises KeyboardInterrupt, a worker stopped while sending its result tried to
-    # send the exception down the same pipe and hung the run (seen in 1 of 5 Ctrl-Cs).
+    # Only the parent answers Ctrl-C (it then stops the workers); a worker keeps the
+    # default SIGTERM. Inheriting the command line's handler, which raises
+    # KeyboardInterrupt, a worker stopped while sending its result tried to send the
+    # exception down the same pipe and hung the run (seen in 1 of 5 Ctrl-Cs).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOPPING_SIGNALS)  # see `start_forked`
