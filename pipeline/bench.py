@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.anthology.atomic import atomic_write_text
+from pipeline.cli import collect_garbage_as_a_run_needs
 
 Case = Callable[[Path, Path], None]
 
@@ -363,6 +364,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", type=Path, required=True)
     parser.add_argument("--memory", action="store_true", help="sample peak memory")
     args = parser.parse_args(argv)
+    collect_garbage_as_a_run_needs()
     print(json.dumps(_run_one(args.one, args.data, args.cache, args.memory)))
     return 0
 

@@ -4,14 +4,17 @@
 
 from __future__ import annotations
 
+import gc
 import json
 from pathlib import Path
 
 import pytest
 from builder import two_wei_zhangs
 
+from pipeline import bench
 from pipeline.anthology.snapshot import CACHE_VERSION
 from pipeline.bench import CASES, PREPARE, _night_was
+from pipeline.cli import GC_YOUNG_THRESHOLD
 
 
 def _report(state: Path, mode: str, reason: str) -> None:
@@ -41,3 +44,18 @@ def test_the_resolve_command_case_runs_the_command_as_make_resolve_does(tmp_path
     CASES["resolve_command"](data_dir, cache)  # a timed repeat replaces its own outputs
     assert written.read_bytes() == first and b"wei-zhang" in first
     assert (cache / CACHE_VERSION / "manifest.json").is_file()  # warm for the timed runs
+
+
+def test_a_case_runs_with_the_garbage_collection_of_the_command_line(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    # The cases time what the command does, and the command collects young objects less
+    # often than CPython's default.
+    seen: list[int] = []
+    monkeypatch.setattr(bench, "_run_one", lambda *args: seen.append(gc.get_threshold()[0])
+                        or {})
+    before = gc.get_threshold()
+    try:
+        assert bench.main(["--one", "bare_lxml_parse", "--data", "d", "--cache", "c"]) == 0
+    finally:
+        gc.set_threshold(*before)
+    assert seen == [GC_YOUNG_THRESHOLD] and json.loads(capsys.readouterr().out) == {}
