@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.anthology.atomic import atomic_write_text
-from pipeline.cli import collect_garbage_as_a_run_needs
+from pipeline.garbage import collect_garbage_as_a_run_needs
 
 Case = Callable[[Path, Path], None]
 

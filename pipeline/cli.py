@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import gc
 import logging
 import os
 import signal
@@ -18,6 +17,7 @@ from rich.table import Table
 
 from pipeline.anthology.output_dir import replaceable_dir_path
 from pipeline.errors import AnthologyResolveError, InputError
+from pipeline.garbage import collect_garbage_as_a_run_needs
 from pipeline.parallel import worker_count
 from pipeline.progress import console
 from pipeline.resolve.evidence_kinds import EVIDENCE_KINDS
@@ -836,22 +836,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     return code
 
 
-# Young collections every this many new objects (CPython's default: 700). A run builds large
-# structures that live until it ends (the tables, the registry, the models); at the default,
-# each phase that builds them set off full collections that walked every one of them again
-# and found next to nothing: 10 full passes, 1.3 s of one core, in a night (`make bench`
-# figures in the README). Garbage cycles still go, a little later.
-GC_YOUNG_THRESHOLD = 100_000
-
-
-def collect_garbage_as_a_run_needs() -> None:
-    """Young collections every GC_YOUNG_THRESHOLD new objects (the process-wide setting of the
-    command line, and of the bench's child processes, which time what it does)."""
-    gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
-
-
 def run() -> NoReturn:
-    """The command's entry point: `main`, then the process ends without freeing its objects
+    """The command's entry point: the garbage collector set as a run needs (`garbage.py`),
+    `main`, then the process ends without freeing its objects
     one by one, which after a full `resolve` took 0.4-0.5 s (every output is written and
     closed by then; forked helpers end with this process, `parallel.die_with_parent`)."""
     collect_garbage_as_a_run_needs()

@@ -161,18 +161,22 @@ def test_proposed_ids_are_always_valid(slug: str) -> None:
 
 def test_forked_workers_die_with_their_parent(tmp_path: Path) -> None:
     # The parse, the split and the Gephi writers all run on forked_map's workers.
+    # Each worker leaves a file named by its pid; the parent dies once both are there.
     script = (
-        "import os, time\n"
+        "import os, sys, time\n"
+        "from pathlib import Path\n"
         "from pipeline.parallel import forked_map\n"
+        "out = Path(sys.argv[1])\n"
         "def task(number):\n"
-        "    print(os.getpid(), flush=True)\n"
+        "    (out / str(os.getpid())).touch()\n"
         "    time.sleep(600)\n"
         "with forked_map(task, 2, 2) as results:\n"
-        "    time.sleep(1.0)\n"
+        "    deadline = time.monotonic() + 30\n"
+        "    while len(list(out.iterdir())) < 2 and time.monotonic() < deadline:\n"
+        "        time.sleep(0.05)\n"
         "    os._exit(9)\n")
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          timeout=60)
-    workers = [int(p) for p in done.stdout.split()]
+    subprocess.run([sys.executable, "-c", script, str(tmp_path)], timeout=60)
+    workers = [int(p.name) for p in tmp_path.iterdir()]
     assert len(workers) == 2
     deadline = time.monotonic() + 20
     alive = workers

@@ -14,7 +14,7 @@ from builder import two_wei_zhangs
 from pipeline import bench
 from pipeline.anthology.snapshot import CACHE_VERSION
 from pipeline.bench import CASES, PREPARE, _night_was
-from pipeline.cli import GC_YOUNG_THRESHOLD
+from pipeline.garbage import GC_YOUNG_THRESHOLD
 
 
 def _report(state: Path, mode: str, reason: str) -> None:

@@ -15,7 +15,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "pipeline"
 # Shared helpers every stage may use: exceptions, progress display, forked workers.
-COMMON = {"pipeline.errors", "pipeline.progress", "pipeline.parallel"}
+COMMON = {"pipeline.errors", "pipeline.progress", "pipeline.parallel", "pipeline.garbage"}
 # The stages each stage may import, besides itself and COMMON. Only `pipeline.cli` and
 # `pipeline.bench` (top level) import across all of them.
 ALLOWED = {
