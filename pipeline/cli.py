@@ -838,9 +838,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def run() -> NoReturn:
     """The command's entry point: the garbage collector set as a run needs (`garbage.py`),
-    `main`, then the process ends without freeing its objects
-    one by one, which after a full `resolve` took 0.4-0.5 s (every output is written and
-    closed by then; forked helpers end with this process, `parallel.die_with_parent`)."""
+    `main`, then the process ends without freeing its objects one by one, which after a full
+    `resolve` took 0.4-0.5 s (every output is written and closed by then; forked helpers end
+    with this process, `parallel.die_with_parent`)."""
     collect_garbage_as_a_run_needs()
     code = main()
     logging.shutdown()

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "pipeline"
-# Shared helpers every stage may use: exceptions, progress display, forked workers.
+# Shared helpers every stage may use: exceptions, progress display, forked workers, the
+# garbage collector's setting.
 COMMON = {"pipeline.errors", "pipeline.progress", "pipeline.parallel", "pipeline.garbage"}
 # The stages each stage may import, besides itself and COMMON. Only `pipeline.cli` and
 # `pipeline.bench` (top level) import across all of them.
