@@ -121,10 +121,10 @@ _PARENT = os.getpid()
 _write_name_graph = files._write_name_graph
 
 
-def _written_unless_a_worker(split: dict[str, Any]) -> Written:
+def _written_unless_a_worker(split: dict[str, Any], *inputs: Any) -> Written:
     if os.getpid() != _PARENT:
         os.kill(os.getpid(), signal.SIGKILL)  # as the kernel does when memory runs out
-    return _write_name_graph(split)
+    return _write_name_graph(split, *inputs)
 
 
 def test_a_killed_writer_s_graphs_are_written_here(

@@ -24,13 +24,13 @@ from pipeline.progress import progress_bar
 # Name graphs are written by this many worker processes (forked, so they share the tables);
 # the main process meanwhile builds the two global graphs.
 WORKERS = 2
-_shared: dict[str, Any] = {}
 
 
-def _write_name_graph(split: dict[str, Any]) -> Written:
-    graph = name_graph(split, _shared["authors"], _shared["affiliation_of"])
+def _write_name_graph(split: dict[str, Any], authors: dict[str, list[tuple[str, str]]],
+                      affiliation_of: dict[tuple[str, str, int], str], out_dir: Path) -> Written:
+    graph = name_graph(split, authors, affiliation_of)
     stem = f"names/{split['name']}"
-    write_graph(graph, _shared["out_dir"] / stem)
+    write_graph(graph, out_dir / stem)
     return Written(stem, f"{split.get('display', split['name'])}: mentions by proposed "
                    "person, with coauthors", graph.number_of_nodes(), graph.number_of_edges())
 
@@ -55,23 +55,20 @@ def write_graphs(proposals: dict[str, Any], assignments: pd.DataFrame, snapshot:
     # The workers inherit what the name graphs read (and so does this process, which writes
     # a killed worker's graphs itself). They are forked before the progress bar starts its
     # refresh thread: forking a process that runs threads is unsafe.
-    _shared.update(authors=authors, affiliation_of=affiliation_of, out_dir=out_dir)
-    try:
-        with forked_map(lambda number: _write_name_graph(splits[number]), len(splits),
-                        WORKERS) as name_graphs_written, progress_bar(
-                "Writing graphs", total=len(splits) + 2, enabled=show_progress) as advance:
-            save(coauthor_network(splits, assignments, snapshot), "coauthors",
-                 "resolved person-coauthor network (persons as nodes)")
+    with forked_map(lambda number: _write_name_graph(splits[number], authors, affiliation_of,
+                                                     out_dir), len(splits),
+                    WORKERS) as name_graphs_written, progress_bar(
+            "Writing graphs", total=len(splits) + 2, enabled=show_progress) as advance:
+        save(coauthor_network(splits, assignments, snapshot), "coauthors",
+             "resolved person-coauthor network (persons as nodes)")
+        advance(1)
+        variants = proposals.get("variants", {})
+        save(variant_graph(variants, display_names(mentions, variant_slugs(variants))),
+             "variants", "name variants: merged persons and similar links")
+        advance(1)
+        for name_graph_written in name_graphs_written:
+            written.append(name_graph_written)
             advance(1)
-            variants = proposals.get("variants", {})
-            save(variant_graph(variants, display_names(mentions, variant_slugs(variants))),
-                 "variants", "name variants: merged persons and similar links")
-            advance(1)
-            for name_graph_written in name_graphs_written:
-                written.append(name_graph_written)
-                advance(1)
-    finally:
-        _shared.clear()
     (out_dir / "index.md").write_text(index_markdown(written), encoding="utf-8")
     return written
 
