@@ -164,10 +164,7 @@ def _work_through(task: Callable[[int], Any], numbers: range, sending: Connectio
     after a failed task, nothing more."""
     start_worker(parent)
     for number in numbers:
-        done, value = _outcome(partial(task, number))
-        if not done:
-            value.add_note(f"in worker process {os.getpid()}:\n" + "".join(
-                traceback.format_exception(value)).rstrip())
+        done, value = _outcome(partial(task, number), f"worker process {os.getpid()}")
         try:
             message = pickle.dumps((number, done, value), protocol=pickle.HIGHEST_PROTOCOL)
         except Exception as error:  # the result or the exception would not pickle
@@ -241,10 +238,15 @@ def _ending(process: BaseProcess) -> str:
     return f"exit code {code}"
 
 
-def _outcome(task: Callable[[], R]) -> tuple[bool, Any]:
+def _outcome(task: Callable[[], R], where: str | None = None) -> tuple[bool, Any]:
+    """(True, result) or (False, the exception); `where`: the forked process it ran in, for
+    a note on the exception with the traceback there (the parent raises it)."""
     try:
         return True, task()
     except Exception as error:  # handed to the caller by Background.result
+        if where is not None:
+            error.add_note(f"in {where}:\n" + "".join(
+                traceback.format_exception(error)).rstrip())
         return False, error
 
 
@@ -268,10 +270,7 @@ def _background_child(task: Callable[[], Any], sending: Connection, parent: int)
     start_worker(parent)
     kept = _Kept()
     logging.getLogger().handlers = [kept]  # this process's own copy of the configuration
-    outcome = _outcome(task)
-    if not outcome[0]:
-        outcome[1].add_note("in the background process:\n" + "".join(
-            traceback.format_exception(outcome[1])).rstrip())
+    outcome = _outcome(task, "the background process")
     try:
         sending.send((*outcome, kept.records))
     except Exception as error:  # the exception itself would not pickle
