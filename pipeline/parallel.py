@@ -23,6 +23,7 @@ import os
 import pickle
 import signal
 import sys
+import threading
 import traceback
 import weakref
 from collections.abc import Callable, Iterator
@@ -313,13 +314,26 @@ def start_forked(process: BaseProcess) -> None:
     """`process.start()` (a fork whose target begins with `start_worker`) with Ctrl-C and
     SIGTERM held back until it is done. One that arrived during the fork was raised in an
     after-fork hook (logging's), where Python drops it: the run went on to exit 0 (a helper,
-    6 SIGTERMs in 6); in the child it came before `start_worker` set its handlers."""
+    6 SIGTERMs in 6); in the child it came before `start_worker` set its handlers.
+
+    Blocking covers this thread and the child. Another thread of the process (Arrow's,
+    once a table is read) may still take the signal, and Python then runs the handler here
+    at its next chance, in the hook: so for the length of the fork the handlers only note
+    the signal, and it is raised again once the fork is done."""
     _libc()  # looked up here once, not by every child
+    noted: list[int] = []
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    handlers = {number: signal.signal(number, lambda signum, frame: noted.append(signum))
+                for number in _STOPPING_SIGNALS} if in_main_thread else {}
     held = signal.pthread_sigmask(signal.SIG_BLOCK, _STOPPING_SIGNALS)
     try:
         process.start()
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, held)
+        for number, handler in handlers.items():  # None: set outside Python; the default
+            signal.signal(number, signal.SIG_DFL if handler is None else handler)
+    for noted_signal in noted:
+        signal.raise_signal(noted_signal)
 
 
 def start_worker(parent: int) -> None:
