@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow.compute as pc
 import pytest
 from builder import two_wei_zhangs
 from hypothesis import given
@@ -128,6 +129,43 @@ def test_a_new_paper_changes_the_fingerprints_of_its_authors_only(tmp_path: Path
     assert "wei-zhang" in on_2020 and len(now) > len(on_2020)
     # The same snapshot read again: the same fingerprints (nothing depends on order).
     assert name_fingerprints(read_snapshot(root)).equals(now)
+
+
+@pytest.mark.parametrize(("old", "new", "changed"), [
+    ("Tsinghua University", "Peking University", {"wei-zhang"}),
+    ("Neural parsing of treebanks part 2017", "Neural parsing, part 2017",
+     {"wei-zhang", "ingrid-solberg", "bruno-oliveira", "chen-hua"}),
+    ("<first>Eva</first>", "<first>Eve</first>", {"eva-lindqvist", "eve-lindqvist",
+                                                  "wei-zhang", "farid-haddad"}),
+], ids=["an affiliation", "a title", "a coauthor's name"])
+def test_an_edit_changes_the_fingerprints_of_the_names_that_read_it(
+        tmp_path: Path, old: str, new: str, changed: set[str]) -> None:
+    # Fingerprints start from the content hashes taken when a file is parsed and cached
+    # with its rows: the edited file's rows are hashed again, the others come from the
+    # cache as they were.
+    root = two_wei_zhangs(tmp_path / "anthology")
+    cache = tmp_path / "cache"
+    before = name_fingerprints(read_snapshot(root, cache_dir=cache))
+    volume = root / "xml" / "2017.tiny.xml"
+    text = volume.read_text(encoding="utf-8")
+    assert text.count(old) == 1
+    volume.write_text(text.replace(old, new), encoding="utf-8")
+    now = name_fingerprints(read_snapshot(root, cache_dir=cache))
+    assert changed_names(before.to_dict(), now) == frozenset(changed)
+    assert now.equals(name_fingerprints(read_snapshot(root)))  # as parsed without a cache
+
+
+def test_content_hashes_do_not_depend_on_the_files_parsed_with_them(tmp_path: Path) -> None:
+    # Each worker hashes its own batch of files; a night hashes the one file it parses.
+    root = two_wei_zhangs(tmp_path / "anthology")
+    paths = sorted((root / "xml").glob("*.xml"))
+    together, _ = snapshot.parse_xml_files(paths, workers=1)
+    for path in paths:
+        alone, _ = snapshot.parse_xml_files([path], workers=1)
+        for name in ("mentions", "papers"):
+            rows = pc.equal(together[name]["file"], path.name)
+            assert alone[name]["content_hash"].equals(
+                together[name].filter(rows)["content_hash"])
 
 
 def test_a_new_co_editor_changes_the_fingerprints_of_the_volume_s_editors(tmp_path: Path

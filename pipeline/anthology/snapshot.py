@@ -30,6 +30,8 @@ from pipeline.anthology.atomic import (
     remove_content_named,
     write_content_named,
 )
+from pipeline.anthology.content_hashes import COLUMN as CONTENT_HASH
+from pipeline.anthology.content_hashes import content_hashes
 from pipeline.anthology.data_dir import SnapshotNotFoundError, file_digest, find_data_dir
 from pipeline.anthology.names import full_name, name_slug
 from pipeline.anthology.orcids import orcid_key, usable_orcids
@@ -52,7 +54,8 @@ __all__ = ["Snapshot", "SnapshotNotFoundError", "file_digest", "find_data_dir", 
 
 # v2: empty names get no row; problems name files relative to the data directory.
 # v3: table files named by their content, listed in the manifest.
-CACHE_VERSION = "tables-v3"
+# v4: mentions and papers carry the `content_hash` of each row (`content_hashes.py`).
+CACHE_VERSION = "tables-v4"
 TABLE_NAMES = ("mentions", "papers", "volumes")
 _FIELDS = {"mentions": MENTION_FIELDS, "papers": PAPER_FIELDS, "volumes": VOLUME_FIELDS}
 _SCHEMAS = {
@@ -63,12 +66,13 @@ _SCHEMAS = {
         ("affiliation", pa.string()), ("variant_first", pa.string()),
         ("variant_last", pa.string()), ("variant_script", pa.string()),
         ("year", pa.int32()), ("venues", pa.string()), ("slug", pa.string()),
+        (CONTENT_HASH, pa.uint64()),
     ]),
     "papers": pa.schema([
         ("paper", pa.string()), ("volume", pa.string()), ("file", pa.string()),
         ("is_frontmatter", pa.bool_()), ("title", pa.string()), ("abstract", pa.string()),
         ("year", pa.int32()), ("venues", pa.string()), ("volume_title", pa.string()),
-        ("authors", pa.list_(pa.string())),
+        ("authors", pa.list_(pa.string())), (CONTENT_HASH, pa.uint64()),
     ]),
     "volumes": pa.schema([
         ("volume", pa.string()), ("file", pa.string()), ("type", pa.string()),
@@ -86,7 +90,8 @@ class Snapshot:
     full Anthology id (volume editors carry the volume id), `position` is 0-based within its
     role, `slug` is the Anthology's name slug, `orcid` an ORCID that identifies someone
     (`orcids.usable_orcids`), `xml_orcid` the attribute as the file has it. `papers`: one row
-    per paper and front matter.
+    per paper and front matter. Both carry the `content_hash` of each row as parsed
+    (`content_hashes.py`).
     `volumes`: one row per volume. `problems`: what reading found (warnings; errors raise).
     """
 
@@ -133,6 +138,11 @@ def _parse_files(paths: list[str]) -> tuple[dict[str, pa.Table], list[Problem]]:
                 rows[name].extend(parsed)
                 files[name].extend([Path(path).name] * len(parsed))
         arrow = {name: _to_arrow(name, rows[name], files[name]) for name in TABLE_NAMES}
+        hashes = dict(zip(("mentions", "papers"),
+                          content_hashes(arrow["mentions"], arrow["papers"])))
+        for name, values in hashes.items():
+            arrow[name] = arrow[name].append_column(_SCHEMAS[name].field(CONTENT_HASH),
+                                                    pa.array(values, type=pa.uint64()))
     finally:
         if collecting:
             gc.enable()
@@ -146,7 +156,7 @@ def _to_arrow(name: str, rows: list[tuple[Any, ...]], files: list[str]) -> pa.Ta
     if name == "mentions":
         data["slug"] = [name_slug(first, last)
                         for first, last in zip(columns["first"], columns["last"])]
-    schema = _SCHEMAS[name]
+    schema = pa.schema([f for f in _SCHEMAS[name] if f.name != CONTENT_HASH])
     return pa.table({f.name: data[f.name] for f in schema}, schema=schema)
 
 

@@ -13,18 +13,11 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
+from pipeline.anthology.paper_rows import paper_rows
+
 # Papers with more authors than this add no coauthorship: a 300-author collaboration says
 # little about who works with whom.
 MAX_AUTHORS_FOR_COAUTHORSHIP = 25
-
-
-def paper_rows(mentions: pd.DataFrame, papers: pd.DataFrame) -> np.ndarray:
-    """Row in `papers` of the paper each mention reads (-1: none). Volume editors sit on the
-    volume id; their paper is the volume's front matter, if it has one."""
-    paper_index = pd.Index(papers["paper"])
-    mention_paper = paper_index.get_indexer(pd.Index(mentions["paper"]))
-    frontmatter = paper_index.get_indexer(pd.Index(mentions["paper"] + ".0"))
-    return np.asarray(np.where(mention_paper >= 0, mention_paper, frontmatter))
 
 
 @dataclass(frozen=True)
