@@ -297,6 +297,21 @@ def test_a_night_reads_each_volume_file_s_bytes_once_for_its_digest(
     assert sorted(name for name in hashed if name.endswith(".xml")) == volumes
 
 
+def test_a_night_caches_the_tables_of_the_files_it_parsed(
+        two_nights: tuple[Path, Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    # Cached while the results are written (in another process on a large snapshot).
+    root, state, aside = two_nights
+    shutil.move(aside, root / "xml" / "2020.tiny.xml")
+    assert _night(root, state)["run"]["mode"] == "incremental"  # type: ignore[index]
+
+    def parsing(paths: list[Path], *args: object, **kwargs: object) -> None:
+        raise AssertionError(f"parsed {[p.name for p in paths]} again")
+
+    monkeypatch.setattr(snapshot, "parse_xml_files", parsing)
+    assert "2020.tiny-main" in set(read_snapshot(root, cache_dir=state / "cache").mentions[
+        "volume"])
+
+
 def test_a_new_volume_predicts_only_the_pairs_with_a_new_mention(
         two_nights: tuple[Path, Path, Path], caplog: pytest.LogCaptureFixture) -> None:
     root, state, aside = two_nights
@@ -474,10 +489,14 @@ def test_a_night_in_forked_processes_gives_the_same_bytes(
     monkeypatch.setattr(run, "Background", Recorded)
     assert _night(root, copy, workers=2)["run"]["mode"] == "incremental"  # type: ignore[index]
     assert started == [2]
-    # The state, the name candidates, the placements and split proposals, the report.
-    assert forked == [True] * 4
+    # The state, the name candidates, the placements and split proposals, the caching of
+    # tonight's tables, the report.
+    assert forked == [True] * 5
     for path in [*(state / "run").iterdir(), state / "report.md", state / "report.json"]:
         assert path.read_bytes() == (copy / path.relative_to(state)).read_bytes(), path.name
+    for state_dir in (state, copy):
+        cache = snapshot.TableCache(state_dir / "cache")
+        assert "2020.tiny.xml" in cache.load_manifest()["files"]
 
 
 def test_bad_input_is_reported_and_the_last_night_kept(two_nights: tuple[Path, Path, Path]

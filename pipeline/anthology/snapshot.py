@@ -7,11 +7,12 @@ each kind with a `file` column; a changed file replaces only its own rows.
 
 from __future__ import annotations
 
+import functools
 import gc
 import json
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -293,9 +294,13 @@ def read_tables(
     workers: int = 0,
     show_progress: bool = False,
     digests: Mapping[str, str] | None = None,
+    defer_caching: Callable[[Callable[[], None]], None] | None = None,
 ) -> tuple[dict[str, pd.DataFrame], list[Problem]]:
     """Parse (or load from cache) the mention, paper and volume tables of a data directory.
-    `digests`: the `file_digest` of volume files (by file name) the caller has just taken."""
+    `digests`: the `file_digest` of volume files (by file name) the caller has just taken.
+    `defer_caching`: given the task that caches what was parsed, instead of running it here
+    (for a caller that runs it in another process later; not run, the cache stays as it was
+    and the files are parsed again next time)."""
     xml_paths = list_volume_files(data_dir)
     xml_dir = data_dir / "xml"
     if cache_dir is None:
@@ -329,14 +334,23 @@ def read_tables(
     for problem in fresh_problems:
         problems_by_file.setdefault(Path(problem.source).name, []).append(
             _problem_to_json(problem))
-    try:
-        cache.store(arrow, {"files": digests, "problems": problems_by_file})
-        log.info("cached parsed tables in %s", cache.directory)
-    except OSError as error:  # the cache only saves time: the tables are read
-        log.warning("could not cache the parsed tables in %s: %s", cache.directory, error)
+    caching = functools.partial(_store, cache, arrow,
+                                {"files": digests, "problems": problems_by_file})
+    if defer_caching is None:
+        caching()
+    else:
+        defer_caching(caching)
     problems = [_problem_from_json(x, xml_dir) for items in problems_by_file.values()
                 for x in items]
     return _to_pandas(arrow), problems
+
+
+def _store(cache: TableCache, tables: dict[str, pa.Table], manifest: dict[str, Any]) -> None:
+    try:
+        cache.store(tables, manifest)
+        log.info("cached parsed tables in %s", cache.directory)
+    except OSError as error:  # the cache only saves time: the tables are read
+        log.warning("could not cache the parsed tables in %s: %s", cache.directory, error)
 
 
 def _load_cached_tables(cache: TableCache, manifest: dict[str, Any]
@@ -388,16 +402,18 @@ def read_snapshot(
     workers: int = 0,
     show_progress: bool = False,
     digests: Mapping[str, str] | None = None,
+    defer_caching: Callable[[Callable[[], None]], None] | None = None,
 ) -> Snapshot:
     """Read a snapshot: volume tables plus the person registry, problems collected.
-    `digests`: as `read_tables` takes them.
+    `digests`, `defer_caching`: as `read_tables` takes them.
 
     Raises `InputError` listing every error (malformed XML, empty names, bad registry entries)
     found in one pass; warnings stay in `Snapshot.problems`.
     """
     data_dir = find_data_dir(path)
     recover(data_dir)
-    tables, problems = read_tables(data_dir, cache_dir, workers, show_progress, digests)
+    tables, problems = read_tables(data_dir, cache_dir, workers, show_progress, digests,
+                                   defer_caching)
     log_ = ProblemLog(list(problems))
     duplicates = ProblemLog()
     _check_one_file_per_volume(tables["volumes"], data_dir / "xml", duplicates)

@@ -11,6 +11,7 @@ way a cluster keeps its label and proposed id while it keeps most of its mention
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -99,10 +100,14 @@ def resolve_night(anthology: Path, state: NightlyState, settings: ResolveSetting
     # pair evidence is read here after (slower to pass between processes than to read).
     loading = Background(state.load, worker_count(workers)
                          if (manifest or {}).get("names", 0) >= BACKGROUND_NAMES else 1)
+    # The tables of the files parsed tonight are cached while the results are written, when
+    # a core is free (beside the state's loading it only slowed the reading down).
+    table_caching: list[Callable[[], None]] = []
     snapshot = read_snapshot(anthology, cache_dir=state.cache_dir, workers=workers,
                              show_progress=show_progress, digests={
                                  Path(file).name: digest for file, digest in inputs.items()
-                                 if file.startswith("xml/")})
+                                 if file.startswith("xml/")},
+                             defer_caching=table_caching.append)
     # Found while the fingerprints are computed (they need only names).
     candidates = start_name_candidates(snapshot, workers) if settings.variants else None
     mention_keys = mention_fingerprints(snapshot)
@@ -120,6 +125,7 @@ def resolve_night(anthology: Path, state: NightlyState, settings: ResolveSetting
     resolution = resolve(snapshot, settings, show_progress, carry, mention_keys, workers,
                          candidates)
 
+    caching = [in_background(task, snapshot, workers) for task in table_caching]
     assignments = resolution.assignments
     placements = resolution.placements if resolution.placements is not None else \
         pd.DataFrame(columns=PLACEMENT_COLUMNS)
@@ -161,6 +167,8 @@ def resolve_night(anthology: Path, state: NightlyState, settings: ResolveSetting
     if decided.changed is not None and previous is not None and previous.evidence is not None:
         evidence = previous.evidence.updated(evidence, decided.changed)
     report = reporting.result()  # a report that fails leaves the state as it was
+    for cached in caching:
+        cached.result()
     state.save(texts, fingerprints,
                resolution.variants.scored if resolution.variants is not None else [],
                resolution.learnt, evidence,
