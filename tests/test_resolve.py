@@ -11,10 +11,13 @@ import numpy as np
 import pandas as pd
 import pytest
 from builder import Author, Paper, Volume, common_name_fillers, two_wei_zhangs, write_snapshot
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pipeline.anthology.snapshot import read_snapshot
 from pipeline.cli import main
 from pipeline.evaluate.run import EvalSettings, evaluate
+from pipeline.resolve import run
 from pipeline.resolve.clustering import block_rows_of
 from pipeline.resolve.outputs import proposals_json, table_csv, write_outputs
 from pipeline.resolve.proposals_format import check_proposals
@@ -264,3 +267,21 @@ def test_an_id_on_one_mention_of_a_name_too_rare_to_split_reaches_the_others(
     assert "a-waibelino" in resolution.resolved_names
     person = resolution.assignments.set_index("paper")["person"]
     assert (person[[f"1993.tiny-main.{k}" for k in (1, 2, 3)]] == "alex-waibelino").all()
+
+
+@given(st.lists(st.tuples(st.sampled_from(["ann-lee", "bo-li", "cy-wu"]),
+                          st.sampled_from(["p1", "p2", "p3"]),
+                          st.sampled_from([None, "x", "y", "catch-all"]),
+                          st.sampled_from([None, "0000-0001", "0000-0002"]),
+                          st.sampled_from(["ann-lee", "bo-li", "other"])), max_size=30),
+       st.sets(st.sampled_from(["ann-lee", "bo-li", "cy-wu"])))
+def test_must_split_flags_read_only_each_name_s_own_mentions(
+        rows: list[tuple[str, str, str | None, str | None, str]], names: set[str]) -> None:
+    # A night computes them from the mentions of the names it splits again only.
+    mentions = pd.DataFrame(rows, columns=["slug", "paper", "id", "orcid", "person"]).assign(
+        role="author")
+    own = mentions[mentions["slug"].isin(names)]
+    for flags in (lambda frame: run.constrained_names(frame, frozenset({"catch-all"})),
+                  run.several_persons_names):
+        whole, theirs = flags(mentions), flags(own)
+        assert theirs.to_dict() == whole[whole.index.isin(names)].to_dict()

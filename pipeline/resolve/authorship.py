@@ -63,7 +63,7 @@ class Authorship:
         keep = authors[self.mention_paper[mention]] <= MAX_AUTHORS_FOR_COAUTHORSHIP
         mention, coauthor = mention[keep], coauthor[keep]
         pair_key = self.mention_slug[mention] * len(self.slugs) + coauthor
-        _, pair_node = np.unique(pair_key, return_inverse=True)
+        pair_node, _ = pd.factorize(pair_key)  # by hashing: half the time of np.unique
         size = n + int(pair_node.max(initial=-1)) + 1
         graph = sp.coo_matrix((np.ones(len(mention)), (mention, n + pair_node)),
                               shape=(size, size))

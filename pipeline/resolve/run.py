@@ -42,6 +42,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.anthology.blinding import blind
+from pipeline.anthology.columns import isin
 from pipeline.anthology.curation import curated_identities, curation_of, fold_of
 from pipeline.anthology.person_units import person_units
 from pipeline.anthology.snapshot import Snapshot
@@ -221,7 +222,9 @@ def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool =
         raise AnthologyResolveError(
             f"--name {', '.join(unknown)}: no author or editor of the snapshot has this name "
             "slug (slugs are lower case with hyphens, e.g. yang-liu)")
-    names["constrained"] = constrained_names(mentions, catch_all).reindex(
+    # Which names must be split matters only for the names this run may split.
+    relevant = mentions if changed is None else mentions[isin(mentions["slug"], changed)]
+    names["constrained"] = constrained_names(relevant, catch_all).reindex(
         names.index, fill_value=False)
     candidates = list(settings.names) or candidate_names(names, ambiguity,
                                                          settings.min_ambiguity)
@@ -288,7 +291,7 @@ def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool =
             commonness)
         pair_model = pair_model.calibrated(
             *training_data(training, curation.identity, curation.blocks))
-    several_persons = several_persons_names(mentions).reindex(names.index, fill_value=False)
+    several_persons = several_persons_names(relevant).reindex(names.index, fill_value=False)
     must = names.index[names["constrained"] | several_persons
                        | (names["registry_persons"] >= 2) | (names["catch_all"] > 0)]
     splittable = commonness.index[commonness >= pair_model.rarest_splittable(
