@@ -74,6 +74,6 @@ def name_fingerprints(snapshot: Snapshot, mention_hashes: np.ndarray | None = No
 
 def changed_names(before: dict[str, str], now: pd.Series) -> frozenset[str]:
     """Slugs whose fingerprint differs, that are new, or that are gone."""
-    now_map = {str(slug): str(value) for slug, value in now.items()}
-    return frozenset(slug for slug in set(before) | set(now_map)
-                     if before.get(slug) != now_map.get(slug))
+    now_map = dict(zip(map(str, now.index.tolist()), map(str, now.tolist())))
+    return frozenset([slug for slug, value in now_map.items() if before.get(slug) != value]
+                     + [slug for slug in before if slug not in now_map])
