@@ -350,7 +350,8 @@ class NightlyState:
             for name, text in texts.items():
                 (directory / name).write_text(text, encoding="utf-8")
             (directory / "fingerprints.pickle").write_bytes(pickle.dumps(
-                {str(k): str(v) for k, v in sorted(fingerprints.items())}))
+                dict(sorted(zip(map(str, fingerprints.index.tolist()),
+                                map(str, fingerprints.tolist()))))))
             (directory / "links.pickle").write_bytes(pickle.dumps(
                 sorted(links, key=lambda x: (x.first, x.second))))
             models.save(directory / "models.pickle")

@@ -46,7 +46,8 @@ def _same_slug_counts(parts: pd.Series) -> np.ndarray:
     """For each name part, how many of `parts` have its slug ("" for none); each distinct
     part is slugged once."""
     codes, distinct = pd.factorize(parts)
-    slugs = np.array([name_slug(None, part) if part else "" for part in distinct] + [""],
+    slugs = np.array([name_slug(None, part) if part else "" for part in distinct.tolist()]
+                     + [""],
                      dtype=object)
     slug_codes, _ = pd.factorize(slugs[codes])
     counts: np.ndarray = np.bincount(slug_codes)[slug_codes].astype(float)
@@ -76,7 +77,7 @@ def name_features(mentions: pd.DataFrame, registry: Registry | None,
     catch_all = pd.Series(0.0, index=features.index)
     registry_persons = pd.Series(0.0, index=features.index)
     if registry is not None:
-        known = set(features.index)
+        known = set(features.index.tolist())
         for person in registry.persons.values():
             for slug in {name.slug for name in person.names} & known:
                 registry_persons[slug] += 1

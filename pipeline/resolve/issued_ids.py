@@ -44,17 +44,18 @@ class IssuedIds:
     def of(cls, assignments: pd.DataFrame) -> IssuedIds:
         """The labels and new persons' ids in `assignments` (as `resolve` writes them)."""
         labels: dict[str, set[int]] = {}
-        for label in pd.unique(assignments["cluster"].dropna().astype(str)):
+        for label in pd.unique(assignments["cluster"].dropna().astype(str)).tolist():
             name, _, number = label.rpartition("#")
             if name and number.isdigit():
                 labels.setdefault(name, set()).add(int(number))
         new = assignments.loc[assignments["status"] == "new",
                               ["cluster", "person", *KEY]].dropna()
         members: dict[str, set[str]] = {}
-        for person, key in zip(new["person"].astype(str), mention_keys(new)):
+        for person, key in zip(new["person"].astype(str).tolist(), mention_keys(new)):
             members.setdefault(person, set()).add(key)
         return cls({name: frozenset(numbers) for name, numbers in labels.items()},
-                   dict(zip(new["cluster"].astype(str), new["person"].astype(str))),
+                   dict(zip(new["cluster"].astype(str).tolist(),
+                            new["person"].astype(str).tolist())),
                    {person: frozenset(keys) for person, keys in members.items()})
 
     def ids(self) -> frozenset[str]:
@@ -108,7 +109,7 @@ class IssuedIds:
 def mention_keys(frame: pd.DataFrame) -> list[str]:
     """One string per row naming its mention (paper, role, position), as the ledger keeps it."""
     return [f"{paper} {role} {int(position)}" for paper, role, position in
-            zip(frame["paper"], frame["role"], frame["position"])]
+            zip(frame["paper"].tolist(), frame["role"].tolist(), frame["position"].tolist())]
 
 
 class Reclaimer:

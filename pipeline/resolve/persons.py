@@ -128,7 +128,7 @@ def assign_persons(mentions: pd.DataFrame, clusters: pd.DataFrame, registry: Reg
     reclaimer = Reclaimer(issued) if issued is not None and issued.members else None
     keys_of: dict[str, list[str]] = {}
     if reclaimer is not None:
-        for cluster, key in zip(frame["cluster"].astype(str), mention_keys(frame)):
+        for cluster, key in zip(frame["cluster"].astype(str).tolist(), mention_keys(frame)):
             keys_of.setdefault(cluster, []).append(key)
     # An id the label of a present cluster had is that cluster's to take back.
     held_by_label = {kept_ids[c] for c in facts if c in kept_ids}

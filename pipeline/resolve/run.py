@@ -129,7 +129,7 @@ def candidate_names(names: pd.DataFrame, ambiguity: pd.Series, min_ambiguity: fl
     eligible = names["mentions"] >= 2
     possible = (ambiguity.reindex(names.index) >= min_ambiguity) | names["constrained"] | (
         names["registry_persons"] >= 2) | (names["catch_all"] > 0)
-    return sorted(names.index[eligible & possible])
+    return sorted(names.index[eligible & possible].tolist())
 
 
 def constrained_names(mentions: pd.DataFrame, catch_all: frozenset[str]) -> pd.Series:
@@ -297,7 +297,7 @@ def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool =
     splittable = commonness.index[commonness >= pair_model.rarest_splittable(
         settings.resolution)]
     chosen = list(settings.names) or sorted(
-        set(candidates) & (set(must) | set(splittable)))
+        set(candidates) & (set(must.tolist()) | set(splittable.tolist())))
     if changed is not None:
         chosen = [slug for slug in chosen if slug in changed]
     if settings.names:

@@ -26,7 +26,8 @@ def name_of_cluster(cluster: pd.Series) -> pd.Series:
     # pandas' str.rsplit over them all took 4.5 s of an add-volume night.
     labels = cluster.astype(str)
     codes, uniques = pd.factorize(labels, use_na_sentinel=False)
-    names = np.array([u.rsplit("#", 1)[0] if isinstance(u, str) else u for u in uniques],
+    names = np.array([u.rsplit("#", 1)[0] if isinstance(u, str) else u
+                      for u in uniques.tolist()],
                      dtype=object)
     return pd.Series(names[codes], index=cluster.index, name=cluster.name, dtype=object)
 
@@ -44,10 +45,10 @@ def stable_labels(cluster: pd.Series, keys: pd.DataFrame, previous: pd.DataFrame
     cluster that does not inherit them."""
     issued = issued or {}
     if not len(cluster) or (not len(previous) and not issued):
-        return {str(label): str(label) for label in set(cluster)}
+        return {str(label): str(label) for label in set(cluster.tolist())}
     # Only the previous rows of these names matter (a label is inherited within its name
     # only); a night splits a few thousand names against every earlier row.
-    names = set(name_of_cluster(pd.Series(pd.unique(cluster.astype(str)))))
+    names = set(name_of_cluster(pd.Series(pd.unique(cluster.astype(str)))).tolist())
     previous = previous[name_of_cluster(previous["cluster"]).isin(names).to_numpy()]
     earlier = previous.set_index(KEY)["cluster"]
     earlier_label = earlier.reindex(pd.MultiIndex.from_frame(keys[KEY])).to_numpy()
@@ -56,8 +57,9 @@ def stable_labels(cluster: pd.Series, keys: pd.DataFrame, previous: pd.DataFrame
     # must not carry its old name's label, nor that person's id, to the new name.
     same_name = name_of_cluster(overlap["now"]) == name_of_cluster(overlap["before"])
     overlap = overlap[same_name.to_numpy()]
-    shared = Counter(zip(overlap["now"].astype(str), overlap["before"].astype(str)))
-    size = Counter(previous["cluster"].astype(str))
+    shared = Counter(zip(overlap["now"].astype(str).tolist(),
+                         overlap["before"].astype(str).tolist()))
+    size = Counter(previous["cluster"].astype(str).tolist())
     # Each new label takes the old label it shares most with (ties: the lower old label).
     inherited: dict[str, str] = {}
     for _, now, before in sorted((-count, now, before)
@@ -66,12 +68,12 @@ def stable_labels(cluster: pd.Series, keys: pd.DataFrame, previous: pd.DataFrame
         inherited.setdefault(now, before)
 
     used: dict[str, set[int]] = {name: set(issued[name]) for name in names if name in issued}
-    for label in pd.unique(previous["cluster"].astype(str)):
+    for label in pd.unique(previous["cluster"].astype(str)).tolist():
         used.setdefault(label.rsplit("#", 1)[0], set()).add(_number(label))
     for label in inherited.values():
         used.setdefault(label.rsplit("#", 1)[0], set()).add(_number(label))
     renamed: dict[str, str] = {}
-    for label in sorted(set(cluster.astype(str)), key=lambda c: (c.rsplit("#", 1)[0],
+    for label in sorted(set(cluster.astype(str).tolist()), key=lambda c: (c.rsplit("#", 1)[0],
                                                                   _number(c))):
         if label in inherited:
             renamed[label] = inherited[label]
