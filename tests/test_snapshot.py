@@ -234,3 +234,21 @@ def test_a_cache_that_cannot_be_written_still_gives_the_tables(
     for name in fresh:
         pd.testing.assert_frame_equal(cached[name], fresh[name])
     assert "could not cache the parsed tables" in caplog.text
+
+
+def test_a_volume_file_with_editors_and_no_papers_is_read(tmp_path: Path) -> None:
+    # Its editors read no paper (no front matter either): their content hash took the hash
+    # of "paper -1" of an empty paper table and failed (IndexError) on every read.
+    root = tmp_path / "anthology"
+    (root / "xml").mkdir(parents=True)
+    (root / "yaml").mkdir()
+    (root / "yaml" / "name_variants.yaml").write_text("", encoding="utf-8")
+    (root / "xml" / "2021.ed.xml").write_text(
+        "<?xml version='1.0' encoding='UTF-8'?>\n<collection id=\"2021.ed\">"
+        "<volume id=\"main\" type=\"proceedings\"><meta><booktitle>Proceedings</booktitle>"
+        "<year>2021</year><venue>ed</venue><editor><first>Ann</first><last>Lee</last>"
+        "</editor></meta></volume></collection>\n", encoding="utf-8")
+    for cache in (None, tmp_path / "cache"):
+        read = read_snapshot(root, cache_dir=cache)
+        assert read.mentions[["slug", "role"]].values.tolist() == [["ann-lee", "editor"]]
+        assert read.papers.empty

@@ -47,8 +47,9 @@ def content_hashes(mentions: pa.Table, papers: pa.Table) -> tuple[np.ndarray, np
     paper_hashes = row_hashes(paper_frame)
     mention_frame = _frame(mentions, MENTION_FIELDS)
     position = _paper_in_own_file(mentions, papers)
-    mention_frame["on_paper"] = np.where(position >= 0, paper_hashes[position],
-                                         np.uint64(0)).astype(np.uint64)
+    on_paper = np.zeros(len(position), dtype=np.uint64)  # 0: no paper (editors, no front matter)
+    on_paper[position >= 0] = paper_hashes[position[position >= 0]]
+    mention_frame["on_paper"] = on_paper
     return row_hashes(mention_frame), paper_hashes
 
 
@@ -63,4 +64,6 @@ def _paper_in_own_file(mentions: pa.Table, papers: pa.Table) -> np.ndarray:
     first = ~keyed_papers["paper"].duplicated().to_numpy()
     rows = np.flatnonzero(first)
     found = paper_rows(keyed(mentions), keyed_papers[first])
-    return np.where(found >= 0, rows[found], -1)
+    position = np.full(len(found), -1, dtype=np.int64)
+    position[found >= 0] = rows[found[found >= 0]]
+    return position
