@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import math
 from pathlib import Path
 
 import numpy as np
@@ -204,6 +205,30 @@ def test_proposals_json_refuses_a_number_that_is_not_finite(number: float) -> No
     splits = [{"slug": "x", "evidence": {"b": [1, {"score": number}]}}]
     with pytest.raises(ValueError, match="not a finite number"):
         proposals_json(splits, {"merges": [], "similar": []})
+
+
+_LEAVES = st.one_of(st.floats(), st.integers(-2**63, 2**64 - 1), st.text(), st.none(),
+                   st.booleans(), st.sampled_from([0xCB7FF0, 0xCB7FF8000000, 0xCBFFFF]))
+
+
+def _has_non_finite(value: object) -> bool:
+    if isinstance(value, dict):
+        return any(_has_non_finite(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_non_finite(v) for v in value)
+    return isinstance(value, float) and not math.isfinite(value)
+
+
+@given(st.recursive(_LEAVES, lambda inner: st.lists(inner, max_size=4)
+                    | st.dictionaries(st.text(max_size=3), inner, max_size=4), max_leaves=20))
+def test_proposals_json_refuses_exactly_the_numbers_that_are_not_finite(value: object) -> None:
+    # The walk runs only where the MessagePack bytes may hold one (integers may look so).
+    splits = [{"slug": "x", "value": value}]
+    if _has_non_finite(value):
+        with pytest.raises(ValueError, match="not a finite number"):
+            proposals_json(splits, {"merges": [], "similar": []})
+    else:
+        assert json.loads(proposals_json(splits, {"merges": [], "similar": []}))
 
 
 def test_table_csv_writes_what_pandas_float_format_writes() -> None:
