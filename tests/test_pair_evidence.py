@@ -247,3 +247,26 @@ def test_affiliations_of_mentions_pooled_from_outside_the_focus_change_no_focus_
             pooled, {slug: rows[slug]}, commonness).features[slug], equal_nan=True)
     vectors = pooled.affiliation_vectors[pooled.mention_affiliation[also]]
     assert np.allclose((vectors @ vectors.T).diagonal(), 1.0)  # a vector of its own
+
+
+def test_a_kept_affiliation_model_with_no_affiliation_in_focus(tmp_path: Path) -> None:
+    # A night whose changed names have no affiliation at all (helper-37: an author removed
+    # from a paper of a small snapshot): transforming no strings failed in scikit-learn.
+    from builder import two_wei_zhangs
+
+    from pipeline.anthology.snapshot import read_snapshot
+    from pipeline.resolve.authorship import Authorship
+    from pipeline.resolve.evidence import EvidenceContext
+
+    snapshot = read_snapshot(two_wei_zhangs(tmp_path / "data"))
+    mentions = snapshot.mentions
+    authorship = Authorship.build(mentions, snapshot.papers)
+    fitted = EvidenceContext.build(mentions, snapshot.papers, authorship)
+    assert fitted.affiliation_model is not None
+    without = np.flatnonzero(mentions["affiliation"].isna().to_numpy())
+    also = np.flatnonzero(mentions["affiliation"].notna().to_numpy())
+    for pooled in (None, also):
+        kept = EvidenceContext.build(mentions, snapshot.papers, authorship, focus=without,
+                                     affiliation_model=fitted.affiliation_model, also=pooled)
+        assert (kept.mention_affiliation[without] == -1).all()
+        assert kept.affiliation_vectors.shape[1] == fitted.affiliation_vectors.shape[1]

@@ -108,8 +108,11 @@ class EvidenceContext:
         aff_cat = pd.Categorical(affiliations.where(affiliations.notna(), None))
         mention_affiliation = np.array(aff_cat.codes, dtype=np.int64)  # written below
         aff_texts = [str(x).lower() for x in aff_cat.categories]
-        if affiliation_model is not None:
+        if affiliation_model is not None and aff_texts:
             affiliation_vectors = normalize(affiliation_model.transform(aff_texts)).tocsr()
+        elif affiliation_model is not None:  # a kept model, and no mention with one tonight
+            affiliation_vectors = sp.csr_matrix(
+                (0, len(affiliation_model.get_feature_names_out())), dtype=np.float32)
         elif aff_texts:
             affiliation_model = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 4),
                                                 sublinear_tf=True, dtype=np.float32)
