@@ -67,6 +67,21 @@ def test_two_files_for_one_collection(mini_dir: Path, capsys: pytest.CaptureFixt
     assert not (mini_dir.parent / "out" / "assignments.csv").exists()
 
 
+def test_a_paper_id_twice_in_a_volume(mini_dir: Path, capsys: pytest.CaptureFixture[str]
+                                      ) -> None:
+    # helper-37: resolve and nightly failed with a pandas traceback (exit 1), stats said
+    # nothing.
+    volume = mini_dir / "xml" / "P99.xml"
+    volume.write_text(volume.read_text(encoding="utf-8").replace('<paper id="12">',
+                                                                 '<paper id="1">'),
+                      encoding="utf-8")
+    code, text = _stats(mini_dir, capsys)
+    assert code == 2 and "P99.xml" in text and "paper P99-1001 appears 2 times" in text
+    assert main(["-q", "resolve", "--anthology", str(mini_dir), "--no-cache", "--out",
+                 str(mini_dir.parent / "out")]) == 2
+    assert not (mini_dir.parent / "out").exists()
+
+
 def test_a_corrupt_cache_is_rebuilt_with_a_warning(
         mini_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
         caplog: pytest.LogCaptureFixture) -> None:

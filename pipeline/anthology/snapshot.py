@@ -417,6 +417,7 @@ def read_snapshot(
     log_ = ProblemLog(list(problems))
     duplicates = ProblemLog()
     _check_one_file_per_volume(tables["volumes"], data_dir / "xml", duplicates)
+    _check_each_paper_once(tables["papers"], data_dir / "xml", duplicates)
     if duplicates.errors:  # what follows assumes each volume (and paper) once
         log_.extend(duplicates)
         log_.raise_if_errors()
@@ -432,6 +433,17 @@ def read_snapshot(
     log_.raise_if_errors()
     return Snapshot(data_dir, mentions, tables["papers"], tables["volumes"], registry, log_,
                     cache_dir)
+
+
+def _check_each_paper_once(papers: pd.DataFrame, xml_dir: Path, problems: ProblemLog) -> None:
+    """A paper id twice in one volume (`<paper id="2">` copied and not renumbered): which
+    paper its authors are on cannot be told."""
+    twice = papers[papers["paper"].duplicated(keep=False)]
+    counts = twice.groupby(["file", "paper"], sort=True).size()
+    for (file, paper), count in zip(counts.index.tolist(), counts.tolist()):
+        problems.error(xml_dir / str(file), None,
+                       f"paper {paper} appears {count} times: each paper id once per volume",
+                       str(paper))
 
 
 def _check_one_file_per_volume(volumes: pd.DataFrame, xml_dir: Path, problems: ProblemLog
