@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -48,6 +49,21 @@ def test_missing_snapshot_is_a_clear_error(tmp_path: Path, capsys: pytest.Captur
     assert "no Anthology data" in capsys.readouterr().err
 
 
+@pytest.fixture
+def python_signal_handlers() -> Iterator[None]:
+    """Python's own Ctrl-C handler, even where the test runner was started with SIGINT
+    ignored (a background job of a shell without job control); both handlers put back
+    after (`main` installs the command line's)."""
+    previous = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous[0])
+        signal.signal(signal.SIGINT, previous[1])
+
+
+@pytest.mark.usefixtures("python_signal_handlers")
 @pytest.mark.parametrize("signum, code, said", [(signal.SIGINT, 130, "interrupted"),
                                                 (signal.SIGTERM, 143, "terminated")])
 def test_a_signal_exits_with_the_shell_s_code_for_it(
@@ -59,19 +75,12 @@ def test_a_signal_exits_with_the_shell_s_code_for_it(
         return 0
 
     monkeypatch.setattr(cli, "cmd_stats", signalled)
-    previous = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
-    # Python's own Ctrl-C handler, even where the test runner was started with SIGINT
-    # ignored (a background job of a shell without job control).
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        assert main(["stats", "--anthology", str(mini_dir), "--cache", str(tmp_path)]) == code
-    finally:
-        signal.signal(signal.SIGTERM, previous[0])
-        signal.signal(signal.SIGINT, previous[1])
+    assert main(["stats", "--anthology", str(mini_dir), "--cache", str(tmp_path)]) == code
     out = capsys.readouterr()
     assert said in out.out + out.err
 
 
+@pytest.mark.usefixtures("python_signal_handlers")
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_a_signal_whose_exception_python_drops_still_stops_the_run(
@@ -89,15 +98,9 @@ def test_a_signal_whose_exception_python_drops_still_stops_the_run(
         return 0
 
     monkeypatch.setattr(cli, "cmd_stats", signalled)
-    previous = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        assert main(["stats", "--anthology", str(mini_dir), "--cache", str(tmp_path)]) == code
-        monkeypatch.setattr(cli, "cmd_stats", lambda args: 0)
-        assert main(["stats", "--anthology", str(mini_dir), "--cache", str(tmp_path)]) == 0
-    finally:
-        signal.signal(signal.SIGTERM, previous[0])
-        signal.signal(signal.SIGINT, previous[1])
+    assert main(["stats", "--anthology", str(mini_dir), "--cache", str(tmp_path)]) == code
+    monkeypatch.setattr(cli, "cmd_stats", lambda args: 0)
+    assert main(["stats", "--anthology", str(mini_dir), "--cache", str(tmp_path)]) == 0
     said = "interrupted" if signum == signal.SIGINT else "terminated"
     assert capsys.readouterr().err.count(said) == 1  # and the second run said nothing
 

@@ -24,7 +24,7 @@ MENTION_FIELDS = ["paper", "role", "position", "first", "last", "id", "orcid", "
 PAPER_FIELDS = ["paper", "title", "abstract", "year"]
 
 
-def row_hashes(frame: pd.DataFrame) -> np.ndarray:
+def row_hashes(frame: pd.DataFrame | pd.Series) -> np.ndarray:
     """A uint64 per row of `frame`. Each column is hashed as it is typed (a missing value
     hashes apart from any string); turning them into strings first took twice as long."""
     hashes: np.ndarray = pd.util.hash_pandas_object(frame, index=False).to_numpy(np.uint64)

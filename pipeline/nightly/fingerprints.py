@@ -41,8 +41,7 @@ def _registry_hashes(registry: Registry) -> pd.Series:
     if not entries:
         return pd.Series(dtype="uint64")
     texts = pd.Series({slug: "\x1e".join(items) for slug, items in entries.items()})
-    return pd.Series(pd.util.hash_pandas_object(texts, index=False).to_numpy(),
-                     index=texts.index)
+    return pd.Series(row_hashes(texts), index=texts.index)
 
 
 def mention_fingerprints(snapshot: Snapshot) -> np.ndarray:
