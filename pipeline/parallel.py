@@ -32,11 +32,12 @@ from functools import cache, partial
 from multiprocessing.connection import Connection
 from multiprocessing.connection import wait as connection_wait
 from multiprocessing.process import BaseProcess
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from threadpoolctl import threadpool_limits
 
 R = TypeVar("R")
+R_co = TypeVar("R_co", covariant=True)
 log = logging.getLogger(__name__)
 
 # More workers than this gain little on the stages that use them (each is a fraction of a run)
@@ -176,6 +177,12 @@ def _work_through(task: Callable[[int], Any], numbers: range, sending: Connectio
         if not done:
             break
     sending.close()
+
+
+class Pending(Protocol[R_co]):
+    """A result being computed (a `Background`, or something holding one)."""
+
+    def result(self) -> R_co: ...
 
 
 class Background(Generic[R]):

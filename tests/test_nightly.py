@@ -32,8 +32,10 @@ from pipeline.nightly.fingerprints import (
 from pipeline.nightly.report import changed_clusters, flipped, report_markdown
 from pipeline.nightly.run import run_nightly
 from pipeline.nightly.state import file_sha256
-from pipeline.resolve import clustering, paper_text, run
+from pipeline.resolve import candidate_index, clustering, paper_text, run
+from pipeline.resolve.candidate_index import KeptSearch
 from pipeline.resolve.clustering import symmetric_matrix
+from pipeline.resolve.files import RESOLUTION_FILES
 from pipeline.resolve.pair_evidence import BlockEvidence, PairEvidence
 from pipeline.resolve.settings import ResolveSettings
 from pipeline.resolve.stable_ids import name_of_cluster, stable_labels
@@ -398,6 +400,49 @@ def test_damaged_pair_evidence_costs_predictions_not_a_full_night(
         "## Problems in last night's state")[1]
 
 
+@pytest.mark.parametrize("damage", [None, "garbage", "garbage with its digest", "deleted"])
+def test_a_night_compares_only_the_names_that_came_unless_its_kept_search_is_damaged(
+        two_nights: tuple[Path, Path, Path], tmp_path: Path, damage: str | None,
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    root, state, aside = two_nights
+    intact = tmp_path / "intact-state"
+    shutil.copytree(state, intact)
+    shutil.move(aside, root / "xml" / "2020.tiny.xml")
+    _night(root, intact)
+    kept = state / "run" / "candidate_search.pickle"
+    if damage is not None:
+        kept.unlink()  # the state's files are replaced, never written into (hard links)
+    if damage is not None and damage.startswith("garbage"):
+        kept.write_bytes(b"not a pickle")
+    if damage == "garbage with its digest":
+        manifest_path = state / "run" / "manifest.json"
+        manifest = json.loads(manifest_path.read_text())
+        manifest["files"]["candidate_search.pickle"] = file_sha256(kept)
+        manifest_path.unlink()
+        manifest_path.write_text(json.dumps(manifest))
+    compared: list[int] = []
+    build = candidate_index.CandidateIndex.build
+
+    def counting(names: Any) -> candidate_index.CandidateIndex:
+        index = build(names)
+        compared.append(len(index.spellings))
+        return index
+
+    monkeypatch.setattr(candidate_index.CandidateIndex, "build", staticmethod(counting))
+    with caplog.at_level(logging.INFO, logger="pipeline"):
+        assert _night(root, state)["run"]["mode"] == "incremental"  # type: ignore[index]
+    names = len(read_snapshot(root).mentions["slug"].unique())
+    # The tiny volume's names all have earlier papers, spelt as before: none is compared.
+    assert compared == ([0] if damage is None else [names])
+    assert ("every name is compared again" in caplog.text) == (
+        damage == "garbage with its digest")
+    for name in RESOLUTION_FILES:
+        assert (state / "run" / name).read_bytes() == (intact / "run" / name).read_bytes()
+    # What the damaged night keeps serves the next one.
+    assert KeptSearch.from_bytes(kept.read_bytes()).candidates() == KeptSearch.from_bytes(
+        (intact / "run" / "candidate_search.pickle").read_bytes()).candidates()
+
+
 def test_a_state_pickle_naming_a_module_not_there_makes_a_full_night(
         two_nights: tuple[Path, Path, Path], caplog: pytest.LogCaptureFixture) -> None:
     # Its digest matches (a writer's bug or a hand edit): what loading it raises is a
@@ -470,13 +515,14 @@ def test_a_night_in_forked_processes_gives_the_same_bytes(
     monkeypatch.setattr(paper_text, "MIN_FORKED_PAPERS", 0)
     started: list[int] = []
 
-    def recording(snapshot: Snapshot, workers: int) -> parallel.Background[Any]:
-        started.append(workers)
-        background = run.start_name_candidates(snapshot, workers)
-        assert isinstance(background, parallel.Background) and background._value is None
-        return background
+    def recording(snapshot: Snapshot, *args: Any) -> night.CandidateSearch:
+        started.append(args[-1])
+        search = start_candidate_search(snapshot, *args)
+        assert search.searching._value is None
+        return search
 
-    monkeypatch.setattr(night, "start_name_candidates", recording)
+    start_candidate_search = night.start_candidate_search
+    monkeypatch.setattr(night, "start_candidate_search", recording)
     monkeypatch.setattr(night, "BACKGROUND_NAMES", 0)
     forked: list[bool] = []
 

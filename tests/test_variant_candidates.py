@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import pickle
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from pipeline.anthology.names import name_slug
-from pipeline.resolve import variant_candidates
-from pipeline.resolve.variant_candidates import NameTokens, candidate_pairs, variant_kind
+from pipeline.resolve import candidate_index
+from pipeline.resolve.candidate_index import (
+    KEPT_VERSION,
+    CandidateIndex,
+    KeptSearch,
+    KeptSearchError,
+    candidate_pairs,
+)
+from pipeline.resolve.variant_candidates import NameTokens, variant_kind
 
 # (first, last) pairs from the issue and the registry's own variant lists.
 KNOWN_VARIANTS = [
@@ -123,10 +132,10 @@ def test_a_registry_name_spelling_out_the_initials_too_makes_no_sole_expansion()
                        st.text("abc", min_size=4, max_size=6), max_size=14))
 def test_typo_blocks_small_and_large_pair_the_same_slugs(token_of: dict[str, str]) -> None:
     # Blocks of few distinct tokens are compared pair by pair, larger ones by one matrix.
-    by_pairs = list(variant_candidates._one_edit_apart(token_of))
+    by_pairs = list(candidate_index._one_edit_apart(token_of))
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(variant_candidates, "SMALL_TYPO_BLOCK", 0)
-        by_matrix = list(variant_candidates._one_edit_apart(token_of))
+        patch.setattr(candidate_index, "SMALL_TYPO_BLOCK", 0)
+        by_matrix = list(candidate_index._one_edit_apart(token_of))
     assert by_pairs == by_matrix
     one_edit = {frozenset((a, b)) for a in token_of for b in token_of
                 if _edit_distance(token_of[a], token_of[b]) == 1}
@@ -140,3 +149,61 @@ def _edit_distance(a: str, b: str) -> int:
         for j, y in enumerate(b, 1):
             previous, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, previous + (x != y))
     return row[-1]
+
+
+_token = st.sampled_from(["a", "d", "an", "ann", "anna", "anne", "dan", "li", "liu", "lu",
+                          "xiao", "qiao", "wang", "wong", "moldovan", "moldavan", "martin",
+                          "martina"])
+_name = st.tuples(st.lists(_token, max_size=2).map(" ".join),
+                  st.lists(_token, min_size=1, max_size=2).map(" ".join))
+
+
+def _split_elsewhere(name: tuple[str, str]) -> tuple[str, str]:
+    """The same words (so the same slug) split one word later or earlier between the
+    given and the family names ({Abhay L., Kashyap} / {Abhay, L. Kashyap})."""
+    first, last = name
+    words, given = f"{first} {last}".split(), len(first.split())
+    if len(words) < 2:
+        return name
+    at = given - 1 if given > 0 else 1
+    return " ".join(words[:at]), " ".join(words[at:])
+
+
+@given(st.lists(_name, max_size=16), st.lists(_name, max_size=16),
+       st.lists(_name, max_size=4), st.data())
+def test_a_kept_search_updated_finds_what_a_fresh_one_finds(
+        before: list[tuple[str, str]], added: list[tuple[str, str]],
+        known: list[tuple[str, str]], data: st.DataObject) -> None:
+    """Names leave, come, and change spelling under one slug (split elsewhere, or another
+    first row for it); the kept search, through its bytes, updated to tonight's names gives
+    the candidates a fresh search gives."""
+    staying = [name for name in before if data.draw(st.booleans())]
+    split_elsewhere = [_split_elsewhere(name) for name in before if data.draw(st.booleans())]
+    tonight = data.draw(st.permutations([*staying, *split_elsewhere, *added]))
+    rows = {when: [(name_slug(first, last), first, last) for first, last in names]
+            for when, names in (("before", before), ("tonight", tonight))}
+    kept = KeptSearch.of(CandidateIndex.build(rows["before"]))
+    updated = KeptSearch.from_bytes(kept.to_bytes()).updated(rows["tonight"])
+    assert updated.candidates(known) == candidate_pairs(rows["tonight"], known)
+    fresh = KeptSearch.of(CandidateIndex.build(rows["tonight"]))
+    for part in ("names", "filings", "found"):
+        assert sorted(getattr(updated, part).to_pylist(), key=str) == sorted(
+            getattr(fresh, part).to_pylist(), key=str), part
+
+
+def test_new_names_of_every_kind_pair_with_the_kept_ones() -> None:
+    before = [("Dan", "Moldovan"), ("Anna", "Martin"), ("Li", "Wang"), ("A.", "Lu")]
+    tonight = [*before, ("Dan", "Moldavan"), ("D.", "Moldovan"), ("Anna Martin", "Lu"),
+               ("Martin", "Anna"), ("Liwang", ""), ("Anne", "Lu")]
+    rows = [(name_slug(first, last), first, last) for first, last in tonight]
+    kept = KeptSearch.of(CandidateIndex.build(rows[:len(before)]))
+    found = kept.updated(rows).candidates()
+    assert found == candidate_pairs(rows)
+    assert {c.kind for c in found} == {"spelling", "order", "abbreviation", "typo"}
+
+
+@pytest.mark.parametrize("data", [b"", b"not a pickle", pickle.dumps({"version": 1}),
+                                  pickle.dumps({"version": KEPT_VERSION, "names": 3})])
+def test_bytes_that_are_no_kept_search_are_refused(data: bytes) -> None:
+    with pytest.raises(KeptSearchError):
+        KeptSearch.from_bytes(data)

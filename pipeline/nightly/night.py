@@ -18,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from pipeline.anthology.snapshot import read_snapshot
+from pipeline.anthology.snapshot import Snapshot, read_snapshot
 from pipeline.nightly.fingerprints import (
     changed_names,
     mention_fingerprints,
@@ -38,13 +38,10 @@ from pipeline.resolve.outputs import (
     proposals_json,
     variant_proposals,
 )
-from pipeline.resolve.run import (
-    ResolveSettings,
-    in_background,
-    resolve,
-    start_name_candidates,
-)
+from pipeline.resolve.run import ResolveSettings, in_background, resolve
 from pipeline.resolve.stable_ids import name_of_cluster
+from pipeline.resolve.variant_candidates import Candidate
+from pipeline.resolve.variants import kept_name_candidates
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +84,33 @@ def plan(previous: Previous | None, config: dict[str, Any], registry_format: str
                 "changed", changed)
 
 
+@dataclass(frozen=True)
+class CandidateSearch:
+    """The name-string candidates being found in another process (`result()`, for
+    `resolve`), and the search to keep for the next night (`kept()`)."""
+
+    searching: Background[tuple[list[Candidate], bytes]]
+
+    def result(self) -> list[Candidate]:
+        return self.searching.result()[0]
+
+    def kept(self) -> bytes:
+        return self.searching.result()[1]
+
+
+def start_candidate_search(snapshot: Snapshot, state: NightlyState, config: dict[str, Any],
+                           full: bool, workers: int) -> CandidateSearch:
+    """Find the name-string candidates (they need only the names), by updating the search
+    last night kept where this code and these settings kept it (`--full`: afresh)."""
+    mentions, registry = snapshot.mentions, snapshot.registry
+
+    def search() -> tuple[list[Candidate], bytes]:
+        return kept_name_candidates(mentions, registry,
+                                    None if full else state.kept_candidate_search(config))
+
+    return CandidateSearch(in_background(search, snapshot, workers))
+
+
 def _named(assignments: pd.DataFrame) -> pd.DataFrame:
     return assignments.assign(name=name_of_cluster(assignments["cluster"]))
 
@@ -108,8 +132,9 @@ def resolve_night(anthology: Path, state: NightlyState, settings: ResolveSetting
                                  Path(file).name: digest for file, digest in inputs.items()
                                  if file.startswith("xml/")},
                              defer_caching=table_caching.append)
-    # Found while the fingerprints are computed (they need only names).
-    candidates = start_name_candidates(snapshot, workers) if settings.variants else None
+    # Found while the fingerprints are computed.
+    candidates = start_candidate_search(snapshot, state, config, full, workers) \
+        if settings.variants else None
     mention_keys = mention_fingerprints(snapshot)
     fingerprints = name_fingerprints(snapshot, mention_keys)
     previous = state.with_evidence(loading.result())
@@ -172,6 +197,7 @@ def resolve_night(anthology: Path, state: NightlyState, settings: ResolveSetting
     state.save(texts, fingerprints,
                resolution.variants.scored if resolution.variants is not None else [],
                resolution.learnt, evidence,
+               candidates.kept() if candidates is not None else b"",
                (carry.issued if carry is not None else IssuedIds()).union(
                    IssuedIds.of(assignments)),
                {"inputs": inputs, "config": config, "names": len(fingerprints),

@@ -9,14 +9,17 @@
         links.pickle        scored name-variant links, before settling
         models.pickle       what `resolve` learnt (`carryover.LearntModels`)
         pair_evidence.npz   pair evidence of the names split (`resolve/pair_evidence.py`)
+        candidate_search.pickle  the search for name-variant candidates
+                            (`resolve/candidate_index.py`), which the next night updates
         issued.json         every label and new person's id given out on any night
                             (`resolve/issued_ids.py`): a retired one goes to no other
                             group of papers
         manifest.json       input digests, settings, code digest, how the night ran, and the
                             digest of every file above (a mismatch: the state is not used,
-                            unless only in pair_evidence.npz or issued.json, which only save
-                            work and guard ids: the night predicts every pair again, or
-                            reads the ledger as it is or rebuilds it)
+                            unless only in pair_evidence.npz, candidate_search.pickle or
+                            issued.json, which only save work and guard ids: the night
+                            predicts every pair or compares every name again, or reads the
+                            ledger as it is or rebuilds it)
     STATE/report.md, STATE/report.json   the last night's change report
 
 `run/` is replaced by two renames (`write_dir_atomically`): an interrupted night leaves the
@@ -63,11 +66,12 @@ log = logging.getLogger(__name__)
 
 STATE_VERSION = "nightly-state-v1"
 MAX_LEDGER_BYTES = 256 << 20
+CANDIDATE_SEARCH = "candidate_search.pickle"
 STATE_FILES = ("fingerprints.pickle", "links.pickle", "models.pickle", "pair_evidence.npz",
-               "issued.json")
-# Files a night can do without: the kept pair evidence only saves predicting pairs again,
-# and the ledger is rebuilt from the assignments (`NightlyState._issued`).
-OPTIONAL_STATE_FILES = ("pair_evidence.npz", "issued.json")
+               CANDIDATE_SEARCH, "issued.json")
+# Files a night can do without: the kept pair evidence and candidate search only save
+# work, and the ledger is rebuilt from the assignments (`NightlyState._issued`).
+OPTIONAL_STATE_FILES = ("pair_evidence.npz", CANDIDATE_SEARCH, "issued.json")
 EVIDENCE_LOST = ("this night predicts every pair of the names it splits again, on tonight's "
                  "graph (kept evidence is last night's), so some clusters changed and "
                  "proposals flipped below may come from that rather than from the snapshot; "
@@ -280,6 +284,25 @@ class NightlyState:
             return replace(previous, notes=(*previous.notes, note))
         return replace(previous, evidence=evidence)
 
+    def kept_candidate_search(self, config: dict[str, Any]) -> bytes | None:
+        """The search for name-variant candidates last night kept, if this code with these
+        settings (`config`, as the manifest records it) kept it and it matches its manifest;
+        else None (logged if it does not match): the names are compared afresh."""
+        manifest = self.manifest(warn=False)  # an unusable state is reported by `load`
+        if manifest is None or manifest.get("config") != config:
+            return None
+        path = self.run_dir / CANDIDATE_SEARCH
+        try:
+            data = path.read_bytes() if path.is_file() else None
+        except OSError:
+            data = None
+        if data is None or hashlib.sha256(data).hexdigest() != manifest["files"].get(
+                CANDIDATE_SEARCH):
+            log.info("%s is missing or does not match its manifest; every name is compared "
+                     "for name-variant candidates again", path)
+            return None
+        return data
+
     def _assignments_only(self, notes: tuple[str, ...], ledger_fault: str | None = None
                           ) -> Previous | None:
         """Last night's assignments alone, when they still read as a valid file: enough to
@@ -340,10 +363,12 @@ class NightlyState:
         return f" (a copy of it is kept as {copy})"
 
     def save(self, texts: dict[str, str], fingerprints: pd.Series, links: list[VariantLink],
-             models: LearntModels, evidence: PairEvidence, issued: IssuedIds,
-             manifest: dict[str, Any]) -> None:
+             models: LearntModels, evidence: PairEvidence, candidate_search: bytes,
+             issued: IssuedIds, manifest: dict[str, Any]) -> None:
         """Replace `run/` with these results (manifest written last; `write_dir_atomically`:
-        the new directory is filled beside it, then the two swap by two renames)."""
+        the new directory is filled beside it, then the two swap by two renames).
+        `candidate_search`: `KeptSearch.to_bytes`, or no bytes when the night found no
+        name variants."""
         self.directory.mkdir(parents=True, exist_ok=True)
 
         def fill(directory: Path) -> None:
@@ -356,6 +381,7 @@ class NightlyState:
                 sorted(links, key=lambda x: (x.first, x.second))))
             models.save(directory / "models.pickle")
             (directory / "pair_evidence.npz").write_bytes(evidence.to_bytes())
+            (directory / CANDIDATE_SEARCH).write_bytes(candidate_search)
             (directory / "issued.json").write_text(issued.to_json(), encoding="utf-8")
             digests = {name: file_sha256(directory / name)
                        for name in (*RESOLUTION_FILES, *STATE_FILES)}

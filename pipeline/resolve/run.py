@@ -47,7 +47,7 @@ from pipeline.anthology.curation import curated_identities, curation_of, fold_of
 from pipeline.anthology.person_units import person_units
 from pipeline.anthology.snapshot import Snapshot
 from pipeline.errors import AnthologyResolveError
-from pipeline.parallel import Background, worker_count
+from pipeline.parallel import Background, Pending, worker_count
 from pipeline.resolve.ambiguity import AmbiguityModel, name_commonness, name_features
 from pipeline.resolve.assignment import (
     PlacementConfidence,
@@ -172,7 +172,7 @@ def start_name_candidates(snapshot: Snapshot, workers: int) -> Background[list[C
 def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool = False,
             carry: Carryover | None = None, mention_keys: np.ndarray | None = None,
             workers: int = 0,
-            started_candidates: Background[list[Candidate]] | None = None
+            started_candidates: Pending[list[Candidate]] | None = None
             ) -> Resolution:
     """Resolve the snapshot (see the module docstring). `carry`: the previous run of the
     nightly job (`carryover.py`): person ids are kept stable against its assignments; with
@@ -181,8 +181,8 @@ def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool =
     mention row (the nightly job's); with them the resolution keeps the pair evidence of
     the names it split (`Resolution.pair_evidence`) for the next night. `workers`: processes
     for the stages that go name by name (0: one per core, at most 4; `parallel.py`); the
-    output is the same with any number. `started_candidates`: `start_name_candidates` of this
-    snapshot, started earlier by the caller (else started here)."""
+    output is the same with any number. `started_candidates`: the name-string candidates of
+    this snapshot (`start_name_candidates`), started earlier by the caller (else here)."""
     timings: dict[str, float] = {}
     clock = time.perf_counter()
     workers = worker_count(workers)

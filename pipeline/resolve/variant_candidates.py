@@ -22,13 +22,13 @@ other: each is a complete name (`PINYIN_SYLLABLES`).
 The keys: the compact string (all tokens joined), the sorted tokens, each given name's
 initial with each later name (compared only where the given names are compatible, so a block
 like "y|wang" with hundreds of slugs stays cheap), and the name with one token left out (the
-left-out tokens of a block compared for one edit).
+left-out tokens of a block compared for one edit). `candidate_index.py` finds the pairs that
+share a key.
 """
 
 from __future__ import annotations
 
-import gc
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -36,13 +36,11 @@ from typing import Literal
 
 import numpy as np
 from rapidfuzz.distance import Levenshtein
-from rapidfuzz.process import cdist
 
 from pipeline.anthology.names import name_slug
 
 VariantKind = Literal["spelling", "order", "abbreviation", "typo"]
 TYPO_MIN_LENGTH = 4  # shorter names are too often another name one edit away
-SMALL_TYPO_BLOCK = 8  # distinct tokens up to which pairs are compared one by one
 KIND_ORDER: tuple[VariantKind, ...] = ("spelling", "order", "abbreviation", "typo")
 
 
@@ -211,6 +209,15 @@ class Candidate:
     sole_expansion: bool = False
 
 
+def counted_parts(name: NameTokens) -> tuple[str, str]:
+    """What `NameCounts` counts of a name: its first given name and its family names joined.
+
+    >>> counted_parts(NameTokens.of("A. Feder", "Cooper"))
+    ('a', 'cooper')
+    """
+    return (name.given[0] if name.given else "", "".join(name.family))
+
+
 @dataclass(frozen=True)
 class NameCounts:
     """How many names (slugs) have each first given name, initial and family name."""
@@ -221,96 +228,28 @@ class NameCounts:
     names: int
 
     @classmethod
-    def of(cls, names: Iterable[NameTokens]) -> NameCounts:
+    def of(cls, names: Iterable[tuple[str, str]]) -> NameCounts:
+        """`names`: the `counted_parts` of each name."""
         given: Counter[str] = Counter()
-        initial: Counter[str] = Counter()
         family: Counter[str] = Counter()
         total = 0
-        for name in names:
+        for first, family_name in names:
             total += 1
-            first = name.given[0] if name.given else ""
             given[first] += 1
-            initial[first[:1]] += 1
-            family["".join(name.family)] += 1
+            family[family_name] += 1
+        initial: Counter[str] = Counter()
+        for first, count in given.items():
+            initial[first[:1]] += count
         return cls(given, initial, family, total)
 
-    def commonness(self, name: NameTokens) -> float:
+    def commonness(self, first: str, family: str) -> float:
         """Log of the number of people expected to have a name this string may stand for
         (as `ambiguity.name_commonness`, but a given name that is an initial counts every
         name with that initial): "Y. Liu" is common, "Yang Liu" less, "Yuka Tateishi" rare.
+        `first`, `family`: the name's `counted_parts`.
         """
-        first = name.given[0] if name.given else ""
         given = self.initial[first] if len(first) == 1 else self.given[first]
-        family = self.family["".join(name.family)]
-        return float(np.log(max(1, given) * max(1, family) / max(1, self.names)))
-
-
-def candidate_pairs(names: Iterable[tuple[str, str | None, str]],
-                    known: Iterable[tuple[str | None, str]] = ()) -> list[Candidate]:
-    """Candidates among `(slug, first, last)` names (one row per slug), sorted; each with
-    the commonness of the more common of its two strings. `known`: more `(first, last)`
-    names (the registry's), which are no candidates but may spell out initials: "E. Bertino"
-    on a paper the registry gives to Elisa Bertino is no sole expansion of Enrico Bertino."""
-    # Millions of small tuples and strings, none of them cyclic: the cyclic garbage
-    # collector would rescan the caller's large heap again and again (inside `resolve`,
-    # measured 10.7 s with it and 7.7-8.5 s without).
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        return _candidate_pairs(names, known)
-    finally:
-        if enabled:
-            gc.enable()
-
-
-def _candidate_pairs(names: Iterable[tuple[str, str | None, str]],
-                     known: Iterable[tuple[str | None, str]]) -> list[Candidate]:
-    tokens: dict[str, NameTokens] = {}
-    by_key: dict[str, list[str]] = defaultdict(list)
-    for slug, first, last in names:
-        if slug in tokens:
-            continue
-        name = NameTokens.of(first, last)
-        tokens[slug] = name
-        for key in blocking_keys(name):
-            by_key[key].append(slug)
-    found: dict[tuple[str, str], VariantKind] = {}
-
-    def check(a: str, b: str) -> None:
-        pair = (a, b) if a < b else (b, a)
-        if pair not in found:
-            kind = variant_kind(tokens[a], tokens[b])
-            if kind is not None:
-                found[pair] = kind
-
-    by_initial: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
-    for key, slugs in by_key.items():
-        if key.startswith("i:"):
-            block, _, given = key.rpartition("|")
-            by_initial[block][given].extend(slugs)
-        elif len(slugs) < 2:
-            continue
-        elif key.startswith("t:"):
-            index = int(key.split(":", 2)[1])
-            for a, b in _one_edit_apart({slug: tokens[slug].all[index] for slug in slugs}):
-                check(a, b)
-        else:
-            for i, a in enumerate(slugs):
-                for b in slugs[i + 1:]:
-                    check(a, b)
-    for groups in by_initial.values():
-        if sum(len(members) for members in groups.values()) > 1:
-            for a, b in _compatible_given_names(groups):
-                check(a, b)
-    counts = NameCounts.of(tokens.values())
-    expanded_by = _expansions(found, tokens)
-    for known_first, known_last in known:
-        _add_known_expansion(NameTokens.of(known_first, known_last), by_initial, tokens,
-                             expanded_by)
-    return [Candidate(a, b, kind, max(counts.commonness(tokens[a]), counts.commonness(tokens[b])),
-                      len(expanded_by.get(a, ())) == 1 and b in expanded_by[a]
-                      or len(expanded_by.get(b, ())) == 1 and a in expanded_by[b])
-            for (a, b), kind in sorted(found.items())]
+        return float(np.log(max(1, given) * max(1, self.family[family]) / max(1, self.names)))
 
 
 def spells_out(short: NameTokens, long: NameTokens) -> bool:
@@ -328,68 +267,3 @@ def spells_out(short: NameTokens, long: NameTokens) -> bool:
             and all(len(g) == 1 for g in short.given)
             and any(len(g) > 1 for g in long.given)
             and all(g.startswith(s) for s, g in zip(short.given, long.given)))
-
-
-def _expansions(found: dict[tuple[str, str], VariantKind], tokens: dict[str, NameTokens]
-                ) -> dict[str, set[str]]:
-    """Per slug of initials, the candidate slugs that spell them out (every such slug is a
-    candidate: they share an initial-and-family-name key)."""
-    expanded_by: dict[str, set[str]] = defaultdict(set)
-    for (a, b), kind in found.items():
-        if kind == "abbreviation":
-            if spells_out(tokens[a], tokens[b]):
-                expanded_by[a].add(b)
-            elif spells_out(tokens[b], tokens[a]):
-                expanded_by[b].add(a)
-    return expanded_by
-
-
-def _add_known_expansion(name: NameTokens, by_initial: dict[str, dict[str, list[str]]],
-                         tokens: dict[str, NameTokens], expanded_by: dict[str, set[str]]
-                         ) -> None:
-    """Record `name` (not a candidate itself) as spelling out the initials of each slug it
-    spells out, found through the slugs' initial-and-family-name blocks. Its slug is its
-    tokens joined, so a name the snapshot's mentions use too counts once."""
-    slug_of_name = "-".join(name.all)
-    for key in blocking_keys(name):
-        if key.startswith("i:"):
-            for slugs in by_initial.get(key.rpartition("|")[0], {}).values():
-                for slug in slugs:
-                    if spells_out(tokens[slug], name):
-                        expanded_by[slug].add(slug_of_name)
-
-
-def _one_edit_apart(token_of: dict[str, str]) -> Iterable[tuple[str, str]]:
-    """Pairs of slugs whose tokens (all of 4+ letters) are one edit apart."""
-    groups: dict[str, list[str]] = defaultdict(list)
-    for slug, token in token_of.items():
-        groups[token].append(slug)
-    distinct = sorted(groups)
-    if len(distinct) < 2:
-        return
-    if len(distinct) <= SMALL_TYPO_BLOCK:  # most blocks: cheaper than a matrix call
-        close = [(i, j) for i in range(len(distinct)) for j in range(i + 1, len(distinct))
-                 if Levenshtein.distance(distinct[i], distinct[j], score_cutoff=1) <= 1]
-    else:
-        distances = cdist(distinct, distinct, scorer=Levenshtein.distance, score_cutoff=1,
-                          dtype=np.int32)
-        close = list(zip(*np.nonzero(np.triu(distances <= 1, 1))))
-    for i, j in close:
-        yield from ((a, b) for a in groups[distinct[i]] for b in groups[distinct[j]])
-
-
-def _compatible_given_names(groups: dict[str, list[str]]) -> Iterable[tuple[str, str]]:
-    """Pairs of one initial-and-family-name block (slugs grouped by the given name the key
-    came from) whose given names may be one: equal, or an initial or short form of the
-    other (typos are found by the `t:` keys). A block like "y|wang" holds hundreds of
-    slugs; grouping by given name avoids comparing every pair."""
-    for members in groups.values():
-        for i, a in enumerate(members):
-            yield from ((a, b) for b in members[i + 1:])
-    given = sorted(groups)
-    for i, short in enumerate(given):
-        if len(short) == 1 or len(short) >= 3:
-            j = i + 1
-            while j < len(given) and given[j].startswith(short):
-                yield from ((a, b) for a in groups[short] for b in groups[given[j]])
-                j += 1

@@ -1,7 +1,7 @@
 """Name variants: persons whose papers are under several name strings, found and proposed.
 
-1. `variant_candidates.candidate_pairs`: pairs of name slugs that may be one person, from
-   blocking keys on the strings alone;
+1. `candidate_index.candidate_pairs`: pairs of name slugs that may be one person, from
+   blocking keys on the strings alone (`variant_candidates`);
 2. `variant_decision.decide_variants`: each pair of persons of the two names scored on the
    graph (pooled coauthors, coauthors of coauthors, venues, years, topic, affiliations) by a
    model learnt from synthetic homonyms, plus a prior from the strings;
@@ -14,7 +14,9 @@ blinded table (every name its own person). Both call `propose_variants`.
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,10 +29,11 @@ from pipeline.anthology.names import canonical_name
 from pipeline.anthology.registry import Registry
 from pipeline.resolve.ambiguity import name_commonness
 from pipeline.resolve.authorship import Authorship
+from pipeline.resolve.candidate_index import CandidateIndex, KeptSearch, KeptSearchError
 from pipeline.resolve.cluster_merge import ClusterModel
 from pipeline.resolve.evidence import EvidenceContext
 from pipeline.resolve.synthetic import SyntheticBlocks, synthetic_blocks
-from pipeline.resolve.variant_candidates import Candidate, candidate_pairs
+from pipeline.resolve.variant_candidates import Candidate
 from pipeline.resolve.variant_decision import (
     VariantLink,
     merged_persons,
@@ -38,18 +41,43 @@ from pipeline.resolve.variant_decision import (
     settle_links,
 )
 
+log = logging.getLogger(__name__)
+
 
 def name_candidates(mentions: pd.DataFrame, registry: Registry | None = None
                     ) -> list[Candidate]:
     """Candidate pairs among every name slug of the table (its first spelling in table order
     stands for the slug); the `registry`'s names only tell which spellings-out of initials
-    are the only ones (`candidate_pairs`)."""
+    are the only ones (`CandidateIndex.candidates`)."""
+    return CandidateIndex.build(_spellings(mentions)).candidates(_known_names(registry))
+
+
+def kept_name_candidates(mentions: pd.DataFrame, registry: Registry | None,
+                         kept: bytes | None) -> tuple[list[Candidate], bytes]:
+    """`name_candidates`, found by updating `kept` (an earlier run's search, from
+    `KeptSearch.to_bytes`) where it reads, and the search to keep for the next run."""
+    search = None
+    if kept is not None:
+        try:
+            search = KeptSearch.from_bytes(kept).updated(_spellings(mentions))
+        except KeptSearchError as error:
+            log.warning("the kept search of name variants cannot be used (%s); every name "
+                        "is compared again", error)
+    if search is None:
+        search = KeptSearch.of(CandidateIndex.build(_spellings(mentions)))
+    return search.candidates(_known_names(registry)), search.to_bytes()
+
+
+def _spellings(mentions: pd.DataFrame) -> Iterator[tuple[str, str, str]]:
     names = mentions.drop_duplicates("slug")
-    known = [] if registry is None else [(name.first, name.last)
-                                         for person in registry.persons.values()
-                                         for name in person.names]
-    return candidate_pairs(zip(names["slug"].tolist(), names["first"].fillna("").tolist(),
-                               names["last"].tolist()), known)
+    return zip(names["slug"].tolist(), names["first"].fillna("").tolist(),
+               names["last"].tolist())
+
+
+def _known_names(registry: Registry | None) -> list[tuple[str | None, str]]:
+    return [] if registry is None else [(name.first, name.last)
+                                        for person in registry.persons.values()
+                                        for name in person.names]
 
 
 def candidate_rows(mentions: pd.DataFrame, candidates: list[Candidate]) -> np.ndarray:
