@@ -36,6 +36,8 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from threadpoolctl import threadpool_limits
 
+from pipeline.garbage import cyclic_gc_paused
+
 R = TypeVar("R")
 R_co = TypeVar("R_co", covariant=True)
 log = logging.getLogger(__name__)
@@ -146,7 +148,8 @@ class _ForkedWorkers(Generic[R]):
                                     "process instead", worker + 1, self._workers,
                                     _ending(self._processes[worker]))
                         continue
-                    done_number, done, value = pickle.loads(message)
+                    with cyclic_gc_paused():  # see `Background.result`
+                        done_number, done, value = pickle.loads(message)
                     received[done_number] = (done, value)
                     remaining[worker] -= 1
                     if remaining[worker] == 0 or not done:  # a failed worker stops there
@@ -216,7 +219,11 @@ class Background(Generic[R]):
     def result(self) -> R:
         if self._value is None:
             try:
-                done, value, self._records = self._receiving.recv()
+                # Unpickled, a large result is many objects at once: with the collector on,
+                # they set off collections that walk this process's heap (state of the
+                # night: 0.43 s against 0.16 s).
+                with cyclic_gc_paused():
+                    done, value, self._records = self._receiving.recv()
                 self._value = (done, value)
             except (EOFError, OSError):  # OSError: it died while sending (half a message)
                 self._finalizer()

@@ -3,6 +3,7 @@ same results, in the same order, with any number of workers."""
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
@@ -317,6 +318,26 @@ def _refuse() -> None:
 
 def _unpicklable(number: int) -> _Unpicklable:
     return _Unpicklable()
+
+
+def _collector_on() -> bool:
+    return gc.isenabled()
+
+
+class _CollectorOnWhenUnpickled:
+    """Unpickles as whether the cyclic garbage collector ran at that moment."""
+
+    def __reduce__(self) -> tuple[Callable[[], bool], tuple[()]]:
+        return _collector_on, ()
+
+
+def test_results_from_other_processes_unpickle_with_the_collector_paused() -> None:
+    # Many objects unpickled at once set off collections that walk the parent's whole heap.
+    assert gc.isenabled()
+    assert parallel.Background(_CollectorOnWhenUnpickled, workers=2).result() is False
+    with forked_map(lambda _: _CollectorOnWhenUnpickled(), 2, 2) as results:
+        assert list(results) == [False, False]
+    assert gc.isenabled()
 
 
 def test_a_result_that_does_not_unpickle_raises_its_error() -> None:

@@ -8,7 +8,6 @@ each kind with a `file` column; a changed file replaces only its own rows.
 from __future__ import annotations
 
 import functools
-import gc
 import json
 import logging
 import os
@@ -46,6 +45,7 @@ from pipeline.anthology.volumes import (
     parse_volume_file,
 )
 from pipeline.errors import Problem, ProblemLog
+from pipeline.garbage import cyclic_gc_paused
 from pipeline.parallel import forked_map, worker_count
 from pipeline.progress import progress_bar
 
@@ -128,9 +128,7 @@ def _parse_files(paths: list[str]) -> tuple[dict[str, pa.Table], list[Problem]]:
     problems: list[Problem] = []
     # Millions of small objects are created and kept: the cyclic collector would re-scan them
     # again and again (measured: it more than doubled parse time), and they form no cycles.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
+    with cyclic_gc_paused():
         for path in paths:
             tables = parse_volume_file(Path(path))
             problems.extend(tables.problems.problems)
@@ -144,9 +142,6 @@ def _parse_files(paths: list[str]) -> tuple[dict[str, pa.Table], list[Problem]]:
         for name, values in hashes.items():
             arrow[name] = arrow[name].append_column(_SCHEMAS[name].field(CONTENT_HASH),
                                                     pa.array(values, type=pa.uint64()))
-    finally:
-        if collecting:
-            gc.enable()
     return arrow, problems
 
 

@@ -12,11 +12,9 @@ computed again each time, from kept counts (`_candidates`).
 
 from __future__ import annotations
 
-import gc
 import pickle
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +24,7 @@ import pyarrow.compute as pc
 from rapidfuzz.distance import Levenshtein
 from rapidfuzz.process import cdist
 
+from pipeline.garbage import cyclic_gc_paused
 from pipeline.resolve.variant_candidates import (
     Candidate,
     NameCounts,
@@ -67,7 +66,7 @@ class CandidateIndex:
         """The index of `(slug, first, last)` names (the first row of a slug stands for it),
         its pairs found block by block."""
         index = cls({}, {}, {}, {}, {})
-        with _no_cyclic_gc():
+        with cyclic_gc_paused():
             for slug, first, last in names:
                 if slug not in index.spellings:
                     index._file(slug, (first or "", last))
@@ -76,7 +75,7 @@ class CandidateIndex:
 
     def candidates(self, known: Iterable[tuple[str | None, str]] = ()) -> list[Candidate]:
         """The candidate pairs, sorted (`_candidates`)."""
-        with _no_cyclic_gc():
+        with cyclic_gc_paused():
             initials: dict[str, list[str]] = defaultdict(list)
             for slug, name in self.tokens.items():
                 if key := initials_key(name):
@@ -149,7 +148,7 @@ class KeptSearch:
 
     @classmethod
     def of(cls, index: CandidateIndex) -> KeptSearch:
-        with _no_cyclic_gc():
+        with cyclic_gc_paused():
             return cls(_names_table(index), _filings_table(index.filings()),
                        _found_table(index.found_pairs()))
 
@@ -157,7 +156,7 @@ class KeptSearch:
         """The search of `names`: the kept slugs whose spelling left or changed are taken
         out; the new spellings are compared with each other and with the kept slugs filed
         under their keys."""
-        with _no_cyclic_gc():
+        with cyclic_gc_paused():
             tonight: dict[str, Spelling] = {}
             for slug, first, last in names:
                 if slug not in tonight:
@@ -183,7 +182,7 @@ class KeptSearch:
 
     def candidates(self, known: Iterable[tuple[str | None, str]] = ()) -> list[Candidate]:
         """The candidate pairs, sorted (`_candidates`)."""
-        with _no_cyclic_gc():
+        with cyclic_gc_paused():
             slugs = self.names["slug"].to_pylist()
             initials: dict[str, list[str]] = defaultdict(list)
             for slug, key in zip(slugs, self.names["initials"].to_pylist()):
@@ -352,20 +351,6 @@ def _filings_table(filings: Iterable[tuple[str, str, str, str]]) -> pa.Table:
 
 def _found_table(found: list[FoundPair]) -> pa.Table:
     return pa.table([[row[i] for row in found] for i in range(4)], schema=_FOUND)
-
-
-@contextmanager
-def _no_cyclic_gc() -> Iterator[None]:
-    # Millions of small tuples and strings, none of them cyclic: the cyclic garbage
-    # collector would rescan the caller's large heap again and again (inside `resolve`,
-    # measured 10.7 s with it and 7.7-8.5 s without).
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _given_names_compatible(a: str, b: str) -> bool:
