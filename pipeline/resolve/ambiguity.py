@@ -17,6 +17,7 @@ fragmentation instead.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
@@ -74,16 +75,17 @@ def name_features(mentions: pd.DataFrame, registry: Registry | None,
     features["log_components"] = np.log(features["components"])
     features["log_mentions"] = np.log(features["mentions"])
     features["log_venues"] = np.log1p(features["venues"])
-    catch_all = pd.Series(0.0, index=features.index)
-    registry_persons = pd.Series(0.0, index=features.index)
+    persons_named: Counter[str] = Counter()
+    catch_all_named: set[str] = set()
     if registry is not None:
-        known = set(features.index.tolist())
         for person in registry.persons.values():
-            for slug in {name.slug for name in person.names} & known:
-                registry_persons[slug] += 1
-                if person.is_catch_all:
-                    catch_all[slug] = 1.0
-    features["catch_all"] = catch_all
+            slugs = {name.slug for name in person.names}
+            persons_named.update(slugs)
+            if person.is_catch_all:
+                catch_all_named.update(slugs)
+    registry_persons = pd.Series(persons_named, dtype=float).reindex(features.index,
+                                                                    fill_value=0.0)
+    features["catch_all"] = features.index.isin(list(catch_all_named)).astype(float)
     features["registry_persons"] = registry_persons
     features["unverified"] = (registry_persons == 0).astype(float)
     return features
