@@ -105,17 +105,19 @@ class _Units:
     def __init__(self, mentions: pd.DataFrame, units: pd.Series, wanted: set[str],
                  catch_all: frozenset[str], unit_orcid: dict[str, str]) -> None:
         positions = np.flatnonzero(isin(units, wanted))
-        codes, self.names = pd.factorize(units.to_numpy()[positions], sort=True)
+        # Rows taken before converting: a whole Arrow-backed column to objects costs more.
+        chosen = mentions[["id", "orcid", "paper"]].iloc[positions]
+        codes, self.names = pd.factorize(units.iloc[positions].to_numpy(), sort=True)
         self.number = {str(unit): k for k, unit in enumerate(self.names)}
         order = np.argsort(codes, kind="stable")
         self.rows, self.membership = _sampled(positions[order], codes[order])
-        ids = mentions["id"].to_numpy(dtype=object)[positions]
+        ids = chosen["id"].to_numpy(dtype=object)
         ids = np.array([x if isinstance(x, str) and x not in catch_all else None for x in ids],
                        dtype=object)
-        orcids = mentions["orcid"].to_numpy(dtype=object)[positions]
+        orcids = chosen["orcid"].to_numpy(dtype=object)
         extra = [(k, unit_orcid[str(u)]) for k, u in enumerate(self.names)
                  if str(u) in unit_orcid]
-        self.papers = self._indicator(codes, mentions["paper"].to_numpy(dtype=object)[positions])
+        self.papers = self._indicator(codes, chosen["paper"].to_numpy(dtype=object))
         self.ids = self._indicator(codes, ids)
         self.orcids = self._indicator(
             np.concatenate([codes, np.array([k for k, _ in extra], dtype=np.int64)]),
@@ -190,9 +192,10 @@ def score_links(mentions: pd.DataFrame, units: pd.Series, candidates: list[Candi
                 unit_orcid: dict[str, str] | None = None) -> list[VariantLink]:
     """Every scored pair of units of the candidate names strong enough for a link, each
     with its own decision, before the links are checked against each other."""
-    slug_units = pd.Series(units.to_numpy(), index=mentions["slug"].to_numpy())
     involved = {c.first for c in candidates} | {c.second for c in candidates}
-    in_names = slug_units[slug_units.index.isin(involved)].drop_duplicates().sort_values()
+    rows = np.flatnonzero(isin(mentions["slug"], involved))
+    in_names = pd.Series(units.iloc[rows].to_numpy(), index=mentions["slug"].iloc[rows].to_numpy()
+                         ).drop_duplicates().sort_values()
     units_of: dict[str, list[str]] = {}
     for slug, unit in zip(in_names.index.tolist(), in_names.tolist()):
         units_of.setdefault(str(slug), []).append(str(unit))

@@ -203,14 +203,13 @@ def propose_variants(mentions: pd.DataFrame, units: pd.Series, candidates: list[
     links = settle_links(scored, mentions, units, candidates, catch_all, unit_orcid)
     persons = merged_persons(links)
     linked = {u for link in links for u in (link.first, link.second)}
-    in_links = isin(units, linked)
-    strings = pd.DataFrame({"unit": units.to_numpy()[in_links],
-                            "first": mentions["first"].fillna("").to_numpy()[in_links],
-                            "last": mentions["last"].to_numpy()[in_links]})
+    rows = np.flatnonzero(isin(units, linked))
+    # Each unit's strings in the order they first appear (as the proposals list them).
     names: dict[str, Counter[tuple[str, str]]] = {}
-    counted = strings.value_counts(sort=False)
-    for (unit, first_name, last_name), count in zip(counted.index.tolist(), counted.tolist()):
-        names.setdefault(str(unit), Counter())[(str(first_name), str(last_name))] = int(count)
+    for unit, first_name, last_name in zip(
+            units.iloc[rows].tolist(), mentions["first"].iloc[rows].fillna("").tolist(),
+            mentions["last"].iloc[rows].tolist()):
+        names.setdefault(str(unit), Counter())[(str(first_name), str(last_name))] += 1
     return VariantProposals(links, persons, names, {
         **model.describe(), "kind": "gradient-boosted trees on synthetic homonyms cut at random",
         "candidates": len(candidates)}, scored, model)
