@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pickle
+from typing import Any
 
+import pyarrow as pa
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -202,8 +204,34 @@ def test_new_names_of_every_kind_pair_with_the_kept_ones() -> None:
     assert {c.kind for c in found} == {"spelling", "order", "abbreviation", "typo"}
 
 
-@pytest.mark.parametrize("data", [b"", b"not a pickle", pickle.dumps({"version": 1}),
-                                  pickle.dumps({"version": KEPT_VERSION, "names": 3})])
-def test_bytes_that_are_no_kept_search_are_refused(data: bytes) -> None:
+def _kept_bytes(**parts: pa.Table) -> bytes:
+    rows = [(name_slug(first, last), first, last)
+            for first, last in [("D.", "Moldovan"), ("Dan", "Moldovan"), ("Anna", "Lu")]]
+    search = KeptSearch.of(CandidateIndex.build(rows))
+    tables = {"names": search.names, "filings": search.filings, "found": search.found}
+    return pickle.dumps({"version": KEPT_VERSION, **tables, **parts})
+
+
+def _with_row(table: pa.Table, **values: object) -> pa.Table:
+    row = {**table.slice(0, 1).to_pylist()[0], **values}
+    return pa.concat_tables([table, pa.Table.from_pylist([row], schema=table.schema)])
+
+
+@pytest.mark.parametrize("data", [
+    b"", b"not a pickle", pickle.dumps({"version": 1}),
+    pickle.dumps({"version": KEPT_VERSION, "names": 3}),
+    pytest.param(lambda search: _kept_bytes(filings=_with_row(search.filings, slug="nobody")),
+                 id="a filing of a slug it does not name"),
+    pytest.param(lambda search: _kept_bytes(found=_with_row(search.found, second="nobody")),
+                 id="a pair with a slug it does not name"),
+    pytest.param(lambda search: _kept_bytes(names=_with_row(search.names)),
+                 id="a slug named twice"),
+    pytest.param(lambda search: _kept_bytes(names=_with_row(search.names, slug="x", last=None)),
+                 id="a missing value"),
+    pytest.param(lambda search: _kept_bytes(found=search.found.cast(pa.schema(
+        [(field.name, pa.string()) for field in search.found.schema]))), id="another type")])
+def test_bytes_that_are_no_kept_search_are_refused(data: Any) -> None:
+    if callable(data):
+        data = data(KeptSearch.from_bytes(_kept_bytes()))
     with pytest.raises(KeptSearchError):
         KeptSearch.from_bytes(data)

@@ -213,9 +213,17 @@ class KeptSearch:
         schemas = {"names": _NAMES, "filings": _FILINGS, "found": _FOUND}
         tables = {part: stored.get(part) for part in schemas}
         if not all(isinstance(table, pa.Table) and table.schema.equals(schemas[part])
+                   and all(column.null_count == 0 for column in table.columns)
                    for part, table in tables.items()):
             raise KeptSearchError("a kept candidate search of another shape")
-        return cls(tables["names"], tables["filings"], tables["found"])
+        search = cls(tables["names"], tables["filings"], tables["found"])
+        slugs = search.names["slug"]
+        if len(pc.unique(slugs)) != len(slugs) or not all(
+                pc.all(pc.is_in(column, slugs)).as_py() is not False
+                for column in (search.filings["slug"], search.found["first"],
+                               search.found["second"])):
+            raise KeptSearchError("a kept candidate search whose parts do not agree")
+        return search
 
 
 def candidate_pairs(names: Iterable[tuple[str, str | None, str]],
