@@ -228,6 +228,8 @@ def _with_row(table: pa.Table, **values: object) -> pa.Table:
                  id="a slug named twice"),
     pytest.param(lambda search: _kept_bytes(names=_with_row(search.names, slug="x", last=None)),
                  id="a missing value"),
+    pytest.param(lambda search: _kept_bytes(found=_with_row(search.found, kind="nickname")),
+                 id="a kind of difference it does not know"),
     pytest.param(lambda search: _kept_bytes(found=search.found.cast(pa.schema(
         [(field.name, pa.string()) for field in search.found.schema]))), id="another type")])
 def test_bytes_that_are_no_kept_search_are_refused(data: Any) -> None:

@@ -7,7 +7,7 @@ two spellings alone, so a night keeps what it found (`KeptSearch`, in the nightl
 and the next one compares only the slugs whose spelling came or changed, with each other
 and with the kept slugs filed under their keys; a property test checks that this finds
 what a fresh index finds. Commonness and sole expansions read every name, so they are
-computed again each time, from kept counts (`_candidates`).
+computed again each time, from the parts of each name that they count (`_candidates`).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from rapidfuzz.process import cdist
 
 from pipeline.garbage import cyclic_gc_paused
 from pipeline.resolve.variant_candidates import (
+    KIND_ORDER,
     Candidate,
     NameCounts,
     NameTokens,
@@ -218,10 +219,13 @@ class KeptSearch:
             raise KeptSearchError("a kept candidate search of another shape")
         search = cls(tables["names"], tables["filings"], tables["found"])
         slugs = search.names["slug"]
+        members = ((search.filings["slug"], slugs), (search.found["first"], slugs),
+                   (search.found["second"], slugs),
+                   (search.found["kind"], pa.array(KIND_ORDER, pa.string())),
+                   (search.found["spelt"], pa.array([NEITHER, FIRST, SECOND], pa.int8())))
         if len(pc.unique(slugs)) != len(slugs) or not all(
-                pc.all(pc.is_in(column, slugs)).as_py() is not False
-                for column in (search.filings["slug"], search.found["first"],
-                               search.found["second"])):
+                pc.all(pc.is_in(values, allowed)).as_py() is not False
+                for values, allowed in members):
             raise KeptSearchError("a kept candidate search whose parts do not agree")
         return search
 
