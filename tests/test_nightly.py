@@ -361,14 +361,23 @@ def test_kept_evidence_the_model_cannot_have_given_is_predicted_again(
         path).blocks.values()])).max() < 100
 
 
-@pytest.mark.parametrize("damage", ["garbage", "deleted", "deleted and unlisted"])
-def test_damaged_pair_evidence_costs_predictions_not_a_full_night(
-        two_nights: tuple[Path, Path, Path], tmp_path: Path, damage: str) -> None:
+def _second_night_on_a_copy(two_nights: tuple[Path, Path, Path], tmp_path: Path
+                            ) -> tuple[Path, Path, Path]:
+    """The volume put back and the second night run on a copy of the first night's state
+    (to compare with a night on the state itself, damaged first); the snapshot, the state
+    and the copy."""
     root, state, aside = two_nights
     intact = tmp_path / "intact-state"
     shutil.copytree(state, intact)
     shutil.move(aside, root / "xml" / "2020.tiny.xml")
     _night(root, intact)
+    return root, state, intact
+
+
+@pytest.mark.parametrize("damage", ["garbage", "deleted", "deleted and unlisted"])
+def test_damaged_pair_evidence_costs_predictions_not_a_full_night(
+        two_nights: tuple[Path, Path, Path], tmp_path: Path, damage: str) -> None:
+    root, state, intact = _second_night_on_a_copy(two_nights, tmp_path)
     evidence = state / "run" / "pair_evidence.npz"
     evidence.unlink()  # the state's files are replaced, never written into (hard links)
     fault = f"{evidence} is missing"
@@ -404,11 +413,7 @@ def test_damaged_pair_evidence_costs_predictions_not_a_full_night(
 def test_a_night_compares_only_the_names_that_came_unless_its_kept_search_is_damaged(
         two_nights: tuple[Path, Path, Path], tmp_path: Path, damage: str | None,
         monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
-    root, state, aside = two_nights
-    intact = tmp_path / "intact-state"
-    shutil.copytree(state, intact)
-    shutil.move(aside, root / "xml" / "2020.tiny.xml")
-    _night(root, intact)
+    root, state, intact = _second_night_on_a_copy(two_nights, tmp_path)
     kept = state / "run" / "candidate_search.pickle"
     if damage is not None:
         kept.unlink()  # the state's files are replaced, never written into (hard links)
