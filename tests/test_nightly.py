@@ -24,6 +24,7 @@ from pipeline.anthology import atomic, data_dir, snapshot
 from pipeline.anthology.snapshot import Snapshot, read_snapshot
 from pipeline.cli import main
 from pipeline.nightly import inputs, night
+from pipeline.nightly import state as nightly_state
 from pipeline.nightly.fingerprints import (
     changed_names,
     mention_fingerprints,
@@ -409,13 +410,16 @@ def test_damaged_pair_evidence_costs_predictions_not_a_full_night(
         "## Problems in last night's state")[1]
 
 
-@pytest.mark.parametrize("damage", [None, "garbage", "garbage with its digest", "deleted"])
+@pytest.mark.parametrize("damage", [None, "garbage", "garbage with its digest", "deleted",
+                                    "larger than a search may be"])
 def test_a_night_compares_only_the_names_that_came_unless_its_kept_search_is_damaged(
         two_nights: tuple[Path, Path, Path], tmp_path: Path, damage: str | None,
         monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     root, state, intact = _second_night_on_a_copy(two_nights, tmp_path)
     kept = state / "run" / "candidate_search.pickle"
-    if damage is not None:
+    if damage == "larger than a search may be":
+        monkeypatch.setattr(nightly_state, "MAX_SEARCH_BYTES", kept.stat().st_size - 1)
+    elif damage is not None:
         kept.unlink()  # the state's files are replaced, never written into (hard links)
     if damage is not None and damage.startswith("garbage"):
         kept.write_bytes(b"not a pickle")
@@ -446,6 +450,31 @@ def test_a_night_compares_only_the_names_that_came_unless_its_kept_search_is_dam
     # What the damaged night keeps serves the next one.
     assert KeptSearch.from_bytes(kept.read_bytes()).candidates() == KeptSearch.from_bytes(
         (intact / "run" / "candidate_search.pickle").read_bytes()).candidates()
+
+
+def test_state_files_a_night_can_do_without_may_be_unreadable(
+        two_nights: tuple[Path, Path, Path], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # As a user without read permission on them meets it (root reads every file).
+    root, state, intact = _second_night_on_a_copy(two_nights, tmp_path)
+    unreadable = {state / "run" / name for name in ("pair_evidence.npz",
+                                                     "candidate_search.pickle")}
+    digest = nightly_state.file_sha256
+
+    def denied(path: Path) -> str:
+        if path in unreadable:
+            raise PermissionError(13, "Permission denied", str(path))
+        return digest(path)
+
+    monkeypatch.setattr(nightly_state, "file_sha256", denied)
+    report = _night(root, state)
+    assert report["run"]["mode"] == "incremental"  # type: ignore[index]
+    assert report["state_notes"][0].startswith(  # type: ignore[index]
+        f"{state / 'run' / 'pair_evidence.npz'} cannot be read (Permission denied); this "
+        "night predicts every pair")
+    # Predicted again, the evidence moves a little (see the test above): not the persons.
+    columns = [*KEY, "person", "status", "cluster"]
+    assert _persons(state)[columns].equals(_persons(intact)[columns])
 
 
 def test_a_state_pickle_naming_a_module_not_there_makes_a_full_night(

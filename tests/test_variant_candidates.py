@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import pickle
+import subprocess
+import sys
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pytest
 from hypothesis import given
@@ -212,6 +216,13 @@ def _kept_bytes(**parts: pa.Table) -> bytes:
     return pickle.dumps({"version": KEPT_VERSION, **tables, **parts})
 
 
+def _bad_offsets(strings: pa.Array) -> pa.Array:
+    validity, offsets, data = strings.buffers()
+    bad = np.frombuffer(offsets, dtype=np.int32).copy()
+    bad[1] = 1 << 30  # within the bounds only the first and last offsets are checked
+    return pa.Array.from_buffers(pa.string(), len(strings), [validity, pa.py_buffer(bad), data])
+
+
 def _with_row(table: pa.Table, **values: object) -> pa.Table:
     row = {**table.slice(0, 1).to_pylist()[0], **values}
     return pa.concat_tables([table, pa.Table.from_pylist([row], schema=table.schema)])
@@ -230,6 +241,9 @@ def _with_row(table: pa.Table, **values: object) -> pa.Table:
                  id="a missing value"),
     pytest.param(lambda search: _kept_bytes(found=_with_row(search.found, kind="nickname")),
                  id="a kind of difference it does not know"),
+    pytest.param(lambda search: _kept_bytes(names=search.names.set_column(
+        0, "slug", _bad_offsets(search.names["slug"].combine_chunks()))),
+        id="a string offset past its data (Arrow would read out of bounds)"),
     pytest.param(lambda search: _kept_bytes(found=search.found.cast(pa.schema(
         [(field.name, pa.string()) for field in search.found.schema]))), id="another type")])
 def test_bytes_that_are_no_kept_search_are_refused(data: Any) -> None:
@@ -237,3 +251,26 @@ def test_bytes_that_are_no_kept_search_are_refused(data: Any) -> None:
         data = data(KeptSearch.from_bytes(_kept_bytes()))
     with pytest.raises(KeptSearchError):
         KeptSearch.from_bytes(data)
+
+
+def test_a_kept_search_is_the_same_bytes_whatever_the_string_hashing() -> None:
+    """Keys come from a set, whose order changes with each process's hash seed."""
+    code = ("import hashlib, sys; from pipeline.resolve.candidate_index import *; "
+            "rows = [('dan-moldovan', 'Dan', 'Moldovan'), ('d-moldovan', 'D.', 'Moldovan'), "
+            "('dan-moldavan', 'Dan', 'Moldavan'), ('moldovan-dan', 'Moldovan', 'Dan')]; "
+            "kept = KeptSearch.of(CandidateIndex.build(rows[:2])); "
+            "print(hashlib.sha256(kept.to_bytes() + kept.updated(rows).to_bytes()).hexdigest())")
+    digests = {subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
+                              text=True, env={**os.environ, "PYTHONHASHSEED": seed}).stdout
+               for seed in ("1", "2", "3")}
+    assert len(digests) == 1
+
+
+def test_an_updated_search_keeps_one_chunk_per_column() -> None:
+    rows = [(name_slug(first, last), first, last)
+            for first, last in [("Dan", "Moldovan"), ("D.", "Moldovan"), ("Anna", "Lu")]]
+    search = KeptSearch.of(CandidateIndex.build(rows[:1]))
+    for row in rows[1:]:
+        search = search.updated([*rows[:1], row])
+    assert {column.num_chunks for table in (search.names, search.filings, search.found)
+            for column in table.columns} == {1}

@@ -66,6 +66,7 @@ log = logging.getLogger(__name__)
 
 STATE_VERSION = "nightly-state-v1"
 MAX_LEDGER_BYTES = 256 << 20
+MAX_SEARCH_BYTES = 1 << 30  # the shared snapshot's kept candidate search: 33 MB
 CANDIDATE_SEARCH = "candidate_search.pickle"
 STATE_FILES = ("fingerprints.pickle", "links.pickle", "models.pickle", "pair_evidence.npz",
                CANDIDATE_SEARCH, "issued.json")
@@ -214,8 +215,14 @@ class NightlyState:
                                     "the tool wrote it"))
             elif not path.exists() and not path.is_symlink():
                 found.append((name, f"{path} is missing"))
-            elif not path.is_file() or files.get(name) != file_sha256(path):
+            elif not path.is_file():
                 found.append((name, f"{path} does not match its manifest"))
+            else:
+                try:
+                    if files.get(name) != file_sha256(path):
+                        found.append((name, f"{path} does not match its manifest"))
+                except OSError as error:  # unreadable: a file the night can do without stays so
+                    found.append((name, f"{path} cannot be read ({error.strerror})"))
         return found
 
     def load(self) -> Previous | None:
@@ -293,13 +300,15 @@ class NightlyState:
             return None
         path = self.run_dir / CANDIDATE_SEARCH
         try:
-            data = path.read_bytes() if path.is_file() else None
+            data = path.read_bytes() if path.is_file() and path.stat().st_size <= \
+                MAX_SEARCH_BYTES else None
         except OSError:
             data = None
         if data is None or hashlib.sha256(data).hexdigest() != manifest["files"].get(
                 CANDIDATE_SEARCH):
-            log.info("%s is missing or does not match its manifest; every name is compared "
-                     "for name-variant candidates again", path)
+            log.info("%s is missing, unreadable, larger than %d bytes or does not match its "
+                     "manifest; every name is compared for name-variant candidates again",
+                     path, MAX_SEARCH_BYTES)
             return None
         return data
 

@@ -110,7 +110,9 @@ class CandidateIndex:
         name = NameTokens.of(*spelling)
         self.spellings[slug] = spelling
         self.tokens[slug] = name
-        for key in blocking_keys(name):
+        # Sorted: a set's order changes with each process's string hashing, and the kept
+        # search must come out the same bytes from the same names.
+        for key in sorted(blocking_keys(name)):
             if key.startswith("i:"):
                 block, _, given = key.rpartition("|")
                 self.by_initial.setdefault(block, {}).setdefault(given, []).append(slug)
@@ -174,12 +176,14 @@ class KeptSearch:
             cross = _pairs_with_kept(fresh, filings, tonight)
             found = self.found.filter(pc.invert(pc.or_(
                 pc.is_in(self.found["first"], stale), pc.is_in(self.found["second"], stale))))
+            # One chunk per column, not one more each night.
             return KeptSearch(
                 pa.concat_tables([self.names.filter(pc.invert(pc.is_in(self.names["slug"],
                                                                        stale))),
-                                  _names_table(fresh)]),
-                pa.concat_tables([filings, _filings_table(fresh.filings())]),
-                pa.concat_tables([found, _found_table([*fresh.found_pairs(), *cross])]))
+                                  _names_table(fresh)]).combine_chunks(),
+                pa.concat_tables([filings, _filings_table(fresh.filings())]).combine_chunks(),
+                pa.concat_tables([found, _found_table([*fresh.found_pairs(), *cross])]
+                                 ).combine_chunks())
 
     def candidates(self, known: Iterable[tuple[str | None, str]] = ()) -> list[Candidate]:
         """The candidate pairs, sorted (`_candidates`)."""
@@ -212,11 +216,20 @@ class KeptSearch:
         if not isinstance(stored, dict) or stored.get("version") != KEPT_VERSION:
             raise KeptSearchError("not a candidate search kept by this version")
         schemas = {"names": _NAMES, "filings": _FILINGS, "found": _FOUND}
-        tables = {part: stored.get(part) for part in schemas}
+        tables: dict[str, pa.Table] = {part: stored.get(part) for part in schemas}
         if not all(isinstance(table, pa.Table) and table.schema.equals(schemas[part])
-                   and all(column.null_count == 0 for column in table.columns)
                    for part, table in tables.items()):
             raise KeptSearchError("a kept candidate search of another shape")
+        try:
+            # Arrow trusts its buffers: a bad offset read later could crash the process.
+            for table in tables.values():
+                table.validate(full=True)
+        except pa.ArrowInvalid as error:
+            raise KeptSearchError(f"a kept candidate search with invalid data ({error})"
+                                  ) from error
+        if not all(column.null_count == 0 for table in tables.values()
+                   for column in table.columns):
+            raise KeptSearchError("a kept candidate search with missing values")
         search = cls(tables["names"], tables["filings"], tables["found"])
         slugs = search.names["slug"]
         members = ((search.filings["slug"], slugs), (search.found["first"], slugs),
