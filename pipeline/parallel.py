@@ -313,7 +313,8 @@ def contiguous_chunks(costs: list[float], parts: int) -> list[range]:
     start, filled = 0, 0.0
     for position, cost in enumerate(costs):
         filled += cost
-        if filled >= share and position + 1 < len(costs):
+        # share > 0: costs that are all zero make one range, not one per position.
+        if share > 0 and filled >= share and position + 1 < len(costs):
             chunks.append(range(start, position + 1))
             start, filled = position + 1, 0.0
     chunks.append(range(start, len(costs)))
