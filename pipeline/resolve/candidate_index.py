@@ -77,13 +77,10 @@ class CandidateIndex:
     def candidates(self, known: Iterable[tuple[str | None, str]] = ()) -> list[Candidate]:
         """The candidate pairs, sorted (`_candidates`)."""
         with cyclic_gc_paused():
-            initials: dict[str, list[str]] = defaultdict(list)
-            for slug, name in self.tokens.items():
-                if key := initials_key(name):
-                    initials[key].append(slug)
             return _candidates(self.found_pairs(),
                                {slug: counted_parts(name) for slug, name in self.tokens.items()},
-                               initials, known)
+                               ((slug, initials_key(name)) for slug, name in self.tokens.items()),
+                               known)
 
     def found_pairs(self) -> list[FoundPair]:
         return [(a, b, kind, _spelt_out(self.tokens[a], self.tokens[b], kind))
@@ -172,14 +169,12 @@ class KeptSearch:
             fresh = CandidateIndex.build(
                 (slug, *spelling) for slug, spelling in tonight.items()
                 if kept.get(slug) != spelling)
-            filings = self.filings.filter(pc.invert(pc.is_in(self.filings["slug"], stale)))
+            filings = _without(self.filings, stale, "slug")
             cross = _pairs_with_kept(fresh, filings, tonight)
-            found = self.found.filter(pc.invert(pc.or_(
-                pc.is_in(self.found["first"], stale), pc.is_in(self.found["second"], stale))))
+            found = _without(self.found, stale, "first", "second")
             # One chunk per column, not one more each night.
             return KeptSearch(
-                pa.concat_tables([self.names.filter(pc.invert(pc.is_in(self.names["slug"],
-                                                                       stale))),
+                pa.concat_tables([_without(self.names, stale, "slug"),
                                   _names_table(fresh)]).combine_chunks(),
                 pa.concat_tables([filings, _filings_table(fresh.filings())]).combine_chunks(),
                 pa.concat_tables([found, _found_table([*fresh.found_pairs(), *cross])]
@@ -189,15 +184,11 @@ class KeptSearch:
         """The candidate pairs, sorted (`_candidates`)."""
         with cyclic_gc_paused():
             slugs = self.names["slug"].to_pylist()
-            initials: dict[str, list[str]] = defaultdict(list)
-            for slug, key in zip(slugs, self.names["initials"].to_pylist()):
-                if key:
-                    initials[key].append(slug)
             found: Any = zip(*(self.found[column].to_pylist()
                                for column in ("first", "second", "kind", "spelt")))
             return _candidates(found, dict(zip(slugs, zip(self.names["given"].to_pylist(),
                                                           self.names["family"].to_pylist()))),
-                               initials, known)
+                               zip(slugs, self.names["initials"].to_pylist()), known)
 
     def to_bytes(self) -> bytes:
         return pickle.dumps({"version": KEPT_VERSION, "names": self.names,
@@ -277,15 +268,19 @@ def spelling_out_key(name: NameTokens) -> str:
 
 
 def _candidates(found: Iterable[FoundPair], parts: dict[str, tuple[str, str]],
-                initials: dict[str, list[str]], known: Iterable[tuple[str | None, str]]
-                ) -> list[Candidate]:
+                initials_keys: Iterable[tuple[str, str]],
+                known: Iterable[tuple[str | None, str]]) -> list[Candidate]:
     """The found pairs as candidates, sorted; each with the commonness of the more common
     of its two strings (`NameCounts`, over `parts`: every slug's `counted_parts`), and
     whether it is a sole expansion: one slug is a name of initials that the other spells
-    out, and no other slug or `known` name does (`initials`: the slugs of initials by
+    out, and no other slug or `known` name does (`initials_keys`: every slug with its
     `initials_key`). `known`: more `(first, last)` names (the registry's), which are no
     candidates but may spell out initials: "E. Bertino" on a paper the registry gives to
     Elisa Bertino is no sole expansion of Enrico Bertino."""
+    initials: dict[str, list[str]] = defaultdict(list)
+    for slug, key in initials_keys:
+        if key:
+            initials[key].append(slug)
     counts = NameCounts.of(parts.values())
     pairs = sorted(found)
     expanded_by: dict[str, set[str]] = {}
@@ -304,6 +299,14 @@ def _candidates(found: Iterable[FoundPair], parts: dict[str, tuple[str, str]],
                       len(expanded_by.get(a, ())) == 1 and b in expanded_by[a]
                       or len(expanded_by.get(b, ())) == 1 and a in expanded_by[b])
             for a, b, kind, _ in pairs]
+
+
+def _without(table: pa.Table, slugs: pa.Array, *columns: str) -> pa.Table:
+    """The rows of `table` naming none of `slugs` in any of `columns`."""
+    named = pc.is_in(table[columns[0]], slugs)
+    for column in columns[1:]:
+        named = pc.or_(named, pc.is_in(table[column], slugs))
+    return table.filter(pc.invert(named))
 
 
 def _spelt_out(a: NameTokens, b: NameTokens, kind: VariantKind) -> int:
