@@ -12,7 +12,7 @@ import pytest
 from builder import two_wei_zhangs
 
 from pipeline import bench
-from pipeline.anthology.snapshot import CACHE_VERSION
+from pipeline.anthology.table_cache import CACHE_VERSION
 from pipeline.bench import CASES, PREPARE, _night_was
 from pipeline.garbage import GC_YOUNG_THRESHOLD
 

@@ -20,7 +20,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pipeline import parallel
-from pipeline.anthology import atomic, data_dir, snapshot
+from pipeline.anthology import atomic, data_dir, snapshot, table_cache
 from pipeline.anthology.snapshot import Snapshot, read_snapshot
 from pipeline.cli import main
 from pipeline.nightly import inputs, night
@@ -575,7 +575,7 @@ def test_a_night_in_forked_processes_gives_the_same_bytes(
     for path in [*(state / "run").iterdir(), state / "report.md", state / "report.json"]:
         assert path.read_bytes() == (copy / path.relative_to(state)).read_bytes(), path.name
     for state_dir in (state, copy):
-        cache = snapshot.TableCache(state_dir / "cache")
+        cache = table_cache.TableCache(state_dir / "cache")
         assert "2020.tiny.xml" in cache.load_manifest()["files"]
 
 

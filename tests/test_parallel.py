@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from test_variants import _variants_snapshot
 
 from pipeline import parallel
-from pipeline.anthology import snapshot
+from pipeline.anthology import snapshot, table_cache
 from pipeline.anthology.snapshot import read_snapshot
 from pipeline.cli import main
 from pipeline.parallel import contiguous_chunks, forked_map
@@ -148,7 +148,7 @@ def test_a_sigterm_that_arrives_while_forking_stops_the_run(starts: str, other_t
 
 
 def _handlers_as_problems(paths: list[str]) -> tuple[dict[str, Any], list[Any]]:
-    return {name: snapshot._SCHEMAS[name].empty_table() for name in snapshot.TABLE_NAMES}, [
+    return {name: table_cache.SCHEMAS[name].empty_table() for name in table_cache.TABLE_NAMES}, [
         _signal_handlers(0)]
 
 

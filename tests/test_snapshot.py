@@ -13,6 +13,7 @@ import pytest
 from conftest import stop_before_writing
 
 from pipeline.anthology import snapshot as snapshot_module
+from pipeline.anthology import table_cache
 from pipeline.anthology.snapshot import (
     SnapshotNotFoundError,
     find_data_dir,
@@ -138,7 +139,7 @@ def test_a_stop_between_the_tables_and_the_manifest_loses_no_rows(
     w99 = mini_dir / "xml" / "W99.xml"
     kept = w99.read_bytes()
     w99.unlink()
-    stop_before_writing(monkeypatch, snapshot_module, "manifest.json")
+    stop_before_writing(monkeypatch, table_cache, "manifest.json")
     with pytest.raises(KeyboardInterrupt):
         read_tables(mini_dir, cache, workers=1)
     monkeypatch.undo()
@@ -156,8 +157,8 @@ def test_the_cache_keeps_only_the_tables_its_manifest_lists(
     read_tables(mini_dir, cache, workers=1)
     (mini_dir / "xml" / "W99.xml").unlink()
     read_tables(mini_dir, cache, workers=1)
-    manifest = snapshot_module.TableCache(cache).load_manifest()
-    files = sorted(p.name for p in (cache / snapshot_module.CACHE_VERSION).iterdir())
+    manifest = table_cache.TableCache(cache).load_manifest()
+    files = sorted(p.name for p in (cache / table_cache.CACHE_VERSION).iterdir())
     assert files == sorted(["manifest.json", *manifest["tables"].values()])
 
 
@@ -183,9 +184,9 @@ def test_a_manifest_of_another_shape_means_parsing_again(
     # mentions table as papers.
     cache = tmp_path / "cache"
     read_tables(mini_dir, cache, workers=1)
-    path = cache / snapshot_module.CACHE_VERSION / "manifest.json"
+    path = cache / table_cache.CACHE_VERSION / "manifest.json"
     path.write_text(json.dumps(rewrite(json.loads(path.read_text()))))
-    assert snapshot_module.TableCache(cache).load_manifest() == {
+    assert table_cache.TableCache(cache).load_manifest() == {
         "files": {}, "problems": {}, "tables": {}}
     cached, _ = read_tables(mini_dir, cache, workers=1)
     fresh, _ = read_tables(mini_dir, None, workers=1)
@@ -201,7 +202,7 @@ def test_a_cached_table_changed_since_it_was_written_means_parsing_again(
     or a papers table came back as the mentions table with null columns."""
     cache = tmp_path / "cache"
     read_tables(mini_dir, cache, workers=1)
-    directory = cache / snapshot_module.CACHE_VERSION
+    directory = cache / table_cache.CACHE_VERSION
     manifest = json.loads((directory / "manifest.json").read_text())
     target = directory / manifest["tables"][table]
     if table == "mentions":
@@ -223,7 +224,7 @@ def test_a_cache_that_cannot_be_written_still_gives_the_tables(
     in its place) is a warning, not a failed run."""
     cache = tmp_path / "cache"
     read_tables(mini_dir, cache, workers=1)
-    directory = cache / snapshot_module.CACHE_VERSION
+    directory = cache / table_cache.CACHE_VERSION
     manifest = json.loads((directory / "manifest.json").read_text())
     volumes = directory / manifest["tables"]["volumes"]
     volumes.unlink()

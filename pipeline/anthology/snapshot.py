@@ -1,41 +1,32 @@
 """Read an Anthology data directory (`xml/*.xml` plus the person registry) into a `Snapshot`.
 
 Stages: find the data directory, hash every volume file, parse the files whose hash is not in
-the parquet cache (in worker processes), then load the registry. The cache keeps one table of
-each kind with a `file` column; a changed file replaces only its own rows.
+the parquet cache (`table_cache.py`; in worker processes), then load the registry. The cache
+keeps one table of each kind with a `file` column; a changed file replaces only its own rows.
 """
 
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-import msgspec
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
-from pipeline.anthology.atomic import (
-    NotItsContent,
-    atomic_write_bytes,
-    is_content_named,
-    read_content_named,
-    remove_content_named,
-    write_content_named,
-)
+from pipeline.anthology.atomic import NotItsContent
 from pipeline.anthology.content_hashes import COLUMN as CONTENT_HASH
 from pipeline.anthology.content_hashes import content_hashes
 from pipeline.anthology.data_dir import SnapshotNotFoundError, file_digest, find_data_dir
 from pipeline.anthology.names import full_name, name_slug
 from pipeline.anthology.orcids import orcid_key, usable_orcids
 from pipeline.anthology.registry import Registry, load_registry, resolve_mentions
+from pipeline.anthology.table_cache import SCHEMAS, TABLE_NAMES, TableCache
 from pipeline.anthology.transaction import recover
 from pipeline.anthology.venues import add_venues, venue_acronyms
 from pipeline.anthology.volumes import (
@@ -53,34 +44,7 @@ log = logging.getLogger(__name__)
 # find_data_dir, file_digest and SnapshotNotFoundError live in data_dir.py (light to import).
 __all__ = ["Snapshot", "SnapshotNotFoundError", "file_digest", "find_data_dir", "read_snapshot"]
 
-# v2: empty names get no row; problems name files relative to the data directory.
-# v3: table files named by their content, listed in the manifest.
-# v4: mentions and papers carry the `content_hash` of each row (`content_hashes.py`).
-CACHE_VERSION = "tables-v4"
-TABLE_NAMES = ("mentions", "papers", "volumes")
 _FIELDS = {"mentions": MENTION_FIELDS, "papers": PAPER_FIELDS, "volumes": VOLUME_FIELDS}
-_SCHEMAS = {
-    "mentions": pa.schema([
-        ("paper", pa.string()), ("volume", pa.string()), ("file", pa.string()),
-        ("role", pa.string()), ("position", pa.int32()), ("first", pa.string()),
-        ("last", pa.string()), ("id", pa.string()), ("orcid", pa.string()),
-        ("affiliation", pa.string()), ("variant_first", pa.string()),
-        ("variant_last", pa.string()), ("variant_script", pa.string()),
-        ("year", pa.int32()), ("venues", pa.string()), ("slug", pa.string()),
-        (CONTENT_HASH, pa.uint64()),
-    ]),
-    "papers": pa.schema([
-        ("paper", pa.string()), ("volume", pa.string()), ("file", pa.string()),
-        ("is_frontmatter", pa.bool_()), ("title", pa.string()), ("abstract", pa.string()),
-        ("year", pa.int32()), ("venues", pa.string()), ("volume_title", pa.string()),
-        ("authors", pa.list_(pa.string())), (CONTENT_HASH, pa.uint64()),
-    ]),
-    "volumes": pa.schema([
-        ("volume", pa.string()), ("file", pa.string()), ("type", pa.string()),
-        ("title", pa.string()), ("year", pa.int32()), ("venues", pa.string()),
-        ("has_frontmatter", pa.bool_()),
-    ]),
-}
 
 
 @dataclass(frozen=True)
@@ -140,7 +104,7 @@ def _parse_files(paths: list[str]) -> tuple[dict[str, pa.Table], list[Problem]]:
         hashes = dict(zip(("mentions", "papers"),
                           content_hashes(arrow["mentions"], arrow["papers"])))
         for name, values in hashes.items():
-            arrow[name] = arrow[name].append_column(_SCHEMAS[name].field(CONTENT_HASH),
+            arrow[name] = arrow[name].append_column(SCHEMAS[name].field(CONTENT_HASH),
                                                     pa.array(values, type=pa.uint64()))
     return arrow, problems
 
@@ -152,7 +116,7 @@ def _to_arrow(name: str, rows: list[tuple[Any, ...]], files: list[str]) -> pa.Ta
     if name == "mentions":
         data["slug"] = [name_slug(first, last)
                         for first, last in zip(columns["first"], columns["last"])]
-    schema = pa.schema([f for f in _SCHEMAS[name] if f.name != CONTENT_HASH])
+    schema = pa.schema([f for f in SCHEMAS[name] if f.name != CONTENT_HASH])
     return pa.table({f.name: data[f.name] for f in schema}, schema=schema)
 
 
@@ -177,7 +141,7 @@ def parse_xml_files(
     """Parse volume files (in `workers` processes; 0 = one per core, at most 4) into Arrow
     tables."""
     if not paths:
-        return {n: _SCHEMAS[n].empty_table() for n in TABLE_NAMES}, []
+        return {n: SCHEMAS[n].empty_table() for n in TABLE_NAMES}, []
     workers = worker_count(workers)
     if workers == 1 or len(paths) < 8:
         return _parse_files([str(p) for p in paths])
@@ -192,65 +156,6 @@ def parse_xml_files(
             problems.extend(batch_problems)
             advance(len(batch))
     return {n: pa.concat_tables([p[n] for p in parts]) for n in TABLE_NAMES}, problems
-
-
-class TableCache:
-    """Parquet cache of the parsed tables, keyed by each input file's content hash.
-
-    Each table file is named by its content and the manifest names the files it goes with,
-    so the manifest's one atomic write switches the cache over: a run stopped while storing
-    leaves the old manifest with the old tables, never the old manifest with new tables."""
-
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory / CACHE_VERSION
-
-    def _manifest_path(self) -> Path:
-        return self.directory / "manifest.json"
-
-    def load_manifest(self) -> dict[str, Any]:
-        """The stored manifest, or an empty one when it is missing, of another shape, or
-        names table files that are not there (the tables are then parsed again)."""
-        empty: dict[str, Any] = {"files": {}, "problems": {}, "tables": {}}
-        try:
-            manifest = msgspec.json.decode(self._manifest_path().read_bytes(),
-                                           type=_Manifest)
-        except (OSError, msgspec.DecodeError):
-            return empty
-        tables = manifest.tables
-        if set(tables) != set(TABLE_NAMES) or not all(
-                is_content_named(tables[n], n, ".parquet")
-                and (self.directory / tables[n]).is_file() for n in TABLE_NAMES):
-            return empty
-        plain: dict[str, Any] = msgspec.to_builtins(manifest)
-        return plain
-
-    def load_tables(self, manifest: dict[str, Any]) -> dict[str, pa.Table]:
-        """The tables the manifest names, each checked against its content name first
-        (NotItsContent otherwise: a table changed since would be read silently, with rows
-        missing or columns filled with nulls)."""
-        return {n: pq.read_table(pa.BufferReader(read_content_named(
-            self.directory / manifest["tables"][n])), schema=_SCHEMAS[n]) for n in TABLE_NAMES}
-
-    def store(self, tables: dict[str, pa.Table], manifest: dict[str, Any]) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        names = {}
-        for name, table in tables.items():
-            sink = pa.BufferOutputStream()
-            pq.write_table(table, sink, compression="zstd")
-            names[name] = write_content_named(self.directory, name, ".parquet",
-                                              sink.getvalue().to_pybytes())
-        atomic_write_bytes(self._manifest_path(), json.dumps(
-            {**manifest, "tables": names}, sort_keys=True).encode("utf-8"))
-        remove_content_named(self.directory, TABLE_NAMES, ".parquet", names.values())
-
-
-class _Manifest(msgspec.Struct, forbid_unknown_fields=True):
-    """What `TableCache.store` writes: each volume file's digest, its problems (as
-    `_problem_to_json` lists them) and the table files."""
-
-    files: dict[str, str]
-    problems: dict[str, list[tuple[str, int | None, str, str, Literal["error", "warning"]]]]
-    tables: dict[str, str]
 
 
 def _problem_to_json(p: Problem) -> list[Any]:
@@ -290,12 +195,14 @@ def read_tables(
     show_progress: bool = False,
     digests: Mapping[str, str] | None = None,
     defer_caching: Callable[[Callable[[], None]], None] | None = None,
+    table_cache: TableCache | None = None,
 ) -> tuple[dict[str, pd.DataFrame], list[Problem]]:
     """Parse (or load from cache) the mention, paper and volume tables of a data directory.
     `digests`: the `file_digest` of volume files (by file name) the caller has just taken.
     `defer_caching`: given the task that caches what was parsed, instead of running it here
     (for a caller that runs it in another process later; not run, the cache stays as it was
-    and the files are parsed again next time)."""
+    and the files are parsed again next time). `table_cache`: the cache of parsed tables in
+    `cache_dir`, if the caller has one already (a `TableCacheReading` that started early)."""
     xml_paths = list_volume_files(data_dir)
     xml_dir = data_dir / "xml"
     if cache_dir is None:
@@ -304,6 +211,11 @@ def read_tables(
     known = digests or {}
     digests = {p.name: known.get(p.name) or file_digest(p) for p in xml_paths}
     cache = TableCache(cache_dir)
+    if table_cache is not None:
+        if table_cache.directory != cache.directory:
+            raise ValueError(f"the table cache {table_cache.directory} is not the one in "
+                             f"{cache_dir}")
+        cache = table_cache
     manifest = cache.load_manifest()
     cached_files: dict[str, str] = manifest["files"]
     stale = [p for p in xml_paths if cached_files.get(p.name) != digests[p.name]]
@@ -398,9 +310,10 @@ def read_snapshot(
     show_progress: bool = False,
     digests: Mapping[str, str] | None = None,
     defer_caching: Callable[[Callable[[], None]], None] | None = None,
+    table_cache: TableCache | None = None,
 ) -> Snapshot:
     """Read a snapshot: volume tables plus the person registry, problems collected.
-    `digests`, `defer_caching`: as `read_tables` takes them.
+    `digests`, `defer_caching`, `table_cache`: as `read_tables` takes them.
 
     Raises `InputError` listing every error (malformed XML, empty names, bad registry entries)
     found in one pass; warnings stay in `Snapshot.problems`.
@@ -408,7 +321,7 @@ def read_snapshot(
     data_dir = find_data_dir(path)
     recover(data_dir)
     tables, problems = read_tables(data_dir, cache_dir, workers, show_progress, digests,
-                                   defer_caching)
+                                   defer_caching, table_cache)
     log_ = ProblemLog(list(problems))
     duplicates = ProblemLog()
     _check_one_file_per_volume(tables["volumes"], data_dir / "xml", duplicates)

@@ -19,6 +19,7 @@ from typing import Any
 import pandas as pd
 
 from pipeline.anthology.snapshot import Snapshot, read_snapshot
+from pipeline.anthology.table_cache import TableCacheReading
 from pipeline.nightly.fingerprints import (
     changed_names,
     mention_fingerprints,
@@ -118,8 +119,12 @@ def _named(assignments: pd.DataFrame) -> pd.DataFrame:
 def resolve_night(anthology: Path, state: NightlyState, settings: ResolveSettings,
                   inputs: dict[str, str], config: dict[str, Any],
                   manifest: dict[str, Any] | None, full: bool, workers: int,
-                  show_progress: bool) -> dict[str, Any]:
-    """Resolve (all or the changed names), save the state; returns the report."""
+                  show_progress: bool, tables: TableCacheReading | None = None
+                  ) -> dict[str, Any]:
+    """Resolve (all or the changed names), save the state; returns the report. `tables`:
+    the state's cache of parsed tables, if it is being read already."""
+    if tables is not None:
+        tables.wait()  # no thread may be running when the state's process is forked
     # Last night's state is read in another process while this one reads the snapshot; its
     # pair evidence is read here after (slower to pass between processes than to read).
     loading = Background(state.load, worker_count(workers)
@@ -131,7 +136,7 @@ def resolve_night(anthology: Path, state: NightlyState, settings: ResolveSetting
                              show_progress=show_progress, digests={
                                  Path(file).name: digest for file, digest in inputs.items()
                                  if file.startswith("xml/")},
-                             defer_caching=table_caching.append)
+                             defer_caching=table_caching.append, table_cache=tables)
     # Found while the fingerprints are computed.
     candidates = start_candidate_search(snapshot, state, config, full, workers) \
         if settings.variants else None

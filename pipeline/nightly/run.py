@@ -87,10 +87,15 @@ def _night(anthology: Path, data_dir: Path, state: NightlyState, settings: Resol
             manifest.get("problems", []))
         return report, _write_report(state, report)
 
+    from pipeline.anthology.table_cache import TableCacheReading
+
+    # The parsed tables are read in a thread while the resolver's modules are imported
+    # (a second or more on one core, which left the other idle).
+    tables = TableCacheReading(state.cache_dir)
     from pipeline.nightly.night import resolve_night
 
     report = resolve_night(anthology, state, settings, inputs, config, manifest, full,
-                           workers, show_progress)
+                           workers, show_progress, tables)
     return report, [state.run_dir, *_write_report(state, report)]
 
 
