@@ -496,6 +496,27 @@ def test_a_state_pickle_naming_a_module_not_there_makes_a_full_night(
     assert "cannot be read" in caplog.text
 
 
+@pytest.mark.parametrize("content", [b'{"splits": [], "variants": {', b'{"splits": [NaN]}',
+                                     b'{"splits": ["\xff"]}'])
+def test_proposals_that_do_not_read_as_json_make_a_full_night(
+        two_nights: tuple[Path, Path, Path], caplog: pytest.LogCaptureFixture,
+        content: bytes) -> None:
+    # Digest matching (a hand edit): cut short, not JSON (NaN) or not UTF-8.
+    root, state, aside = two_nights
+    shutil.move(aside, root / "xml" / "2020.tiny.xml")
+    path = state / "run" / "proposals.json"
+    path.unlink()
+    path.write_bytes(content)
+    manifest_path = state / "run" / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["files"]["proposals.json"] = file_sha256(path)
+    manifest_path.unlink()
+    manifest_path.write_text(json.dumps(manifest))
+    with caplog.at_level(logging.WARNING):
+        assert _night(root, state)["run"]["mode"] == "full"  # type: ignore[index]
+    assert "cannot be read" in caplog.text
+
+
 def test_a_report_says_what_a_state_without_its_manifest_could_not_compare(
         two_nights: tuple[Path, Path, Path], tmp_path: Path) -> None:
     # Not "0 files changed" nor "0 name-variant links added" (helper-31).
