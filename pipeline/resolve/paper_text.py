@@ -117,10 +117,12 @@ def papers_in_model(papers: pd.DataFrame, rows: np.ndarray, model: TextModel,
     `paper_text` keeps the vectors of its last fit; when that fit is `model`, the papers it
     saw with the same words take their vectors from it (the same numbers: a vector depends
     only on the paper's words and the model) and only the others are vectorised."""
-    texts = _texts(papers.iloc[rows])
+    # Only the columns read below: a take of every column cost 0.06-0.2 s, twice.
+    chosen = papers[["paper", "title", "abstract"]].iloc[rows]
+    texts = _texts(chosen)
     fitted = _cached_fit(cache_dir, model) if cache_dir is not None else None
     if fitted is not None:
-        positions = fitted.lookup(papers.iloc[rows], texts)
+        positions = fitted.lookup(chosen, texts)
         known = positions >= 0
         rows_known, rows_new = rows[known], rows[~known]
         reused = fitted.vectors[positions[known]].tocoo()
