@@ -57,8 +57,8 @@ def _add_snapshot_options(parser: argparse.ArgumentParser) -> None:
                         help="parse every volume file and write no cache")
     parser.add_argument("--workers", type=_worker_count, default=0, metavar="N",
                         help="processes for parsing and, in resolve and evaluate, for the "
-                             "stages that go name by name (pair features, the split; the same "
-                             "output with "
+                             "stages that go name by name (pair features, the split), in "
+                             "graphs for the name graphs (the same output with "
                              "any number; at most one per core; default 0: one per core, at "
                              "most 4)")
 
@@ -206,7 +206,8 @@ def cmd_graphs(args: argparse.Namespace) -> int:
     assignments = read_assignments(args.resolution / "assignments.csv")
     snapshot = _read(args)
     written = write_dir_atomically(args.out, lambda staging: write_graphs(
-        proposals, assignments, snapshot, staging, show_progress=not args.quiet))
+        proposals, assignments, snapshot, staging, show_progress=not args.quiet,
+        workers=args.workers))
     log.info("wrote %d graphs (GEXF 1.3 and GraphML each) to %s; %s lists them",
              len(written), args.out, args.out / "index.md")
     return 0

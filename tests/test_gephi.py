@@ -142,6 +142,27 @@ def test_a_killed_writer_s_graphs_are_written_here(
         assert (again / path).read_bytes() == (graphs / path).read_bytes(), path
 
 
+def test_workers_1_writes_every_graph_in_this_process_and_the_same_bytes(
+        graphs: Path, resolved: tuple[Path, Path], tmp_path: Path,  # noqa: F811
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    anthology, resolution = resolved
+    asked: list[int] = []
+    forked_map = files.forked_map
+
+    def recording(task: Any, count: int, workers: int) -> Any:
+        asked.append(workers)
+        return forked_map(task, count, workers)
+
+    monkeypatch.setattr(files, "forked_map", recording)
+    again = tmp_path / "again"
+    assert main(["-q", "graphs", "--anthology", str(anthology), "--no-cache", "--resolution",
+                 str(resolution), "--out", str(again), "--workers", "1"]) == 0
+    assert asked == [1]
+    for path in graphs.rglob("*"):
+        if path.is_file():
+            assert (again / path.relative_to(graphs)).read_bytes() == path.read_bytes(), path
+
+
 def test_a_name_graph_renders_with_its_layout_and_colours(graphs: Path) -> None:
     """Draw the stored layout (viz positions, colours, sizes) as SVG in Chromium and save a
     picture to tests/artifacts/ (the README shows it)."""

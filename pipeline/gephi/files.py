@@ -18,12 +18,8 @@ from pipeline.gephi.graphs import (
     variant_slugs,
 )
 from pipeline.gephi.write import write_graph
-from pipeline.parallel import forked_map
+from pipeline.parallel import forked_map, worker_count
 from pipeline.progress import progress_bar
-
-# Name graphs are written by this many worker processes (forked, so they share the tables);
-# the main process meanwhile builds the two global graphs.
-WORKERS = 2
 
 
 def _write_name_graph(split: dict[str, Any], authors: dict[str, list[tuple[str, str]]],
@@ -36,8 +32,11 @@ def _write_name_graph(split: dict[str, Any], authors: dict[str, list[tuple[str, 
 
 
 def write_graphs(proposals: dict[str, Any], assignments: pd.DataFrame, snapshot: Snapshot,
-                 out_dir: Path, show_progress: bool = False) -> list[Written]:
-    """Per split name, the coauthor network and the variants; GEXF and GraphML each."""
+                 out_dir: Path, show_progress: bool = False, workers: int = 0
+                 ) -> list[Written]:
+    """Per split name, the coauthor network and the variants; GEXF and GraphML each. The name
+    graphs are written by `workers` forked processes (`parallel.worker_count`; they share the
+    tables) while this one builds the two global graphs; with one, all here."""
     splits = sorted(proposals.get("splits", []), key=lambda s: s["name"])
     mentions = snapshot.mentions
     papers = {p["paper"] for s in splits for c in s["clusters"] for p in c["papers"]}
@@ -57,7 +56,7 @@ def write_graphs(proposals: dict[str, Any], assignments: pd.DataFrame, snapshot:
     # refresh thread: forking a process that runs threads is unsafe.
     with forked_map(lambda number: _write_name_graph(splits[number], authors, affiliation_of,
                                                      out_dir), len(splits),
-                    WORKERS) as name_graphs_written, progress_bar(
+                    worker_count(workers)) as name_graphs_written, progress_bar(
             "Writing graphs", total=len(splits) + 2, enabled=show_progress) as advance:
         save(coauthor_network(splits, assignments, snapshot), "coauthors",
              "resolved person-coauthor network (persons as nodes)")
