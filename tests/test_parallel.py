@@ -185,6 +185,7 @@ def test_paper_vectors_are_the_same_shared_out_among_forked_workers(
         monkeypatch: pytest.MonkeyPatch) -> None:
     words = ["parsing", "translation", "speech", "summaries", "graphs", "tagging", "lexicon"]
     papers = pd.DataFrame({
+        "paper": [f"2099.x-{i}" for i in range(60)],
         "title": [" ".join(words[(i + k) % len(words)] for k in range(i % 4 + 1))
                   for i in range(60)],
         "abstract": [None if i % 3 else " ".join(words[: i % len(words) + 1]) * (i % 5 + 1)
