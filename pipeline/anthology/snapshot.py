@@ -26,7 +26,7 @@ from pipeline.anthology.data_dir import SnapshotNotFoundError, file_digest, find
 from pipeline.anthology.names import full_name, name_slug
 from pipeline.anthology.orcids import orcid_key, usable_orcids
 from pipeline.anthology.registry import Registry, load_registry, resolve_mentions
-from pipeline.anthology.table_cache import SCHEMAS, TABLE_NAMES, TableCache
+from pipeline.anthology.table_cache import SCHEMAS, TABLE_NAMES, NotThisTable, TableCache
 from pipeline.anthology.transaction import recover
 from pipeline.anthology.venues import add_venues, venue_acronyms
 from pipeline.anthology.volumes import (
@@ -265,7 +265,7 @@ def _load_cached_tables(cache: TableCache, manifest: dict[str, Any]
     """The cached tables, or None (with a warning) when they cannot be read."""
     try:
         return cache.load_tables(manifest)
-    except (OSError, pa.ArrowException, NotItsContent) as exc:
+    except (OSError, pa.ArrowException, NotItsContent, NotThisTable) as exc:
         log.warning("the table cache in %s cannot be read (%s); parsing again and "
                     "rebuilding it", cache.directory, exc)
         return None

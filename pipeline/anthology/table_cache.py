@@ -92,9 +92,17 @@ class TableCache:
     def load_tables(self, manifest: dict[str, Any]) -> dict[str, pa.Table]:
         """The tables the manifest names, each checked against its content name first
         (NotItsContent otherwise: a table changed since would be read silently, with rows
-        missing or columns filled with nulls)."""
-        return {n: pq.read_table(pa.BufferReader(read_content_named(
-            self.directory / manifest["tables"][n])), schema=SCHEMAS[n]) for n in TABLE_NAMES}
+        missing or columns filled with nulls) and then against its table's columns
+        (NotThisTable: a manifest edited to name another table's file, or one without a
+        column, would be read as the wrong table or with a column of nulls)."""
+        tables = {}
+        for name in TABLE_NAMES:
+            path = self.directory / manifest["tables"][name]
+            table = pq.read_table(pa.BufferReader(read_content_named(path)))
+            if not table.schema.equals(SCHEMAS[name]):
+                raise NotThisTable(f"{path}: its columns are not those of the {name} table")
+            tables[name] = table
+        return tables
 
     def store(self, tables: dict[str, pa.Table], manifest: dict[str, Any]) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -107,6 +115,10 @@ class TableCache:
         atomic_write_bytes(self._manifest_path(), json.dumps(
             {**manifest, "tables": names}, sort_keys=True).encode("utf-8"))
         remove_content_named(self.directory, TABLE_NAMES, ".parquet", names.values())
+
+
+class NotThisTable(Exception):
+    """A cached table file whose columns are not those of the table the manifest says."""
 
 
 class TableCacheReading(TableCache):
@@ -133,7 +145,9 @@ class TableCacheReading(TableCache):
             if self._manifest["tables"]:
                 self._tables = super().load_tables(self._manifest)
         except BaseException as error:  # raised in the caller's thread, by `load_tables`
-            self._error = error
+            # Without its traceback: the frames would keep what was read (the whole file,
+            # when its content was not the one named) for as long as the error is kept.
+            self._error = error.with_traceback(None)
 
     def wait(self) -> None:
         """Until the thread has read the cache (or failed to)."""
@@ -147,13 +161,17 @@ class TableCacheReading(TableCache):
         return self._manifest
 
     def load_tables(self, manifest: dict[str, Any]) -> dict[str, pa.Table]:
+        """What the thread read (or raised) for `manifest`, handed over once; read again
+        after that, or for another manifest."""
         self.wait()
-        if manifest is not self._manifest:
+        tables, error = self._tables, self._error
+        if manifest is not self._manifest or (tables is None and error is None):
             return super().load_tables(manifest)
-        if self._error is not None:
-            raise self._error
-        assert self._tables is not None
-        return self._tables
+        self._tables = self._error = None  # the caller holds them as long as it needs them
+        if error is not None:
+            raise error
+        assert tables is not None
+        return tables
 
 
 class _Manifest(msgspec.Struct, forbid_unknown_fields=True):
