@@ -496,12 +496,17 @@ def test_a_state_pickle_naming_a_module_not_there_makes_a_full_night(
     assert "cannot be read" in caplog.text
 
 
-@pytest.mark.parametrize("content", [b'{"splits": [], "variants": {', b'{"splits": [NaN]}',
-                                     b'{"splits": ["\xff"]}'])
-def test_proposals_that_do_not_read_as_json_make_a_full_night(
+@pytest.mark.parametrize("content", [
+    b'{"splits": [], "variants": {', b'{"splits": [NaN]}', b'{"splits": ["\xff"]}',
+    # helper-39: JSON, but not proposals as `resolve` writes them, failed every night after
+    b'[]', b'{"variants": {}}', b'{"splits": null}', b'{"splits": [{"name": 1}]}',
+    b'{"splits": [], "variants": {"similar": [{"from": "x"}]}}',
+    b'[' * 100_000 + b']' * 100_000])
+def test_proposals_that_do_not_read_as_proposals_make_a_full_night(
         two_nights: tuple[Path, Path, Path], caplog: pytest.LogCaptureFixture,
         content: bytes) -> None:
-    # Digest matching (a hand edit): cut short, not JSON (NaN) or not UTF-8.
+    # Digest matching (a hand edit): cut short, not JSON (NaN), not UTF-8, another shape,
+    # nested too deep.
     root, state, aside = two_nights
     shutil.move(aside, root / "xml" / "2020.tiny.xml")
     path = state / "run" / "proposals.json"

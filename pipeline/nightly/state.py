@@ -232,6 +232,7 @@ class NightlyState:
         (the night reads the rest in another process: the evidence is slower to pass
         between processes than to read)."""
         from pipeline.resolve.carryover import LearntModels, StaleModelsError
+        from pipeline.resolve.proposals_format import check_proposals
         from pipeline.resolve.variant_decision import VariantLink
 
         # Pickle runs code as it loads: only the tool's own state (marker checked) is read.
@@ -256,14 +257,18 @@ class NightlyState:
             placements = _read_placements(self.run_dir / "placements.csv")
             # msgspec: the same objects as the standard library's, in two thirds of the time
             # (0.25 s against 0.39 s for the shared snapshot's 22 MB).
-            proposals = msgspec.json.decode((self.run_dir / "proposals.json").read_bytes())
+            path = self.run_dir / "proposals.json"
+            proposals = msgspec.json.decode(path.read_bytes())
+            # Its splits go into tonight's file, its links into the report (0.1 s).
+            check_proposals(proposals, path)
             fingerprints = pickle.loads((self.run_dir / "fingerprints.pickle").read_bytes())
             links = pickle.loads((self.run_dir / "links.pickle").read_bytes())
             if not isinstance(fingerprints, dict) or not all(
                     isinstance(link, VariantLink) for link in links):
                 raise TypeError("fingerprints or links of an unexpected type")
+        # RecursionError: JSON nested deeper than the decoder goes.
         except (InputError, OSError, ValueError, TypeError, KeyError, IndexError, ImportError,
-                pickle.UnpicklingError, AttributeError, EOFError) as error:
+                pickle.UnpicklingError, AttributeError, EOFError, RecursionError) as error:
             note = f"the state in {self.run_dir} cannot be read ({error}); this night runs " \
                 "in full"
             log.warning("%s", note)
