@@ -339,27 +339,34 @@ def test_a_new_volume_predicts_only_the_pairs_with_a_new_mention(
     assert 0 < predicted == total - kept and kept > 0
 
 
+def _replaced_with_its_digest(state: Path, name: str, content: bytes) -> None:
+    """`content` as the state's run file `name`, the manifest's digest fixed to match (a hand
+    edit or a writer's bug: what the digest check cannot catch). Files are replaced, never
+    written into: the state's copies are hard links."""
+    path = state / "run" / name
+    path.unlink(missing_ok=True)
+    path.write_bytes(content)
+    manifest_path = state / "run" / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["files"][name] = file_sha256(path)
+    manifest_path.unlink()
+    manifest_path.write_text(json.dumps(manifest))
+
+
 def test_kept_evidence_the_model_cannot_have_given_is_predicted_again(
         two_nights: tuple[Path, Path, Path], caplog: pytest.LogCaptureFixture) -> None:
     root, state, aside = two_nights
-    path = state / "run" / "pair_evidence.npz"
-    last = PairEvidence.load(path)
-    path.unlink()  # the state's files are replaced, never written into (hard links)
-    path.write_bytes(PairEvidence({slug: BlockEvidence(block.mentions,
-                                                       np.full(len(block.evidence), 1e6))
-                                   for slug, block in last.blocks.items()}).to_bytes())
-    manifest_path = state / "run" / "manifest.json"
-    manifest = json.loads(manifest_path.read_text())
-    manifest["files"]["pair_evidence.npz"] = file_sha256(path)
-    manifest_path.unlink()
-    manifest_path.write_text(json.dumps(manifest))
+    last = PairEvidence.load(state / "run" / "pair_evidence.npz")
+    _replaced_with_its_digest(state, "pair_evidence.npz", PairEvidence(
+        {slug: BlockEvidence(block.mentions, np.full(len(block.evidence), 1e6))
+         for slug, block in last.blocks.items()}).to_bytes())
     shutil.move(aside, root / "xml" / "2020.tiny.xml")
     with caplog.at_level(logging.INFO, logger="pipeline.resolve.run"):
         assert _night(root, state)["run"]["mode"] == "incremental"  # type: ignore[index]
     assert "outside the range of the stored evidence model" in caplog.text
     assert "pairs predicted, the others kept" not in caplog.text
     assert np.abs(np.concatenate([b.evidence for b in PairEvidence.load(
-        path).blocks.values()])).max() < 100
+        state / "run" / "pair_evidence.npz").blocks.values()])).max() < 100
 
 
 def _second_night_on_a_copy(two_nights: tuple[Path, Path, Path], tmp_path: Path
@@ -421,14 +428,10 @@ def test_a_night_compares_only_the_names_that_came_unless_its_kept_search_is_dam
         monkeypatch.setattr(nightly_state, "MAX_SEARCH_BYTES", kept.stat().st_size - 1)
     elif damage is not None:
         kept.unlink()  # the state's files are replaced, never written into (hard links)
-    if damage is not None and damage.startswith("garbage"):
+    if damage == "garbage":
         kept.write_bytes(b"not a pickle")
-    if damage == "garbage with its digest":
-        manifest_path = state / "run" / "manifest.json"
-        manifest = json.loads(manifest_path.read_text())
-        manifest["files"]["candidate_search.pickle"] = file_sha256(kept)
-        manifest_path.unlink()
-        manifest_path.write_text(json.dumps(manifest))
+    elif damage == "garbage with its digest":
+        _replaced_with_its_digest(state, "candidate_search.pickle", b"not a pickle")
     compared: list[int] = []
     build = candidate_index.CandidateIndex.build
 
@@ -483,14 +486,8 @@ def test_a_state_pickle_naming_a_module_not_there_makes_a_full_night(
     # state that cannot be read, not a failed night (helper-31 found ModuleNotFoundError).
     root, state, aside = two_nights
     shutil.move(aside, root / "xml" / "2020.tiny.xml")
-    path = state / "run" / "fingerprints.pickle"
-    path.unlink()
-    path.write_bytes(b"cno_such_module\nx\n.")  # loading it imports that module
-    manifest_path = state / "run" / "manifest.json"
-    manifest = json.loads(manifest_path.read_text())
-    manifest["files"]["fingerprints.pickle"] = file_sha256(path)
-    manifest_path.unlink()
-    manifest_path.write_text(json.dumps(manifest))
+    # loading it imports that module
+    _replaced_with_its_digest(state, "fingerprints.pickle", b"cno_such_module\nx\n.")
     with caplog.at_level(logging.WARNING):
         assert _night(root, state)["run"]["mode"] == "full"  # type: ignore[index]
     assert "cannot be read" in caplog.text
@@ -509,14 +506,7 @@ def test_proposals_that_do_not_read_as_proposals_make_a_full_night(
     # nested too deep.
     root, state, aside = two_nights
     shutil.move(aside, root / "xml" / "2020.tiny.xml")
-    path = state / "run" / "proposals.json"
-    path.unlink()
-    path.write_bytes(content)
-    manifest_path = state / "run" / "manifest.json"
-    manifest = json.loads(manifest_path.read_text())
-    manifest["files"]["proposals.json"] = file_sha256(path)
-    manifest_path.unlink()
-    manifest_path.write_text(json.dumps(manifest))
+    _replaced_with_its_digest(state, "proposals.json", content)
     with caplog.at_level(logging.WARNING):
         assert _night(root, state)["run"]["mode"] == "full"  # type: ignore[index]
     assert "cannot be read" in caplog.text
