@@ -362,11 +362,35 @@ def test_kept_evidence_the_model_cannot_have_given_is_predicted_again(
          for slug, block in last.blocks.items()}).to_bytes())
     shutil.move(aside, root / "xml" / "2020.tiny.xml")
     with caplog.at_level(logging.INFO, logger="pipeline.resolve.run"):
-        assert _night(root, state)["run"]["mode"] == "incremental"  # type: ignore[index]
+        report = _night(root, state)
+    assert report["run"]["mode"] == "incremental"  # type: ignore[index]
     assert "outside the range of the stored evidence model" in caplog.text
     assert "pairs predicted, the others kept" not in caplog.text
+    # The report says so too (before session 32 only the log did).
+    assert report["state_notes"] == [  # type: ignore[index]
+        "the kept pair evidence lies outside the range of the stored evidence model; every "
+        "pair of the names split tonight was predicted again"]
     assert np.abs(np.concatenate([b.evidence for b in PairEvidence.load(
         state / "run" / "pair_evidence.npz").blocks.values()])).max() < 100
+
+
+def test_a_table_cache_that_does_not_read_is_a_problem_the_report_lists(
+        two_nights: tuple[Path, Path, Path], tmp_path: Path) -> None:
+    # It costs time, not results: every file is parsed again (helper-39: only the log said).
+    root, state, intact = _second_night_on_a_copy(two_nights, tmp_path)
+    papers = next((state / "cache" / "tables-v4").glob("papers-*.parquet"))
+    content = papers.read_bytes()
+    papers.unlink()  # the state's files are replaced, never written into (hard links)
+    papers.write_bytes(content + b"more")
+    report = _night(root, state)
+    assert report["run"]["mode"] == "incremental"  # type: ignore[index]
+    assert report["state_notes"] == [  # type: ignore[index]
+        f"the parsed tables cached in {state / 'cache' / 'tables-v4'} could not be read "
+        f"(NotItsContent: {papers}: its content is not the one its name was made from); "
+        "every volume file was parsed again"]
+    assert "every volume file was parsed again" in (state / "report.md").read_text()
+    for name in RESOLUTION_FILES:
+        assert (state / "run" / name).read_bytes() == (intact / "run" / name).read_bytes()
 
 
 def _second_night_on_a_copy(two_nights: tuple[Path, Path, Path], tmp_path: Path
@@ -442,7 +466,15 @@ def test_a_night_compares_only_the_names_that_came_unless_its_kept_search_is_dam
 
     monkeypatch.setattr(candidate_index.CandidateIndex, "build", staticmethod(counting))
     with caplog.at_level(logging.INFO, logger="pipeline"):
-        assert _night(root, state)["run"]["mode"] == "incremental"  # type: ignore[index]
+        report = _night(root, state)
+    assert report["run"]["mode"] == "incremental"  # type: ignore[index]
+    # A search that does not match its manifest is a problem of the state the report lists
+    # (one whose digest was fixed too is only logged: a hand edit).
+    assert [note for note in report["state_notes"]  # type: ignore[union-attr]
+            if "compared for name-variant candidates again" in note] == (
+        [f"{kept} {'is missing' if damage == 'deleted' else 'does not match its manifest'}; "
+         "every name was compared for name-variant candidates again (slower; the same "
+         "candidates)"] if damage in ("garbage", "deleted") else [])
     names = len(read_snapshot(root).mentions["slug"].unique())
     # The tiny volume's names all have earlier papers, spelt as before: none is compared.
     assert compared == ([0] if damage is None else [names])

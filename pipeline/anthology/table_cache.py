@@ -135,6 +135,7 @@ class TableCacheReading(TableCache):
         self._manifest: dict[str, Any] | None = None
         self._tables: dict[str, pa.Table] | None = None
         self._error: BaseException | None = None
+        self.failure: str | None = None  # why the tables could not be read, once handed over
         self._thread = threading.Thread(target=self._read, name="table-cache-reading",
                                         daemon=True)
         self._thread.start()
@@ -169,6 +170,7 @@ class TableCacheReading(TableCache):
             return super().load_tables(manifest)
         self._tables = self._error = None  # the caller holds them as long as it needs them
         if error is not None:
+            self.failure = f"{type(error).__name__}: {error}"
             raise error
         assert tables is not None
         return tables

@@ -178,13 +178,19 @@ def resolve_night(anthology: Path, state: NightlyState, settings: ResolveSetting
            "changed_names": len(decided.changed) if decided.changed is not None
            else len(fingerprints),
            "recomputed": len(resolution.resolved_names)}
+    # What was wrong with last night's state, found as it was read or used.
+    state_notes = [*(previous.notes if previous is not None else ()),
+                   *([f"the parsed tables cached in {tables.directory} could not be read "
+                      f"({tables.failure}); every volume file was parsed again"]
+                     if tables is not None and tables.failure else []),
+                   *resolution.carryover_notes]
     # Built in another process while this one writes the results.
     reporting = in_background(lambda: build_report(
         run, previous.assignments if previous is not None else None, assignments, placements,
         previous.proposals.get("variants", {}) if previous is not None and previous.complete
         else None, variants,
         set(name_of_cluster(previous.assignments["cluster"])) if previous is not None
-        else set(), problems, previous.notes if previous is not None else ()),
+        else set(), problems, state_notes),
         snapshot, workers)
     texts = {
         "assignments.csv": assignments_table_csv(assignments),

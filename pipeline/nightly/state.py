@@ -74,6 +74,8 @@ STATE_FILES = ("fingerprints.pickle", "links.pickle", "models.pickle", "pair_evi
 # Files a night can do without: the kept pair evidence and candidate search only save
 # work, and the ledger is rebuilt from the assignments (`NightlyState._issued`).
 OPTIONAL_STATE_FILES = ("pair_evidence.npz", CANDIDATE_SEARCH, "issued.json")
+SEARCH_LOST = ("every name was compared for name-variant candidates again (slower; the "
+               "same candidates)")
 EVIDENCE_LOST = ("this night predicts every pair of the names it splits again, on tonight's "
                  "graph (kept evidence is last night's), so some clusters changed and "
                  "proposals flipped below may come from that rather than from the snapshot; "
@@ -250,6 +252,8 @@ class NightlyState:
         notes = []
         if "pair_evidence.npz" in faults:
             notes.append(f"{faults['pair_evidence.npz']}; {EVIDENCE_LOST}")
+        if CANDIDATE_SEARCH in faults:
+            notes.append(f"{faults[CANDIDATE_SEARCH]}; {SEARCH_LOST}")
         for note in notes:
             log.warning("%s", note)
         try:

@@ -114,6 +114,9 @@ class Resolution:
     learnt: LearntModels | None = None  # what the run learnt (or reused), for the next
     pair_evidence: PairEvidence | None = None  # of the names split, with `mention_keys`
     splits: list[dict[str, Any]] = field(default_factory=list)  # `split_proposals.py`
+    # What was wrong with what the run kept from the last night (the night's report lists
+    # it among the problems in last night's state).
+    carryover_notes: list[str] = field(default_factory=list)
 
 
 # From this many mentions on, the name-string candidates are worth a process of their own
@@ -315,9 +318,12 @@ def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool =
     # Calibrated log-odds do not come from `BlockLogits`, so they keep no evidence.
     kept_evidence = carry.evidence if learnt is not None and carry is not None \
         and mention_keys is not None and not settings.calibrate else None
+    carryover_notes = []
     if kept_evidence is not None and not kept_evidence.within(*evidence_model.evidence_range()):
-        log.warning("the kept pair evidence lies outside the range of the stored evidence "
-                    "model; every pair is predicted again")
+        carryover_notes.append("the kept pair evidence lies outside the range of the stored "
+                               "evidence model; every pair of the names split tonight was "
+                               "predicted again")
+        log.warning("%s", carryover_notes[-1])
         kept_evidence = None
     # Curated names are also split blind, to calibrate cluster confidence; their pair
     # features are computed once, with those of the names to resolve. Pairs whose evidence
@@ -463,4 +469,5 @@ def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool =
                 "cluster_confidence": calibration.describe()},
         timings=timings, context=context, features=features, pair_model=pair_model,
         conflicts=conflicts, variants=variants, placements=placements,
-        learnt=learnt, pair_evidence=pair_evidence, splits=splits)
+        learnt=learnt, pair_evidence=pair_evidence, splits=splits,
+        carryover_notes=carryover_notes)
