@@ -508,3 +508,31 @@ def test_a_person_s_mentions_under_its_other_names_are_pooled_with_it() -> None:
     # A catch-all stands for nobody: its other mentions are not pooled.
     assert person_rows(mentions, np.array([4]), frozenset({"anonymous"})).tolist() == []
     assert person_rows(mentions, np.array([4]), frozenset()).tolist() == [5]
+
+
+def _nickname_snapshot(root: Path) -> Path:
+    """Bill Zabrowski writes as William Zabrowski too, with the same coauthors and topic;
+    Kay Quenneville and Katherine Quenneville (Kay: a nickname of Katherine in the table)
+    share no coauthor, topic or venue."""
+    lab = _people("Zlab", 3)
+    volumes = []
+    for year in range(2012, 2020):
+        bill = Author("Bill" if year % 2 else "William", "Zabrowski")
+        kay = Author("Kay", "Quenneville") if year < 2016 else Author("Katherine", "Quenneville")
+        volumes.append(Volume(f"{year}.nick", "main", year, "nick", [
+            Paper(f"Speech recognition {year}", [bill, lab[year % 3], lab[(year + 1) % 3]],
+                  "Acoustic models for speech recognition."),
+            Paper(f"Quenneville {year}", [kay, Author(f"Q{year}", f"Coauthor{year}")],
+                  "Poetry generation." if year < 2016 else "Protein structures.")]))
+    return write_snapshot(root, volumes)
+
+
+def test_a_nickname_is_merged_only_with_graph_evidence(tmp_path: Path) -> None:
+    snapshot = read_snapshot(_nickname_snapshot(tmp_path / "anthology"))
+    write_outputs(resolve(snapshot, ResolveSettings()), tmp_path / "out")
+    variants = json.loads((tmp_path / "out" / "proposals.json").read_text())["variants"]
+    merged = _merged_names(variants)
+    assert {"Bill Zabrowski", "William Zabrowski"} in merged
+    [link] = [link for merge in variants["merges"] for link in merge["links"]]
+    assert link["kind"] == "nickname"
+    assert not any("Kay Quenneville" in names for names in merged)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pipeline.anthology.data_dir import file_digest
 
-LIBRARIES = ("scikit-learn", "leidenalg", "igraph", "pandas", "numpy")
+LIBRARIES = ("scikit-learn", "leidenalg", "igraph", "pandas", "numpy", "nicknames")
 
 
 def input_digests(data_dir: Path) -> dict[str, str]:

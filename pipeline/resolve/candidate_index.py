@@ -38,7 +38,7 @@ from pipeline.resolve.variant_candidates import (
 )
 
 SMALL_TYPO_BLOCK = 8  # distinct tokens up to which pairs are compared one by one
-KEPT_VERSION = "kept-candidate-search-v1"
+KEPT_VERSION = "kept-candidate-search-v2"  # v2: nickname keys (`n:`)
 # Which slug of a found pair is a name of initials the other spells out ("D. Moldovan" /
 # "Dan Moldovan"), if either.
 NEITHER, FIRST, SECOND = 0, 1, 2

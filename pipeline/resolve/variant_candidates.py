@@ -13,6 +13,9 @@ candidate keeps the *kind* of difference, which sets how much a name string alon
   family name kept (A. Feder Cooper / A. Cooper, Aaron Steven White / Aaron White, Khalid
   Al Khatib / Khalid Khatib, Héctor Martínez Alonso / Hector Martinez, Y. Liu / Yang Liu,
   Chris / Christopher Dyer, Md Nishat Raihan / Nishat Raihan);
+- `nickname`: the first given name is a known nickname of the other's (Bill / William
+  Byrne, Kathy / Kathleen R. McKeown, Ted / Edward Briscoe; the hand-curated English table
+  of the `nicknames` library), the rest as for an abbreviation;
 - `typo`: one edit in one token of 4+ letters, the others equal (Mohammed / Mohammad,
   Tateishi / Tateisi); only strong graph evidence makes these a merge.
 
@@ -21,9 +24,10 @@ other: each is a complete name (`PINYIN_SYLLABLES`).
 
 The keys: the compact string (all tokens joined), the sorted tokens, each given name's
 initial with each later name (compared only where the given names are compatible, so a block
-like "y|wang" with hundreds of slugs stays cheap), and the name with one token left out (the
-left-out tokens of a block compared for one edit). `candidate_index.py` finds the pairs that
-share a key.
+like "y|wang" with hundreds of slugs stays cheap), the name with one token left out (the
+left-out tokens of a block compared for one edit), and the full form of a nickname with the
+family names (Bill Byrne and William J. Byrne both file under "william|byrne").
+`candidate_index.py` finds the pairs that share a key.
 """
 
 from __future__ import annotations
@@ -35,13 +39,14 @@ from functools import lru_cache
 from typing import Literal
 
 import numpy as np
+from nicknames import NickNamer
 from rapidfuzz.distance import Levenshtein
 
 from pipeline.anthology.names import name_slug
 
-VariantKind = Literal["spelling", "order", "abbreviation", "typo"]
+VariantKind = Literal["spelling", "order", "abbreviation", "nickname", "typo"]
 TYPO_MIN_LENGTH = 4  # shorter names are too often another name one edit away
-KIND_ORDER: tuple[VariantKind, ...] = ("spelling", "order", "abbreviation", "typo")
+KIND_ORDER: tuple[VariantKind, ...] = ("spelling", "order", "abbreviation", "nickname", "typo")
 
 
 @dataclass(frozen=True)
@@ -73,18 +78,49 @@ def _tokens(text: str) -> tuple[str, ...]:
     return tuple(t for t in name_slug(None, text).split("-") if t) if text else ()
 
 
+@lru_cache(maxsize=1)
+def _nicknamer() -> NickNamer:
+    return NickNamer()
+
+
+@lru_cache(maxsize=1 << 16)
+def full_forms(given: str) -> tuple[str, ...]:
+    """The given names `given` is a nickname of, and itself if it has nicknames (sorted).
+
+    >>> "william" in full_forms("bill"), "william" in full_forms("william"), full_forms("junhui")
+    (True, True, ())
+    """
+    table = _nicknamer()
+    forms = set(table.canonicals_of(given))
+    if table.nicknames_of(given):
+        forms.add(given)
+    return tuple(sorted(form for form in forms if not _both_pinyin(form, given)))
+
+
+def _known_nickname(a: str, b: str) -> bool:
+    """One given name is a nickname of the other (not two pinyin names)."""
+    table = _nicknamer()
+    return a != b and (b in table.nicknames_of(a) or a in table.nicknames_of(b)) \
+        and not _both_pinyin(a, b)
+
+
 def blocking_keys(name: NameTokens) -> set[str]:
     """The keys of a name. `i:` keys (an initial, a later name, the given name the initial
     came from) are compared by given name; `t:` keys (the name with one token left out, and
-    which) find one-edit typos in the token left out.
+    which) find one-edit typos in the token left out; `n:` keys (the full form of the first
+    given name, the family names) find nicknames.
 
     >>> sorted(blocking_keys(NameTokens.of("Long", "Do")))
     ['c:longdo', 'i:l|do|long', 's:do long', 't:0:do']
+    >>> "n:william|byrne" in blocking_keys(NameTokens.of("Bill", "Byrne"))
+    True
     """
     tokens = name.all
     if not tokens:
         return set()
     keys = {"c:" + "".join(tokens), "s:" + " ".join(sorted(tokens))}
+    if name.given and name.family:
+        keys.update(f"n:{form}|{' '.join(name.family)}" for form in full_forms(name.given[0]))
     keys.update(f"i:{given[0]}|{later}|{given}" for index, given in enumerate(name.given)
                 for later in tokens[index + 1:] if len(later) > 1)
     if len(tokens) > 1:
@@ -161,6 +197,26 @@ def _abbreviates(short: NameTokens, long: NameTokens) -> bool:
     return any(len(t) > 1 and t in targets for t in short.family)
 
 
+def _abbreviation(a: NameTokens, b: NameTokens) -> bool:
+    short, long = (a, b) if len(a.all) <= len(b.all) else (b, a)
+    return _abbreviates(short, long) or (len(a.all) == len(b.all) and _abbreviates(long, short))
+
+
+def _nickname(a: NameTokens, b: NameTokens) -> bool:
+    """`a`'s first given name is a nickname of `b`'s or the other way round, and with it
+    written as `b`'s the two names are equal or one abbreviates the other.
+
+    >>> _nickname(NameTokens.of("Bill", "Byrne"), NameTokens.of("William J.", "Byrne"))
+    True
+    >>> _nickname(NameTokens.of("Bill", "Byrne"), NameTokens.of("William", "Burns"))
+    False
+    """
+    if not a.given or not b.given or not _known_nickname(a.given[0], b.given[0]):
+        return False
+    renamed = NameTokens((b.given[0], *a.given[1:]), a.family)
+    return renamed.all == b.all or _abbreviation(renamed, b)
+
+
 def _one_edit(a: str, b: str) -> bool:
     return min(len(a), len(b)) >= TYPO_MIN_LENGTH and Levenshtein.distance(
         a, b, score_cutoff=1) == 1
@@ -176,6 +232,8 @@ def variant_kind(a: NameTokens, b: NameTokens) -> VariantKind | None:
     True
     >>> variant_kind(NameTokens.of("Yuka", "Tateishi"), NameTokens.of("Yuka", "Tateisi"))
     'typo'
+    >>> variant_kind(NameTokens.of("Kathy", "McKeown"), NameTokens.of("Kathleen R.", "McKeown"))
+    'nickname'
     """
     ta, tb = a.all, b.all
     if not ta or not tb or ta == tb:
@@ -184,9 +242,10 @@ def variant_kind(a: NameTokens, b: NameTokens) -> VariantKind | None:
         return "spelling"
     if sorted(ta) == sorted(tb):
         return "order"
-    short, long = (a, b) if len(ta) <= len(tb) else (b, a)
-    if _abbreviates(short, long) or (len(ta) == len(tb) and _abbreviates(long, short)):
+    if _abbreviation(a, b):
         return "abbreviation"
+    if _nickname(a, b) or _nickname(b, a):
+        return "nickname"
     if len(ta) == len(tb) and len(ta) > 1:
         differing = [(x, y) for x, y in zip(ta, tb) if x != y]
         if len(differing) == 1 and _one_edit(*differing[0]) and not _both_pinyin(

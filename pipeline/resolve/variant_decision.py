@@ -48,9 +48,11 @@ from pipeline.resolve.variant_candidates import Candidate, VariantKind
 
 # Log-odds that two strings differing this way are one person, for a rare name, before any
 # evidence: the same letters almost always are; a reordering usually is; an initial or a
-# dropped middle name fits many people; one edit in a given name (Siqi / Siyi) rarely is.
+# dropped middle name fits many people; a nickname (Bill / William) is a given name of its
+# own for many (Kay, Tony), so a little less; one edit in a given name (Siqi / Siyi) rarely
+# is. (Set before measuring, not fitted.)
 KIND_PRIOR: dict[VariantKind, float] = {
-    "spelling": 3.0, "order": 1.0, "abbreviation": 0.0, "typo": -3.0,
+    "spelling": 3.0, "order": 1.0, "abbreviation": 0.0, "nickname": -1.0, "typo": -3.0,
 }
 MERGE_LOGIT = float(np.log(0.95 / 0.05))  # a merge must be at least 95% likely
 SIMILAR_LOGIT = 0.0  # a `similar` link: more likely one person than two
