@@ -167,9 +167,17 @@ def _edit_distance(a: str, b: str) -> int:
 
 _token = st.sampled_from(["a", "d", "an", "ann", "anna", "anne", "dan", "li", "liu", "lu",
                           "xiao", "qiao", "wang", "wong", "moldovan", "moldavan", "martin",
-                          "martina"])
+                          "martina", "bill", "william"])
 _name = st.tuples(st.lists(_token, max_size=2).map(" ".join),
                   st.lists(_token, min_size=1, max_size=2).map(" ".join))
+
+
+@given(_name, _name)
+def test_variant_kind_of_whole_tokens_is_symmetric(a: tuple[str, str], b: tuple[str, str]
+                                                   ) -> None:
+    """As above, with tokens that are names, initials, short forms and nicknames."""
+    ta, tb = NameTokens.of(*a), NameTokens.of(*b)
+    assert variant_kind(ta, tb) == variant_kind(tb, ta)
 
 
 def _split_elsewhere(name: tuple[str, str]) -> tuple[str, str]:
@@ -206,14 +214,15 @@ def test_a_kept_search_updated_finds_what_a_fresh_one_finds(
 
 
 def test_new_names_of_every_kind_pair_with_the_kept_ones() -> None:
-    before = [("Dan", "Moldovan"), ("Anna", "Martin"), ("Li", "Wang"), ("A.", "Lu")]
+    before = [("Dan", "Moldovan"), ("Anna", "Martin"), ("Li", "Wang"), ("A.", "Lu"),
+              ("William J.", "Byrne")]
     tonight = [*before, ("Dan", "Moldavan"), ("D.", "Moldovan"), ("Anna Martin", "Lu"),
-               ("Martin", "Anna"), ("Liwang", ""), ("Anne", "Lu")]
+               ("Martin", "Anna"), ("Liwang", ""), ("Anne", "Lu"), ("Bill", "Byrne")]
     rows = [(name_slug(first, last), first, last) for first, last in tonight]
     kept = KeptSearch.of(CandidateIndex.build(rows[:len(before)]))
     found = kept.updated(rows).candidates()
     assert found == candidate_pairs(rows)
-    assert {c.kind for c in found} == {"spelling", "order", "abbreviation", "typo"}
+    assert {c.kind for c in found} == {"spelling", "order", "abbreviation", "nickname", "typo"}
 
 
 def _kept_bytes(**parts: pa.Table) -> bytes:
