@@ -56,6 +56,12 @@ KNOWN_VARIANTS = [
     (("Bill", "Dolan"), ("William", "Burns"), None),  # another family name
     (("Bill", "Dolan"), ("Robert B.", "Dolan"), "nickname"),  # the table's: the graph decides
     (("Kathy", "Dolan"), ("William", "Dolan"), None),
+    # Family names cut to initials, the given names in full.
+    (("Malliga", "S"), ("Malliga", "Subramanian"), "abbreviation"),
+    (("Anand Kumar", "M"), ("Anand Kumar", "Madasamy"), "abbreviation"),
+    (("Lavanya", "S K"), ("Lavanya", "Sambath Kumar"), "abbreviation"),
+    (("Malliga", "S"), ("Malliga", "Kumar"), None),
+    (("Wei", "Z"), ("Wei", "Zhang"), None),  # a pinyin given name: too many people
 ]
 
 
@@ -167,7 +173,7 @@ def _edit_distance(a: str, b: str) -> int:
 
 _token = st.sampled_from(["a", "d", "an", "ann", "anna", "anne", "dan", "li", "liu", "lu",
                           "xiao", "qiao", "wang", "wong", "moldovan", "moldavan", "martin",
-                          "martina", "bill", "william"])
+                          "martina", "bill", "william", "m"])
 _name = st.tuples(st.lists(_token, max_size=2).map(" ".join),
                   st.lists(_token, min_size=1, max_size=2).map(" ".join))
 
@@ -215,14 +221,17 @@ def test_a_kept_search_updated_finds_what_a_fresh_one_finds(
 
 def test_new_names_of_every_kind_pair_with_the_kept_ones() -> None:
     before = [("Dan", "Moldovan"), ("Anna", "Martin"), ("Li", "Wang"), ("A.", "Lu"),
-              ("William J.", "Byrne")]
+              ("William J.", "Byrne"), ("Malliga", "Subramanian")]
     tonight = [*before, ("Dan", "Moldavan"), ("D.", "Moldovan"), ("Anna Martin", "Lu"),
-               ("Martin", "Anna"), ("Liwang", ""), ("Anne", "Lu"), ("Bill", "Byrne")]
+               ("Martin", "Anna"), ("Liwang", ""), ("Anne", "Lu"), ("Bill", "Byrne"),
+               ("Malliga", "S")]
     rows = [(name_slug(first, last), first, last) for first, last in tonight]
     kept = KeptSearch.of(CandidateIndex.build(rows[:len(before)]))
     found = kept.updated(rows).candidates()
     assert found == candidate_pairs(rows)
     assert {c.kind for c in found} == {"spelling", "order", "abbreviation", "nickname", "typo"}
+    assert ("malliga-s", "malliga-subramanian", "abbreviation") in {
+        (c.first, c.second, c.kind) for c in found}
 
 
 def _kept_bytes(**parts: pa.Table) -> bytes:

@@ -33,12 +33,14 @@ from pipeline.resolve.variant_candidates import (
     VariantKind,
     blocking_keys,
     counted_parts,
+    family_initials,
     spells_out,
     variant_kind,
 )
 
 SMALL_TYPO_BLOCK = 8  # distinct tokens up to which pairs are compared one by one
-KEPT_VERSION = "kept-candidate-search-v2"  # v2: nickname keys (`n:`)
+INITIALS = "initials"  # the token of an `f:` filing whose name has family initials
+KEPT_VERSION = "kept-candidate-search-v3"  # v2: nickname keys (`n:`); v3: `f:` keys
 # Which slug of a found pair is a name of initials the other spells out ("D. Moldovan" /
 # "Dan Moldovan"), if either.
 NEITHER, FIRST, SECOND = 0, 1, 2
@@ -89,12 +91,16 @@ class CandidateIndex:
     def filings(self) -> Iterator[tuple[str, str, str, str]]:
         """(slug, key, given name, token) for every key a slug is filed under: `i:` keys
         without their given name, which the third field holds; `t:` keys with the token
-        left out; "" where a field does not apply."""
+        left out; `f:` keys with INITIALS for a name whose family names are initials; ""
+        where a field does not apply."""
         for key, slugs in self.blocks.items():
             if key.startswith("t:"):
                 position = int(key.split(":", 2)[1])
                 for slug in slugs:
                     yield slug, key, "", self.tokens[slug].all[position]
+            elif key.startswith("f:"):
+                for slug in slugs:
+                    yield slug, key, "", INITIALS if family_initials(self.tokens[slug]) else ""
             else:
                 for slug in slugs:
                     yield slug, key, "", ""
@@ -126,6 +132,12 @@ class CandidateIndex:
                 for a, b in _one_edit_apart({slug: tokens[slug].all[position]
                                              for slug in slugs}):
                     _check(self.found, a, tokens[a], b, tokens[b])
+            elif key.startswith("f:"):  # a name of family initials with each other name
+                for a in slugs:
+                    if family_initials(tokens[a]):
+                        for b in slugs:
+                            if b != a:
+                                _check(self.found, a, tokens[a], b, tokens[b])
             else:
                 for i, a in enumerate(slugs):
                     for b in slugs[i + 1:]:
@@ -329,7 +341,7 @@ def _pairs_with_kept(fresh: CandidateIndex, filings: pa.Table,
     """The candidate pairs of a slug of `fresh` and a slug of `filings` (kept, not in
     `fresh`), compared where `CandidateIndex._find_all` would compare them: filed under one
     key, and for an `i:` key with compatible given names, for a `t:` key with tokens one
-    edit apart."""
+    edit apart, for an `f:` key with one of the two of family initials."""
     by_key: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
     for slug, key, given, token in fresh.filings():
         by_key[key].append((slug, given, token))
@@ -344,6 +356,8 @@ def _pairs_with_kept(fresh: CandidateIndex, filings: pa.Table,
                     continue
             elif key.startswith("t:") and (token == other_token or Levenshtein.distance(
                     token, other_token, score_cutoff=1) > 1):
+                continue
+            elif key.startswith("f:") and INITIALS not in (token, other_token):
                 continue
             if other not in tokens:
                 tokens[other] = NameTokens.of(*tonight[other])

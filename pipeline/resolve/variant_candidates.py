@@ -12,7 +12,9 @@ candidate keeps the *kind* of difference, which sets how much a name string alon
 - `abbreviation`: tokens dropped, or cut to initials or short forms, one given and one
   family name kept (A. Feder Cooper / A. Cooper, Aaron Steven White / Aaron White, Khalid
   Al Khatib / Khalid Khatib, Héctor Martínez Alonso / Hector Martinez, Y. Liu / Yang Liu,
-  Chris / Christopher Dyer, Md Nishat Raihan / Nishat Raihan);
+  Chris / Christopher Dyer, Md Nishat Raihan / Nishat Raihan), or the family names cut to
+  their initials, the given names in full (Malliga S / Malliga Subramanian, a common form of
+  South Indian names);
 - `nickname`: the first given name is a known nickname of the other's (Bill / William
   Byrne, Kathy / Kathleen R. McKeown, Ted / Edward Briscoe; the hand-curated English table
   of the `nicknames` library), the rest as for an abbreviation;
@@ -25,8 +27,10 @@ other: each is a complete name (`PINYIN_SYLLABLES`).
 The keys: the compact string (all tokens joined), the sorted tokens, each given name's
 initial with each later name (compared only where the given names are compatible, so a block
 like "y|wang" with hundreds of slugs stays cheap), the name with one token left out (the
-left-out tokens of a block compared for one edit), and the full form of a nickname with the
-family names (Bill Byrne and William J. Byrne both file under "william|byrne").
+left-out tokens of a block compared for one edit), the full form of a nickname with the
+family names (Bill Byrne and William J. Byrne both file under "william|byrne"), and the given
+names with the family name's initial (`f:` keys, compared only where one of the two names has
+initials for family names, so that a block like "david|s" stays cheap).
 `candidate_index.py` finds the pairs that share a key.
 """
 
@@ -104,6 +108,26 @@ def _known_nickname(a: str, b: str) -> bool:
         and not _both_pinyin(a, b)
 
 
+def family_initials(name: NameTokens) -> bool:
+    """The family names are initials, the given names written in full and not pinyin (a
+    Chinese given name with a family initial fits too many people to compare).
+
+    >>> family_initials(NameTokens.of("Malliga", "S")), family_initials(NameTokens.of("Wei", "Z"))
+    (True, False)
+    """
+    return bool(name.given and name.family and all(len(t) == 1 for t in name.family)
+                and all(len(g) > 1 for g in name.given)
+                and not all(is_pinyin_name(g) for g in name.given))
+
+
+def family_initial_key(name: NameTokens) -> str:
+    """The `f:` key: the given names in full with the family name's initial ("" if none)."""
+    if not name.given or not name.family or any(len(g) < 2 for g in name.given) \
+            or all(is_pinyin_name(g) for g in name.given):
+        return ""
+    return f"f:{' '.join(name.given)}|{name.family[0][0]}"
+
+
 def blocking_keys(name: NameTokens) -> set[str]:
     """The keys of a name. `i:` keys (an initial, a later name, the given name the initial
     came from) are compared by given name; `t:` keys (the name with one token left out, and
@@ -121,6 +145,8 @@ def blocking_keys(name: NameTokens) -> set[str]:
     keys = {"c:" + "".join(tokens), "s:" + " ".join(sorted(tokens))}
     if name.given and name.family:
         keys.update(f"n:{form}|{' '.join(name.family)}" for form in full_forms(name.given[0]))
+    if key := family_initial_key(name):
+        keys.add(key)
     keys.update(f"i:{given[0]}|{later}|{given}" for index, given in enumerate(name.given)
                 for later in tokens[index + 1:] if len(later) > 1)
     if len(tokens) > 1:
@@ -199,7 +225,17 @@ def _abbreviates(short: NameTokens, long: NameTokens) -> bool:
 
 def _abbreviation(a: NameTokens, b: NameTokens) -> bool:
     short, long = (a, b) if len(a.all) <= len(b.all) else (b, a)
-    return _abbreviates(short, long) or (len(a.all) == len(b.all) and _abbreviates(long, short))
+    return _abbreviates(short, long) or (len(a.all) == len(b.all) and _abbreviates(long, short)) \
+        or _family_cut_to_initials(a, b) or _family_cut_to_initials(b, a)
+
+
+def _family_cut_to_initials(short: NameTokens, long: NameTokens) -> bool:
+    """`short` is `long` with its family names cut to initials (or dropped after the first):
+    "Malliga S" / "Malliga Subramanian", "Lavanya S K" / "Lavanya Sambath Kumar"."""
+    return family_initials(short) and short.given == long.given \
+        and len(short.family) <= len(long.family) \
+        and any(len(t) > 1 for t in long.family) \
+        and all(s == t[0] for s, t in zip(short.family, long.family))
 
 
 def _nickname(a: NameTokens, b: NameTokens) -> bool:
@@ -269,12 +305,17 @@ class Candidate:
 
 
 def counted_parts(name: NameTokens) -> tuple[str, str]:
-    """What `NameCounts` counts of a name: its first given name and its family names joined.
+    """What `NameCounts` counts of a name: its first given name and its family names joined,
+    or the first family name's initial if they are all initials.
 
     >>> counted_parts(NameTokens.of("A. Feder", "Cooper"))
     ('a', 'cooper')
+    >>> counted_parts(NameTokens.of("Lavanya", "S K"))
+    ('lavanya', 's')
     """
-    return (name.given[0] if name.given else "", "".join(name.family))
+    family = name.family[0] if name.family and all(len(t) == 1 for t in name.family) \
+        else "".join(name.family)
+    return (name.given[0] if name.given else "", family)
 
 
 @dataclass(frozen=True)
@@ -284,6 +325,7 @@ class NameCounts:
     given: Counter[str]
     initial: Counter[str]
     family: Counter[str]
+    family_initial: Counter[str]
     names: int
 
     @classmethod
@@ -299,16 +341,20 @@ class NameCounts:
         initial: Counter[str] = Counter()
         for first, count in given.items():
             initial[first[:1]] += count
-        return cls(given, initial, family, total)
+        family_initial: Counter[str] = Counter()
+        for family_name, count in family.items():
+            family_initial[family_name[:1]] += count
+        return cls(given, initial, family, family_initial, total)
 
     def commonness(self, first: str, family: str) -> float:
         """Log of the number of people expected to have a name this string may stand for
-        (as `ambiguity.name_commonness`, but a given name that is an initial counts every
-        name with that initial): "Y. Liu" is common, "Yang Liu" less, "Yuka Tateishi" rare.
+        (as `ambiguity.name_commonness`, but a given or family name that is an initial counts
+        every name with that initial): "Y. Liu" is common, "Yang Liu" less, "Yuka Tateishi" rare.
         `first`, `family`: the name's `counted_parts`.
         """
         given = self.initial[first] if len(first) == 1 else self.given[first]
-        return float(np.log(max(1, given) * max(1, self.family[family]) / max(1, self.names)))
+        families = self.family_initial[family] if len(family) == 1 else self.family[family]
+        return float(np.log(max(1, given) * max(1, families) / max(1, self.names)))
 
 
 def spells_out(short: NameTokens, long: NameTokens) -> bool:
