@@ -108,31 +108,31 @@ def _known_nickname(a: str, b: str) -> bool:
         and not _both_pinyin(a, b)
 
 
-def family_initials(name: NameTokens) -> bool:
-    """The family names are initials, the given names written in full and not pinyin (a
-    Chinese given name with a family initial fits too many people to compare).
-
-    >>> family_initials(NameTokens.of("Malliga", "S")), family_initials(NameTokens.of("Wei", "Z"))
-    (True, False)
-    """
-    return bool(name.given and name.family and all(len(t) == 1 for t in name.family)
-                and all(len(g) > 1 for g in name.given)
-                and not all(is_pinyin_name(g) for g in name.given))
-
-
 def family_initial_key(name: NameTokens) -> str:
-    """The `f:` key: the given names in full with the family name's initial ("" if none)."""
+    """The `f:` key: the given names, written in full and not all pinyin (a Chinese given
+    name with a family initial fits too many people to compare), with the family name's
+    initial; "" for other names."""
     if not name.given or not name.family or any(len(g) < 2 for g in name.given) \
             or all(is_pinyin_name(g) for g in name.given):
         return ""
     return f"f:{' '.join(name.given)}|{name.family[0][0]}"
 
 
+def family_initials(name: NameTokens) -> bool:
+    """The name has an `f:` key and its family names are initials.
+
+    >>> family_initials(NameTokens.of("Malliga", "S")), family_initials(NameTokens.of("Wei", "Z"))
+    (True, False)
+    """
+    return bool(family_initial_key(name)) and all(len(t) == 1 for t in name.family)
+
+
 def blocking_keys(name: NameTokens) -> set[str]:
     """The keys of a name. `i:` keys (an initial, a later name, the given name the initial
     came from) are compared by given name; `t:` keys (the name with one token left out, and
     which) find one-edit typos in the token left out; `n:` keys (the full form of the first
-    given name, the family names) find nicknames.
+    given name, the family names) find nicknames; `f:` keys (`family_initial_key`) find family
+    names cut to initials.
 
     >>> sorted(blocking_keys(NameTokens.of("Long", "Do")))
     ['c:longdo', 'i:l|do|long', 's:do long', 't:0:do']
