@@ -23,7 +23,7 @@ from pipeline.resolve.candidate_index import (
     KeptSearchError,
     candidate_pairs,
 )
-from pipeline.resolve.variant_candidates import NameTokens, variant_kind
+from pipeline.resolve.variant_candidates import NameCounts, NameTokens, counted_parts, variant_kind
 
 # (first, last) pairs from the issue and the registry's own variant lists.
 KNOWN_VARIANTS = [
@@ -48,7 +48,7 @@ KNOWN_VARIANTS = [
     (("Liang", "Qiao"), ("Liang", "Xiao"), None),  # two Chinese family names, not a typo
     (("Xaobing", "Zhou"), ("Xiaobing", "Zhou"), "typo"),
     (("Koldo", "Gojenola"), ("Koldobika", "Gojenola"), "abbreviation"),
-    # Nicknames that are no short form, from the registry's variant lists.
+    # Nicknames that are no short form, from the snapshot's own curation.
     (("Bill", "Byrne"), ("William J.", "Byrne"), "nickname"),
     (("Kathy", "McKeown"), ("Kathleen R.", "McKeown"), "nickname"),
     (("Ted", "Briscoe"), ("Edward", "Briscoe"), "nickname"),
@@ -300,3 +300,14 @@ def test_an_updated_search_keeps_one_chunk_per_column() -> None:
         search = search.updated([*rows[:1], row])
     assert {column.num_chunks for table in (search.names, search.filings, search.found)
             for column in table.columns} == {1}
+
+
+def test_a_family_initial_counts_every_family_name_with_it() -> None:
+    """As an initial given name does: "Malliga S" may be any Malliga whose family name
+    starts with S."""
+    names = [("Malliga", "S"), ("Malliga", "Subramanian"), ("Xu", "Smith"), ("Yan", "Jones")]
+    counts = NameCounts.of(counted_parts(NameTokens.of(*name)) for name in names)
+    assert counts.commonness(*counted_parts(NameTokens.of("Malliga", "S"))) == \
+        pytest.approx(np.log(2 * 3 / 4))
+    assert counts.commonness(*counted_parts(NameTokens.of("Malliga", "Subramanian"))) == \
+        pytest.approx(np.log(2 * 1 / 4))
