@@ -4,7 +4,14 @@ from acl_anthology.people.name import Name as OfficialName
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.anthology.names import first_initials, full_name, last_key, name_slug, strip_accents
+from pipeline.anthology.names import (
+    first_initials,
+    full_name,
+    has_slug,
+    last_key,
+    name_slug,
+    strip_accents,
+)
 
 name_text = st.text(
     alphabet=st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), min_size=1,
@@ -26,6 +33,17 @@ ascii_name = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126)
 @given(first=st.one_of(st.none(), ascii_name), last=ascii_name)
 def test_ascii_fast_path_equals_the_official_library(first: str | None, last: str) -> None:
     assert name_slug(first, last) == OfficialName(first, last).slugify()
+
+
+punctuation_and_letters = st.text(alphabet=st.sampled_from(list(".-'… !&,·Aé李1")),
+                                  min_size=1, max_size=8)
+
+
+@settings(max_examples=500, deadline=None)
+@given(first=st.one_of(st.none(), name_text, punctuation_and_letters),
+       last=st.one_of(name_text, punctuation_and_letters))
+def test_has_slug_says_whether_the_slug_is_empty(first: str | None, last: str) -> None:
+    assert has_slug(first, last) == (name_slug(first, last) != "")
 
 
 @given(first=name_text, last=name_text)

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.compute as pc
 import pytest
-from builder import two_wei_zhangs
+from builder import Author, Paper, Volume, two_wei_zhangs, write_snapshot
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -225,8 +225,9 @@ def test_report_sections_compare_two_nights() -> None:
     assert clusters.loc["a#1", ["before", "now", "gained"]].tolist() == [1, 3, 2]
 
 
-def _night(anthology: Path, state: Path, **kwargs: object) -> dict[str, object]:
-    report, _ = run_nightly(anthology, state, SETTINGS, **kwargs)  # type: ignore[arg-type]
+def _night(anthology: Path, state: Path, settings: ResolveSettings = SETTINGS,
+           **kwargs: object) -> dict[str, object]:
+    report, _ = run_nightly(anthology, state, settings, **kwargs)  # type: ignore[arg-type]
     return report
 
 
@@ -378,14 +379,14 @@ def test_a_table_cache_that_does_not_read_is_a_problem_the_report_lists(
         two_nights: tuple[Path, Path, Path], tmp_path: Path) -> None:
     # It costs time, not results: every file is parsed again (helper-39: only the log said).
     root, state, intact = _second_night_on_a_copy(two_nights, tmp_path)
-    papers = next((state / "cache" / "tables-v4").glob("papers-*.parquet"))
+    papers = next((state / "cache" / "tables-v5").glob("papers-*.parquet"))
     content = papers.read_bytes()
     papers.unlink()  # the state's files are replaced, never written into (hard links)
     papers.write_bytes(content + b"more")
     report = _night(root, state)
     assert report["run"]["mode"] == "incremental"  # type: ignore[index]
     assert report["state_notes"] == [  # type: ignore[index]
-        f"the parsed tables cached in {state / 'cache' / 'tables-v4'} could not be read "
+        f"the parsed tables cached in {state / 'cache' / 'tables-v5'} could not be read "
         f"(NotItsContent: {papers}: its content is not the one its name was made from); "
         "every volume file was parsed again"]
     assert "every volume file was parsed again" in (state / "report.md").read_text()
@@ -1001,3 +1002,29 @@ def test_a_retired_id_is_taken_back_only_by_a_cluster_of_its_own_name() -> None:
     assert reclaimer.candidates(keys[:1], "chen-li") == []  # one of three is no majority
     # The same papers, renamed to Yang Liu on the page: not Chen Li's id.
     assert reclaimer.candidates(keys, "yang-liu") == []
+
+
+def test_names_without_a_letter_are_skipped_and_the_next_night_reads_the_state(
+        tmp_path: Path) -> None:
+    # Such names all share the empty slug; split, they gave proposals.json a split named ""
+    # that the next night could not read back (helper-43's attack).
+    root = two_wei_zhangs(tmp_path / "anthology")
+    # Two on one paper: a split is forced, as two authors of one paper are two people.
+    punctuation = [Author(".", "-"), Author("…", "!!")]
+    write_snapshot(root, [Volume("2021.punct", "main", 2021, "punct", [
+        Paper(f"Punctuation {k}", punctuation) for k in range(2)])])
+    aside = tmp_path / "2020.tiny.xml"
+    shutil.move(root / "xml" / "2020.tiny.xml", aside)
+    state = tmp_path / "state"
+    everything = ResolveSettings()
+    first = _night(root, state, settings=everything)
+    assert first["run"]["mode"] == "full"  # type: ignore[index]
+    skipped = [p for p in first["problems"]  # type: ignore[attr-defined]
+               if "has no letter or digit in its name; skipped" in p]
+    assert len(skipped) == 2 * len(punctuation)
+    assert all(split["name"] for split in
+               json.loads((state / "run" / "proposals.json").read_text())["splits"])
+    shutil.move(aside, root / "xml" / "2020.tiny.xml")
+    second = _night(root, state, settings=everything)
+    assert second["run"]["mode"] == "incremental"  # type: ignore[index]
+    assert second["state_notes"] == []

@@ -57,7 +57,7 @@ def test_read_tables_takes_a_cache_being_read(mini_dir: Path, tmp_path: Path,
 def test_what_the_thread_could_not_read_is_raised_to_the_caller(
         mini_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     cache = _cached(mini_dir, tmp_path)
-    papers = next((cache / "tables-v4").glob("papers-*.parquet"))
+    papers = next((cache / "tables-v5").glob("papers-*.parquet"))
     papers.write_bytes(papers.read_bytes()[:-10] + b"0123456789")
     reading = TableCacheReading(cache)
     with pytest.raises(NotItsContent):
@@ -111,7 +111,7 @@ def test_a_failed_read_keeps_nothing_of_what_it_read(mini_dir: Path, tmp_path: P
     # helper-39: the thread's frames, kept with the error, held the whole file read (2 GB of
     # a bogus table) until the night ended.
     cache = _cached(mini_dir, tmp_path)
-    papers = next((cache / "tables-v4").glob("papers-*.parquet"))
+    papers = next((cache / "tables-v5").glob("papers-*.parquet"))
     papers.write_bytes(papers.read_bytes() + b"more")
     reading = TableCacheReading(cache)
     manifest = reading.load_manifest()
@@ -127,7 +127,7 @@ def test_a_failed_read_keeps_nothing_of_what_it_read(mini_dir: Path, tmp_path: P
 def _named_in_manifest(cache: Path, name: str, content: bytes) -> None:
     """`content` as the cache's `name` table, its manifest rewritten to name it (as a hand
     edit or a writer's bug would)."""
-    directory = cache / "tables-v4"
+    directory = cache / "tables-v5"
     manifest_path = directory / "manifest.json"
     manifest = json.loads(manifest_path.read_text())
     manifest["tables"][name] = write_content_named(directory, name, ".parquet", content)

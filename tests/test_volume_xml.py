@@ -89,6 +89,21 @@ def test_empty_name_is_skipped_with_a_warning_naming_its_line(tmp_path: Path) ->
     assert tables.papers[0][-1] == ["Ada Lovelace"]
 
 
+def test_a_name_without_a_letter_or_digit_is_skipped_with_a_warning(tmp_path: Path) -> None:
+    bad = tmp_path / "2099.dots.xml"
+    bad.write_text(
+        "<collection id='2099.dots'>\n<volume id='1'>\n<meta><year>2099</year></meta>\n"
+        "<paper id='1'>\n<title>T</title>\n<author><first>.</first><last>- !!</last></author>\n"
+        "<author><last>李</last></author>\n"
+        "</paper>\n</volume>\n</collection>\n")
+    tables = parse_volume_file(bad)
+    [problem] = tables.problems.warnings
+    assert (problem.line, problem.message, problem.value) == (
+        6, "author 0 of 2099.dots-1.1 has no letter or digit in its name; skipped", ". - !!")
+    [row] = tables.mentions
+    assert dict(zip(MENTION_FIELDS, row))["last"] == "李"  # its slug is "li"
+
+
 def test_locate_mentions_finds_editor_and_author_lines() -> None:
     lines = locate_mentions(MINI / "xml" / "2099.tiny.xml",
                             {("2099.tiny-long", "editor", 1), ("2099.tiny-long.2", "author", 1)})

@@ -18,6 +18,7 @@ from slugify import slugify
 
 _REPLACEMENTS = [list(pair) for pair in SLUGIFY_REPLACEMENTS]
 _NOT_SLUG_CHARS = re.compile(r"[^a-z0-9]+")
+_ASCII_LETTER_OR_DIGIT = re.compile(r"[A-Za-z0-9]")
 
 
 def full_name(first: str | None, last: str) -> str:
@@ -46,6 +47,17 @@ def name_slug(first: str | None, last: str) -> str:
         # grouping to handle), at a tenth of the cost; tests compare both on random names.
         return _NOT_SLUG_CHARS.sub("-", text.lower()).strip("-")
     return str(slugify(text, replacements=_REPLACEMENTS))
+
+
+def has_slug(first: str | None, last: str) -> bool:
+    """Whether the name's slug is not empty: a name of punctuation alone (". -") has none.
+
+    >>> has_slug("Yang", "Liu"), has_slug("名", "李"), has_slug(".", "- !!")
+    (True, True, False)
+    """
+    if _ASCII_LETTER_OR_DIGIT.search(last) or (first and _ASCII_LETTER_OR_DIGIT.search(first)):
+        return True  # slugify keeps ASCII letters and digits
+    return name_slug(first, last) != ""
 
 
 def strip_accents(text: str) -> str:

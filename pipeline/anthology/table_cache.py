@@ -33,7 +33,8 @@ from pipeline.anthology.content_hashes import COLUMN as CONTENT_HASH
 # v2: empty names get no row; problems name files relative to the data directory.
 # v3: table files named by their content, listed in the manifest.
 # v4: mentions and papers carry the `content_hash` of each row (`content_hashes.py`).
-CACHE_VERSION = "tables-v4"
+# v5: names without a letter or digit (an empty slug) get no row, as empty names.
+CACHE_VERSION = "tables-v5"
 TABLE_NAMES = ("mentions", "papers", "volumes")
 SCHEMAS = {
     "mentions": pa.schema([

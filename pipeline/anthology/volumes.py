@@ -18,6 +18,7 @@ from typing import Any
 from acl_anthology.utils.ids import build_id
 from lxml import etree
 
+from pipeline.anthology.names import has_slug
 from pipeline.errors import ProblemLog
 
 MENTION_FIELDS = (
@@ -213,21 +214,30 @@ def _add_mention(
                     vlast = _clean(part.text) or None
     first = _clean(first)
     last = _clean(last)
+    if not last and not first:
+        # The Anthology's own build tolerated these (an index entry, old ROCLING volumes):
+        # the element names nobody, so it is left out of person resolution.
+        _warn_mention(tables, paper_id, role, position, "has an empty name; skipped", "")
+        return ""
+    if not has_slug(first, last):
+        # Every such name would share the empty slug, which no person id or page can carry.
+        _warn_mention(tables, paper_id, role, position,
+                      "has no letter or digit in its name; skipped",
+                      " ".join(part for part in (first, last) if part))
+        return ""
     if not last:
-        where = f"{role} {position} of {paper_id}"
-        if not first:
-            # The Anthology's own build tolerated these (an index entry, old ROCLING volumes):
-            # the element names nobody, so it is left out of person resolution.
-            tables.mention_issues.append(("warning", paper_id, role, position,
-                                          f"{where} has an empty name; skipped", ""))
-            return ""
-        tables.mention_issues.append(("warning", paper_id, role, position,
-                                      f"{where} has <first> but no <last>", first))
+        _warn_mention(tables, paper_id, role, position, "has <first> but no <last>", first)
     tables.mentions.append((
         paper_id, volume_id, role, position, first, last, person.get("id"),
         person.get("orcid"), affiliation or None, vfirst, vlast, vscript, year, venues,
     ))
     return f"{first} {last}" if first else last
+
+
+def _warn_mention(tables: VolumeFileTables, paper_id: str, role: str, position: int,
+                  problem: str, value: str) -> None:
+    tables.mention_issues.append(("warning", paper_id, role, position,
+                                  f"{role} {position} of {paper_id} {problem}", value))
 
 
 def _parse_year(tables: VolumeFileTables, text: str | None, volume_id: str) -> int | None:
