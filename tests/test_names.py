@@ -5,11 +5,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.anthology.names import (
+    MAX_SLUG_LENGTH,
     first_initials,
     full_name,
-    has_slug,
     last_key,
     name_slug,
+    slug_problem,
     strip_accents,
 )
 
@@ -35,15 +36,20 @@ def test_ascii_fast_path_equals_the_official_library(first: str | None, last: st
     assert name_slug(first, last) == OfficialName(first, last).slugify()
 
 
-punctuation_and_letters = st.text(alphabet=st.sampled_from(list(".-'… !&,·Aé李1")),
-                                  min_size=1, max_size=8)
+# Pieces of names that slugify keeps, drops, or decodes to nothing (HTML entities).
+name_pieces = st.lists(st.sampled_from(
+    [".", "-", "'", "…", " ", "!", "&", ",", "·", "A", "é", "李", "1", "ⵜ", "\u200b", "&amp;",
+     "&lt;", "&nbsp;", "&#8203;", "&#x41;", "&#65;", "amp;"]), min_size=1, max_size=8).map("".join)
+long_names = st.text(alphabet="ab -李", min_size=150, max_size=260)
 
 
 @settings(max_examples=500, deadline=None)
-@given(first=st.one_of(st.none(), name_text, punctuation_and_letters),
-       last=st.one_of(name_text, punctuation_and_letters))
-def test_has_slug_says_whether_the_slug_is_empty(first: str | None, last: str) -> None:
-    assert has_slug(first, last) == (name_slug(first, last) != "")
+@given(first=st.one_of(st.none(), name_text, name_pieces, long_names),
+       last=st.one_of(name_text, name_pieces, long_names))
+def test_slug_problem_says_when_the_slug_cannot_name_a_person(first: str | None, last: str
+                                                              ) -> None:
+    slug = name_slug(first, last)
+    assert (slug_problem(first, last) is None) == (0 < len(slug) <= MAX_SLUG_LENGTH)
 
 
 @given(first=name_text, last=name_text)

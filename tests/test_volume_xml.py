@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from conftest import MINI
 
 from pipeline.anthology.volumes import (
@@ -89,19 +90,38 @@ def test_empty_name_is_skipped_with_a_warning_naming_its_line(tmp_path: Path) ->
     assert tables.papers[0][-1] == ["Ada Lovelace"]
 
 
-def test_a_name_without_a_letter_or_digit_is_skipped_with_a_warning(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("first", "last", "problem"), [
+    (".", "- !!", "an empty slug (no letter or digit the slug keeps)"),
+    ("&amp;lt;", "&amp;amp;", "an empty slug (no letter or digit the slug keeps)"),  # entities
+    ("Ann", "x" * 250, "a slug longer than 200 characters"),
+])
+def test_a_name_whose_slug_cannot_name_a_person_is_skipped_with_a_warning(
+        tmp_path: Path, first: str, last: str, problem: str) -> None:
     bad = tmp_path / "2099.dots.xml"
     bad.write_text(
         "<collection id='2099.dots'>\n<volume id='1'>\n<meta><year>2099</year></meta>\n"
-        "<paper id='1'>\n<title>T</title>\n<author><first>.</first><last>- !!</last></author>\n"
-        "<author><last>李</last></author>\n"
+        f"<paper id='1'>\n<title>T</title>\n<author><first>{first}</first><last>{last}</last>"
+        "</author>\n<author><last>李</last></author>\n"
         "</paper>\n</volume>\n</collection>\n")
     tables = parse_volume_file(bad)
-    [problem] = tables.problems.warnings
-    assert (problem.line, problem.message, problem.value) == (
-        6, "author 0 of 2099.dots-1.1 has no letter or digit in its name; skipped", ". - !!")
+    [warning] = tables.problems.warnings
+    assert (warning.line, warning.message) == (
+        6, f"author 0 of 2099.dots-1.1 has a name with {problem}; skipped")
     [row] = tables.mentions
     assert dict(zip(MENTION_FIELDS, row))["last"] == "李"  # its slug is "li"
+
+
+@pytest.mark.parametrize("year", ["0000", "²⁰²⁴", "２０２４", "twenty"])
+def test_a_year_that_is_not_a_year_is_a_warning_not_a_crash(tmp_path: Path, year: str) -> None:
+    bad = tmp_path / "2099.year.xml"
+    bad.write_text(
+        f"<collection id='2099.year'>\n<volume id='1'>\n<meta><year>{year}</year></meta>\n"
+        "<paper id='1'>\n<title>T</title>\n<author><first>Ada</first><last>Lovelace</last>"
+        "</author>\n</paper>\n</volume>\n</collection>\n", encoding="utf-8")
+    tables = parse_volume_file(bad)
+    [warning] = tables.problems.warnings
+    assert (warning.message, warning.value) == ("unreadable <year> in 2099.year-1", year)
+    assert dict(zip(MENTION_FIELDS, tables.mentions[0]))["year"] is None
 
 
 def test_locate_mentions_finds_editor_and_author_lines() -> None:

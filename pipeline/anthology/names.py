@@ -19,6 +19,8 @@ from slugify import slugify
 _REPLACEMENTS = [list(pair) for pair in SLUGIFY_REPLACEMENTS]
 _NOT_SLUG_CHARS = re.compile(r"[^a-z0-9]+")
 _ASCII_LETTER_OR_DIGIT = re.compile(r"[A-Za-z0-9]")
+# A slug names a person's page and files (`names/<slug>.html`); no real name comes near.
+MAX_SLUG_LENGTH = 200
 
 
 def full_name(first: str | None, last: str) -> str:
@@ -49,15 +51,27 @@ def name_slug(first: str | None, last: str) -> str:
     return str(slugify(text, replacements=_REPLACEMENTS))
 
 
-def has_slug(first: str | None, last: str) -> bool:
-    """Whether the name's slug is not empty: a name of punctuation alone (". -") has none.
+def slug_problem(first: str | None, last: str) -> str | None:
+    """What keeps the name's slug from naming a person, or None: a name of punctuation alone
+    (". -", "&amp;", a script the transliteration does not know) has an empty slug, and a
+    slug longer than `MAX_SLUG_LENGTH` cannot name a person's page.
 
-    >>> has_slug("Yang", "Liu"), has_slug("名", "李"), has_slug(".", "- !!")
-    (True, True, False)
+    >>> slug_problem("Yang", "Liu"), slug_problem("名", "李")
+    (None, None)
+    >>> slug_problem(".", "- !!")
+    'an empty slug (no letter or digit the slug keeps)'
     """
-    if _ASCII_LETTER_OR_DIGIT.search(last) or (first and _ASCII_LETTER_OR_DIGIT.search(first)):
-        return True  # slugify keeps ASCII letters and digits
-    return name_slug(first, last) != ""
+    text = full_name(first, last)
+    # ASCII text without entities keeps its ASCII letters and digits and gains nothing.
+    if text.isascii() and "&" not in text and len(text) <= MAX_SLUG_LENGTH \
+            and _ASCII_LETTER_OR_DIGIT.search(text):
+        return None
+    slug = name_slug(first, last)
+    if not slug:
+        return "an empty slug (no letter or digit the slug keeps)"
+    if len(slug) > MAX_SLUG_LENGTH:
+        return f"a slug longer than {MAX_SLUG_LENGTH} characters"
+    return None
 
 
 def strip_accents(text: str) -> str:

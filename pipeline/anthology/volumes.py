@@ -18,7 +18,7 @@ from typing import Any
 from acl_anthology.utils.ids import build_id
 from lxml import etree
 
-from pipeline.anthology.names import has_slug
+from pipeline.anthology.names import slug_problem
 from pipeline.errors import ProblemLog
 
 MENTION_FIELDS = (
@@ -219,10 +219,10 @@ def _add_mention(
         # the element names nobody, so it is left out of person resolution.
         _warn_mention(tables, paper_id, role, position, "has an empty name; skipped", "")
         return ""
-    if not has_slug(first, last):
-        # Every such name would share the empty slug, which no person id or page can carry.
-        _warn_mention(tables, paper_id, role, position,
-                      "has no letter or digit in its name; skipped",
+    if problem := slug_problem(first, last):
+        # An empty slug would be shared by every such name; no person id or page can carry
+        # it, nor one too long to name a file.
+        _warn_mention(tables, paper_id, role, position, f"has a name with {problem}; skipped",
                       " ".join(part for part in (first, last) if part))
         return ""
     if not last:
@@ -244,7 +244,8 @@ def _parse_year(tables: VolumeFileTables, text: str | None, volume_id: str) -> i
     if text is None:
         return None
     digits = text.strip()[:4]
-    if not digits.isdigit():
+    # str.isdigit() is true of "²⁰²⁴" too, which int() refuses; no paper is from year 0.
+    if not (digits.isascii() and digits.isdigit()) or int(digits) < 1:
         tables.problems.warning(tables.source, None, f"unreadable <year> in {volume_id}", text)
         return None
     return int(digits)

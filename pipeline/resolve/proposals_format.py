@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from pipeline.anthology.names import MAX_SLUG_LENGTH
 from pipeline.errors import InputError, Problem
 
 # Constraints msgspec checks as it converts (with the place of a value that breaks one).
@@ -66,7 +67,8 @@ class _Cluster(msgspec.Struct, forbid_unknown_fields=False):
 
 
 # A name slug as the Anthology makes them; it also names files (`names/<slug>.html`).
-Slug = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$", max_length=200)]
+Slug = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$",
+                                   max_length=MAX_SLUG_LENGTH)]
 
 
 class _Split(msgspec.Struct, forbid_unknown_fields=False):
