@@ -18,15 +18,25 @@ class AnthologyResolveError(Exception):
     """Base class of all errors this package raises on purpose."""
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class Problem:
-    """One problem found in the input, with enough context to fix it."""
+    """One problem found in the input, with enough context to fix it. Problems sort by
+    file, then line (those without a line first in their file), message and value."""
 
     source: str
     line: int | None
     message: str
     value: str = ""
     severity: Severity = "error"
+
+    def __lt__(self, other: Problem) -> bool:
+        return self._order() < other._order()
+
+    def _order(self) -> tuple[str, int, str, str, str]:
+        # None and a number do not compare: a file's problems with and without a line broke
+        # every sort of them (helper-45).
+        return (self.source, -1 if self.line is None else self.line, self.message, self.value,
+                self.severity)
 
     def __str__(self) -> str:
         where = f"{self.source}:{self.line}" if self.line is not None else self.source

@@ -213,3 +213,31 @@ def _alive(pid: int) -> bool:
         except ProcessLookupError:
             return False
         return True
+
+
+def test_a_carriage_return_in_a_paper_id(mini_dir: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    # helper-45: it went through to assignments.csv, whose row it broke (the next night
+    # could not read its state).
+    _replace_in(mini_dir / "xml" / "2099.tiny.xml", '<paper id="2">', '<paper id="2&#13;">')
+    code, text = _stats(mini_dir, capsys)
+    assert code == 2 and ("2099.tiny.xml:24: error: the Anthology id '2099.tiny-long.2\\r' of "
+                          "this <paper> holds a control character or an invisible space in "
+                          "volume 'long' ['2\\r']") in text
+
+
+def test_problems_with_and_without_a_line_in_one_file_are_all_listed(
+        mini_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # helper-45: sorting them compared None with a number: exit 1 and a traceback.
+    volume = mini_dir / "xml" / "P99.xml"
+    _replace_in(volume, "<year>1999</year>", "<year>0000</year>")  # a warning without a line
+    _replace_in(volume, "<first>Steven</first><last>Abney</last>", "<first/><last/>")
+    code, text = _stats(mini_dir, capsys)
+    assert code == 0
+    assert "P99.xml: warning: unreadable <year> in P99-1 [0000]" in text
+    assert "P99.xml:12: warning: author 1 of P99-1001 has an empty name; skipped" in text
+    _replace_in(volume, '<paper id="12">', '<paper id="1">')  # an error without a line
+    _replace_in(volume, "</volume>", "<paper><title>No id</title></paper></volume>")
+    code, text = _stats(mini_dir, capsys)
+    assert code == 2 and "paper P99-1001 appears 2 times" in text
+    assert "P99.xml:20: error: <paper> without an id in volume '1'" in text

@@ -23,6 +23,7 @@ from pipeline import parallel
 from pipeline.anthology import atomic, data_dir, snapshot, table_cache
 from pipeline.anthology.snapshot import Snapshot, read_snapshot
 from pipeline.cli import main
+from pipeline.export.entries import read_assignments
 from pipeline.nightly import inputs, night
 from pipeline.nightly import state as nightly_state
 from pipeline.nightly.fingerprints import (
@@ -677,8 +678,20 @@ def test_a_damaged_state_means_a_full_night_that_keeps_the_ids(
         f"the state in {state / 'run'} cannot be read whole; this night runs in full"]
     assert _persons(state)[[*KEY, "person", "cluster"]].equals(
         first[[*KEY, "person", "cluster"]])
-    shutil.rmtree(state / "run")  # nothing left to keep ids against: a fresh full night
-    assert _night(root, state)["run"]["reason"] == "no usable earlier state"  # type: ignore
+    # Its assignments unreadable too: nothing to keep ids against, and the report says so
+    # (it said nothing: helper-45).
+    assignments = state / "run" / "assignments.csv"
+    assignments.unlink()  # the state's files are replaced, never written into (hard links)
+    assignments.write_text("not,a\nresolution\n")
+    report = _night(root, state)
+    assert report["run"]["reason"] == "no usable earlier state"  # type: ignore[index]
+    assert report["state_notes"] == [  # type: ignore[index]
+        f"the state in {state / 'run'} could not be read, nor its assignments (the log says "
+        "why): this night ran in full and kept no earlier cluster labels or ids"]
+    shutil.rmtree(state / "run")  # nothing left: a fresh full night, nothing to report
+    report = _night(root, state)
+    assert report["run"]["reason"] == "no usable earlier state"  # type: ignore[index]
+    assert report["state_notes"] == []  # type: ignore[index]
 
 
 def test_a_damaged_state_on_an_unchanged_snapshot_is_reported_once(
@@ -1004,7 +1017,7 @@ def test_a_retired_id_is_taken_back_only_by_a_cluster_of_its_own_name() -> None:
     assert reclaimer.candidates(keys, "yang-liu") == []
 
 
-def test_names_whose_slug_names_nobody_are_skipped_and_the_next_night_reads_the_state(
+def test_names_that_name_nobody_are_skipped_and_the_next_night_reads_the_state(
         tmp_path: Path) -> None:
     # Such names all share the empty slug; split, they gave proposals.json a split named ""
     # that the next night could not read back (helper-43's attack).
@@ -1017,6 +1030,11 @@ def test_names_whose_slug_names_nobody_are_skipped_and_the_next_night_reads_the_
                [Author("Long", "x" * 250), Author("Long", "x" * 250)]]
     write_snapshot(root, [Volume("2021.punct", "main", 2021, "punct", [
         Paper(f"Punctuation {k}", pair) for pair in unnamed for k in range(2)])])
+    # A carriage return in a name broke its row of assignments.csv (helper-45).
+    (root / "xml" / "2021.cr.xml").write_text(
+        "<collection id='2021.cr'><volume id='1'><meta><year>2021</year></meta>"
+        "<paper id='1'><title>T</title>" + "<author><first>Ann&#13;Marie</first>"
+        "<last>Zqxjv</last></author>" * 2 + "</paper></volume></collection>")
     aside = tmp_path / "2020.tiny.xml"
     shutil.move(root / "xml" / "2020.tiny.xml", aside)
     state = tmp_path / "state"
@@ -1028,6 +1046,8 @@ def test_names_whose_slug_names_nobody_are_skipped_and_the_next_night_reads_the_
     assert len(skipped) == 2 * 2 * len(unnamed)
     assert all(split["name"] for split in
                json.loads((state / "run" / "proposals.json").read_text())["splits"])
+    assignments = read_assignments(state / "run" / "assignments.csv")
+    assert (assignments["first"] == "Ann Marie").sum() == 2
     shutil.move(aside, root / "xml" / "2020.tiny.xml")
     second = _night(root, state, settings=everything)
     assert second["run"]["mode"] == "incremental"  # type: ignore[index]

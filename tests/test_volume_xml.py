@@ -4,12 +4,15 @@ from pathlib import Path
 
 import pytest
 from conftest import MINI
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pipeline.anthology.volumes import (
     MENTION_FIELDS,
     PAPER_FIELDS,
     VOLUME_FIELDS,
     VolumeFileTables,
+    _clean,
     locate_mentions,
     parse_volume_file,
 )
@@ -109,6 +112,24 @@ def test_a_name_whose_slug_cannot_name_a_person_is_skipped_with_a_warning(
         6, f"author 0 of 2099.dots-1.1 has a name with {problem}; skipped")
     [row] = tables.mentions
     assert dict(zip(MENTION_FIELDS, row))["last"] == "李"  # its slug is "li"
+
+
+@given(st.text(alphabet=st.sampled_from(list("ab é\r\n\t\x0b\x0c\x85\u00a0\u2028\u200b")),
+               max_size=12))
+def test_names_are_cleaned_of_every_kind_of_whitespace(text: str) -> None:
+    assert _clean(text) == " ".join(text.split())
+
+
+def test_a_carriage_return_in_a_name_becomes_a_space(tmp_path: Path) -> None:
+    # helper-45: left in the name, it broke the row of assignments.csv it was written to.
+    path = tmp_path / "2099.cr.xml"
+    path.write_text(
+        "<collection id='2099.cr'><volume id='1'><meta><year>2099</year></meta>"
+        "<paper id='1'><title>T</title><author><first>Ann&#13;Marie</first>"
+        "<last>Zqxjv&#13;</last></author></paper></volume></collection>")
+    [row] = parse_volume_file(path).mentions
+    mention = dict(zip(MENTION_FIELDS, row))
+    assert (mention["first"], mention["last"]) == ("Ann Marie", "Zqxjv")
 
 
 @pytest.mark.parametrize("year", ["0000", "²⁰²⁴", "２０２４", "twenty"])

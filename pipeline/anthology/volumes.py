@@ -46,12 +46,14 @@ def plain_text(element: ET.Element | None) -> str:
 
 
 def _clean(text: str | None) -> str:
-    """Whitespace-normalised text; most names need no change, so check before splitting."""
+    """Whitespace-normalised text; most names need no change, so check before splitting.
+    Every kind of whitespace becomes one space: a carriage return (`&#13;`) left in a name
+    broke the row of `assignments.csv` it was written to (helper-45)."""
     if not text:
         return ""
-    if "  " in text or "\n" in text or "\t" in text or text[0] == " " or text[-1] == " ":
-        return " ".join(text.split())
-    return text
+    if text.isprintable() and "  " not in text and text[0] != " " and text[-1] != " ":
+        return text
+    return " ".join(text.split())
 
 
 @dataclass
@@ -88,8 +90,8 @@ def parse_volume_file(path: Path) -> VolumeFileTables:
         element_lines = _element_lines(path)
         for what, volume_xml_id, message, value in tables.element_issues:
             element_line = element_lines.get((what, volume_xml_id, value))
-            tables.problems.error(path, element_line,
-                                  f"{message} in volume {volume_xml_id!r}", value)
+            tables.problems.error(path, element_line, f"{message} in volume {volume_xml_id!r}",
+                                  value if value.isprintable() else repr(value))
     if tables.mention_issues:
         keys = {(paper, role, pos) for _, paper, role, pos, _, _ in tables.mention_issues}
         lines = locate_mentions(path, keys)
@@ -109,14 +111,23 @@ def _paper_or_volume_id(tables: VolumeFileTables, collection_id: str, volume_xml
         return None
     try:
         if paper_xml_id is None:
-            return build_id(collection_id, volume_xml_id)
-        return build_id(collection_id, volume_xml_id, paper_xml_id)
+            built = build_id(collection_id, volume_xml_id)
+        else:
+            built = build_id(collection_id, volume_xml_id, paper_xml_id)
     except ValueError:
         rule = " (old-style volumes number their papers)" if what == "paper" else ""
         tables.element_issues.append((what, volume_xml_id,
                                       f"no Anthology id can be built from this <{what}> id"
                                       + rule, xml_id))
         return None
+    if not built.isprintable():
+        # A carriage return (`&#13;`) or another invisible character would break the rows
+        # of the CSV files the id is written to.
+        tables.element_issues.append((what, volume_xml_id, f"the Anthology id {built!r} of "
+                                      f"this <{what}> holds a control character or an "
+                                      "invisible space", xml_id))
+        return None
+    return built
 
 
 def _parse_volume(tables: VolumeFileTables, volume: ET.Element, collection_id: str) -> None:

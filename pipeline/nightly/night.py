@@ -180,6 +180,11 @@ def resolve_night(anthology: Path, state: NightlyState, settings: ResolveSetting
            "recomputed": len(resolution.resolved_names)}
     # What was wrong with last night's state, found as it was read or used.
     state_notes = [*(previous.notes if previous is not None else ()),
+                   # Its reasons were logged in the process that read it.
+                   *([f"the state in {state.run_dir} could not be read, nor its "
+                      "assignments (the log says why): this night ran in full and kept no "
+                      "earlier cluster labels or ids"]
+                     if previous is None and state.run_dir.exists() else []),
                    *([f"the parsed tables cached in {tables.directory} could not be read "
                       f"({tables.failure}); every volume file was parsed again"]
                      if tables is not None and tables.failure else []),
