@@ -13,8 +13,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.anthology.snapshot import read_snapshot
+from pipeline.resolve import cluster_merge
 from pipeline.resolve.ambiguity import name_commonness
 from pipeline.resolve.authorship import Authorship
+from pipeline.resolve.cluster_merge import CLUSTER_FEATURES, ClusterModel
+from pipeline.resolve.evidence import EvidenceContext
 from pipeline.resolve.evidence_kinds import FEATURE_NAMES
 from pipeline.resolve.outputs import assignments_csv
 from pipeline.resolve.pair_model import EVIDENCE_COLUMNS, EXTREMES_MARGIN, PairModel
@@ -22,6 +25,7 @@ from pipeline.resolve.run import ResolveSettings, resolve
 from pipeline.resolve.split import Constraints, cannot_link, split_block
 from pipeline.resolve.synthetic import synthetic_blocks, synthetic_draws
 from pipeline.resolve.tree_prediction import raw_extreme
+from pipeline.resolve.variants import VARIANT_IGNORED_FEATURES
 
 
 def _people(prefix: str, n: int) -> list[Author]:
@@ -195,6 +199,36 @@ def test_synthetic_homonyms_pair_rare_names_of_one_family(tmp_path: Path) -> Non
         labels = blocks.labels(key)
         ii, jj = np.triu_indices(len(rows), 1)
         assert (labels == (names[ii] == names[jj])).all()
+
+
+def test_the_variant_model_does_not_read_the_persons_sizes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Its synthetic homonyms' part sizes taught how much a part of a career shares with the
+    # rest; a variant string's few mentions are no random part of one (`variants.py`).
+    volumes = []
+    for year in range(2000, 2006):
+        papers = [Paper(f"P{year}-{k}", [Author(GIVEN_NAMES[k], "Sharedfamily"),
+                                         Author(f"Co{k}", f"Author{k}{year % 2}")])
+                  for k in range(6)]
+        volumes.append(Volume(f"{year}.syn", "main", year, "syn", papers))
+    snapshot = read_snapshot(write_snapshot(tmp_path / "a", volumes))
+    mentions = snapshot.mentions
+    authorship = Authorship.build(mentions, snapshot.papers)
+    blocks = synthetic_blocks(mentions, name_commonness(mentions) - 10, authorship, seed=1)
+    context = EvidenceContext.build(mentions, snapshot.papers, authorship,
+                                    focus=np.arange(len(mentions)))
+    monkeypatch.setattr(cluster_merge, "MIN_TRAINING_PAIRS", 1)  # a model of a tiny snapshot
+    model = ClusterModel.fit(context, blocks, seed=1, cut="random",
+                             ignored=VARIANT_IGNORED_FEATURES)
+    assert model.classifier is not None
+    assert model.classifier.n_features_in_ == len(CLUSTER_FEATURES) - 2
+    rng = np.random.default_rng(0)
+    features = rng.random((50, len(CLUSTER_FEATURES)))
+    resized = features.copy()
+    for name in ("smaller_size", "larger_size"):
+        resized[:, CLUSTER_FEATURES.index(name)] = rng.integers(1, 200, 50)
+    assert np.array_equal(model.evidence(features), model.evidence(resized))
+    assert model.describe()["features_ignored"] == ["smaller_size", "larger_size"]
 
 
 def test_synthetic_homonyms_never_pair_two_strings_of_one_person(tmp_path: Path) -> None:

@@ -152,6 +152,10 @@ def _row_dots(left: sp.csr_matrix, right: sp.csr_matrix, ii: np.ndarray, jj: np.
 CONFLICT_PER_YEAR = -0.5
 
 
+def _read_columns(ignored: tuple[str, ...]) -> np.ndarray:
+    return np.array([k for k, name in enumerate(CLUSTER_FEATURES) if name not in ignored])
+
+
 @dataclass
 class ClusterModel:
     """Log likelihood ratio that two clusters of one name are one person: a classifier
@@ -160,13 +164,16 @@ class ClusterModel:
     classifier: HistGradientBoostingClassifier | None = None
     training_pairs: int = 0
     hand_set: bool = False
+    ignored: tuple[str, ...] = ()  # CLUSTER_FEATURES the classifier does not read
 
     @classmethod
     def fit(cls, context: EvidenceContext, synthetic: SyntheticBlocks, seed: int = 0,
-            cut: Literal["time", "random", "both"] = "time") -> ClusterModel:
+            cut: Literal["time", "random", "both"] = "time", ignored: tuple[str, ...] = ()
+            ) -> ClusterModel:
         """Learn from synthetic homonyms, each name cut in two: by time (a career seen in
         two halves), at random into parts of random size (one person's papers under two
-        name strings, some years apart or not), or both ways (`variant_decision.py`)."""
+        name strings, some years apart or not), or both ways (`variant_decision.py`).
+        `ignored`: features left out of the classifier (`variants.py` says why)."""
         rng = np.random.default_rng(seed)
         cuts = ("time", "random") if cut == "both" else (cut,)
         all_rows, memberships, ii, jj = [], [], [], []
@@ -206,8 +213,9 @@ class ClusterModel:
         x, y = np.vstack(xs), np.concatenate(ys)
         classifier = HistGradientBoostingClassifier(
             max_iter=200, learning_rate=0.1, max_leaf_nodes=15, random_state=seed)
-        classifier.fit(x, y, sample_weight=np.concatenate(weights))
-        return cls(classifier, len(y))
+        classifier.fit(x[:, _read_columns(ignored)], y,
+                       sample_weight=np.concatenate(weights))
+        return cls(classifier, len(y), ignored=ignored)
 
     def evidence(self, features: np.ndarray) -> np.ndarray:
         if self.classifier is None:
@@ -218,7 +226,8 @@ class ClusterModel:
                         * features[:, column["years_both_active"]])
             return np.asarray(features[:, :8] @ weights + FALLBACK_INTERCEPT
                               + CONFLICT_PER_YEAR * conflict, dtype=np.float64)
-        probability = np.clip(predict_positive(self.classifier, features), 1e-6, 1 - 1e-6)
+        probability = np.clip(predict_positive(
+            self.classifier, features[:, _read_columns(self.ignored)]), 1e-6, 1 - 1e-6)
         return np.asarray(np.log(probability / (1 - probability)), dtype=np.float64)
 
     def merge(self, block: PooledBlock, membership: np.ndarray, cannot: np.ndarray,
@@ -244,6 +253,11 @@ class ClusterModel:
         return membership
 
     def describe(self) -> dict[str, object]:
+        if self.ignored:
+            return {**self._description(), "features_ignored": list(self.ignored)}
+        return self._description()
+
+    def _description(self) -> dict[str, object]:
         kind = ("gradient-boosted trees on synthetic homonyms cut in time"
                 if self.classifier is not None else "hand-set rule" if self.hand_set
                 else "none")

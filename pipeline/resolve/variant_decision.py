@@ -9,9 +9,9 @@ itself), and every pair of units across the two slugs is scored
 
 - evidence: the log likelihood ratio of the cluster model (`cluster_merge.ClusterModel`) on
   the two units' pooled evidence (coauthors, coauthors of coauthors, affiliations, title and
-  abstract words, venues, years, sizes), learnt from synthetic homonyms whose names are cut
-  at random into two parts of random size (one person under two strings), never from
-  curation;
+  abstract words, venues, years; not their sizes: `variants.VARIANT_IGNORED_FEATURES`),
+  learnt from synthetic homonyms whose names are cut at random into two parts of random
+  size (one person under two strings), never from curation;
 - prior, written in the code: `KIND_PRIOR` by how the strings differ (the same letters say
   much more than a shared initial), less the commonness of the more common string
   (`variant_candidates.NameCounts`: log of the number of people expected to have a name it

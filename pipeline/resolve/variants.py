@@ -43,6 +43,15 @@ from pipeline.resolve.variant_decision import (
 
 log = logging.getLogger(__name__)
 
+# The variant model does not read the two persons' sizes. In its synthetic homonyms a part's
+# size says how much of one career it holds, and the model learnt from that how much a part
+# of that size shares with the rest of a career (one paper of a long career mostly shares a
+# coauthor with the others). A variant string's mentions are no random part of a career: a
+# string one venue's or one decade's metadata used, often on a single paper, shares far
+# fewer (README, "Name variants"), so that expectation read their missing coauthors as
+# "two people".
+VARIANT_IGNORED_FEATURES = ("smaller_size", "larger_size")
+
 
 def name_candidates(mentions: pd.DataFrame, registry: Registry | None = None
                     ) -> list[Candidate]:
@@ -194,7 +203,8 @@ def propose_variants(mentions: pd.DataFrame, units: pd.Series, candidates: list[
     if model is None:
         if synthetic is None:
             raise ValueError("propose_variants needs synthetic blocks or a learnt model")
-        model = ClusterModel.fit(context, synthetic, seed=seed, cut="random")
+        model = ClusterModel.fit(context, synthetic, seed=seed, cut="random",
+                                 ignored=VARIANT_IGNORED_FEATURES)
     to_score = candidates if kept is None else kept.to_score(candidates)
     scored = score_links(mentions, units, to_score, context, model, catch_all, unit_orcid)
     if kept is not None:
