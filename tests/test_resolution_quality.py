@@ -12,7 +12,7 @@ from builder import Author, Paper, Volume, common_name_fillers, write_snapshot
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.anthology.snapshot import read_snapshot
+from pipeline.anthology.snapshot import Snapshot, read_snapshot
 from pipeline.resolve import cluster_merge
 from pipeline.resolve.ambiguity import name_commonness
 from pipeline.resolve.authorship import Authorship
@@ -177,14 +177,18 @@ def test_the_extreme_of_a_refitted_classifier_is_read_again() -> None:
 GIVEN_NAMES = ["Alma", "Boris", "Clara", "Dmitri", "Elena", "Farid"]  # no two one edit apart
 
 
-def test_synthetic_homonyms_pair_rare_names_of_one_family(tmp_path: Path) -> None:
+def _six_rare_names_of_one_family(tmp_path: Path) -> Snapshot:
     volumes = []
     for year in range(2000, 2006):
         papers = [Paper(f"P{year}-{k}", [Author(GIVEN_NAMES[k], "Sharedfamily"),
                                          Author(f"Co{k}", f"Author{k}{year % 2}")])
                   for k in range(6)]
         volumes.append(Volume(f"{year}.syn", "main", year, "syn", papers))
-    snapshot = read_snapshot(write_snapshot(tmp_path / "a", volumes))
+    return read_snapshot(write_snapshot(tmp_path / "a", volumes))
+
+
+def test_synthetic_homonyms_pair_rare_names_of_one_family(tmp_path: Path) -> None:
+    snapshot = _six_rare_names_of_one_family(tmp_path)
     mentions = snapshot.mentions
     authorship = Authorship.build(mentions, snapshot.papers)
     commonness = name_commonness(mentions) - 10  # every name counts as rare here
@@ -205,13 +209,7 @@ def test_the_variant_model_does_not_read_the_persons_sizes(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # Its synthetic homonyms' part sizes taught how much a part of a career shares with the
     # rest; a variant string's few mentions are no random part of one (`variants.py`).
-    volumes = []
-    for year in range(2000, 2006):
-        papers = [Paper(f"P{year}-{k}", [Author(GIVEN_NAMES[k], "Sharedfamily"),
-                                         Author(f"Co{k}", f"Author{k}{year % 2}")])
-                  for k in range(6)]
-        volumes.append(Volume(f"{year}.syn", "main", year, "syn", papers))
-    snapshot = read_snapshot(write_snapshot(tmp_path / "a", volumes))
+    snapshot = _six_rare_names_of_one_family(tmp_path)
     mentions = snapshot.mentions
     authorship = Authorship.build(mentions, snapshot.papers)
     blocks = synthetic_blocks(mentions, name_commonness(mentions) - 10, authorship, seed=1)
