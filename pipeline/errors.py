@@ -40,7 +40,9 @@ class Problem:
 
     def __str__(self) -> str:
         where = f"{self.source}:{self.line}" if self.line is not None else self.source
-        value = f" [{self.value}]" if self.value else ""
+        # A carriage return or another invisible character in a value is shown escaped.
+        shown = self.value if self.value.isprintable() else repr(self.value)
+        value = f" [{shown}]" if self.value else ""
         return f"{where}: {self.severity}: {self.message}{value}"
 
 

@@ -13,6 +13,7 @@ import pytest
 from pipeline.anthology.person_ids import propose_id
 from pipeline.anthology.snapshot import read_snapshot
 from pipeline.cli import main
+from pipeline.errors import Problem
 
 
 def _stats(root: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[int, str]:
@@ -241,3 +242,12 @@ def test_problems_with_and_without_a_line_in_one_file_are_all_listed(
     code, text = _stats(mini_dir, capsys)
     assert code == 2 and "paper P99-1001 appears 2 times" in text
     assert "P99.xml:20: error: <paper> without an id in volume '1'" in text
+
+
+def test_a_value_with_an_invisible_character_is_shown_escaped() -> None:
+    # helper-47: "id wasn't defined [aaron-gokaslan]" about an id that exists: a carriage
+    # return at its end was printed as it is.
+    problem = Problem("people.json", 3, "id wasn't defined in people.json", "aaron-gokaslan\r")
+    assert str(problem) == ("people.json:3: error: id wasn't defined in people.json "
+                            "['aaron-gokaslan\\r']")
+    assert str(Problem("a.xml", 1, "bad", "Ann Marie")) == "a.xml:1: error: bad [Ann Marie]"

@@ -203,6 +203,10 @@ def test_current_format_rejects_bad_entries(tmp_path: Path) -> None:
         "no-names": {"comment": "x"},
         "twin-a": {"names": [{"last": "A"}], "orcid": "0000-0002-1825-0097"},
         "twin-b": {"names": [{"last": "B"}], "orcid": "0000-0002-1825-0097"},
+        # Not text: every command crashed on them (helper-47).
+        "listed-comment": {"names": [{"last": "C"}], "comment": ["see", "other"]},
+        "numbered-degree": {"names": [{"last": "D"}], "degree": 5},
+        "numbered-script": {"names": [{"last": "E", "script": 5}]},
     }, indent=2))
     problems = ProblemLog()
     load_registry(tmp_path, problems)
@@ -211,6 +215,9 @@ def test_current_format_rejects_bad_entries(tmp_path: Path) -> None:
         (2, "invalid person id"),
         (10, "entry 'no-names' lists no names"),
         (21, "ORCID already assigned to 'twin-a'"),
+        (29, "entry 'listed-comment': `comment` must be text"),
+        (40, "entry 'numbered-degree': `degree` must be text"),
+        (48, "entry 'numbered-script' has a malformed name"),
     ]
 
 

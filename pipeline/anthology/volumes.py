@@ -91,7 +91,7 @@ def parse_volume_file(path: Path) -> VolumeFileTables:
         for what, volume_xml_id, message, value in tables.element_issues:
             element_line = element_lines.get((what, volume_xml_id, value))
             tables.problems.error(path, element_line, f"{message} in volume {volume_xml_id!r}",
-                                  value if value.isprintable() else repr(value))
+                                  value)
     if tables.mention_issues:
         keys = {(paper, role, pos) for _, paper, role, pos, _, _ in tables.mention_issues}
         lines = locate_mentions(path, keys)

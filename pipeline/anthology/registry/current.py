@@ -133,6 +133,7 @@ def _entry_to_person(pid: Any, entry: Any, path: Path, line: int | None,
         if (not isinstance(value, dict) or not isinstance(value.get("last"), str)
                 or not value["last"].strip()
                 or not isinstance(value.get("first") or "", str)
+                or not isinstance(value.get("script") or "", str)
                 or set(value) - {"first", "last", "script"}):
             problems.error(path, line, f"entry {pid!r} has a malformed name", repr(value))
             return None
@@ -148,6 +149,12 @@ def _entry_to_person(pid: Any, entry: Any, path: Path, line: int | None,
     if unknown:
         # The official library only warns about unknown keys.
         problems.warning(path, line, f"entry {pid!r} has unknown keys {sorted(unknown)}")
+    for key in ("comment", "degree"):
+        if not isinstance(entry.get(key) or "", str):
+            # Read as text everywhere (a list here crashed every command: helper-47).
+            problems.error(path, line, f"entry {pid!r}: `{key}` must be text",
+                           repr(entry[key])[:80])
+            return None
     similar = entry.get("similar", [])
     if not isinstance(similar, list) or not all(isinstance(s, str) for s in similar):
         problems.error(path, line, f"entry {pid!r}: `similar` must be a list of ids",
