@@ -33,7 +33,9 @@ from pipeline.anthology.content_hashes import COLUMN as CONTENT_HASH
 # v2: empty names get no row; problems name files relative to the data directory.
 # v3: table files named by their content, listed in the manifest.
 # v4: mentions and papers carry the `content_hash` of each row (`content_hashes.py`).
-# v5: names without a letter or digit (an empty slug) get no row, as empty names.
+# v5: names whose slug is empty or longer than 200 characters get no row, as empty names;
+#     every kind of whitespace in a name is one space; ids with control characters are
+#     errors.
 CACHE_VERSION = "tables-v5"
 TABLE_NAMES = ("mentions", "papers", "volumes")
 SCHEMAS = {
