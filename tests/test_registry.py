@@ -207,6 +207,7 @@ def test_current_format_rejects_bad_entries(tmp_path: Path) -> None:
         "listed-comment": {"names": [{"last": "C"}], "comment": ["see", "other"]},
         "numbered-degree": {"names": [{"last": "D"}], "degree": 5},
         "numbered-script": {"names": [{"last": "E", "script": 5}]},
+        "zero-comment": {"names": [{"last": "F"}], "comment": 0},  # empty, still not text
     }, indent=2))
     problems = ProblemLog()
     load_registry(tmp_path, problems)
@@ -218,6 +219,7 @@ def test_current_format_rejects_bad_entries(tmp_path: Path) -> None:
         (29, "entry 'listed-comment': `comment` must be text"),
         (40, "entry 'numbered-degree': `degree` must be text"),
         (48, "entry 'numbered-script' has a malformed name"),
+        (56, "entry 'zero-comment': `comment` must be text"),
     ]
 
 

@@ -133,7 +133,7 @@ def _entry_to_person(pid: Any, entry: Any, path: Path, line: int | None,
         if (not isinstance(value, dict) or not isinstance(value.get("last"), str)
                 or not value["last"].strip()
                 or not isinstance(value.get("first") or "", str)
-                or not isinstance(value.get("script") or "", str)
+                or not isinstance(value.get("script", ""), str | None)
                 or set(value) - {"first", "last", "script"}):
             problems.error(path, line, f"entry {pid!r} has a malformed name", repr(value))
             return None
@@ -150,7 +150,7 @@ def _entry_to_person(pid: Any, entry: Any, path: Path, line: int | None,
         # The official library only warns about unknown keys.
         problems.warning(path, line, f"entry {pid!r} has unknown keys {sorted(unknown)}")
     for key in ("comment", "degree"):
-        if not isinstance(entry.get(key) or "", str):
+        if not isinstance(entry.get(key), str | None):
             # Read as text everywhere (a list here crashed every command: helper-47).
             problems.error(path, line, f"entry {pid!r}: `{key}` must be text",
                            repr(entry[key])[:80])
