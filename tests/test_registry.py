@@ -208,6 +208,7 @@ def test_current_format_rejects_bad_entries(tmp_path: Path) -> None:
         "numbered-degree": {"names": [{"last": "D"}], "degree": 5},
         "numbered-script": {"names": [{"last": "E", "script": 5}]},
         "zero-comment": {"names": [{"last": "F"}], "comment": 0},  # empty, still not text
+        "false-first": {"names": [{"first": False, "last": "G"}]},
     }, indent=2))
     problems = ProblemLog()
     load_registry(tmp_path, problems)
@@ -220,6 +221,7 @@ def test_current_format_rejects_bad_entries(tmp_path: Path) -> None:
         (40, "entry 'numbered-degree': `degree` must be text"),
         (48, "entry 'numbered-script' has a malformed name"),
         (56, "entry 'zero-comment': `comment` must be text"),
+        (64, "entry 'false-first' has a malformed name"),
     ]
 
 

@@ -65,7 +65,9 @@ def test_property_only_id_attributes_change(tmp_path: Path, papers: list[list[Au
     original = path.read_text(encoding="utf-8")
     rows = parse_volume_file(path).mentions
     keys = [(r[0], r[2], r[3]) for r in rows]
-    picked = chosen.draw(st.lists(st.sampled_from(keys), unique=True, max_size=len(keys)))
+    # A name whose slug is empty (":" ":") is skipped by the parser: it may leave no key.
+    picked = chosen.draw(st.lists(st.sampled_from(keys), unique=True, max_size=len(keys))
+                         if keys else st.just([]))
     wanted = {key: f"person-{i}" for i, key in enumerate(picked)}
     result = add_person_ids(original, wanted)
     path.write_text(result.text, encoding="utf-8")

@@ -132,7 +132,7 @@ def _entry_to_person(pid: Any, entry: Any, path: Path, line: int | None,
     for value in names_value:
         if (not isinstance(value, dict) or not isinstance(value.get("last"), str)
                 or not value["last"].strip()
-                or not isinstance(value.get("first") or "", str)
+                or not isinstance(value.get("first", ""), str | None)
                 or not isinstance(value.get("script", ""), str | None)
                 or set(value) - {"first", "last", "script"}):
             problems.error(path, line, f"entry {pid!r} has a malformed name", repr(value))
