@@ -152,8 +152,12 @@ def _row_dots(left: sp.csr_matrix, right: sp.csr_matrix, ii: np.ndarray, jj: np.
 CONFLICT_PER_YEAR = -0.5
 
 
-def _read_columns(ignored: tuple[str, ...]) -> np.ndarray:
-    return np.array([k for k, name in enumerate(CLUSTER_FEATURES) if name not in ignored])
+def _read_columns(features: np.ndarray, ignored: tuple[str, ...]) -> np.ndarray:
+    """The columns of `features` a classifier learnt without `ignored` reads (no copy when
+    nothing is ignored: the split's cluster merge calls this at every step)."""
+    if not ignored:
+        return features
+    return features[:, [k for k, name in enumerate(CLUSTER_FEATURES) if name not in ignored]]
 
 
 @dataclass
@@ -213,8 +217,7 @@ class ClusterModel:
         x, y = np.vstack(xs), np.concatenate(ys)
         classifier = HistGradientBoostingClassifier(
             max_iter=200, learning_rate=0.1, max_leaf_nodes=15, random_state=seed)
-        classifier.fit(x[:, _read_columns(ignored)], y,
-                       sample_weight=np.concatenate(weights))
+        classifier.fit(_read_columns(x, ignored), y, sample_weight=np.concatenate(weights))
         return cls(classifier, len(y), ignored=ignored)
 
     def evidence(self, features: np.ndarray) -> np.ndarray:
@@ -227,7 +230,7 @@ class ClusterModel:
             return np.asarray(features[:, :8] @ weights + FALLBACK_INTERCEPT
                               + CONFLICT_PER_YEAR * conflict, dtype=np.float64)
         probability = np.clip(predict_positive(
-            self.classifier, features[:, _read_columns(self.ignored)]), 1e-6, 1 - 1e-6)
+            self.classifier, _read_columns(features, self.ignored)), 1e-6, 1 - 1e-6)
         return np.asarray(np.log(probability / (1 - probability)), dtype=np.float64)
 
     def merge(self, block: PooledBlock, membership: np.ndarray, cannot: np.ndarray,

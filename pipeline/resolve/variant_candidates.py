@@ -338,13 +338,7 @@ class NameCounts:
             total += 1
             given[first] += 1
             family[family_name] += 1
-        initial: Counter[str] = Counter()
-        for first, count in given.items():
-            initial[first[:1]] += count
-        family_initial: Counter[str] = Counter()
-        for family_name, count in family.items():
-            family_initial[family_name[:1]] += count
-        return cls(given, initial, family, family_initial, total)
+        return cls(given, _by_initial(given), family, _by_initial(family), total)
 
     def commonness(self, first: str, family: str) -> float:
         """Log of the number of people expected to have a name this string may stand for
@@ -355,6 +349,13 @@ class NameCounts:
         given = self.initial[first] if len(first) == 1 else self.given[first]
         families = self.family_initial[family] if len(family) == 1 else self.family[family]
         return float(np.log(max(1, given) * max(1, families) / max(1, self.names)))
+
+
+def _by_initial(counts: Counter[str]) -> Counter[str]:
+    by_initial: Counter[str] = Counter()
+    for name, count in counts.items():
+        by_initial[name[:1]] += count
+    return by_initial
 
 
 def spells_out(short: NameTokens, long: NameTokens) -> bool:
