@@ -49,8 +49,10 @@ class PooledBlock:
     venues: sp.csr_matrix  # mention x venue indicator
 
     @classmethod
-    def of(cls, context: EvidenceContext, rows: np.ndarray) -> PooledBlock:
-        vectors = context.mention_vectors(rows)
+    def of(cls, context: EvidenceContext, rows: np.ndarray,
+           representative: np.ndarray | None = None) -> PooledBlock:
+        """`representative`: coauthors read as persons (`EvidenceContext.mention_vectors`)."""
+        vectors = context.mention_vectors(rows, representative)
         codes = context.mention_affiliation[rows]
         has = codes >= 0
         width = context.affiliation_vectors.shape[1]

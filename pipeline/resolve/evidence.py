@@ -141,11 +141,15 @@ class EvidenceContext:
                    text_model.vectors, affiliation_vectors, text_model.terms, text_model.idf,
                    affiliation_model)
 
-    def mention_vectors(self, rows: np.ndarray) -> MentionVectors:
+    def mention_vectors(self, rows: np.ndarray, representative: np.ndarray | None = None
+                        ) -> MentionVectors:
         """Sparse evidence vectors of the mentions at `rows`, computed in one batch.
 
         Each mention's own name is removed from its coauthor and two-hop vectors (a name is
         not its own coauthor); this is what the per-block similarities are built from.
+        `representative` (per name slug, the slug standing for its person as a coauthor,
+        `coauthor_identity.CoauthorIdentity`): the names of one person count as one coauthor,
+        and the mention's own person is removed instead of its name.
         """
         authorship = self.authorship
         papers = authorship.mention_paper[rows]
@@ -160,6 +164,9 @@ class EvidenceContext:
         two_hop.data *= self.slug_idf[two_hop.indices].astype(two_hop.dtype)
         two_hop.eliminate_zeros()
         two_hop = normalize(two_hop).tocsr()
+        if representative is not None:
+            coauthor, two_hop = _as_persons(coauthor, two_hop, representative,
+                                            representative[own])
         text = _scale_rows(self.paper_text[np.where(valid, papers, 0)], valid)
         return MentionVectors(
             rows=np.asarray(rows), coauthor=coauthor,
@@ -248,6 +255,18 @@ def _without_own(matrix: sp.csr_matrix, own: np.ndarray) -> sp.csr_matrix:
     matrix.data[matrix.indices == own[row_of_entry]] = 0
     matrix.eliminate_zeros()
     return matrix
+
+
+def _as_persons(coauthor: sp.csr_matrix, two_hop: sp.csr_matrix, representative: np.ndarray,
+                own: np.ndarray) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+    """Coauthor and two-hop vectors with each name's column added into its person's
+    (`representative`), without the column of `own` (each row's own person)."""
+    n = len(representative)
+    onto = sp.csr_matrix((np.ones(n), (np.arange(n), representative)), shape=(n, n))
+    coauthor = _without_own((coauthor @ onto).tocsr(), own)
+    coauthor.data[:] = 1.0
+    two_hop = normalize(_without_own((two_hop @ onto).tocsr(), own)).tocsr()
+    return coauthor, two_hop
 
 
 def _scale_rows(matrix: sp.csr_matrix, factors: np.ndarray) -> sp.csr_matrix:

@@ -191,9 +191,11 @@ def decide_variants(mentions: pd.DataFrame, units: pd.Series, candidates: list[C
 def score_links(mentions: pd.DataFrame, units: pd.Series, candidates: list[Candidate],
                 context: EvidenceContext, model: ClusterModel,
                 catch_all: frozenset[str] = frozenset(),
-                unit_orcid: dict[str, str] | None = None) -> list[VariantLink]:
+                unit_orcid: dict[str, str] | None = None,
+                representative: np.ndarray | None = None) -> list[VariantLink]:
     """Every scored pair of units of the candidate names strong enough for a link, each
-    with its own decision, before the links are checked against each other."""
+    with its own decision, before the links are checked against each other.
+    `representative`: coauthors read as persons (`coauthor_identity.CoauthorIdentity`)."""
     involved = {c.first for c in candidates} | {c.second for c in candidates}
     rows = np.flatnonzero(isin(mentions["slug"], involved))
     in_names = pd.Series(units.iloc[rows].to_numpy(), index=mentions["slug"].iloc[rows].to_numpy()
@@ -218,7 +220,8 @@ def score_links(mentions: pd.DataFrame, units: pd.Series, candidates: list[Candi
     ii, jj = ii[allowed], jj[allowed]
     if not pairs:
         return []
-    groups = PooledGroups.pool(PooledBlock.of(context, table.rows), table.membership)
+    groups = PooledGroups.pool(PooledBlock.of(context, table.rows, representative),
+                               table.membership)
     features = groups.pair_features(ii, jj)
     evidence = model.evidence(features)
     same_orcid = table.share_orcid(ii, jj)

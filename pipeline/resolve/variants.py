@@ -31,6 +31,7 @@ from pipeline.resolve.ambiguity import name_commonness
 from pipeline.resolve.authorship import Authorship
 from pipeline.resolve.candidate_index import CandidateIndex, KeptSearch, KeptSearchError
 from pipeline.resolve.cluster_merge import ClusterModel
+from pipeline.resolve.coauthor_identity import CoauthorIdentity, near
 from pipeline.resolve.evidence import EvidenceContext
 from pipeline.resolve.synthetic import SyntheticBlocks, synthetic_blocks
 from pipeline.resolve.variant_candidates import Candidate
@@ -172,6 +173,31 @@ def _link(link: VariantLink) -> dict[str, Any]:
             "features": link.features}
 
 
+def _to_score_again(identity: CoauthorIdentity, mentions: pd.DataFrame, units: pd.Series,
+                    candidates: list[Candidate], context: EvidenceContext,
+                    catch_all: frozenset[str], unit_orcid: dict[str, str] | None,
+                    kept: KeptLinks | None) -> list[Candidate]:
+    """The candidate pairs whose evidence reading coauthors as persons (`identity`) may
+    differ from what they were scored with: in a full run, those near a name that another
+    name now stands for; in a night, those scored tonight and those near a name that stands
+    for another person than in last night's links (settled again on tonight's persons)."""
+    authorship = context.authorship
+    if kept is None:
+        moved, scored_tonight = identity.joined(), []
+    else:
+        present = set(units.unique().tolist())
+        before = [link for link in kept.links if link.first in present and link.second in present]
+        moved = identity.moved(CoauthorIdentity.of(authorship, units, merged_persons(
+            settle_links(before, mentions, units, candidates, catch_all, unit_orcid))))
+        scored_tonight = kept.to_score(candidates)
+    if not moved.any() and not scored_tonight:
+        return []
+    reached = set(authorship.slugs[near(authorship, moved)].tolist())
+    tonight = {(c.first, c.second) for c in scored_tonight}
+    return [c for c in candidates if c.first in reached or c.second in reached
+            or (c.first, c.second) in tonight]
+
+
 def find_variants(mentions: pd.DataFrame, papers: pd.DataFrame, units: pd.Series, seed: int,
                   cache_dir: Path | None = None, catch_all: frozenset[str] = frozenset()
                   ) -> tuple[list[Candidate], VariantProposals]:
@@ -211,6 +237,16 @@ def propose_variants(mentions: pd.DataFrame, units: pd.Series, candidates: list[
         rest = {(c.first, c.second) for c in candidates} - {(c.first, c.second) for c in to_score}
         scored += [link for link in kept.links if (link.first_name, link.second_name) in rest]
     links = settle_links(scored, mentions, units, candidates, catch_all, unit_orcid)
+    # Second round: coauthors read as the persons the first round found.
+    identity = CoauthorIdentity.of(context.authorship, units, merged_persons(links))
+    again = _to_score_again(identity, mentions, units, candidates, context, catch_all,
+                            unit_orcid, kept)
+    if again:
+        pairs = {(c.first, c.second) for c in again}
+        scored = [link for link in scored if (link.first_name, link.second_name) not in pairs]
+        scored += score_links(mentions, units, again, context, model, catch_all, unit_orcid,
+                              identity.representative)
+        links = settle_links(scored, mentions, units, candidates, catch_all, unit_orcid)
     persons = merged_persons(links)
     linked = {u for link in links for u in (link.first, link.second)}
     rows = np.flatnonzero(isin(units, linked))
