@@ -5,7 +5,9 @@
 2. `variant_decision.decide_variants`: each pair of persons of the two names scored on the
    graph (pooled coauthors, coauthors of coauthors, venues, years, topic, affiliations) by a
    model learnt from synthetic homonyms, plus a prior from the strings;
-3. `VariantProposals`: the merges as persons (groups of units) with a canonical name, and
+3. a second round: the pairs whose coauthors the first round's merges joined into one
+   person are scored again reading coauthors as persons (`coauthor_identity`);
+4. `VariantProposals`: the merges as persons (groups of units) with a canonical name, and
    the `similar` links, ready for `proposals.json` and the exporters.
 
 `resolve` runs this after splitting, on the persons it produced; `evaluate` runs it on a
@@ -241,6 +243,9 @@ def propose_variants(mentions: pd.DataFrame, units: pd.Series, candidates: list[
     identity = CoauthorIdentity.of(context.authorship, units, merged_persons(links))
     again = _to_score_again(identity, mentions, units, candidates, context, catch_all,
                             unit_orcid, kept)
+    log.info("name variants, second round: %d candidate pairs scored again with coauthors "
+             "read as persons (%d names share their person with another)", len(again),
+             int(identity.joined().sum()))
     if again:
         pairs = {(c.first, c.second) for c in again}
         scored = [link for link in scored if (link.first_name, link.second_name) not in pairs]
