@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -13,8 +15,12 @@ from builder import Author, Paper, Volume, write_snapshot
 from pipeline.anthology.snapshot import read_snapshot
 from pipeline.resolve.authorship import Authorship
 from pipeline.resolve.coauthor_identity import CoauthorIdentity, near
+from pipeline.resolve.evidence import EvidenceContext
 from pipeline.resolve.outputs import write_outputs
 from pipeline.resolve.run import ResolveSettings, resolve
+from pipeline.resolve.variant_candidates import Candidate
+from pipeline.resolve.variant_decision import VariantLink
+from pipeline.resolve.variants import KeptLinks, pairs_to_score_again
 
 
 def _authorship(papers_of: dict[str, list[str]]) -> tuple[Authorship, pd.Series]:
@@ -92,3 +98,41 @@ def test_two_strings_whose_coauthor_is_one_person_under_two_strings_are_merged(
     wiebe = by_names[frozenset({"Janyce M. Wiebe", "Janyce Wiebe"})]
     [link] = wiebe["links"]
     assert link["features"]["shared_coauthor_count"] > 0
+
+
+def _night_setup() -> tuple[pd.DataFrame, pd.Series, list[Candidate], EvidenceContext]:
+    """X. Wiebe writes with R. Bruce, Xavier Wiebe with Rebecca Bruce; Far A and Far B
+    write alone."""
+    authors = {"p1": ["x-wiebe", "r-bruce"], "p2": ["xavier-wiebe", "rebecca-bruce"],
+               "p3": ["far-a"], "p4": ["far-b"]}
+    authorship, units = _authorship(authors)
+    mentions = pd.DataFrame({"paper": [p for p, slugs in authors.items() for _ in slugs],
+                             "slug": units.tolist(), "id": None, "orcid": None})
+    candidates = [Candidate("r-bruce", "rebecca-bruce", "abbreviation"),
+                  Candidate("x-wiebe", "xavier-wiebe", "abbreviation"),
+                  Candidate("far-a", "far-b", "typo")]
+    return mentions, units, candidates, cast(EvidenceContext, SimpleNamespace(
+        authorship=authorship))
+
+
+def _again(identity_persons: list[list[str]], kept: KeptLinks | None) -> set[str]:
+    mentions, units, candidates, context = _night_setup()
+    identity = CoauthorIdentity.of(context.authorship, units, identity_persons)
+    again = pairs_to_score_again(identity, mentions, units, candidates, context, frozenset(),
+                                 None, kept)
+    return {c.first for c in again}
+
+
+def test_the_second_round_scores_again_the_pairs_near_a_joined_or_moved_name() -> None:
+    bruce = VariantLink("r-bruce", "rebecca-bruce", "r-bruce", "rebecca-bruce",
+                        "abbreviation", 2.0, 3.0, "merge")
+    joined = [["r-bruce", "rebecca-bruce"]]
+    # A full run: the Bruce names stand for one person, so their pair and the Wiebe pair
+    # (whose coauthors they are) are scored again; the Far pair reads neither.
+    assert _again(joined, None) == {"r-bruce", "x-wiebe"}
+    assert _again([], None) == set()
+    # A night where only Far A changed and the Bruce merge stands as last night: its pair.
+    assert _again(joined, KeptLinks([bruce], frozenset({"far-a"}))) == {"far-a"}
+    # A night whose first round no longer merges the Bruce names: the pairs near them too.
+    assert _again([], KeptLinks([bruce], frozenset({"far-a"}))) == {
+        "far-a", "r-bruce", "x-wiebe"}

@@ -175,10 +175,11 @@ def _link(link: VariantLink) -> dict[str, Any]:
             "features": link.features}
 
 
-def _to_score_again(identity: CoauthorIdentity, mentions: pd.DataFrame, units: pd.Series,
-                    candidates: list[Candidate], context: EvidenceContext,
-                    catch_all: frozenset[str], unit_orcid: dict[str, str] | None,
-                    kept: KeptLinks | None) -> list[Candidate]:
+def pairs_to_score_again(identity: CoauthorIdentity, mentions: pd.DataFrame,
+                         units: pd.Series, candidates: list[Candidate],
+                         context: EvidenceContext, catch_all: frozenset[str],
+                         unit_orcid: dict[str, str] | None, kept: KeptLinks | None
+                         ) -> list[Candidate]:
     """The candidate pairs whose evidence reading coauthors as persons (`identity`) may
     differ from what they were scored with: in a full run, those near a name that another
     name now stands for; in a night, those scored tonight and those near a name that stands
@@ -241,8 +242,8 @@ def propose_variants(mentions: pd.DataFrame, units: pd.Series, candidates: list[
     links = settle_links(scored, mentions, units, candidates, catch_all, unit_orcid)
     # Second round: coauthors read as the persons the first round found.
     identity = CoauthorIdentity.of(context.authorship, units, merged_persons(links))
-    again = _to_score_again(identity, mentions, units, candidates, context, catch_all,
-                            unit_orcid, kept)
+    again = pairs_to_score_again(identity, mentions, units, candidates, context, catch_all,
+                                 unit_orcid, kept)
     log.info("name variants, second round: %d candidate pairs scored again with coauthors "
              "read as persons (%d names share their person with another)", len(again),
              int(identity.joined().sum()))
