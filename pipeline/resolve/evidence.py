@@ -149,7 +149,8 @@ class EvidenceContext:
         not its own coauthor); this is what the per-block similarities are built from.
         `representative` (per name slug, the slug standing for its person as a coauthor,
         `coauthor_identity.CoauthorIdentity`): the names of one person count as one coauthor,
-        and the mention's own person is removed instead of its name.
+        in the two-hop vectors too (a coauthor's coauthors under all its names), and the
+        mention's own person is removed instead of its name.
         """
         authorship = self.authorship
         papers = authorship.mention_paper[rows]
@@ -157,16 +158,16 @@ class EvidenceContext:
         own = authorship.mention_slug[rows]
         coauthor = _without_own(
             _scale_rows(authorship.incidence[np.where(valid, papers, 0)], valid), own)
+        coauthorship = authorship.coauthorship
+        if representative is not None:
+            coauthor, own, coauthorship = _as_persons(coauthor, own, coauthorship,
+                                                      representative)
         # Two-hop vectors hold tens of millions of entries: changed in place, not copied.
-        two_hop = _without_own(
-            (coauthor @ authorship.coauthorship + coauthor * 3.0).tocsr(), own)
+        two_hop = _without_own((coauthor @ coauthorship + coauthor * 3.0).tocsr(), own)
         np.log1p(two_hop.data, out=two_hop.data)
         two_hop.data *= self.slug_idf[two_hop.indices].astype(two_hop.dtype)
         two_hop.eliminate_zeros()
         two_hop = normalize(two_hop).tocsr()
-        if representative is not None:
-            coauthor, two_hop = _as_persons(coauthor, two_hop, representative,
-                                            representative[own])
         text = _scale_rows(self.paper_text[np.where(valid, papers, 0)], valid)
         return MentionVectors(
             rows=np.asarray(rows), coauthor=coauthor,
@@ -257,16 +258,21 @@ def _without_own(matrix: sp.csr_matrix, own: np.ndarray) -> sp.csr_matrix:
     return matrix
 
 
-def _as_persons(coauthor: sp.csr_matrix, two_hop: sp.csr_matrix, representative: np.ndarray,
-                own: np.ndarray) -> tuple[sp.csr_matrix, sp.csr_matrix]:
-    """Coauthor and two-hop vectors with each name's column added into its person's
-    (`representative`), without the column of `own` (each row's own person)."""
+def _as_persons(coauthor: sp.csr_matrix, own: np.ndarray, coauthorship: sp.csr_matrix,
+                representative: np.ndarray
+                ) -> tuple[sp.csr_matrix, np.ndarray, sp.csr_matrix]:
+    """The coauthor vectors, each row's own name and the name-name coauthorship graph with
+    every name's column (and row) added into its person's (`representative`): each row
+    without its own person, the graph without loops."""
     n = len(representative)
     onto = sp.csr_matrix((np.ones(n), (np.arange(n), representative)), shape=(n, n))
+    own = representative[own]
     coauthor = _without_own((coauthor @ onto).tocsr(), own)
     coauthor.data[:] = 1.0
-    two_hop = normalize(_without_own((two_hop @ onto).tocsr(), own)).tocsr()
-    return coauthor, two_hop
+    graph = (onto.T @ coauthorship @ onto).tocsr()
+    graph.setdiag(0)
+    graph.eliminate_zeros()
+    return coauthor, own, graph
 
 
 def _scale_rows(matrix: sp.csr_matrix, factors: np.ndarray) -> sp.csr_matrix:
