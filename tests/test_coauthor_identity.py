@@ -41,6 +41,8 @@ def test_near_reaches_the_coauthors_and_their_coauthors_and_no_further() -> None
     authorship, _ = _authorship({"p1": ["a", "b"], "p2": ["b", "c"], "p3": ["c", "d"],
                                  "p4": ["e"]})
     assert _reached(authorship, {"a"}) == {"a", "b", "c"}
+    one_paper = near(authorship, np.asarray(authorship.slugs.isin(["a"])), hops=1)
+    assert set(authorship.slugs[one_paper].tolist()) == {"a", "b"}
     assert _reached(authorship, {"e"}) == {"e"}
     assert _reached(authorship, set()) == set()
 
@@ -133,6 +135,7 @@ def test_the_second_round_scores_again_the_pairs_near_a_joined_or_moved_name() -
     assert _again([], None) == set()
     # A night where only Far A changed and the Bruce merge stands as last night: its pair.
     assert _again(joined, KeptLinks([bruce], frozenset({"far-a"}))) == {"far-a"}
-    # A night whose first round no longer merges the Bruce names: the pairs near them too.
+    # A night whose first round no longer merges the Bruce names: the pairs one paper from
+    # them too.
     assert _again([], KeptLinks([bruce], frozenset({"far-a"}))) == {
         "far-a", "r-bruce", "x-wiebe"}

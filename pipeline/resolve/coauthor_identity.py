@@ -68,14 +68,14 @@ class CoauthorIdentity:
         return np.asarray(self.representative != before.representative)
 
 
-def near(authorship: Authorship, slugs: np.ndarray) -> np.ndarray:
-    """Per slug: whether the name is one of `slugs` (a mask) or shares a paper with one, or
-    with a name that does: the names whose coauthor and coauthor-of-coauthor vectors read
-    any of `slugs`, which an identity change there may change."""
+def near(authorship: Authorship, slugs: np.ndarray, hops: int = 2) -> np.ndarray:
+    """Per slug: whether the name is one of `slugs` (a mask) or within `hops` shared papers
+    of one. Two hops reach every name whose coauthor and coauthor-of-coauthor vectors read
+    any of `slugs`, which an identity change there may change; one hop, those whose
+    coauthor vectors do."""
     reached = slugs.astype(bool)
     incidence = authorship.incidence
-    for _ in range(2):
+    for _ in range(hops):
         papers = incidence @ reached.astype(np.float64) > 0
         reached = reached | (incidence.T @ papers.astype(np.float64) > 0)
     return np.asarray(reached)
-

@@ -181,21 +181,25 @@ def pairs_to_score_again(identity: CoauthorIdentity, mentions: pd.DataFrame,
                          unit_orcid: dict[str, str] | None, kept: KeptLinks | None
                          ) -> list[Candidate]:
     """The candidate pairs whose evidence reading coauthors as persons (`identity`) may
-    differ from what they were scored with: in a full run, those near a name that another
-    name now stands for; in a night, those scored tonight and those near a name that stands
-    for another person than in last night's links (settled again on tonight's persons)."""
+    differ from what they were scored with: in a full run, those within two papers of a name
+    that another name now stands for (their coauthor or coauthor-of-coauthor vectors read
+    it); in a night, those scored tonight and those one paper from a name that stands for
+    another person than in last night's links (settled again on tonight's persons). Two
+    papers from the hundred-odd names a night moves reach a third of all names, and scoring
+    their pairs again cost more than the rest of the night's name variants: a night leaves
+    the coauthor-of-coauthor change to the next full run."""
     authorship = context.authorship
     if kept is None:
-        moved, scored_tonight = identity.joined(), []
+        moved, scored_tonight, hops = identity.joined(), [], 2
     else:
         present = set(units.unique().tolist())
         before = [link for link in kept.links if link.first in present and link.second in present]
         moved = identity.moved(CoauthorIdentity.of(authorship, units, merged_persons(
             settle_links(before, mentions, units, candidates, catch_all, unit_orcid))))
-        scored_tonight = kept.to_score(candidates)
+        scored_tonight, hops = kept.to_score(candidates), 1
     if not moved.any() and not scored_tonight:
         return []
-    reached = set(authorship.slugs[near(authorship, moved)].tolist())
+    reached = set(authorship.slugs[near(authorship, moved, hops)].tolist())
     tonight = {(c.first, c.second) for c in scored_tonight}
     return [c for c in candidates if c.first in reached or c.second in reached
             or (c.first, c.second) in tonight]
