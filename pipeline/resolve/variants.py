@@ -185,9 +185,9 @@ def pairs_to_score_again(identity: CoauthorIdentity, mentions: pd.DataFrame,
     that another name now stands for (their coauthor or coauthor-of-coauthor vectors read
     it); in a night, those scored tonight and those one paper from a name that stands for
     another person than in last night's links (settled again on tonight's persons). Two
-    papers from the hundred-odd names a night moves reach a third of all names, and scoring
-    their pairs again cost more than the rest of the night's name variants: a night leaves
-    the coauthor-of-coauthor change to the next full run."""
+    papers from the hundred-odd names a night moves reach a third of all names (12,311
+    pairs, 2.2 s to score on the bench's night; one paper, 3,964 pairs and 1.3 s): a night
+    leaves the coauthor-of-coauthor change to the next full run."""
     authorship = context.authorship
     if kept is None:
         moved, scored_tonight, hops = identity.joined(), [], 2
