@@ -51,8 +51,8 @@ def test_names_of_one_person_stand_for_one_coauthor_and_a_shared_name_for_none()
     authorship, units = _authorship({"p1": ["r-bruce", "x"], "p2": ["rebecca-bruce", "y"],
                                      "p3": ["wei-li", "x"], "p4": ["wei-li", "y"],
                                      "p5": ["w-li"]})
-    units = units.where(~((units == "wei-li") & (pd.Series(range(len(units))) == 5)),
-                        "wei-li#2")  # two persons called Wei Li
+    units = units.copy()
+    units.iloc[6] = "wei-li#2"  # the Wei Li of p4 is another person than that of p3
     identity = CoauthorIdentity.of(authorship, units, [["r-bruce", "rebecca-bruce"],
                                                        ["w-li", "wei-li#2"]])
     stands_for = dict(zip(authorship.slugs, authorship.slugs[identity.representative]))
