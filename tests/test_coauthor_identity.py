@@ -120,8 +120,9 @@ def _night_setup() -> tuple[pd.DataFrame, pd.Series, list[Candidate], EvidenceCo
 def _again(identity_persons: list[list[str]], kept: KeptLinks | None) -> set[str]:
     mentions, units, candidates, context = _night_setup()
     identity = CoauthorIdentity.of(context.authorship, units, identity_persons)
+    tonight = [] if kept is None else kept.to_score(candidates)
     again = pairs_to_score_again(identity, mentions, units, candidates, context, frozenset(),
-                                 None, kept)
+                                 None, kept, tonight)
     return {c.first for c in again}
 
 

@@ -178,25 +178,26 @@ def _link(link: VariantLink) -> dict[str, Any]:
 def pairs_to_score_again(identity: CoauthorIdentity, mentions: pd.DataFrame,
                          units: pd.Series, candidates: list[Candidate],
                          context: EvidenceContext, catch_all: frozenset[str],
-                         unit_orcid: dict[str, str] | None, kept: KeptLinks | None
-                         ) -> list[Candidate]:
+                         unit_orcid: dict[str, str] | None, kept: KeptLinks | None,
+                         scored_tonight: list[Candidate]) -> list[Candidate]:
     """The candidate pairs whose evidence reading coauthors as persons (`identity`) may
     differ from what they were scored with: in a full run, those within two papers of a name
     that another name now stands for (their coauthor or coauthor-of-coauthor vectors read
-    it); in a night, those scored tonight and those one paper from a name that stands for
-    another person than in last night's links (settled again on tonight's persons). Two
-    papers from the hundred-odd names a night moves reach a third of all names (12,311
-    pairs, 2.2 s to score on the bench's night; one paper, 3,964 pairs and 1.3 s): a night
-    leaves the coauthor-of-coauthor change to the next full run."""
+    it); in a night, those its first round scored (`scored_tonight`; none in a full run)
+    and those one paper from a name that stands for another person than in last night's
+    links (settled again on tonight's persons). Two papers from the hundred-odd names a
+    night moves reach a third of all names (12,311 pairs, 2.2 s to score on the bench's
+    night; one paper, 3,964 pairs and 1.3 s): a night leaves the coauthor-of-coauthor
+    change to the next full run."""
     authorship = context.authorship
     if kept is None:
-        moved, scored_tonight, hops = identity.joined(), [], 2
+        moved, hops = identity.joined(), 2
     else:
         present = set(units.unique().tolist())
         before = [link for link in kept.links if link.first in present and link.second in present]
         moved = identity.moved(CoauthorIdentity.of(authorship, units, merged_persons(
             settle_links(before, mentions, units, candidates, catch_all, unit_orcid))))
-        scored_tonight, hops = kept.to_score(candidates), 1
+        hops = 1
     if not moved.any() and not scored_tonight:
         return []
     reached = set(authorship.slugs[near(authorship, moved, hops)].tolist())
@@ -247,7 +248,7 @@ def propose_variants(mentions: pd.DataFrame, units: pd.Series, candidates: list[
     # Second round: coauthors read as the persons the first round found.
     identity = CoauthorIdentity.of(context.authorship, units, merged_persons(links))
     again = pairs_to_score_again(identity, mentions, units, candidates, context, catch_all,
-                                 unit_orcid, kept)
+                                 unit_orcid, kept, to_score if kept is not None else [])
     log.info("name variants, second round: %d candidate pairs scored again with coauthors "
              "read as persons (%d names share their person with another)", len(again),
              int(identity.joined().sum()))
