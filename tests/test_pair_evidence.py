@@ -270,3 +270,35 @@ def test_a_kept_affiliation_model_with_no_affiliation_in_focus(tmp_path: Path) -
                                      affiliation_model=fitted.affiliation_model, also=pooled)
         assert (kept.mention_affiliation[without] == -1).all()
         assert kept.affiliation_vectors.shape[1] == fitted.affiliation_vectors.shape[1]
+
+
+def test_which_mentions_are_compared_changes_no_affiliation_feature(tmp_path: Path) -> None:
+    # The vectorizer learns from every affiliation of the snapshot: fitted on the compared
+    # mentions' only, one variant candidate more or less changed every affiliation vector,
+    # the models learnt on them, and the clusters of unrelated names (session 36).
+    from builder import two_wei_zhangs
+
+    from pipeline.anthology.snapshot import read_snapshot
+    from pipeline.resolve.ambiguity import name_commonness
+    from pipeline.resolve.authorship import Authorship
+    from pipeline.resolve.clustering import block_rows_of
+    from pipeline.resolve.evidence import EvidenceContext
+
+    snapshot = read_snapshot(two_wei_zhangs(tmp_path / "data"))
+    mentions = snapshot.mentions
+    authorship = Authorship.build(mentions, snapshot.papers)
+    rows = block_rows_of(mentions, sorted(mentions["slug"].unique()))
+    stanford = (mentions["affiliation"] == "Stanford University").to_numpy()
+    narrow = {slug: r[~stanford[r]] for slug, r in rows.items()}
+    assert sum(len(r) for r in narrow.values()) < sum(len(r) for r in rows.values())
+    assert any(mentions["affiliation"].iloc[r].notna().any() for r in narrow.values())
+    few = EvidenceContext.build(mentions, snapshot.papers, authorship,
+                                focus=np.concatenate(list(narrow.values())))
+    many = EvidenceContext.build(mentions, snapshot.papers, authorship,
+                                 focus=np.concatenate(list(rows.values())))
+    commonness = name_commonness(mentions)
+    column = FEATURE_NAMES.index("affiliation_cosine")
+    for slug, features in BlockFeatures.compute(few, narrow, commonness).features.items():
+        wide = BlockFeatures.compute(many, {slug: narrow[slug]}, commonness).features[slug]
+        assert np.array_equal(features, wide, equal_nan=True)
+        assert np.isfinite(features[:, column]).all()

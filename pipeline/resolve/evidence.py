@@ -83,12 +83,13 @@ class EvidenceContext:
         `authorship`: their shared authorship matrices.
 
         `focus` (mention row positions): the mentions that will be compared; only they need
-        affiliation vectors. The text model covers every paper (`paper_text.py`, cached in
-        `cache_dir`) unless `text` is given. `affiliation_model`: a fitted affiliation
-        vectorizer to reuse (the nightly job keeps it) instead of fitting one on the focus.
+        affiliation vectors (the vectorizer learns from every mention's affiliation:
+        `fitted_affiliation_model`). The text model covers every paper (`paper_text.py`,
+        cached in `cache_dir`) unless `text` is given. `affiliation_model`: a fitted
+        affiliation vectorizer to reuse (the nightly job keeps it) instead of fitting one.
         `also` (mention row positions): more mentions that need affiliation vectors (pooled
-        with the focus: a person's mentions under its other names); the vectorizer is not
-        fitted on them, and the focus's vectors are the same to the bit with or without them.
+        with the focus: a person's mentions under its other names); the focus's codes and
+        vectors are the same to the bit with or without them.
         """
         n_papers = len(papers)
         docs_per_slug = np.asarray(authorship.incidence.sum(axis=0)).ravel()
@@ -114,9 +115,8 @@ class EvidenceContext:
             affiliation_vectors = sp.csr_matrix(
                 (0, len(affiliation_model.get_feature_names_out())), dtype=np.float32)
         elif aff_texts:
-            affiliation_model = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 4),
-                                                sublinear_tf=True, dtype=np.float32)
-            affiliation_vectors = normalize(affiliation_model.fit_transform(aff_texts)).tocsr()
+            affiliation_model = fitted_affiliation_model(mentions["affiliation"])
+            affiliation_vectors = normalize(affiliation_model.transform(aff_texts)).tocsr()
         else:
             affiliation_vectors = sp.csr_matrix((0, 1), dtype=np.float32)
         if extra is not None and extra.any() and affiliation_model is not None:
@@ -234,6 +234,16 @@ class EvidenceContext:
             "venue_jaccard": venue_j,
             "year_gap": np.minimum(gap, 30.0),
         }
+
+
+def fitted_affiliation_model(affiliations: pd.Series) -> TfidfVectorizer:
+    """The affiliation vectorizer (character 3- and 4-grams, TF-IDF), fitted on every
+    affiliation string of the snapshot, not only on the compared mentions': fitted on those,
+    one variant candidate more or less changed every affiliation vector, and through the
+    models learnt on them, clusters of unrelated names."""
+    texts = sorted({str(x).lower() for x in affiliations.dropna().unique()})
+    return TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 4), sublinear_tf=True,
+                           dtype=np.float32).fit(texts)
 
 
 def _incidence(values: pd.Series, sets: dict[str, frozenset[str]]) -> sp.csr_matrix:
