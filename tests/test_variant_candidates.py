@@ -62,6 +62,15 @@ KNOWN_VARIANTS = [
     (("Lavanya", "S K"), ("Lavanya", "Sambath Kumar"), "abbreviation"),
     (("Malliga", "S"), ("Malliga", "Kumar"), None),
     (("Wei", "Z"), ("Wei", "Zhang"), None),  # a pinyin given name: too many people
+    # Korean and Taiwanese given names a syllable apart are two names (two ORCIDs, two ids).
+    (("Jaewoo", "Kang"), ("Jaewook", "Kang"), None),
+    (("Jae-hee", "Lee"), ("Jaesong", "Lee"), None),
+    (("Minsoo", "Kim"), ("Minwoo", "Kim"), None),
+    (("Seo", "Park"), ("Seongjun", "Park"), None),
+    (("H.", "Kim"), ("Hyunwoo", "Kim"), "abbreviation"),  # an initial still stands for one
+    # One syllable romanized two ways, and a family name one letter off: one person each.
+    (("Shi-Ting", "Huang"), ("Shih-Ting", "Huang"), "abbreviation"),
+    (("Yao-Ting", "Hung"), ("Yao-Ting", "Sung"), "typo"),
 ]
 
 

@@ -22,7 +22,10 @@ candidate keeps the *kind* of difference, which sets how much a name string alon
   Tateishi / Tateisi); only strong graph evidence makes these a merge.
 
 Two pinyin names are never a short form (Jun / Junhui) or a typo (Qiao / Xiao) of each
-other: each is a complete name (`PINYIN_SYLLABLES`).
+other: each is a complete name (`PINYIN_SYLLABLES`). Nor are two Korean or Taiwanese given
+names (romanized syllables, `EAST_ASIAN_SYLLABLES`) when one has two syllables: Jaewoo /
+Jaewook, Jae-hee / Jaesong, Minsoo / Minwoo are different names; a single syllable may be
+one syllable romanized two ways (Shi / Shih Ting Huang), so those stay candidates.
 
 The keys: the compact string (all tokens joined), the sorted tokens, each given name's
 initial with each later name (compared only where the given names are compatible, so a block
@@ -190,14 +193,64 @@ def _both_pinyin(a: str, b: str) -> bool:
     return is_pinyin_name(a) and is_pinyin_name(b)
 
 
-def _matches(a: str, b: str) -> bool:
+# Syllables of Korean (Revised and McCune-Reischauer romanizations, as names are spelt) and
+# Taiwanese (Wade-Giles) given names: what `syllable_count` reads. Pinyin names have their
+# own rule (`_both_pinyin`); that table is generated and holds non-names ("pe", "ter").
+KOREAN_SYLLABLES = frozenset("""
+    ae bae baek beom bin bo bok bong bum byeong byung chae chan chang cheol cheon chi choon
+    chool chul chun chung dae dal deok do dong duk eon eui eun eung gab geon geun gi gil gon
+    goo gu gwang gyeong gyu gyun ha hae hak han hee heon ho hoo hoon hong hwa hwan hye hyeok
+    hyeon hyeong hyo hyoung hyuk hyun hyung il in jae je jeong ji jin jo jong joo joon joong
+    ju jun jung kang keun ki kook kuk kwan kwang kyeong kyo kyong kyoung kyu kyung mi min mo
+    mok moon mun myeong myoung myung na nam ok
+    pil pyo rae ran ri rim rin ro rok ryeong ryong sang se seo seob seok seon seong seop seul
+    seung shik shin sik sin so sol son song soo sook soon su suk sun sung tae taek uk ung wan
+    wi won woo wook woong yeo yeol yeon yeong yi yong yoo yoon young yu yul yun yung""".split())
+WADE_GILES_SYLLABLES = frozenset("""
+    chia chiao chieh chien chih chin ching chiu chou chu chuan chuang chun chung fang fei feng
+    fu hsi hsia hsiang hsiao hsieh hsien hsin hsing hsiu hsu hsuan hsueh hsun hua huai huan
+    huang hui hun hung jen jui jung kai kan kang kao kuan kuang kuei kun kuo lan li lien lin
+    ling liu lun lung mei meng miao min ming nan ning pei peng pin ping po shan shang shao shen
+    sheng shih shou shu shuo szu ta tai tang te teng ti tien ting tsai tsan tsang tse tseng tso
+    tsu tsui tsun tsung tu tuan tung tzu wan wang wei wen wu ya yang yao yeh yen yi yin ying yu
+    yuan yueh yun yung""".split())
+EAST_ASIAN_SYLLABLES = KOREAN_SYLLABLES | WADE_GILES_SYLLABLES
+
+
+@lru_cache(maxsize=1 << 16)
+def syllable_count(token: str, most: int = 2) -> int | None:
+    """The fewest `EAST_ASIAN_SYLLABLES` that spell `token`, if `most` or fewer do.
+
+    >>> syllable_count("jaewook"), syllable_count("shih"), syllable_count("christopher")
+    (2, 1, None)
+    """
+    if not token:
+        return 0
+    if most == 0:
+        return None
+    counts = [1 + rest for end in range(min(len(token), 6), 0, -1)
+              if token[:end] in EAST_ASIAN_SYLLABLES
+              and (rest := syllable_count(token[end:], most - 1)) is not None]
+    return min(counts, default=None)
+
+
+def _two_given_names(a: str, b: str) -> bool:
+    """Two East Asian given names, one of two syllables: different names (Jaewoo / Jaewook,
+    Seo / Seongjun), neither a short form nor a typo of the other."""
+    count_a, count_b = syllable_count(a), syllable_count(b)
+    return count_a is not None and count_b is not None and max(count_a, count_b) == 2
+
+
+def _matches(a: str, b: str, given: bool = False) -> bool:
     """One token may stand for the other: equal, an initial, or a short form of 3+ letters
-    (Chris / Christopher, Koldo / Koldobika), unless both are pinyin names (Jun / Junhui)."""
+    (Chris / Christopher, Koldo / Koldobika), unless both are pinyin names (Jun / Junhui)
+    or, where both are `given` names, Korean or Taiwanese ones (Jae / Jaesong)."""
     if a == b:
         return True
     short, long = (a, b) if len(a) <= len(b) else (b, a)
     return long.startswith(short) and (
-        len(short) == 1 or (len(short) >= 3 and not _both_pinyin(short, long)))
+        len(short) == 1 or (len(short) >= 3 and not _both_pinyin(short, long)
+                            and not (given and _two_given_names(short, long))))
 
 
 def _abbreviates(short: NameTokens, long: NameTokens) -> bool:
@@ -213,7 +266,9 @@ def _abbreviates(short: NameTokens, long: NameTokens) -> bool:
     targets = long.all
     position = 0
     for index, token in enumerate(short.all):
-        while position < len(targets) and not _matches(token, targets[position]):
+        while position < len(targets) and not _matches(
+                token, targets[position],
+                given=index < len(short.given) and position < len(long.given)):
             position += 1
         if position == len(targets):
             return False
@@ -283,10 +338,13 @@ def variant_kind(a: NameTokens, b: NameTokens) -> VariantKind | None:
     if _nickname(a, b) or _nickname(b, a):
         return "nickname"
     if len(ta) == len(tb) and len(ta) > 1:
-        differing = [(x, y) for x, y in zip(ta, tb) if x != y]
-        if len(differing) == 1 and _one_edit(*differing[0]) and not _both_pinyin(
-                *differing[0]):
-            return "typo"
+        differing = [(k, x, y) for k, (x, y) in enumerate(zip(ta, tb)) if x != y]
+        if len(differing) == 1:
+            k, x, y = differing[0]
+            given = k < len(a.given) and k < len(b.given)
+            if _one_edit(x, y) and not _both_pinyin(x, y) and not (
+                    given and _two_given_names(x, y)):
+                return "typo"
     return None
 
 
