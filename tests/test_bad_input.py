@@ -151,6 +151,16 @@ def test_malformed_json_names_its_line(current_dir: Path,
     assert code == 2 and "people.json:4: error: malformed JSON" in text
 
 
+@pytest.mark.parametrize("content", ["null\n", "[]\n", "\"people\"\n"])
+def test_people_json_that_is_no_mapping_names_the_file(
+        current_dir: Path, capsys: pytest.CaptureFixture[str], content: str) -> None:
+    people = current_dir / "json" / "people.json"
+    people.write_text(content)
+    code, text = _stats(current_dir, capsys)
+    assert code == 2
+    assert "people.json:1: error: the registry must map person ids to entries" in text
+
+
 def test_a_duplicate_id_in_people_json(current_dir: Path,
                                        capsys: pytest.CaptureFixture[str]) -> None:
     people = current_dir / "json" / "people.json"

@@ -90,8 +90,8 @@ def read_people(path: Path, fmt: RegistryFormat, problems: ProblemLog) -> Regist
     except (OSError, UnicodeDecodeError) as exc:
         raise RegistryError(f"{path}: cannot read: {exc}") from exc
     data = _load(path, fmt, text)
-    if data is None:
-        return Registry(fmt, path, {})
+    if data is None and fmt != "people-json":
+        return Registry(fmt, path, {})  # an empty YAML file: no person yet
     if not isinstance(data, dict):
         problems.error(path, 1, "the registry must map person ids to entries")
         return Registry(fmt, path, {})
