@@ -179,15 +179,6 @@ def _cannot_link(a: _UnitFacts, b: _UnitFacts) -> bool:
         a.orcids and b.orcids and not a.orcids & b.orcids)
 
 
-def decide_variants(mentions: pd.DataFrame, units: pd.Series, candidates: list[Candidate],
-                    context: EvidenceContext, model: ClusterModel,
-                    catch_all: frozenset[str] = frozenset(),
-                    unit_orcid: dict[str, str] | None = None) -> list[VariantLink]:
-    """Merge and `similar` links between units of candidate names, best first per pair."""
-    links = score_links(mentions, units, candidates, context, model, catch_all, unit_orcid)
-    return settle_links(links, mentions, units, candidates, catch_all, unit_orcid)
-
-
 def score_links(mentions: pd.DataFrame, units: pd.Series, candidates: list[Candidate],
                 context: EvidenceContext, model: ClusterModel,
                 catch_all: frozenset[str] = frozenset(),

@@ -2,9 +2,10 @@
 
 1. `candidate_index.candidate_pairs`: pairs of name slugs that may be one person, from
    blocking keys on the strings alone (`variant_candidates`);
-2. `variant_decision.decide_variants`: each pair of persons of the two names scored on the
-   graph (pooled coauthors, coauthors of coauthors, venues, years, topic, affiliations) by a
-   model learnt from synthetic homonyms, plus a prior from the strings;
+2. `variant_decision.score_links`, then `settle_links`: each pair of persons of the two
+   names scored on the graph (pooled coauthors, coauthors of coauthors, venues, years,
+   topic, affiliations) by a model learnt from synthetic homonyms, plus a prior from the
+   strings, and the merges checked against each other, best first;
 3. a second round: the pairs whose coauthors the first round's merges joined into one
    person are scored again reading coauthors as persons (`coauthor_identity`);
 4. `VariantProposals`: the merges as persons (groups of units) with a canonical name, and
