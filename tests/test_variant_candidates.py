@@ -62,7 +62,8 @@ KNOWN_VARIANTS = [
     (("Lavanya", "S K"), ("Lavanya", "Sambath Kumar"), "abbreviation"),
     (("Malliga", "S"), ("Malliga", "Kumar"), None),
     (("Wei", "Z"), ("Wei", "Zhang"), None),  # a pinyin given name: too many people
-    # Korean and Taiwanese given names a syllable apart are two names (two ORCIDs, two ids).
+    # Korean and Taiwanese given names a syllable apart: two names (the first two pairs carry
+    # two ORCIDs, two ids in the curation; a helper read the others as two people).
     (("Jaewoo", "Kang"), ("Jaewook", "Kang"), None),
     (("Jae-hee", "Lee"), ("Jaesong", "Lee"), None),
     (("Minsoo", "Kim"), ("Minwoo", "Kim"), None),

@@ -197,15 +197,15 @@ def _both_pinyin(a: str, b: str) -> bool:
 # Taiwanese (Wade-Giles) given names: what `syllable_count` reads. Pinyin names have their
 # own rule (`_both_pinyin`); that table is generated and holds non-names ("pe", "ter").
 KOREAN_SYLLABLES = frozenset("""
-    ae bae baek beom bin bo bok bong bum byeong byung chae chan chang cheol cheon chi choon
-    chool chul chun chung dae dal deok do dong duk eon eui eun eung gab geon geun gi gil gon
-    goo gu gwang gyeong gyu gyun ha hae hak han hee heon ho hoo hoon hong hwa hwan hye hyeok
+    ae bae baek beom bin bo bok bong bum byeong byung chae chan chang cheol cheon chi chool
+    choon chul chun chung dae dal deok do dong duk eon eui eun eung gab geon geun gi gil gon
+    goo gu gwang gyeong gyu gyun ha hae hak han hee heon ho hong hoo hoon hwa hwan hye hyeok
     hyeon hyeong hyo hyoung hyuk hyun hyung il in jae je jeong ji jin jo jong joo joon joong
     ju jun jung kang keun ki kook kuk kwan kwang kyeong kyo kyong kyoung kyu kyung mi min mo
-    mok moon mun myeong myoung myung na nam ok
-    pil pyo rae ran ri rim rin ro rok ryeong ryong sang se seo seob seok seon seong seop seul
-    seung shik shin sik sin so sol son song soo sook soon su suk sun sung tae taek uk ung wan
-    wi won woo wook woong yeo yeol yeon yeong yi yong yoo yoon young yu yul yun yung""".split())
+    mok moon mun myeong myoung myung na nam ok pil pyo rae ran ri rim rin ro rok ryeong
+    ryong sang se seo seob seok seon seong seop seul seung shik shin sik sin so sol son song
+    soo sook soon su suk sun sung tae taek uk ung wan wi won woo wook woong yeo yeol yeon
+    yeong yi yong yoo yoon young yu yul yun yung""".split())
 WADE_GILES_SYLLABLES = frozenset("""
     chia chiao chieh chien chih chin ching chiu chou chu chuan chuang chun chung fang fei feng
     fu hsi hsia hsiang hsiao hsieh hsien hsin hsing hsiu hsu hsuan hsueh hsun hua huai huan
