@@ -35,6 +35,11 @@ def test_invalid_orcids_are_read_as_none_with_a_warning_unless_the_registry_hold
     assert len(warned) == 2
     assert all(p.source.endswith("2020.tiny.xml") and "2020.tiny-main.1" in p.message
                for p in warned)
+    # Each names its mention and the line of its <author> element.
+    lines = (root / "xml" / "2020.tiny.xml").read_text(encoding="utf-8").splitlines()
+    for problem, position in zip(warned, (0, 1)):
+        assert f"author {position} of 2020.tiny-main.1" in problem.message
+        assert problem.line is not None and "<author" in lines[problem.line - 1]
 
 
 digits = st.text(alphabet="0123456789", min_size=4, max_size=4)

@@ -9,12 +9,15 @@ registry gives that very string to a person: then it pins its mentions as the re
 from __future__ import annotations
 
 import re
+from collections import defaultdict
 from collections.abc import Collection
+from pathlib import Path
 
 import pandas as pd
 from acl_anthology.utils.attrs import convert_orcid
 from acl_anthology.utils.ids import is_valid_orcid
 
+from pipeline.anthology.volumes import MentionKey, locate_mentions
 from pipeline.errors import ProblemLog
 
 ORCID_PATTERN = re.compile(r"[0-9]{4}-[0-9]{4}-[0-9]{4}-[0-9]{3}[0-9X]")
@@ -36,23 +39,45 @@ def clean_orcid(value: object) -> str | None:
 
 
 def usable_orcids(mentions: pd.DataFrame, registry_held: Collection[str],
-                  problems: ProblemLog) -> pd.Series:
+                  problems: ProblemLog, xml_dir: Path | None = None) -> pd.Series:
     """The `orcid` column of `mentions` with each ORCID in the library's form, and those that
-    identify nobody (invalid, and not held by a registry person) left out with a warning."""
+    identify nobody (invalid, and not held by a registry person) left out with a warning
+    naming the mention, its file in `xml_dir` and its line."""
     raw = mentions["orcid"]
     present = raw.notna().to_numpy()
     if not present.any():
         return raw
     values = raw.astype(object).to_numpy(copy=True)
-    files = mentions["file"].to_numpy(dtype=object)
-    papers = mentions["paper"].to_numpy(dtype=object)
+    invalid: list[int] = []
     for row in present.nonzero()[0]:
         text = values[row]
         orcid = clean_orcid(text)
         if orcid is None and (key := orcid_key(text)) in registry_held:
             orcid = key
         if orcid is None:
-            problems.warning(files[row], None, f"{papers[row]}: not a valid ORCID (format or "
-                             "checksum); read as none", str(text))
+            invalid.append(int(row))
         values[row] = orcid
+    _warn_of_invalid(mentions, invalid, problems, xml_dir)
     return pd.Series(values, index=mentions.index, name="orcid", dtype=object)
+
+
+def _warn_of_invalid(mentions: pd.DataFrame, rows: list[int], problems: ProblemLog,
+                     xml_dir: Path | None) -> None:
+    """One warning per mention whose ORCID identifies nobody, with its file and line (the
+    lines looked up in the few files that have one)."""
+    chosen = mentions.iloc[rows]
+    keys: list[MentionKey] = [(str(paper), str(role), int(position)) for paper, role, position
+                              in zip(chosen["paper"].tolist(), chosen["role"].tolist(),
+                                     chosen["position"].tolist())]
+    by_file: dict[str, list[int]] = defaultdict(list)
+    for i, file in enumerate(chosen["file"].tolist()):
+        by_file[str(file)].append(i)
+    written = chosen["orcid"].tolist()
+    for file, found in sorted(by_file.items()):
+        path = xml_dir / file if xml_dir is not None else Path(file)
+        lines = locate_mentions(path, {keys[i] for i in found}) if xml_dir is not None else {}
+        for i in found:
+            paper, role, position = keys[i]
+            problems.warning(path, lines.get(keys[i]),
+                             f"{role} {position} of {paper}: not a valid ORCID (format or "
+                             "checksum); read as none", str(written[i]))

@@ -336,7 +336,7 @@ def read_snapshot(
             if (key := orcid_key(person.orcid)) is not None}
     # `orcid` is identity, `xml_orcid` the attribute as written (what an XML edit expects).
     mentions["xml_orcid"] = mentions["orcid"]
-    mentions["orcid"] = usable_orcids(mentions, held, log_)
+    mentions["orcid"] = usable_orcids(mentions, held, log_, data_dir / "xml")
     mentions["person"] = resolve_mentions(registry, mentions, log_, data_dir / "xml")
     log_.raise_if_errors()
     return Snapshot(data_dir, mentions, tables["papers"], tables["volumes"], registry, log_,
