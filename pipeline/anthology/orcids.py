@@ -9,7 +9,6 @@ registry gives that very string to a person: then it pins its mentions as the re
 from __future__ import annotations
 
 import re
-from collections import defaultdict
 from collections.abc import Collection
 from pathlib import Path
 
@@ -17,7 +16,7 @@ import pandas as pd
 from acl_anthology.utils.attrs import convert_orcid
 from acl_anthology.utils.ids import is_valid_orcid
 
-from pipeline.anthology.volumes import MentionKey, locate_mentions
+from pipeline.anthology.volumes import mention_lines
 from pipeline.errors import ProblemLog
 
 ORCID_PATTERN = re.compile(r"[0-9]{4}-[0-9]{4}-[0-9]{4}-[0-9]{3}[0-9X]")
@@ -66,18 +65,7 @@ def _warn_of_invalid(mentions: pd.DataFrame, rows: list[int], problems: ProblemL
     """One warning per mention whose ORCID identifies nobody, with its file and line (the
     lines looked up in the few files that have one)."""
     chosen = mentions.iloc[rows]
-    keys: list[MentionKey] = [(str(paper), str(role), int(position)) for paper, role, position
-                              in zip(chosen["paper"].tolist(), chosen["role"].tolist(),
-                                     chosen["position"].tolist())]
-    by_file: dict[str, list[int]] = defaultdict(list)
-    for i, file in enumerate(chosen["file"].tolist()):
-        by_file[str(file)].append(i)
     written = chosen["orcid"].tolist()
-    for file, found in sorted(by_file.items()):
-        path = xml_dir / file if xml_dir is not None else Path(file)
-        lines = locate_mentions(path, {keys[i] for i in found}) if xml_dir is not None else {}
-        for i in found:
-            paper, role, position = keys[i]
-            problems.warning(path, lines.get(keys[i]),
-                             f"{role} {position} of {paper}: not a valid ORCID (format or "
-                             "checksum); read as none", str(written[i]))
+    for i, (paper, role, position), path, line in mention_lines(chosen, xml_dir):
+        problems.warning(path, line, f"{role} {position} of {paper}: not a valid ORCID "
+                         "(format or checksum); read as none", str(written[i]))

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 from acl_anthology.utils.ids import build_id
 from lxml import etree
 
@@ -332,3 +333,22 @@ def locate_mentions(path: Path, keys: set[MentionKey]) -> dict[MentionKey, int]:
             visit(paper_id, paper.findall("author"), "author")
             visit(paper_id, paper.findall("editor"), "editor")
     return found
+
+
+def mention_lines(rows: pd.DataFrame, xml_dir: Path | None
+                  ) -> list[tuple[int, MentionKey, Path, int | None]]:
+    """Per mention of `rows` (columns `file`, `paper`, `role`, `position`), file by file:
+    its position in `rows`, its key, the file's path in `xml_dir` and the line of the
+    mention there (None without `xml_dir`), each file read once."""
+    keys: list[MentionKey] = [
+        (str(paper), str(role), int(position)) for paper, role, position in zip(
+            rows["paper"].tolist(), rows["role"].tolist(), rows["position"].tolist())]
+    by_file: dict[str, list[int]] = {}
+    for i, file in enumerate(rows["file"].tolist()):
+        by_file.setdefault(str(file), []).append(i)
+    located: list[tuple[int, MentionKey, Path, int | None]] = []
+    for file, indices in sorted(by_file.items()):
+        path = xml_dir / file if xml_dir is not None else Path(file)
+        lines = locate_mentions(path, {keys[i] for i in indices}) if xml_dir is not None else {}
+        located.extend((i, keys[i], path, lines.get(keys[i])) for i in indices)
+    return located

@@ -15,7 +15,6 @@ Resolution runs once per distinct (first, last, id, orcid) and is mapped back to
 
 from __future__ import annotations
 
-from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipeline.anthology.registry.model import Registry, unverified_id
-from pipeline.anthology.volumes import MentionKey, locate_mentions
+from pipeline.anthology.volumes import mention_lines
 from pipeline.errors import ProblemLog
 
 # What went wrong with one distinct key: (severity, message, value)
@@ -121,23 +120,7 @@ def _report(mentions: pd.DataFrame, codes: np.ndarray, issues: dict[int, Issue],
     with_issue = np.zeros(int(codes.max()) + 1, dtype=bool)
     with_issue[list(issues)] = True
     hits = np.flatnonzero(with_issue[codes])
-    rows_hit = mentions.iloc[hits]
-    files = rows_hit["file"].tolist()
-    papers = rows_hit["paper"].tolist()
-    roles = rows_hit["role"].tolist()
-    positions = rows_hit["position"].tolist()
-    by_file: dict[str, list[int]] = defaultdict(list)
-    for i in range(len(hits)):
-        by_file[str(files[i])].append(i)
-    for file, rows in sorted(by_file.items()):
-        wanted: dict[int, MentionKey] = {
-            i: (str(papers[i]), str(roles[i]), int(positions[i])) for i in rows
-        }
-        path = xml_dir / file if xml_dir is not None else Path(file)
-        lines = locate_mentions(path, set(wanted.values())) if xml_dir is not None else {}
-        for i in rows:
-            severity, message, value = issues[int(codes[hits[i]])]
-            paper, role, position = wanted[i]
-            text = f"{role} {position} of {paper}: {message}"
-            report = problems.error if severity == "error" else problems.warning
-            report(path, lines.get(wanted[i]), text, value)
+    for i, (paper, role, position), path, line in mention_lines(mentions.iloc[hits], xml_dir):
+        severity, message, value = issues[int(codes[hits[i]])]
+        report = problems.error if severity == "error" else problems.warning
+        report(path, line, f"{role} {position} of {paper}: {message}", value)
