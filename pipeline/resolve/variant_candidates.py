@@ -234,11 +234,14 @@ def syllable_count(token: str, most: int = 2) -> int | None:
     return min(counts, default=None)
 
 
-def _two_given_names(a: str, b: str) -> bool:
-    """Two East Asian given names, one of two syllables: different names (Jaewoo / Jaewook,
-    Seo / Seongjun), neither a short form nor a typo of the other."""
+def _two_complete_names(a: str, b: str, given: bool) -> bool:
+    """Neither token a short form or typo of the other, each a complete name: two pinyin
+    names (Jun / Junhui, Qiao / Xiao), or, where both are `given` names, two Korean or
+    Taiwanese ones, one of two syllables (Jaewoo / Jaewook, Seo / Seongjun)."""
+    if _both_pinyin(a, b):
+        return True
     count_a, count_b = syllable_count(a), syllable_count(b)
-    return count_a is not None and count_b is not None and max(count_a, count_b) == 2
+    return given and count_a is not None and count_b is not None and max(count_a, count_b) == 2
 
 
 def _matches(a: str, b: str, given: bool = False) -> bool:
@@ -249,8 +252,7 @@ def _matches(a: str, b: str, given: bool = False) -> bool:
         return True
     short, long = (a, b) if len(a) <= len(b) else (b, a)
     return long.startswith(short) and (
-        len(short) == 1 or (len(short) >= 3 and not _both_pinyin(short, long)
-                            and not (given and _two_given_names(short, long))))
+        len(short) == 1 or (len(short) >= 3 and not _two_complete_names(short, long, given)))
 
 
 def _abbreviates(short: NameTokens, long: NameTokens) -> bool:
@@ -342,8 +344,7 @@ def variant_kind(a: NameTokens, b: NameTokens) -> VariantKind | None:
         if len(differing) == 1:
             k, x, y = differing[0]
             given = k < len(a.given) and k < len(b.given)
-            if _one_edit(x, y) and not _both_pinyin(x, y) and not (
-                    given and _two_given_names(x, y)):
+            if _one_edit(x, y) and not _two_complete_names(x, y, given):
                 return "typo"
     return None
 
