@@ -230,22 +230,26 @@ def test_the_variant_model_does_not_read_the_persons_sizes(
     assert model.describe()["features_ignored"] == ["smaller_size", "larger_size"]
 
 
-def test_the_pooled_features_count_the_persons_without_any_coauthor() -> None:
+def test_the_pooled_features_say_who_has_no_coauthor_and_from_when_both_are_in_use() -> None:
     # A person known only from single-author papers shares no coauthor with anyone: the
-    # variant model must be able to tell that from coauthors that differ.
+    # variant model must be able to tell that from coauthors that differ; and papers of
+    # the 1980s carry less evidence than those of the 2020s.
     coauthor = sp.csr_matrix(np.array([[1.0, 1.0], [0.0, 0.0], [0.0, 0.0], [1.0, 0.0]]))
     empty = sp.csr_matrix((4, 3))
     groups = cluster_merge.PooledGroups(
         coauthor=coauthor, weighted_coauthor=coauthor, two_hop=empty, text=empty,
         affiliation=empty, has_affiliation=np.zeros(4, dtype=bool), venues=empty,
-        sizes=np.array([2.0, 1.0, 1.0, 3.0]), first_year=np.full(4, 2000.0),
-        last_year=np.full(4, 2001.0))
+        sizes=np.array([2.0, 1.0, 1.0, 3.0]), first_year=np.array([1985.0, 2003.0, np.inf, 1999.0]),
+        last_year=np.array([1990.0, 2004.0, -np.inf, 2010.0]))
     ii, jj = np.array([0, 0, 1, 1]), np.array([3, 1, 2, 3])
     features = groups.pair_features(ii, jj)
     column = CLUSTER_FEATURES.index("coauthorless_groups")
     assert features[:, column].tolist() == [0.0, 1.0, 2.0, 1.0]
     assert features[:, CLUSTER_FEATURES.index("shared_coauthor_count")].tolist() == [
         np.log1p(1.0), 0.0, 0.0, 0.0]
+    # The year from which both are in use; a group without a known year does not count.
+    assert features[:, CLUSTER_FEATURES.index("later_first_year")].tolist() == [
+        1999.0, 2003.0, 2003.0, 2003.0]
 
 
 def test_synthetic_homonyms_never_pair_two_strings_of_one_person(tmp_path: Path) -> None:

@@ -33,7 +33,7 @@ from pipeline.resolve.tree_prediction import predict_positive
 CLUSTER_FEATURES = (
     "shared_coauthors_idf", "shared_coauthor_count", "two_hop_cosine", "affiliation_cosine",
     "both_affiliations", "text_cosine", "venue_jaccard", "year_gap", "years_both_active",
-    "smaller_size", "larger_size", "coauthorless_groups",
+    "smaller_size", "larger_size", "coauthorless_groups", "later_first_year",
 )
 MIN_TRAINING_PAIRS = 200
 
@@ -126,13 +126,17 @@ class PooledGroups:
         # How many of the two have no coauthor at all (single-author papers only): then no
         # shared coauthor says nothing, where disjoint coauthors say "two people".
         coauthorless = np.diff(self.coauthor.indptr) == 0
+        # The year from which both are in use: papers of the 1980s carry far less evidence
+        # (fewer coauthors, no abstracts) than those of the 2020s, for one person or two.
+        first_known = np.where(np.isfinite(self.first_year), self.first_year, np.nan)
+        later_first = np.nan_to_num(np.fmax(first_known[ii], first_known[jj]), nan=0.0)
         columns = [
             np.log1p(shared_idf), np.log1p(shared_count),
             _row_dots(self.two_hop, self.two_hop, ii, jj), aff_cos, both.astype(float),
             _row_dots(self.text, self.text, ii, jj), venue_j, np.minimum(gap, 30.0),
             np.minimum(both_active, 30.0), np.log(np.minimum(sizes[ii], sizes[jj])),
             np.log(np.maximum(sizes[ii], sizes[jj])),
-            coauthorless[ii].astype(float) + coauthorless[jj],
+            coauthorless[ii].astype(float) + coauthorless[jj], later_first,
         ]
         return np.column_stack(columns).astype(np.float64)
 

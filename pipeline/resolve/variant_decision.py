@@ -9,8 +9,8 @@ itself), and every pair of units across the two slugs is scored
 
 - evidence: the log likelihood ratio of the cluster model (`cluster_merge.ClusterModel`) on
   the two units' pooled evidence (coauthors, coauthors of coauthors, affiliations, title and
-  abstract words, venues, years, how many of the two have no coauthor at all; not their
-  sizes: `variants.VARIANT_IGNORED_FEATURES`),
+  abstract words, venues, years, how many of the two have no coauthor at all, the year
+  from which both are in use; not their sizes: `variants.VARIANT_IGNORED_FEATURES`),
   learnt from synthetic homonyms whose names are cut at random into two parts of random
   size (one person under two strings), never from curation;
 - prior, written in the code: `KIND_PRIOR` by how the strings differ (the same letters say
