@@ -26,7 +26,12 @@ from pipeline.resolve.run import ResolveSettings, resolve
 from pipeline.resolve.split import Constraints, cannot_link, split_block
 from pipeline.resolve.synthetic import synthetic_blocks, synthetic_draws
 from pipeline.resolve.tree_prediction import raw_extreme
-from pipeline.resolve.variants import VARIANT_IGNORED_FEATURES
+from pipeline.resolve.variant_model import (
+    VARIANT_DRAWS,
+    VARIANT_IGNORED_FEATURES,
+    VariantModel,
+    variant_seeds,
+)
 
 
 def _people(prefix: str, n: int) -> list[Author]:
@@ -230,6 +235,28 @@ def test_the_variant_model_does_not_read_the_persons_sizes(
     assert model.describe()["features_ignored"] == ["smaller_size", "larger_size"]
 
 
+def test_the_variant_model_is_the_mean_of_models_learnt_from_several_draws(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    snapshot = _six_rare_names_of_one_family(tmp_path)
+    mentions = snapshot.mentions
+    authorship = Authorship.build(mentions, snapshot.papers)
+    seeds = variant_seeds(1)
+    draws = synthetic_draws(mentions, name_commonness(mentions) - 10, authorship,
+                            distinct_strings=(True,) * len(seeds), seeds=seeds)
+    context = EvidenceContext.build(mentions, snapshot.papers, authorship,
+                                    focus=np.arange(len(mentions)))
+    monkeypatch.setattr(cluster_merge, "MIN_TRAINING_PAIRS", 1)  # a model of a tiny snapshot
+    model = VariantModel.fit(context, draws, seed=1)
+    assert len(model.models) == VARIANT_DRAWS == len(set(seeds)) > 1
+    features = np.random.default_rng(0).random((20, len(CLUSTER_FEATURES)))
+    alone = [ClusterModel.fit(context, draw, seed=draw_seed, cut="random",
+                              ignored=VARIANT_IGNORED_FEATURES).evidence(features)
+             for draw, draw_seed in zip(draws, seeds)]
+    assert np.allclose(model.evidence(features), np.mean(alone, axis=0))
+    assert len({tuple(sorted(draw.rows)) for draw in draws}) > 1  # each its own draw
+    assert model.describe()["models"] == VARIANT_DRAWS
+
+
 def test_the_pooled_features_say_who_has_no_coauthor_and_from_when_both_are_in_use() -> None:
     # A person known only from single-author papers shares no coauthor with anyone: the
     # variant model must be able to tell that from coauthors that differ; and papers of
@@ -273,14 +300,16 @@ def test_synthetic_homonyms_never_pair_two_strings_of_one_person(tmp_path: Path)
             paired[distinct].update(frozenset(key.split("+")) for key in blocks.rows)
     variants = frozenset({"viet-lai", "viet-dac-lai"})
     assert variants not in paired[True] and variants in paired[False]
-    # Both draws at once (as `resolve` takes them) are each the draw of a call of its own,
-    # also where a draw is sampled down to `max_blocks`.
+    # The draws taken at once (as `resolve` takes them: the pair model's, then the variant
+    # model's, each with its seed) are each the draw of a call of its own, also where a draw
+    # is sampled down to `max_blocks`.
     for seed in range(12):
         for max_blocks in (1, 100):
-            together = synthetic_draws(mentions, commonness, authorship, seed=seed,
-                                       max_blocks=max_blocks, distinct_strings=(False, True))
-            for distinct, draw in zip((False, True), together):
-                alone = synthetic_blocks(mentions, commonness, authorship, seed=seed,
+            kinds, seeds = (False, True, True), (seed, seed, seed + 1000)
+            together = synthetic_draws(mentions, commonness, authorship, seeds=seeds,
+                                       max_blocks=max_blocks, distinct_strings=kinds)
+            for distinct, draw_seed, draw in zip(kinds, seeds, together):
+                alone = synthetic_blocks(mentions, commonness, authorship, seed=draw_seed,
                                          max_blocks=max_blocks, distinct_strings=distinct)
                 assert draw.rows.keys() == alone.rows.keys()
                 for key, rows in alone.rows.items():

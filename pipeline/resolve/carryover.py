@@ -23,7 +23,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from pipeline.anthology.atomic import atomic_write_bytes
 from pipeline.resolve.ambiguity import AmbiguityModel
 from pipeline.resolve.assignment import PlacementConfidence
-from pipeline.resolve.cluster_merge import CLUSTER_FEATURES, ClusterModel
+from pipeline.resolve.cluster_merge import CLUSTER_FEATURES
 from pipeline.resolve.confidence_calibration import ConfidenceCalibration
 from pipeline.resolve.evidence_kinds import FEATURE_NAMES
 from pipeline.resolve.issued_ids import IssuedIds
@@ -31,8 +31,10 @@ from pipeline.resolve.pair_evidence import PairEvidence
 from pipeline.resolve.pair_model import PairModel
 from pipeline.resolve.paper_text import TextModel
 from pipeline.resolve.variant_decision import VariantLink
+from pipeline.resolve.variant_model import VariantModel
 
-MODELS_VERSION = "learnt-models-v3"  # v3: the features the models read are stored too
+# v3: the features the models read are stored too; v4: the variant model is a VariantModel
+MODELS_VERSION = "learnt-models-v4"
 
 
 def learnt_features() -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -55,7 +57,7 @@ class LearntModels:
     pair: PairModel  # what splits: `evidence`, or it refitted on the curation (--calibrate)
     calibration: ConfidenceCalibration  # raw cluster confidence -> probability
     placement: PlacementConfidence
-    variants: ClusterModel | None  # None: the run looked for no name variants
+    variants: VariantModel | None  # None: the run looked for no name variants
     text: TextModel  # words of titles and abstracts
     affiliations: TfidfVectorizer | None  # character n-grams of affiliations
 

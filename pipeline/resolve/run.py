@@ -78,6 +78,7 @@ from pipeline.resolve.split_proposals import split_proposals
 from pipeline.resolve.stable_ids import name_of_cluster, previous_persons, relabel
 from pipeline.resolve.synthetic import synthetic_draws
 from pipeline.resolve.variant_candidates import Candidate
+from pipeline.resolve.variant_model import VARIANT_DRAWS, variant_seeds
 from pipeline.resolve.variants import (
     KeptLinks,
     VariantProposals,
@@ -241,11 +242,14 @@ def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool =
     # A night that reuses its models learns nothing: no synthetic or curated blocks.
     learning = learnt is None
     curated_rows = block_rows_of(mentions, curation.blocks) if learning else {}
-    draws = synthetic_draws(mentions, commonness, authorship, seed=settings.seed,
-                            distinct_strings=(False, True) if settings.variants else (False,)
+    # The pair model's draw, then the variant model's (`variant_model.variant_seeds`).
+    variant_draws = VARIANT_DRAWS if settings.variants else 0
+    draws = synthetic_draws(mentions, commonness, authorship,
+                            distinct_strings=(False, *(True,) * variant_draws),
+                            seeds=(settings.seed, *variant_seeds(settings.seed)[:variant_draws])
                             ) if learning else []
     synthetic = draws[0] if draws else None
-    variant_synthetic = draws[1] if len(draws) > 1 else None
+    variant_synthetic = draws[1:]
     candidate_rows = block_rows_of(mentions, candidates)
     variant_candidates = pending_candidates.result() if pending_candidates is not None else []
     if settings.names:
@@ -265,8 +269,7 @@ def resolve(snapshot: Snapshot, settings: ResolveSettings, show_progress: bool =
     scored_rows = variant_rows(mentions, to_score)
     focus = np.concatenate([*candidate_rows.values(), *curated_rows.values(),
                             *(synthetic.rows.values() if synthetic is not None else []),
-                            *(variant_synthetic.rows.values()
-                              if variant_synthetic is not None else []),
+                            *(rows for draw in variant_synthetic for rows in draw.rows.values()),
                             scored_rows, np.zeros(0, dtype=np.int64)])
     # The persons of the variant candidates pool their evidence over all their mentions.
     also = person_rows(mentions, scored_rows, catch_all)

@@ -64,10 +64,15 @@ def synthetic_blocks(mentions: pd.DataFrame, commonness: pd.Series, authorship: 
 def synthetic_draws(mentions: pd.DataFrame, commonness: pd.Series, authorship: Authorship,
                     exclude: set[str] | frozenset[str] = frozenset(), seed: int = 0,
                     max_blocks: int = MAX_BLOCKS,
-                    distinct_strings: tuple[bool, ...] = (False, True)
-                    ) -> list[SyntheticBlocks]:
+                    distinct_strings: tuple[bool, ...] = (False, True),
+                    seeds: tuple[int, ...] | None = None) -> list[SyntheticBlocks]:
     """`synthetic_blocks` once per value of `distinct_strings`, each the same as a call of its
-    own (a fresh generator of `seed` each), sharing the work both draws need."""
+    own (a fresh generator of `seeds[k]`, by default `seed`, each), sharing the work all
+    draws need."""
+    if seeds is None:
+        seeds = (seed,) * len(distinct_strings)
+    if len(seeds) != len(distinct_strings):
+        raise ValueError("one seed per draw")
     # Names by their integer code in `authorship.slugs` (sorted, so code order is slug
     # order): hashing and sorting strings cost most of this function's time.
     assert len(authorship.mention_slug) == len(mentions), "authorship of other mentions"
@@ -114,8 +119,8 @@ def synthetic_draws(mentions: pd.DataFrame, commonness: pd.Series, authorship: A
         return tokens[slug]
 
     draws = []
-    for distinct in distinct_strings:
-        rng = np.random.default_rng(seed)
+    for distinct, draw_seed in zip(distinct_strings, seeds):
+        rng = np.random.default_rng(draw_seed)
         pairs: list[tuple[str, str]] = []
         for group in by_family:
             permuted = [group[i] for i in rng.permutation(len(group))]

@@ -7,12 +7,13 @@ itself), and every pair of units across the two slugs is scored
 
     log-odds(one person) = evidence + prior
 
-- evidence: the log likelihood ratio of the cluster model (`cluster_merge.ClusterModel`) on
-  the two units' pooled evidence (coauthors, coauthors of coauthors, affiliations, title and
-  abstract words, venues, years, how many of the two have no coauthor at all, the year
-  from which both are in use; not their sizes: `variants.VARIANT_IGNORED_FEATURES`),
-  learnt from synthetic homonyms whose names are cut at random into two parts of random
-  size (one person under two strings), never from curation;
+- evidence: the log likelihood ratio of the variant model (`variant_model.VariantModel`,
+  cluster models averaged over draws) on the two units' pooled evidence (coauthors,
+  coauthors of coauthors, affiliations, title and abstract words, venues, years, how many
+  of the two have no coauthor at all, the year from which both are in use; not their sizes:
+  `variant_model.VARIANT_IGNORED_FEATURES`), learnt from synthetic homonyms whose names are
+  cut at random into two parts of random size (one person under two strings), never from
+  curation;
 - prior, written in the code: `KIND_PRIOR` by how the strings differ (the same letters say
   much more than a shared initial), less the commonness of the more common string
   (`variant_candidates.NameCounts`: log of the number of people expected to have a name it
@@ -43,9 +44,10 @@ import scipy.sparse as sp
 
 from pipeline.anthology.columns import isin
 from pipeline.anthology.curation import UnionFind
-from pipeline.resolve.cluster_merge import CLUSTER_FEATURES, ClusterModel, PooledBlock, PooledGroups
+from pipeline.resolve.cluster_merge import CLUSTER_FEATURES, PooledBlock, PooledGroups
 from pipeline.resolve.evidence import EvidenceContext
 from pipeline.resolve.variant_candidates import Candidate, VariantKind
+from pipeline.resolve.variant_model import VariantModel
 
 # Log-odds that two strings differing this way are one person, for a rare name, before any
 # evidence: the same letters almost always are; a reordering usually is; an initial or a
@@ -181,7 +183,7 @@ def _cannot_link(a: _UnitFacts, b: _UnitFacts) -> bool:
 
 
 def score_links(mentions: pd.DataFrame, units: pd.Series, candidates: list[Candidate],
-                context: EvidenceContext, model: ClusterModel,
+                context: EvidenceContext, model: VariantModel,
                 catch_all: frozenset[str] = frozenset(),
                 unit_orcid: dict[str, str] | None = None,
                 representative: np.ndarray | None = None) -> list[VariantLink]:

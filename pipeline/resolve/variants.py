@@ -33,10 +33,9 @@ from pipeline.anthology.registry import Registry
 from pipeline.resolve.ambiguity import name_commonness
 from pipeline.resolve.authorship import Authorship
 from pipeline.resolve.candidate_index import CandidateIndex, KeptSearch, KeptSearchError
-from pipeline.resolve.cluster_merge import ClusterModel
 from pipeline.resolve.coauthor_identity import CoauthorIdentity, near
 from pipeline.resolve.evidence import EvidenceContext
-from pipeline.resolve.synthetic import SyntheticBlocks, synthetic_blocks
+from pipeline.resolve.synthetic import SyntheticBlocks, synthetic_draws
 from pipeline.resolve.variant_candidates import Candidate
 from pipeline.resolve.variant_decision import (
     VariantLink,
@@ -44,17 +43,9 @@ from pipeline.resolve.variant_decision import (
     score_links,
     settle_links,
 )
+from pipeline.resolve.variant_model import VARIANT_DRAWS, VariantModel, variant_seeds
 
 log = logging.getLogger(__name__)
-
-# The variant model does not read the two persons' sizes. In its synthetic homonyms a part's
-# size says how much of one career it holds, and the model learnt from that how much a part
-# of that size shares with the rest of a career (one paper of a long career mostly shares a
-# coauthor with the others). A variant string's mentions are no random part of a career: a
-# string one venue's or one decade's metadata used, often on a single paper, shares far
-# fewer (README, "Name variants"), so that expectation read their missing coauthors as
-# "two people".
-VARIANT_IGNORED_FEATURES = ("smaller_size", "larger_size")
 
 
 def name_candidates(mentions: pd.DataFrame, registry: Registry | None = None
@@ -134,7 +125,7 @@ class VariantProposals:
     names: dict[str, Counter[tuple[str, str]]]  # unit -> its name strings and counts
     model: dict[str, object]
     scored: list[VariantLink] = field(default_factory=list)  # before settling (`links`)
-    learnt: ClusterModel | None = None
+    learnt: VariantModel | None = None
 
     def merges(self) -> list[dict[str, Any]]:
         """One entry per merged person: its units, names, canonical name and links."""
@@ -214,32 +205,33 @@ def find_variants(mentions: pd.DataFrame, papers: pd.DataFrame, units: pd.Series
     candidates, the evidence they need, decisions."""
     candidates = name_candidates(mentions)
     authorship = Authorship.build(mentions, papers)
-    synthetic = synthetic_blocks(mentions, name_commonness(mentions), authorship, seed=seed,
-                                 distinct_strings=True)
-    focus = np.concatenate([candidate_rows(mentions, candidates), *synthetic.rows.values()])
+    draws = synthetic_draws(mentions, name_commonness(mentions), authorship,
+                            distinct_strings=(True,) * VARIANT_DRAWS, seeds=variant_seeds(seed))
+    focus = np.concatenate([candidate_rows(mentions, candidates),
+                            *(rows for draw in draws for rows in draw.rows.values())])
     context = EvidenceContext.build(mentions, papers, authorship, focus=focus,
                                     cache_dir=cache_dir)
-    return candidates, propose_variants(mentions, units, candidates, context, synthetic, seed,
+    return candidates, propose_variants(mentions, units, candidates, context, draws, seed,
                                         catch_all)
 
 
 def propose_variants(mentions: pd.DataFrame, units: pd.Series, candidates: list[Candidate],
-                     context: EvidenceContext, synthetic: SyntheticBlocks | None, seed: int,
+                     context: EvidenceContext, synthetic: list[SyntheticBlocks], seed: int,
                      catch_all: frozenset[str] = frozenset(),
                      unit_orcid: dict[str, str] | None = None,
-                     model: ClusterModel | None = None,
+                     model: VariantModel | None = None,
                      kept: KeptLinks | None = None) -> VariantProposals:
     """Merges and `similar` links among the persons (`units`) of candidate names.
 
-    `model`: a variant model learnt before (else it is learnt from `synthetic`). `kept`: the
+    `model`: a variant model learnt before (else it is learnt from `synthetic`, the draws of
+    `variant_model.variant_seeds(seed)`). `kept`: the
     nightly job's scored links of an earlier run; only the candidate pairs touching its
     `changed` names are scored again, the others keep their earlier scores.
     """
     if model is None:
-        if synthetic is None:
+        if not synthetic:
             raise ValueError("propose_variants needs synthetic blocks or a learnt model")
-        model = ClusterModel.fit(context, synthetic, seed=seed, cut="random",
-                                 ignored=VARIANT_IGNORED_FEATURES)
+        model = VariantModel.fit(context, synthetic, seed)
     to_score = candidates if kept is None else kept.to_score(candidates)
     scored = score_links(mentions, units, to_score, context, model, catch_all, unit_orcid)
     if kept is not None:
@@ -269,5 +261,6 @@ def propose_variants(mentions: pd.DataFrame, units: pd.Series, candidates: list[
             mentions["last"].iloc[rows].tolist()):
         names.setdefault(str(unit), Counter())[(str(first_name), str(last_name))] += 1
     return VariantProposals(links, persons, names, {
-        **model.describe(), "kind": "gradient-boosted trees on synthetic homonyms cut at random",
+        **model.describe(), "kind": "gradient-boosted trees on synthetic homonyms cut at "
+        f"random, the mean of {len(model.models)} learnt from as many draws",
         "candidates": len(candidates)}, scored, model)
