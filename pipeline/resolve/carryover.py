@@ -23,9 +23,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from pipeline.anthology.atomic import atomic_write_bytes
 from pipeline.resolve.ambiguity import AmbiguityModel
 from pipeline.resolve.assignment import PlacementConfidence
-from pipeline.resolve.cluster_merge import CLUSTER_FEATURES
 from pipeline.resolve.confidence_calibration import ConfidenceCalibration
-from pipeline.resolve.evidence_kinds import FEATURE_NAMES
 from pipeline.resolve.issued_ids import IssuedIds
 from pipeline.resolve.pair_evidence import PairEvidence
 from pipeline.resolve.pair_model import PairModel
@@ -33,15 +31,7 @@ from pipeline.resolve.paper_text import TextModel
 from pipeline.resolve.variant_decision import VariantLink
 from pipeline.resolve.variant_model import VariantModel
 
-# v3: the features the models read are stored too; v4: the variant model is a VariantModel
-MODELS_VERSION = "learnt-models-v4"
-
-
-def learnt_features() -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """The features the pair model and the cluster (name-variant) model read, in order: a
-    model learnt on others reads the wrong columns, so stored models are stale when these
-    differ (the variant model gained two features in session 37)."""
-    return FEATURE_NAMES, CLUSTER_FEATURES
+MODELS_VERSION = "learnt-models-v2"
 
 
 class StaleModelsError(Exception):
@@ -75,9 +65,8 @@ class LearntModels:
                 position = len(distinct) - 1
             positions.append(position)
         blobs = [pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL) for value in distinct]
-        atomic_write_bytes(path, pickle.dumps(
-            (MODELS_VERSION, learnt_features(), names, positions, blobs),
-            protocol=pickle.HIGHEST_PROTOCOL))
+        atomic_write_bytes(path, pickle.dumps((MODELS_VERSION, names, positions, blobs),
+                                              protocol=pickle.HIGHEST_PROTOCOL))
 
     @classmethod
     def load(cls, path: Path) -> LearntModels:
@@ -86,10 +75,7 @@ class LearntModels:
             version = stored[0] if isinstance(stored, tuple) and stored else None
             if version != MODELS_VERSION:
                 raise StaleModelsError(f"{path}: written by another version ({version})")
-            _, features, names, positions, blobs = stored
-            if features != learnt_features():
-                raise StaleModelsError(f"{path}: learnt on other features than this version "
-                                       "reads")
+            _, names, positions, blobs = stored
             values = [pickle.loads(blob) for blob in blobs]
             models = cls(**{name: values[k] for name, k in zip(names, positions)})
         except StaleModelsError:
