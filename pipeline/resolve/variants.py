@@ -224,9 +224,9 @@ def propose_variants(mentions: pd.DataFrame, units: pd.Series, candidates: list[
     """Merges and `similar` links among the persons (`units`) of candidate names.
 
     `model`: a variant model learnt before (else it is learnt from `synthetic`, the draws of
-    `variant_model.variant_seeds(seed)`). `kept`: the
-    nightly job's scored links of an earlier run; only the candidate pairs touching its
-    `changed` names are scored again, the others keep their earlier scores.
+    `variant_model.variant_seeds(seed)`). `kept`: the nightly job's scored links of an
+    earlier run; only the candidate pairs touching its `changed` names are scored again, the
+    others keep their earlier scores.
     """
     if model is None:
         if not synthetic:
