@@ -240,8 +240,10 @@ def _two_complete_names(a: str, b: str, given: bool) -> bool:
     Taiwanese ones, one of two syllables (Jaewoo / Jaewook, Seo / Seongjun)."""
     if _both_pinyin(a, b):
         return True
+    if not given:
+        return False
     count_a, count_b = syllable_count(a), syllable_count(b)
-    return given and count_a is not None and count_b is not None and max(count_a, count_b) == 2
+    return count_a is not None and count_b is not None and max(count_a, count_b) == 2
 
 
 def _matches(a: str, b: str, given: bool = False) -> bool:
