@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from pathlib import Path
 
@@ -27,9 +28,12 @@ from pipeline.resolve.split import Constraints, cannot_link, split_block
 from pipeline.resolve.synthetic import synthetic_blocks, synthetic_draws
 from pipeline.resolve.tree_prediction import raw_extreme
 from pipeline.resolve.variant_model import (
+    CONFIDENT_MODELS,
     VARIANT_DRAWS,
     VARIANT_IGNORED_FEATURES,
+    ConfidentPairs,
     VariantModel,
+    pair_fold,
     variant_seeds,
 )
 
@@ -255,6 +259,82 @@ def test_the_variant_model_is_the_mean_of_models_learnt_from_several_draws(
     assert np.allclose(model.evidence(features), np.mean(alone, axis=0))
     assert len({tuple(sorted(draw.rows)) for draw in draws}) > 1  # each its own draw
     assert model.describe()["models"] == VARIANT_DRAWS
+
+
+def test_confident_pairs_are_scored_only_by_the_models_that_did_not_learn_from_them(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Real variants the strings vouch for teach the models, cross-fitted: a pair's evidence
+    # must not come from its own label; every other pair keeps the synthetic models.
+    snapshot = _six_rare_names_of_one_family(tmp_path)
+    mentions = snapshot.mentions
+    authorship = Authorship.build(mentions, snapshot.papers)
+    seeds = variant_seeds(1)
+    draws = synthetic_draws(mentions, name_commonness(mentions) - 10, authorship,
+                            distinct_strings=(True,) * len(seeds), seeds=seeds)
+    context = EvidenceContext.build(mentions, snapshot.papers, authorship,
+                                    focus=np.arange(len(mentions)))
+    monkeypatch.setattr(cluster_merge, "MIN_TRAINING_PAIRS", 1)  # a model of a tiny snapshot
+    rng = np.random.default_rng(0)
+    names = [(f"a-{k}", f"b-{k}") for k in range(40)]
+    folds = [pair_fold(*pair) for pair in names]
+    assert set(folds) == {0, 1}
+    confident = ConfidentPairs(tuple(names), rng.random((40, len(CLUSTER_FEATURES))))
+    model = VariantModel.fit(context, draws, seed=1, confident=confident)
+    plain = VariantModel.fit(context, draws, seed=1)
+    assert len(model.confident_models) == CONFIDENT_MODELS and model.confident == set(names)
+    features = rng.random((3, len(CLUSTER_FEATURES)))
+    assert np.allclose(model.evidence(features), plain.evidence(features))  # no names given
+    assert np.allclose(model.evidence(features, [("not", "confident")] * 3),
+                       plain.evidence(features))
+    # Which models score which pair: models that answer their own number.
+    by_fold = {fold: next(pair for pair, f in zip(names, folds) if f == fold)
+               for fold in (0, 1)}
+    numbered = VariantModel(tuple(_Constant(value=10.0 + k) for k in range(5)),
+                            tuple(_Constant(value=float(k)) for k in range(CONFIDENT_MODELS)),
+                            frozenset(names))
+    evidence = numbered.evidence(features, [by_fold[0], by_fold[1], ("not", "confident")])
+    # Models 0 and 2 learnt from fold 0, models 1 and 3 from fold 1.
+    assert evidence.tolist() == [2.0, 1.0, 12.0]
+    assert model.describe()["confident_pairs"] == 40
+
+
+@dataclasses.dataclass
+class _Constant(ClusterModel):
+    value: float = 0.0
+
+    def evidence(self, features: np.ndarray) -> np.ndarray:
+        return np.full(len(features), self.value)
+
+
+def test_pairs_known_to_be_one_person_take_their_share_of_the_class_weight(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    snapshot = _six_rare_names_of_one_family(tmp_path)
+    mentions = snapshot.mentions
+    authorship = Authorship.build(mentions, snapshot.papers)
+    blocks = synthetic_blocks(mentions, name_commonness(mentions) - 10, authorship, seed=1)
+    context = EvidenceContext.build(mentions, snapshot.papers, authorship,
+                                    focus=np.arange(len(mentions)))
+    monkeypatch.setattr(cluster_merge, "MIN_TRAINING_PAIRS", 1)  # a model of a tiny snapshot
+    fitted: dict[str, np.ndarray] = {}
+
+    def remember(self: object, x: np.ndarray, y: np.ndarray, sample_weight: np.ndarray
+                 ) -> None:
+        fitted.update(x=x, y=y, weight=sample_weight)
+        raise StopIteration
+
+    monkeypatch.setattr(cluster_merge.HistGradientBoostingClassifier, "fit", remember)
+    positives = np.ones((7, len(CLUSTER_FEATURES)))
+    with pytest.raises(StopIteration):
+        ClusterModel.fit(context, blocks, seed=1, cut="random", positives=positives,
+                         positive_share=0.25)
+    y, weight = fitted["y"], fitted["weight"]
+    added = np.zeros(len(y), dtype=bool)
+    added[-7:] = True
+    assert y[added].all() and np.allclose(fitted["x"][added], 1.0)
+    # Per block, the one-person class weighs 1 and the two-person class 1, as before.
+    assert np.isclose(weight[~y].sum(), len(blocks.rows))
+    assert np.isclose(weight[y].sum(), len(blocks.rows))
+    assert np.isclose(weight[added].sum(), 0.25 * len(blocks.rows))
 
 
 def test_the_pooled_features_say_who_has_no_coauthor_and_from_when_both_are_in_use() -> None:

@@ -13,6 +13,7 @@ import pytest
 from builder import Author, Paper, Volume, common_name_fillers, write_snapshot
 
 from pipeline.anthology.snapshot import read_snapshot
+from pipeline.resolve.cluster_merge import CLUSTER_FEATURES
 from pipeline.resolve.files import RESOLUTION_FILES
 from pipeline.resolve.outputs import write_outputs
 from pipeline.resolve.run import ResolveSettings, resolve
@@ -536,3 +537,37 @@ def test_a_nickname_is_merged_only_with_graph_evidence(tmp_path: Path) -> None:
     [link] = [link for merge in variants["merges"] for link in merge["links"]]
     assert link["kind"] == "nickname"
     assert not any("Kay Quenneville" in names for names in merged)
+
+
+def test_confident_pairs_are_rare_abbreviations_whose_names_are_one_person_each(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pipeline.resolve import variant_decision
+    from pipeline.resolve.authorship import Authorship
+    from pipeline.resolve.evidence import EvidenceContext
+    from pipeline.resolve.variant_decision import CONFIDENT_KINDS, KIND_PRIOR, confident_pairs
+    from pipeline.resolve.variants import name_candidates
+
+    # No name of a tiny snapshot is as rare as the real threshold asks (priors about 3 here).
+    monkeypatch.setattr(variant_decision, "CONFIDENT_MIN_PRIOR", 2.5)
+
+    snapshot = read_snapshot(_variants_snapshot(tmp_path / "a"))
+    mentions = snapshot.mentions
+    candidates = name_candidates(mentions)
+    context = EvidenceContext.build(mentions, snapshot.papers,
+                                    Authorship.build(mentions, snapshot.papers))
+    units = mentions["slug"].astype(str)
+    confident = confident_pairs(mentions, units, candidates, context)
+    by_pair = {(c.first, c.second): c for c in candidates}
+    wanted = {pair for pair, c in by_pair.items() if c.kind in CONFIDENT_KINDS
+              and KIND_PRIOR[c.kind] - c.commonness >= 2.5}
+    assert ("hector-martinez", "hector-martinez-alonso") in wanted
+    assert ("li-na", "na-li") not in wanted  # a reordering is no confident kind
+    # Different ORCIDs are a cannot-link: never learnt from as one person.
+    assert ("a-kowalczyk", "anna-kowalczyk") in wanted
+    assert set(confident.names) == wanted - {("a-kowalczyk", "anna-kowalczyk")}
+    assert confident.features.shape == (len(confident.names), len(CLUSTER_FEATURES))
+    # A name split into two persons may hold a namesake: its pairs are not confident.
+    split = units.where(~((mentions["slug"] == "hector-martinez")
+                          & (mentions["year"].astype(int) >= 2015)), "hector-martinez/2")
+    assert ("hector-martinez", "hector-martinez-alonso") not in confident_pairs(
+        mentions, split, candidates, context).names

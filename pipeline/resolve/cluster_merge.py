@@ -156,6 +156,69 @@ def _row_dots(left: sp.csr_matrix, right: sp.csr_matrix, ii: np.ndarray, jj: np.
     return np.asarray(left[ii].multiply(right[jj]).sum(axis=1), dtype=np.float64).ravel()
 
 
+@dataclass(frozen=True)
+class TrainingPairs:
+    """Pairs of groups of mentions, labelled one person (`same`) or two, with weights."""
+
+    features: np.ndarray
+    same: np.ndarray
+    weight: np.ndarray
+    blocks: int  # the synthetic blocks (times cuts) they come from
+
+    @classmethod
+    def of(cls, context: EvidenceContext, synthetic: SyntheticBlocks, seed: int = 0,
+           cut: Literal["time", "random", "both"] = "time") -> TrainingPairs:
+        """Synthetic homonyms, each name cut in two: by time (a career seen in two halves),
+        at random into parts of random size (one person's papers under two name strings,
+        some years apart or not), or both ways (`variant_decision.py`)."""
+        rng = np.random.default_rng(seed)
+        cuts = ("time", "random") if cut == "both" else (cut,)
+        all_rows, memberships, ii, jj = [], [], [], []
+        upper_i, upper_j = np.triu_indices(4, 1)
+        for number, ((key, rows), how) in enumerate(itertools.product(synthetic.rows.items(),
+                                                                       cuts)):
+            side = synthetic.name[key]
+            years = context.mention_year[rows]
+            membership = np.zeros(len(rows), dtype=np.int64)
+            for name in (0, 1):
+                members = np.flatnonzero(side == name)
+                if how == "time":
+                    order = members[np.argsort(years[members], kind="stable")]
+                    half = (len(order) + 1) // 2
+                else:
+                    order = rng.permutation(members)
+                    half = int(rng.integers(1, len(order))) if len(order) > 1 else 1
+                membership[order[:half]] = 2 * name
+                membership[order[half:]] = 2 * name + 1
+            all_rows.append(rows)
+            memberships.append(membership + 4 * number)
+            ii.append(upper_i + 4 * number)
+            jj.append(upper_j + 4 * number)
+        if not all_rows:
+            return cls(np.zeros((0, len(CLUSTER_FEATURES))), np.zeros(0, dtype=bool),
+                       np.zeros(0), 0)
+        # Every block's four parts pooled at once: one sparse pass instead of one per block.
+        groups = PooledGroups.pool(PooledBlock.of(context, np.concatenate(all_rows)),
+                                   np.concatenate(memberships))
+        first, second = np.concatenate(ii), np.concatenate(jj)
+        same = (first % 4) // 2 == (second % 4) // 2
+        # Each block weighs the same, and within it the two classes.
+        return cls(groups.pair_features(first, second), same,
+                   np.where(same, 1.0 / 2, 1.0 / 4), len(all_rows))
+
+    def with_positives(self, positives: np.ndarray | None, share: float) -> TrainingPairs:
+        """These pairs and `positives`, one person each, taking `share` of that class's
+        weight (each block's one-person pairs weigh 1 in all)."""
+        if positives is None or not len(positives) or not self.blocks:
+            return self
+        return TrainingPairs(
+            np.vstack([self.features, positives]),
+            np.concatenate([self.same, np.ones(len(positives), dtype=bool)]),
+            np.concatenate([np.where(self.same, self.weight * (1 - share), self.weight),
+                            np.full(len(positives), share * self.blocks / len(positives))]),
+            self.blocks)
+
+
 # Hand-set log likelihood ratios on pooled features: the pair rule's weights
 # (`pair_model.FALLBACK_WEIGHTS`), plus a penalty per year both clusters are active with
 # different affiliations (two jobs at once is unlikely; one lab, two namesakes is not).
@@ -182,53 +245,27 @@ class ClusterModel:
 
     @classmethod
     def fit(cls, context: EvidenceContext, synthetic: SyntheticBlocks, seed: int = 0,
-            cut: Literal["time", "random", "both"] = "time", ignored: tuple[str, ...] = ()
+            cut: Literal["time", "random", "both"] = "time", ignored: tuple[str, ...] = (),
+            positives: np.ndarray | None = None, positive_share: float = 0.0
             ) -> ClusterModel:
-        """Learn from synthetic homonyms, each name cut in two: by time (a career seen in
-        two halves), at random into parts of random size (one person's papers under two
-        name strings, some years apart or not), or both ways (`variant_decision.py`).
-        `ignored`: features left out of the classifier (`variants.py` says why)."""
-        rng = np.random.default_rng(seed)
-        cuts = ("time", "random") if cut == "both" else (cut,)
-        all_rows, memberships, ii, jj = [], [], [], []
-        upper_i, upper_j = np.triu_indices(4, 1)
-        for number, ((key, rows), how) in enumerate(itertools.product(synthetic.rows.items(),
-                                                                       cuts)):
-            side = synthetic.name[key]
-            years = context.mention_year[rows]
-            membership = np.zeros(len(rows), dtype=np.int64)
-            for name in (0, 1):
-                members = np.flatnonzero(side == name)
-                if how == "time":
-                    order = members[np.argsort(years[members], kind="stable")]
-                    half = (len(order) + 1) // 2
-                else:
-                    order = rng.permutation(members)
-                    half = int(rng.integers(1, len(order))) if len(order) > 1 else 1
-                membership[order[:half]] = 2 * name
-                membership[order[half:]] = 2 * name + 1
-            all_rows.append(rows)
-            memberships.append(membership + 4 * number)
-            ii.append(upper_i + 4 * number)
-            jj.append(upper_j + 4 * number)
-        xs, ys, weights = [], [], []
-        if all_rows:
-            # Every block's four parts pooled at once: one sparse pass instead of one per block.
-            groups = PooledGroups.pool(PooledBlock.of(context, np.concatenate(all_rows)),
-                                       np.concatenate(memberships))
-            first, second = np.concatenate(ii), np.concatenate(jj)
-            same = (first % 4) // 2 == (second % 4) // 2
-            xs.append(groups.pair_features(first, second))
-            ys.append(same)
-            # Each block weighs the same, and within it the two classes.
-            weights.append(np.where(same, 1.0 / 2, 1.0 / 4))
-        if not xs or sum(len(y) for y in ys) < MIN_TRAINING_PAIRS:
+        """Learn from synthetic homonyms (`TrainingPairs.of`). `ignored`: features left out
+        of the classifier (`variants.py` says why). `positives`: features of other pairs
+        known to be one person, which take `positive_share` of the weight of that class
+        (`variant_model.py`)."""
+        return cls.learn(TrainingPairs.of(context, synthetic, seed, cut).with_positives(
+            positives, positive_share), seed, ignored)
+
+    @classmethod
+    def learn(cls, pairs: TrainingPairs, seed: int = 0, ignored: tuple[str, ...] = ()
+              ) -> ClusterModel:
+        """A classifier of `pairs`, or the hand-set rule when they are too few."""
+        if len(pairs.same) < MIN_TRAINING_PAIRS:
             return cls(hand_set=True)
-        x, y = np.vstack(xs), np.concatenate(ys)
         classifier = HistGradientBoostingClassifier(
             max_iter=200, learning_rate=0.1, max_leaf_nodes=15, random_state=seed)
-        classifier.fit(_read_columns(x, ignored), y, sample_weight=np.concatenate(weights))
-        return cls(classifier, len(y), ignored=ignored)
+        classifier.fit(_read_columns(pairs.features, ignored), pairs.same,
+                       sample_weight=pairs.weight)
+        return cls(classifier, len(pairs.same), ignored=ignored)
 
     def evidence(self, features: np.ndarray) -> np.ndarray:
         if self.classifier is None:

@@ -36,6 +36,7 @@ becomes a `similar` link instead.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -47,7 +48,7 @@ from pipeline.anthology.curation import UnionFind
 from pipeline.resolve.cluster_merge import CLUSTER_FEATURES, PooledBlock, PooledGroups
 from pipeline.resolve.evidence import EvidenceContext
 from pipeline.resolve.variant_candidates import Candidate, VariantKind
-from pipeline.resolve.variant_model import VariantModel
+from pipeline.resolve.variant_model import ConfidentPairs, VariantModel
 
 # Log-odds that two strings differing this way are one person, for a rare name, before any
 # evidence: the same letters almost always are; a reordering usually is; an initial or a
@@ -68,6 +69,11 @@ SOLE_EXPANSION_MIN_PRIOR = 0.0
 # merge whatever the graph says, and to be taken before any other merge of the two units.
 SAME_ORCID_PRIOR = 20.0
 MAX_POOLED_MENTIONS = 30
+# The pairs the variant model learns from as real variants (`confident_pairs`): initials,
+# dropped or short given names of names rare enough that the strings alone make them one
+# person at odds of e^7 (about 1,100) to 1. Set before measuring, not fitted.
+CONFIDENT_KINDS: tuple[VariantKind, ...] = ("abbreviation",)
+CONFIDENT_MIN_PRIOR = 7.0
 
 
 @dataclass(frozen=True)
@@ -182,14 +188,23 @@ def _cannot_link(a: _UnitFacts, b: _UnitFacts) -> bool:
         a.orcids and b.orcids and not a.orcids & b.orcids)
 
 
-def score_links(mentions: pd.DataFrame, units: pd.Series, candidates: list[Candidate],
-                context: EvidenceContext, model: VariantModel,
-                catch_all: frozenset[str] = frozenset(),
-                unit_orcid: dict[str, str] | None = None,
-                representative: np.ndarray | None = None) -> list[VariantLink]:
-    """Every scored pair of units of the candidate names strong enough for a link, each
-    with its own decision, before the links are checked against each other.
-    `representative`: coauthors read as persons (`coauthor_identity.CoauthorIdentity`)."""
+@dataclass(frozen=True)
+class UnitPairs:
+    """Every pair of units of candidate names that may be one person, with its pooled
+    features (`CLUSTER_FEATURES`)."""
+
+    pairs: list[tuple[str, str, Candidate]]  # (unit, unit, the candidate of their names)
+    features: np.ndarray
+    same_orcid: np.ndarray  # the two units share an ORCID
+
+
+def unit_pairs(mentions: pd.DataFrame, units: pd.Series, candidates: list[Candidate],
+               context: EvidenceContext, catch_all: frozenset[str] = frozenset(),
+               unit_orcid: dict[str, str] | None = None,
+               representative: np.ndarray | None = None) -> UnitPairs:
+    """The pairs of units across each candidate's two names, but for cannot-links and units
+    already one person. `representative`: coauthors read as persons
+    (`coauthor_identity.CoauthorIdentity`)."""
     involved = {c.first for c in candidates} | {c.second for c in candidates}
     rows = np.flatnonzero(isin(mentions["slug"], involved))
     in_names = pd.Series(units.iloc[rows].to_numpy(), index=mentions["slug"].iloc[rows].to_numpy()
@@ -203,8 +218,9 @@ def score_links(mentions: pd.DataFrame, units: pd.Series, candidates: list[Candi
         if set(first) & set(second):
             continue  # already one person, at least in part
         pairs.extend((u, v, candidate) for u in first for v in second)
+    nothing = UnitPairs([], np.zeros((0, len(CLUSTER_FEATURES))), np.zeros(0, dtype=bool))
     if not pairs:
-        return []
+        return nothing
     wanted = {u for u, _, _ in pairs} | {v for _, v, _ in pairs}
     table = _Units(mentions, units, wanted, catch_all, unit_orcid or {})
     ii = np.array([table.number[u] for u, _, _ in pairs])
@@ -213,12 +229,26 @@ def score_links(mentions: pd.DataFrame, units: pd.Series, candidates: list[Candi
     pairs = [pair for pair, ok in zip(pairs, allowed) if ok]
     ii, jj = ii[allowed], jj[allowed]
     if not pairs:
-        return []
+        return nothing
     groups = PooledGroups.pool(PooledBlock.of(context, table.rows, representative),
                                table.membership)
-    features = groups.pair_features(ii, jj)
-    evidence = model.evidence(features)
-    same_orcid = table.share_orcid(ii, jj)
+    return UnitPairs(pairs, groups.pair_features(ii, jj), table.share_orcid(ii, jj))
+
+
+def score_links(mentions: pd.DataFrame, units: pd.Series, candidates: list[Candidate],
+                context: EvidenceContext, model: VariantModel,
+                catch_all: frozenset[str] = frozenset(),
+                unit_orcid: dict[str, str] | None = None,
+                representative: np.ndarray | None = None) -> list[VariantLink]:
+    """Every scored pair of units of the candidate names strong enough for a link, each
+    with its own decision, before the links are checked against each other.
+    `representative`: coauthors read as persons (`coauthor_identity.CoauthorIdentity`)."""
+    scored = unit_pairs(mentions, units, candidates, context, catch_all, unit_orcid,
+                        representative)
+    pairs, features, same_orcid = scored.pairs, scored.features, scored.same_orcid
+    if not pairs:
+        return []
+    evidence = model.evidence(features, [(c.first, c.second) for _, _, c in pairs])
     priors = np.array([KIND_PRIOR[c.kind] - c.commonness for _, _, c in pairs]) + np.where(
         same_orcid, SAME_ORCID_PRIOR, 0.0)
     logits = evidence + priors
@@ -236,6 +266,22 @@ def score_links(mentions: pd.DataFrame, units: pd.Series, candidates: list[Candi
             {name: round(float(x), 4) for name, x in zip(CLUSTER_FEATURES, features[k])},
             bool(by_sole_expansion[k])))
     return links
+
+
+def confident_pairs(mentions: pd.DataFrame, units: pd.Series, candidates: list[Candidate],
+                    context: EvidenceContext, catch_all: frozenset[str] = frozenset(),
+                    unit_orcid: dict[str, str] | None = None) -> ConfidentPairs:
+    """The candidates the strings alone call one person (`CONFIDENT_KINDS`, a prior of at
+    least `CONFIDENT_MIN_PRIOR`), where each name is one unit, with their pooled features:
+    real variants for the variant model to learn from (`variant_model.py`)."""
+    chosen = [c for c in candidates if c.kind in CONFIDENT_KINDS
+              and KIND_PRIOR[c.kind] - c.commonness >= CONFIDENT_MIN_PRIOR]
+    scored = unit_pairs(mentions, units, chosen, context, catch_all, unit_orcid)
+    per_candidate = Counter((c.first, c.second) for _, _, c in scored.pairs)
+    single = [per_candidate[(c.first, c.second)] == 1 for _, _, c in scored.pairs]
+    return ConfidentPairs(
+        tuple((c.first, c.second) for (_, _, c), one in zip(scored.pairs, single) if one),
+        scored.features[np.array(single, dtype=bool)])
 
 
 def merge_decisions(evidence: np.ndarray, priors: np.ndarray, same_orcid: np.ndarray,

@@ -39,6 +39,7 @@ from pipeline.resolve.synthetic import SyntheticBlocks, synthetic_draws
 from pipeline.resolve.variant_candidates import Candidate
 from pipeline.resolve.variant_decision import (
     VariantLink,
+    confident_pairs,
     merged_persons,
     score_links,
     settle_links,
@@ -228,11 +229,12 @@ def propose_variants(mentions: pd.DataFrame, units: pd.Series, candidates: list[
     earlier run; only the candidate pairs touching its `changed` names are scored again, the
     others keep their earlier scores.
     """
-    if model is None:
-        if not synthetic:
-            raise ValueError("propose_variants needs synthetic blocks or a learnt model")
-        model = VariantModel.fit(context, synthetic, seed)
+    if model is None and not synthetic:
+        raise ValueError("propose_variants needs synthetic blocks or a learnt model")
     to_score = candidates if kept is None else kept.to_score(candidates)
+    if model is None:
+        model = VariantModel.fit(context, synthetic, seed, confident_pairs(
+            mentions, units, to_score, context, catch_all, unit_orcid))
     scored = score_links(mentions, units, to_score, context, model, catch_all, unit_orcid)
     if kept is not None:
         rest = {(c.first, c.second) for c in candidates} - {(c.first, c.second) for c in to_score}
