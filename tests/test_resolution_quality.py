@@ -25,7 +25,7 @@ from pipeline.resolve.outputs import assignments_csv
 from pipeline.resolve.pair_model import EVIDENCE_COLUMNS, EXTREMES_MARGIN, PairModel
 from pipeline.resolve.run import ResolveSettings, resolve
 from pipeline.resolve.split import Constraints, cannot_link, split_block
-from pipeline.resolve.synthetic import synthetic_blocks, synthetic_draws
+from pipeline.resolve.synthetic import SyntheticBlocks, synthetic_blocks, synthetic_draws
 from pipeline.resolve.tree_prediction import raw_extreme
 from pipeline.resolve.variant_model import (
     CONFIDENT_MODELS,
@@ -239,8 +239,9 @@ def test_the_variant_model_does_not_read_the_persons_sizes(
     assert model.describe()["features_ignored"] == ["smaller_size", "larger_size"]
 
 
-def test_the_variant_model_is_the_mean_of_models_learnt_from_several_draws(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def _variant_draws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                   ) -> tuple[EvidenceContext, list[SyntheticBlocks], tuple[int, ...]]:
+    """The evidence and the variant model's draws of six rare names of one family."""
     snapshot = _six_rare_names_of_one_family(tmp_path)
     mentions = snapshot.mentions
     authorship = Authorship.build(mentions, snapshot.papers)
@@ -250,6 +251,12 @@ def test_the_variant_model_is_the_mean_of_models_learnt_from_several_draws(
     context = EvidenceContext.build(mentions, snapshot.papers, authorship,
                                     focus=np.arange(len(mentions)))
     monkeypatch.setattr(cluster_merge, "MIN_TRAINING_PAIRS", 1)  # a model of a tiny snapshot
+    return context, draws, seeds
+
+
+def test_the_variant_model_is_the_mean_of_models_learnt_from_several_draws(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    context, draws, seeds = _variant_draws(tmp_path, monkeypatch)
     model = VariantModel.fit(context, draws, seed=1)
     assert len(model.models) == VARIANT_DRAWS == len(set(seeds)) > 1
     features = np.random.default_rng(0).random((20, len(CLUSTER_FEATURES)))
@@ -265,15 +272,7 @@ def test_confident_pairs_are_scored_only_by_the_models_that_did_not_learn_from_t
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # Real variants the strings vouch for teach the models, cross-fitted: a pair's evidence
     # must not come from its own label; every other pair keeps the synthetic models.
-    snapshot = _six_rare_names_of_one_family(tmp_path)
-    mentions = snapshot.mentions
-    authorship = Authorship.build(mentions, snapshot.papers)
-    seeds = variant_seeds(1)
-    draws = synthetic_draws(mentions, name_commonness(mentions) - 10, authorship,
-                            distinct_strings=(True,) * len(seeds), seeds=seeds)
-    context = EvidenceContext.build(mentions, snapshot.papers, authorship,
-                                    focus=np.arange(len(mentions)))
-    monkeypatch.setattr(cluster_merge, "MIN_TRAINING_PAIRS", 1)  # a model of a tiny snapshot
+    context, draws, seeds = _variant_draws(tmp_path, monkeypatch)
     rng = np.random.default_rng(0)
     names = [(f"a-{k}", f"b-{k}") for k in range(40)]
     folds = [pair_fold(*pair) for pair in names]
@@ -308,13 +307,9 @@ class _Constant(ClusterModel):
 
 def test_pairs_known_to_be_one_person_take_their_share_of_the_class_weight(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    snapshot = _six_rare_names_of_one_family(tmp_path)
-    mentions = snapshot.mentions
-    authorship = Authorship.build(mentions, snapshot.papers)
-    blocks = synthetic_blocks(mentions, name_commonness(mentions) - 10, authorship, seed=1)
-    context = EvidenceContext.build(mentions, snapshot.papers, authorship,
-                                    focus=np.arange(len(mentions)))
-    monkeypatch.setattr(cluster_merge, "MIN_TRAINING_PAIRS", 1)  # a model of a tiny snapshot
+    context, draws, _ = _variant_draws(tmp_path, monkeypatch)
+    blocks = draws[0]
+    assert blocks.rows
     fitted: dict[str, np.ndarray] = {}
 
     def remember(self: object, x: np.ndarray, y: np.ndarray, sample_weight: np.ndarray
