@@ -12,8 +12,9 @@ itself), and every pair of units across the two slugs is scored
   coauthors of coauthors, affiliations, title and abstract words, venues, years, how many
   of the two have no coauthor at all, the year from which both are in use; not their sizes:
   `variant_model.VARIANT_IGNORED_FEATURES`), learnt from synthetic homonyms whose names are
-  cut at random into two parts of random size (one person under two strings), never from
-  curation;
+  cut at random into two parts of random size (one person under two strings), and for the
+  pairs the strings alone vouch for (`confident_pairs`) from such pairs too, cross-fitted;
+  never from curation;
 - prior, written in the code: `KIND_PRIOR` by how the strings differ (the same letters say
   much more than a shared initial), less the commonness of the more common string
   (`variant_candidates.NameCounts`: log of the number of people expected to have a name it
