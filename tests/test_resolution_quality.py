@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.anthology.snapshot import Snapshot, read_snapshot
-from pipeline.resolve import cluster_merge
+from pipeline.resolve import cluster_merge, variant_model
 from pipeline.resolve.ambiguity import name_commonness
 from pipeline.resolve.authorship import Authorship
 from pipeline.resolve.cluster_merge import CLUSTER_FEATURES, ClusterModel
@@ -278,8 +278,11 @@ def test_confident_pairs_are_scored_only_by_the_models_that_did_not_learn_from_t
     folds = [pair_fold(*pair) for pair in names]
     assert set(folds) == {0, 1}
     confident = ConfidentPairs(tuple(names), rng.random((40, len(CLUSTER_FEATURES))))
-    model = VariantModel.fit(context, draws, seed=1, confident=confident)
     plain = VariantModel.fit(context, draws, seed=1)
+    # Too few to carry half the one-person class's weight.
+    assert VariantModel.fit(context, draws, seed=1, confident=confident).confident_models == ()
+    monkeypatch.setattr(variant_model, "MIN_CONFIDENT_PAIRS", 40)
+    model = VariantModel.fit(context, draws, seed=1, confident=confident)
     assert len(model.confident_models) == CONFIDENT_MODELS and model.confident == set(names)
     features = rng.random((3, len(CLUSTER_FEATURES)))
     assert np.allclose(model.evidence(features), plain.evidence(features))  # no names given
@@ -294,6 +297,9 @@ def test_confident_pairs_are_scored_only_by_the_models_that_did_not_learn_from_t
     evidence = numbered.evidence(features, [by_fold[0], by_fold[1], ("not", "confident")])
     # Models 0 and 2 learnt from fold 0, models 1 and 3 from fold 1.
     assert evidence.tolist() == [2.0, 1.0, 12.0]
+    # With one model, learnt from fold 0, a pair of fold 0 keeps the synthetic models' answer.
+    alone = VariantModel(numbered.models, numbered.confident_models[:1], frozenset(names))
+    assert alone.evidence(features[:2], [by_fold[0], by_fold[1]]).tolist() == [12.0, 0.0]
     assert model.describe()["confident_pairs"] == 40
 
 

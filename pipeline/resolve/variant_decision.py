@@ -72,7 +72,8 @@ SAME_ORCID_PRIOR = 20.0
 MAX_POOLED_MENTIONS = 30
 # The pairs the variant model learns from as real variants (`confident_pairs`): initials,
 # dropped or short given names of names rare enough that the strings alone make them one
-# person at odds of e^7 (about 1,100) to 1. Set before measuring, not fitted.
+# person at odds of e^7 (about 1,100) to 1: a round figure, not fitted (README, "Name
+# variants", says what was looked at before choosing it).
 CONFIDENT_KINDS: tuple[VariantKind, ...] = ("abbreviation",)
 CONFIDENT_MIN_PRIOR = 7.0
 
