@@ -99,6 +99,29 @@ def test_a_large_batch_predicted_on_every_core_gives_the_same_floats(
     assert np.array_equal(model.evidence(rows), one_thread)
 
 
+def test_trees_fitted_on_one_thread_are_those_fitted_on_every_core() -> None:
+    # The models are fitted under `one_thread` (faster on a few thousand pairs).
+    from threadpoolctl import threadpool_info
+
+    from pipeline.resolve.pair_model import one_thread
+
+    rng = np.random.default_rng(4)
+    x = np.round(rng.random((12000, 13)) * 4, 2)
+    y = (x[:, 0] + 0.2 * x[:, 1:].sum(axis=1) + rng.normal(0, 1, len(x)) > 4.4).astype(int)
+
+    def fitted() -> HistGradientBoostingClassifier:
+        return HistGradientBoostingClassifier(max_iter=60, max_leaf_nodes=15,
+                                              random_state=0).fit(x, y)
+
+    every_core = fitted()
+    with one_thread():
+        assert {pool["num_threads"] for pool in threadpool_info()
+                if pool["user_api"] == "openmp"} == {1}
+        one = fitted()
+    rows = np.round(rng.random((5000, 13)) * 4, 3)
+    assert np.array_equal(one.predict_proba(rows), every_core.predict_proba(rows))
+
+
 def _every_path(classifier: HistGradientBoostingClassifier) -> np.ndarray:
     """One input per cell of the grid the split thresholds make, so every path there is: a
     value on a threshold goes left, one above the last threshold right."""

@@ -26,7 +26,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.preprocessing import normalize
 
 from pipeline.resolve.evidence import EvidenceContext, MentionVectors
-from pipeline.resolve.pair_model import FALLBACK_INTERCEPT, FALLBACK_WEIGHTS
+from pipeline.resolve.pair_model import FALLBACK_INTERCEPT, FALLBACK_WEIGHTS, one_thread
 from pipeline.resolve.synthetic import SyntheticBlocks
 from pipeline.resolve.tree_prediction import predict_positive
 
@@ -263,8 +263,9 @@ class ClusterModel:
             return cls(hand_set=True)
         classifier = HistGradientBoostingClassifier(
             max_iter=200, learning_rate=0.1, max_leaf_nodes=15, random_state=seed)
-        classifier.fit(_read_columns(pairs.features, ignored), pairs.same,
-                       sample_weight=pairs.weight)
+        with one_thread():
+            classifier.fit(_read_columns(pairs.features, ignored), pairs.same,
+                           sample_weight=pairs.weight)
         return cls(classifier, len(pairs.same), ignored=ignored)
 
     def evidence(self, features: np.ndarray) -> np.ndarray:
