@@ -100,7 +100,7 @@ def test_a_large_batch_predicted_on_every_core_gives_the_same_floats(
 
 
 def test_trees_fitted_on_one_thread_are_those_fitted_on_every_core() -> None:
-    # The models are fitted under `one_thread` (faster on a few thousand pairs).
+    # The variant models are fitted under `one_thread` (faster on a few thousand pairs).
     from threadpoolctl import threadpool_info
 
     from pipeline.resolve.pair_model import one_thread
