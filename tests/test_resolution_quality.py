@@ -18,7 +18,7 @@ from pipeline.anthology.snapshot import Snapshot, read_snapshot
 from pipeline.resolve import cluster_merge, variant_model
 from pipeline.resolve.ambiguity import name_commonness
 from pipeline.resolve.authorship import Authorship
-from pipeline.resolve.cluster_merge import CLUSTER_FEATURES, ClusterModel
+from pipeline.resolve.cluster_merge import CLUSTER_FEATURES, ClusterModel, TrainingPairs
 from pipeline.resolve.evidence import EvidenceContext
 from pipeline.resolve.evidence_kinds import FEATURE_NAMES
 from pipeline.resolve.outputs import assignments_csv
@@ -326,8 +326,8 @@ def test_pairs_known_to_be_one_person_take_their_share_of_the_class_weight(
     monkeypatch.setattr(cluster_merge.HistGradientBoostingClassifier, "fit", remember)
     positives = np.ones((7, len(CLUSTER_FEATURES)))
     with pytest.raises(StopIteration):
-        ClusterModel.fit(context, blocks, seed=1, cut="random", positives=positives,
-                         positive_share=0.25)
+        ClusterModel.learn(TrainingPairs.of(context, blocks, seed=1, cut="random")
+                           .with_positives(positives, 0.25), seed=1)
     y, weight = fitted["y"], fitted["weight"]
     added = np.zeros(len(y), dtype=bool)
     added[-7:] = True

@@ -206,10 +206,10 @@ class TrainingPairs:
         return cls(groups.pair_features(first, second), same,
                    np.where(same, 1.0 / 2, 1.0 / 4), len(all_rows))
 
-    def with_positives(self, positives: np.ndarray | None, share: float) -> TrainingPairs:
+    def with_positives(self, positives: np.ndarray, share: float) -> TrainingPairs:
         """These pairs and `positives`, one person each, taking `share` of that class's
         weight (each block's one-person pairs weigh 1 in all)."""
-        if positives is None or not len(positives) or not self.blocks:
+        if not len(positives) or not self.blocks:
             return self
         return TrainingPairs(
             np.vstack([self.features, positives]),
@@ -245,15 +245,11 @@ class ClusterModel:
 
     @classmethod
     def fit(cls, context: EvidenceContext, synthetic: SyntheticBlocks, seed: int = 0,
-            cut: Literal["time", "random", "both"] = "time", ignored: tuple[str, ...] = (),
-            positives: np.ndarray | None = None, positive_share: float = 0.0
+            cut: Literal["time", "random", "both"] = "time", ignored: tuple[str, ...] = ()
             ) -> ClusterModel:
         """Learn from synthetic homonyms (`TrainingPairs.of`). `ignored`: features left out
-        of the classifier (`variants.py` says why). `positives`: features of other pairs
-        known to be one person, which take `positive_share` of the weight of that class
-        (`variant_model.py`)."""
-        return cls.learn(TrainingPairs.of(context, synthetic, seed, cut).with_positives(
-            positives, positive_share), seed, ignored)
+        of the classifier (`variants.py` says why)."""
+        return cls.learn(TrainingPairs.of(context, synthetic, seed, cut), seed, ignored)
 
     @classmethod
     def learn(cls, pairs: TrainingPairs, seed: int = 0, ignored: tuple[str, ...] = ()
