@@ -72,7 +72,7 @@ class ConfidentPairs:
     def fold(self, fold: int) -> np.ndarray:
         """The features of the pairs in `fold`."""
         chosen = np.array([pair_fold(*pair) == fold for pair in self.names], dtype=bool)
-        return self.features[chosen] if len(chosen) else self.features
+        return np.asarray(self.features[chosen])
 
 
 @dataclass(frozen=True)
