@@ -28,6 +28,7 @@ from sklearn.preprocessing import normalize
 from pipeline.resolve.evidence import EvidenceContext, MentionVectors
 from pipeline.resolve.pair_model import FALLBACK_INTERCEPT, FALLBACK_WEIGHTS, one_thread
 from pipeline.resolve.synthetic import SyntheticBlocks
+from pipeline.resolve.tree_binning import one_pass_binning
 from pipeline.resolve.tree_prediction import predict_positive
 
 CLUSTER_FEATURES = (
@@ -259,7 +260,7 @@ class ClusterModel:
             return cls(hand_set=True)
         classifier = HistGradientBoostingClassifier(
             max_iter=200, learning_rate=0.1, max_leaf_nodes=15, random_state=seed)
-        with one_thread():
+        with one_thread(), one_pass_binning():
             classifier.fit(_read_columns(pairs.features, ignored), pairs.same,
                            sample_weight=pairs.weight)
         return cls(classifier, len(pairs.same), ignored=ignored)

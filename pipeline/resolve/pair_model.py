@@ -27,6 +27,7 @@ from sklearn.linear_model import LogisticRegression
 from threadpoolctl import ThreadpoolController
 
 from pipeline.resolve.evidence_kinds import FEATURE_NAMES
+from pipeline.resolve.tree_binning import one_pass_binning
 from pipeline.resolve.tree_prediction import predict_positive, raw_extreme
 
 MIN_TRAINING_PAIRS = 200
@@ -110,8 +111,9 @@ class PairModel:
             return cls()
         classifier = HistGradientBoostingClassifier(
             max_iter=200, learning_rate=0.1, max_leaf_nodes=15, random_state=seed)
-        classifier.fit(synthetic_x[:, EVIDENCE_COLUMNS], synthetic_same,
-                       sample_weight=_balanced_weights(synthetic_same, synthetic_blocks))
+        with one_pass_binning():
+            classifier.fit(synthetic_x[:, EVIDENCE_COLUMNS], synthetic_same,
+                           sample_weight=_balanced_weights(synthetic_same, synthetic_blocks))
         return cls(classifier, DEFAULT_CALIBRATION, len(synthetic_same),
                    kind="gradient-boosted trees on synthetic homonyms")
 
