@@ -118,6 +118,14 @@ def synthetic_draws(mentions: pd.DataFrame, commonness: pd.Series, authorship: A
             tokens[slug] = NameTokens.of(first if isinstance(first, str) else "", last)
         return tokens[slug]
 
+    variants: dict[tuple[str, str], bool] = {}  # a small family's pairs recur across draws
+
+    def may_be_one_person(first: str, second: str) -> bool:
+        if (first, second) not in variants:
+            variants[first, second] = variant_kind(tokens_of(first), tokens_of(second)) \
+                is not None
+        return variants[first, second]
+
     draws = []
     for distinct, draw_seed in zip(distinct_strings, seeds):
         rng = np.random.default_rng(draw_seed)
@@ -127,7 +135,7 @@ def synthetic_draws(mentions: pd.DataFrame, commonness: pd.Series, authorship: A
             for a, b in zip(permuted[::2], permuted[1::2]):
                 first, second = sorted((a, b))
                 if not paper_sets[first] & paper_sets[second] and not (
-                        distinct and variant_kind(tokens_of(first), tokens_of(second))):
+                        distinct and may_be_one_person(first, second)):
                     pairs.append((first, second))
         if len(pairs) > max_blocks:
             pairs = [pairs[i] for i in sorted(rng.choice(len(pairs), max_blocks,
