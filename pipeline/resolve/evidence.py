@@ -163,7 +163,9 @@ class EvidenceContext:
             coauthor, own, coauthorship = _as_persons(coauthor, own, coauthorship,
                                                       representative)
         # Two-hop vectors hold tens of millions of entries: changed in place, not copied.
-        two_hop = _without_own((coauthor @ coauthorship + coauthor * 3.0).tocsr(), own)
+        # coauthor @ (coauthorship + 3 I) = coauthor @ coauthorship + 3 coauthor, sums of
+        # whole numbers, in one product: adding the two took four times the product's time.
+        two_hop = _without_own((coauthor @ _plus_diagonal(coauthorship, 3.0)).tocsr(), own)
         np.log1p(two_hop.data, out=two_hop.data)
         two_hop.data *= self.slug_idf[two_hop.indices].astype(two_hop.dtype)
         two_hop.eliminate_zeros()
@@ -283,6 +285,11 @@ def _as_persons(coauthor: sp.csr_matrix, own: np.ndarray, coauthorship: sp.csr_m
     graph.setdiag(0)
     graph.eliminate_zeros()
     return coauthor, own, graph
+
+
+def _plus_diagonal(matrix: sp.csr_matrix, value: float) -> sp.csr_matrix:
+    """A square `matrix` plus `value` times the identity."""
+    return sp.csr_matrix(matrix + value * sp.identity(matrix.shape[0], format="csr"))
 
 
 def _scale_rows(matrix: sp.csr_matrix, factors: np.ndarray) -> sp.csr_matrix:
