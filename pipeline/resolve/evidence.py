@@ -163,8 +163,9 @@ class EvidenceContext:
             coauthor, own, coauthorship = _as_persons(coauthor, own, coauthorship,
                                                       representative)
         # Two-hop vectors hold tens of millions of entries: changed in place, not copied.
-        # coauthor @ (coauthorship + 3 I) = coauthor @ coauthorship + 3 coauthor, sums of
-        # whole numbers, in one product: adding the two took four times the product's time.
+        # coauthor @ (coauthorship + 3 I) = coauthor @ coauthorship + 3 coauthor (whole
+        # numbers, so the same; a row's entries may come in another order) in one product,
+        # a quarter of the time the product and the sum took.
         two_hop = _without_own((coauthor @ _plus_diagonal(coauthorship, 3.0)).tocsr(), own)
         np.log1p(two_hop.data, out=two_hop.data)
         two_hop.data *= self.slug_idf[two_hop.indices].astype(two_hop.dtype)
