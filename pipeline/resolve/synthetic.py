@@ -16,6 +16,7 @@ Everything is seeded and sorted, so the same snapshot gives the same pairs.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -118,13 +119,9 @@ def synthetic_draws(mentions: pd.DataFrame, commonness: pd.Series, authorship: A
             tokens[slug] = NameTokens.of(first if isinstance(first, str) else "", last)
         return tokens[slug]
 
-    variants: dict[tuple[str, str], bool] = {}  # a small family's pairs recur across draws
-
+    @functools.cache  # a small family's pairs recur across draws
     def may_be_one_person(first: str, second: str) -> bool:
-        if (first, second) not in variants:
-            variants[first, second] = variant_kind(tokens_of(first), tokens_of(second)) \
-                is not None
-        return variants[first, second]
+        return variant_kind(tokens_of(first), tokens_of(second)) is not None
 
     draws = []
     for distinct, draw_seed in zip(distinct_strings, seeds):
